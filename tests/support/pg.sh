@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Private PostgreSQL server for tests and the demo.
+#
+#   pg.sh start DIR   initdb DIR/data, listen only on a unix socket in DIR, start; prints
+#                     "export PGHOST=... PGPORT=... PGUSER=..." lines for eval
+#   pg.sh stop DIR    stop the server (immediate) and remove DIR
+#
+# As root the server runs as the 'postgres' user (initdb refuses root); otherwise as the caller.
+# No TCP listener, so nothing clashes with another server on the machine.
+set -euo pipefail
+
+find_bin() {
+    local d
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && bindir=$d
+    done
+    if [ -z "${bindir:-}" ] && command -v initdb >/dev/null; then bindir=$(dirname "$(command -v initdb)"); fi
+    [ -n "${bindir:-}" ] || { echo "pg.sh: no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
+}
+
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd=${1:-}; dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: pg.sh start|stop DIR" >&2; exit 2; }
+port=${PG_TEST_PORT:-54329}
+
+case "$cmd" in
+start)
+    find_bin
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
+        >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # fsync off: the data directory is thrown away; the crash tests kill ghlsync, not PostgreSQL.
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-k $dir -c listen_addresses='' -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    echo "export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres"
+    ;;
+stop)
+    find_bin
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: pg.sh start|stop DIR" >&2; exit 2 ;;
+esac

@@ -10,15 +10,15 @@
 
 enum gs_errcode {
     GS_OK = 0,
-    GS_EINVAL = -1,   /* bad argument or input */
-    GS_ENOMEM = -2,   /* allocation failed */
-    GS_EIO = -3,      /* file or socket error */
-    GS_ECONFIG = -4,  /* configuration error (exit code 2) */
-    GS_EDB = -5,      /* PostgreSQL error */
-    GS_EHTTP = -6,    /* HTTP / API error */
-    GS_EPARSE = -7,   /* malformed document (TOML, JSON) */
+    GS_EINVAL = -1,  /* bad argument or input */
+    GS_ENOMEM = -2,  /* allocation failed */
+    GS_EIO = -3,     /* file or socket error */
+    GS_ECONFIG = -4, /* configuration error (exit code 2) */
+    GS_EDB = -5,     /* PostgreSQL error */
+    GS_EHTTP = -6,   /* HTTP / API error */
+    GS_EPARSE = -7,  /* malformed document (TOML, JSON) */
     GS_ENOTFOUND = -8,
-    GS_ESTATE = -9,   /* operation not valid in the current state */
+    GS_ESTATE = -9, /* operation not valid in the current state */
 };
 
 typedef struct gs_err {

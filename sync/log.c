@@ -260,8 +260,7 @@ void log_event(gs_log *lg, enum log_level level, const char *event, ...)
 
 /* Wraps emit() for the message-only form: an empty va_list is built by a helper taking no
  * pairs, since a va_list cannot be constructed by hand. */
-static void emit_msg_only(gs_log *lg, enum log_level level, const char *event, const char *msg,
-                          ...)
+static void emit_msg_only(gs_log *lg, enum log_level level, const char *event, const char *msg, ...)
 {
     va_list ap;
     va_start(ap, msg);

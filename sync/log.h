@@ -41,8 +41,7 @@ void log_redact(const gs_log *lg, const char *s, char *out, size_t len);
 /* Emit one event. `event` is a dotted name (pull.page, http.retry). Then key, value pairs
  * (both const char *), terminated by NULL. Example:
  *   log_event(lg, LOG_INFO, "pull.page", "object", key, "records", "100", NULL); */
-void log_event(gs_log *lg, enum log_level level, const char *event, ...)
-    __attribute__((sentinel));
+void log_event(gs_log *lg, enum log_level level, const char *event, ...) __attribute__((sentinel));
 
 /* An event with only a free-form message field "msg", formatted printf-style. */
 void log_msgf(gs_log *lg, enum log_level level, const char *event, const char *fmt, ...)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
 
 struct command {
     const char *name;
@@ -33,11 +33,12 @@ static void usage(FILE *f)
                "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nOptions:\n"
-               "  -c, --config FILE   configuration file (default ./sync.toml, then $GHLSYNC_CONFIG)\n"
-               "  -h, --help          show this help\n"
-               "  -V, --version       show the version\n\n"
-               "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n");
+    fprintf(f,
+            "\nOptions:\n"
+            "  -c, --config FILE   configuration file (default ./sync.toml, then $GHLSYNC_CONFIG)\n"
+            "  -h, --help          show this help\n"
+            "  -V, --version       show the version\n\n"
+            "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n");
 }
 
 int main(int argc, char **argv)

@@ -17,16 +17,25 @@ typedef struct sbuf {
     bool failed;
 } sbuf;
 
-#define SBUF_INIT {NULL, 0, 0, false}
+#define SBUF_INIT                                                                                  \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 void sbuf_append(sbuf *b, const char *s, size_t n);
 void sbuf_puts(sbuf *b, const char *s);
 void sbuf_putc(sbuf *b, char c);
 void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sbuf_reset(sbuf *b);   /* len = 0, keeps memory */
+void sbuf_reset(sbuf *b); /* len = 0, keeps memory */
 void sbuf_free(sbuf *b);
-char *sbuf_steal(sbuf *b);  /* caller owns the string (never NULL unless failed) */
-static inline bool sbuf_failed(const sbuf *b) { return b->failed; }
-static inline const char *sbuf_str(const sbuf *b) { return b->data ? b->data : ""; }
+char *sbuf_steal(sbuf *b); /* caller owns the string (never NULL unless failed) */
+static inline bool sbuf_failed(const sbuf *b)
+{
+    return b->failed;
+}
+static inline const char *sbuf_str(const sbuf *b)
+{
+    return b->data ? b->data : "";
+}
 
 #endif

@@ -24,7 +24,7 @@ void test_report(const char *name, bool ok, const char *detail);
 
 #define TEST_RUN(fn) test_run(#fn, fn)
 
-#define TEST_CHECK(cond) test_check((cond), __FILE__, __LINE__, "check failed: %s", #cond)
+#define TEST_CHECK(cond)          test_check((cond), __FILE__, __LINE__, "check failed: %s", #cond)
 #define TEST_CHECK_MSG(cond, ...) test_check((cond), __FILE__, __LINE__, __VA_ARGS__)
 #define TEST_REQUIRE(cond)                                                                         \
     do {                                                                                           \
@@ -39,8 +39,8 @@ void test_report(const char *name, bool ok, const char *detail);
 #define TEST_EQ_STR(a, b)                                                                          \
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
-        test_check(a_ && b_ && strcmp(a_, b_) == 0, __FILE__, __LINE__,                            \
-                   "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+        test_check(a_ &&b_ &&strcmp(a_, b_) == 0, __FILE__, __LINE__,                              \
+                   "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");  \
     } while (0)
 
 #endif

@@ -64,6 +64,11 @@ SIM_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(SIM_PKGS) 2>/dev/null)
 SIM_LIBS   := $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS  += $(SANFLAGS)
 
+# The data directory is compiled in; rebuild when PREFIX changes so that 'make install PREFIX=x'
+# after a plain 'make' does not install a binary that looks in the old place.
+PREFIX_STAMP := $(BUILD)/prefix.stamp
+$(shell mkdir -p $(BUILD) && (echo '$(PREFIX)' | cmp -s - $(PREFIX_STAMP) || echo '$(PREFIX)' >$(PREFIX_STAMP)))
+
 LIB_SRCS   := $(filter-out sync/main.c,$(wildcard sync/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_SRCS   := $(wildcard tests/hlsim/*.c)
@@ -92,7 +97,7 @@ $(BUILD)/ghlsync: $(BUILD)/sync/main.o $(BUILD)/libghlsync.a
 $(BUILD)/hlsim: $(SIM_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS)
 
-$(BUILD)/sync/%.o: sync/%.c
+$(BUILD)/sync/%.o: sync/%.c $(PREFIX_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -c -o $@ $<
 

@@ -1167,8 +1167,8 @@ static int insert_dotted(parser *p, toml_node *tbl, tkey *k, toml_node *val)
                    (c->flags & TOML_F_INLINE)) {
             if (c->v.type == TOML_TABLE && !(c->flags & TOML_F_INLINE))
                 perr_at(p, kp->line, kp->col,
-                        "cannot add to table '%s' with dotted keys: it is defined by a [header] "
-                        "at line %d",
+                        "cannot add to table '%s' with dotted keys: it was created by a [table] "
+                        "header at line %d",
                         key_name(k, i, nb, sizeof nb), c->v.line);
             else
                 perr_at(p, kp->line, kp->col,
@@ -1376,6 +1376,8 @@ int toml_parse(const char *src, size_t len, const char *filename, toml_value **o
     p.line = 1;
     if (p.len >= 3 && memcmp(p.s, "\xEF\xBB\xBF", 3) == 0)
         p.pos = p.line_start = 3; /* UTF-8 byte order mark */
+    p.ccache_pos = p.pos;
+    p.ccache_col = 1;
     int rc = check_text(&p);
     if (rc)
         return rc;

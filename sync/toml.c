@@ -581,8 +581,9 @@ static int parse_string(parser *p, bool allow_multi, char **out, size_t *outlen)
         p->pos++;
         for (;;) {
             if (at_eof(p) || is_nl(p)) {
-                rc = perr_at(p, line, col, "unterminated string: missing closing %c before end of %s",
-                             q, at_eof(p) ? "file" : "line");
+                rc = perr_at(p, line, col,
+                             "unterminated string: missing closing %c before end of %s", q,
+                             at_eof(p) ? "file" : "line");
                 goto fail;
             }
             char c = p->s[p->pos];
@@ -753,8 +754,9 @@ static size_t parse_time_at(parser *p, size_t q, int line, int col)
     }
     int h = num2(p, q), m = num2(p, q + 3), s = num2(p, q + 6);
     if (h > 23 || m > 59 || s > 60) {
-        perr_at(p, line, col, "time out of range: %02d:%02d:%02d (hour 00-23, minute 00-59, "
-                              "second 00-60)",
+        perr_at(p, line, col,
+                "time out of range: %02d:%02d:%02d (hour 00-23, minute 00-59, "
+                "second 00-60)",
                 h, m, s);
         return 0;
     }
@@ -795,9 +797,9 @@ static int parse_datetime(parser *p, toml_node **out, int line, int col, int dep
                            dim);
         q = st + 10;
         type = TOML_DATE_LOCAL;
-        if (q < p->len && (p->s[q] == 'T' || p->s[q] == 't' ||
-                           (p->s[q] == ' ' && digits_at(p, q + 1, 2) && q + 3 < p->len &&
-                            p->s[q + 3] == ':'))) {
+        if (q < p->len &&
+            (p->s[q] == 'T' || p->s[q] == 't' ||
+             (p->s[q] == ' ' && digits_at(p, q + 1, 2) && q + 3 < p->len && p->s[q + 3] == ':'))) {
             q = parse_time_at(p, q + 1, line, col);
             if (!q)
                 return GS_EPARSE;
@@ -808,10 +810,12 @@ static int parse_datetime(parser *p, toml_node **out, int line, int col, int dep
             } else if (q < p->len && (p->s[q] == '+' || p->s[q] == '-')) {
                 if (!(digits_at(p, q + 1, 2) && q + 3 < p->len && p->s[q + 3] == ':' &&
                       digits_at(p, q + 4, 2)))
-                    return perr_at(p, line, col, "malformed time offset: expected +HH:MM or -HH:MM");
+                    return perr_at(p, line, col,
+                                   "malformed time offset: expected +HH:MM or -HH:MM");
                 if (num2(p, q + 1) > 23 || num2(p, q + 4) > 59)
-                    return perr_at(p, line, col, "time offset out of range (hours 00-23, "
-                                                 "minutes 00-59)");
+                    return perr_at(p, line, col,
+                                   "time offset out of range (hours 00-23, "
+                                   "minutes 00-59)");
                 q += 6;
                 type = TOML_DATETIME;
             }
@@ -887,8 +891,9 @@ static int parse_number(parser *p, toml_node **out, int line, int col, int depth
     if (len - j >= 2 && t[j] == '0' && (t[j + 1] == 'x' || t[j + 1] == 'o' || t[j + 1] == 'b')) {
         int base = t[j + 1] == 'x' ? 16 : t[j + 1] == 'o' ? 8 : 2;
         if (sign)
-            return perr_at(p, line, col, "a sign is not allowed on hexadecimal, octal or binary "
-                                         "integers");
+            return perr_at(p, line, col,
+                           "a sign is not allowed on hexadecimal, octal or binary "
+                           "integers");
         j += 2;
         size_t k = j;
         if (!scan_digits(t, len, &k, base) || k != len)
@@ -1106,8 +1111,7 @@ static int parse_value(parser *p, toml_node **out, int depth)
     if (c == 't' || c == 'f') {
         const char *w = c == 't' ? "true" : "false";
         size_t wl = strlen(w);
-        if (p->len - p->pos >= wl && memcmp(p->s + p->pos, w, wl) == 0 &&
-            !is_bare(peek(p, wl))) {
+        if (p->len - p->pos >= wl && memcmp(p->s + p->pos, w, wl) == 0 && !is_bare(peek(p, wl))) {
             toml_node *v = node_new(p, TOML_BOOL, line, col, depth);
             if (!v)
                 return GS_ENOMEM;
@@ -1132,7 +1136,8 @@ static int parse_value(parser *p, toml_node **out, int depth)
     if (c == '+' || c == '-' || c == 'i' || c == 'n')
         return parse_number(p, out, line, col, depth);
     if (c < 0 || c == '\n' || c == '\r' || c == '#')
-        return perr(p, "expected a value, found %s", c == '#' ? "a comment" : found(p, fb, sizeof fb));
+        return perr(p, "expected a value, found %s",
+                    c == '#' ? "a comment" : found(p, fb, sizeof fb));
     return perr(p, "expected a value, found %s (strings need quotes)", found(p, fb, sizeof fb));
 }
 
@@ -1282,8 +1287,9 @@ static int parse_header(parser *p)
                          c->v.line);
             goto out;
         } else {
-            rc = perr_at(p, line, col, "cannot define table [%s]: the key is already %s "
-                                       "(defined at line %d)",
+            rc = perr_at(p, line, col,
+                         "cannot define table [%s]: the key is already %s "
+                         "(defined at line %d)",
                          key_name(&k, k.n - 1, nb, sizeof nb), what(c), c->v.line);
             goto out;
         }
@@ -1298,8 +1304,9 @@ static int parse_header(parser *p)
             if ((rc = add_copy(p, t, last, c)))
                 goto out;
         } else if (c->v.type != TOML_ARRAY || !(c->flags & TOML_F_AOT)) {
-            rc = perr_at(p, line, col, "cannot define array of tables [[%s]]: the key is already "
-                                       "%s (defined at line %d)",
+            rc = perr_at(p, line, col,
+                         "cannot define array of tables [[%s]]: the key is already "
+                         "%s (defined at line %d)",
                          key_name(&k, k.n - 1, nb, sizeof nb), what(c), c->v.line);
             goto out;
         }

@@ -22,10 +22,10 @@ typedef struct toml_node {
     toml_value v; /* must stay first: a toml_value * is a toml_node * */
     unsigned flags;
     int depth;
-    size_t cap;      /* allocated slots of arr.items or tab.keys/vals/klens */
-    size_t *klens;   /* tables: byte length of each key (keys may contain NUL) */
-    uint32_t *hidx;  /* tables with many keys: open-addressing index, slot = key index + 1 */
-    size_t hcap;     /* slots in hidx (power of two) or 0 */
+    size_t cap;     /* allocated slots of arr.items or tab.keys/vals/klens */
+    size_t *klens;  /* tables: byte length of each key (keys may contain NUL) */
+    uint32_t *hidx; /* tables with many keys: open-addressing index, slot = key index + 1 */
+    size_t hcap;    /* slots in hidx (power of two) or 0 */
 } toml_node;
 
 #endif

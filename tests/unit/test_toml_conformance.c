@@ -2,8 +2,8 @@
  * toml-test 1.0.0 conformance, in process: every file listed in files-toml-1.0.0 from the
  * shared toml-test copy ($GHLSYNC_TOP/../shared/conformance/toml-test/tests).
  *
- * Each valid case (NAME.toml) must parse to a tree semantically equal to the .json beside it (same keys and
- * types; integers and floats compared as numbers with nan == nan; date-times compared as
+ * Each valid case (NAME.toml) must parse to a tree semantically equal to the .json beside it (same
+ * keys and types; integers and floats compared as numbers with nan == nan; date-times compared as
  * instants or fields, like toml-test does). Each invalid case must be rejected with GS_EPARSE and
  * a "FILE:LINE:COL: message" error. One reported case per file; a missing suite is a failure.
  */
@@ -254,8 +254,7 @@ static bool num_at(const char *s, size_t n, size_t *i, int digits, int *out)
 
 static bool parse_time_part(const char *s, size_t n, size_t *i, dt *t)
 {
-    if (!num_at(s, n, i, 2, &t->h) || *i >= n || s[(*i)++] != ':' ||
-        !num_at(s, n, i, 2, &t->mi))
+    if (!num_at(s, n, i, 2, &t->h) || *i >= n || s[(*i)++] != ':' || !num_at(s, n, i, 2, &t->mi))
         return false;
     if (*i < n && s[*i] == ':') {
         (*i)++;
@@ -281,8 +280,7 @@ static bool parse_dt(const char *type, const char *s, size_t n, dt *t)
     size_t i = 0;
     if (strcmp(type, "time-local") != 0) {
         if (!num_at(s, n, &i, 4, &t->y) || i >= n || s[i++] != '-' ||
-            !num_at(s, n, &i, 2, &t->mo) || i >= n || s[i++] != '-' ||
-            !num_at(s, n, &i, 2, &t->d))
+            !num_at(s, n, &i, 2, &t->mo) || i >= n || s[i++] != '-' || !num_at(s, n, &i, 2, &t->d))
             return false;
         if (strcmp(type, "date-local") == 0)
             return i == n;
@@ -323,10 +321,10 @@ static bool dt_equal(const char *type, const char *a, size_t an, const char *b, 
     if (!parse_dt(type, a, an, &x) || !parse_dt(type, b, bn, &y))
         return false;
     if (x.has_off) {
-        long long sx = days_from_civil(x.y, x.mo, x.d) * 86400 + x.h * 3600 + x.mi * 60 + x.s -
-                       x.off * 60LL;
-        long long sy = days_from_civil(y.y, y.mo, y.d) * 86400 + y.h * 3600 + y.mi * 60 + y.s -
-                       y.off * 60LL;
+        long long sx =
+            days_from_civil(x.y, x.mo, x.d) * 86400 + x.h * 3600 + x.mi * 60 + x.s - x.off * 60LL;
+        long long sy =
+            days_from_civil(y.y, y.mo, y.d) * 86400 + y.h * 3600 + y.mi * 60 + y.s - y.off * 60LL;
         return sx == sy && x.ns == y.ns;
     }
     return x.y == y.y && x.mo == y.mo && x.d == y.d && x.h == y.h && x.mi == y.mi && x.s == y.s &&
@@ -551,8 +549,9 @@ int main(void)
     FILE *f = fopen(list, "r");
     if (!f) {
         char why[4400];
-        snprintf(why, sizeof why, "toml-test suite not found: cannot open %s (set GHLSYNC_TOP; "
-                                  "shared/ must sit beside the repository)",
+        snprintf(why, sizeof why,
+                 "toml-test suite not found: cannot open %s (set GHLSYNC_TOP; "
+                 "shared/ must sit beside the repository)",
                  list);
         test_report("toml-test suite present", false, why);
         return test_done();

@@ -37,6 +37,7 @@ typedef struct parser {
     size_t ccache_pos; /* column cache: code points before ccache_pos on the current line */
     int ccache_col;
     bool failed;
+    int code; /* the first error's code, valid once failed is set */
     toml_node *root;
     toml_node *cur; /* table that key/value lines go into */
 } parser;
@@ -70,8 +71,9 @@ static int col_at(parser *p, size_t pos)
 static int errv(parser *p, int code, int line, int col, const char *fmt, va_list ap)
 {
     if (p->failed)
-        return p->err ? p->err->code : code;
+        return p->code;
     p->failed = true;
+    p->code = code;
     char msg[768];
     vsnprintf(msg, sizeof msg, fmt, ap);
     return gs_err_set(p->err, code, "%s:%d:%d: %s", p->file, line, col, msg);
@@ -100,9 +102,10 @@ static int poom(parser *p)
 {
     if (!p->failed) {
         p->failed = true;
+        p->code = GS_ENOMEM;
         gs_err_set(p->err, GS_ENOMEM, "%s: out of memory while parsing", p->file);
     }
-    return GS_ENOMEM;
+    return p->code;
 }
 
 /* A printable description of the byte at pos for "found X" messages. */
@@ -823,7 +826,7 @@ static int parse_datetime(parser *p, toml_node **out, int line, int col, int dep
     }
     toml_node *n = node_new(p, type, line, col, depth);
     if (!n)
-        return GS_ENOMEM;
+        return p->code;
     size_t len = q - st;
     n->v.u.str.s = malloc(len + 1);
     if (!n->v.u.str.s) {
@@ -884,7 +887,7 @@ static int parse_number(parser *p, toml_node **out, int line, int col, int depth
     toml_node *n = NULL;
     if (len - j == 3 && (memcmp(t + j, "inf", 3) == 0 || memcmp(t + j, "nan", 3) == 0)) {
         if (!(n = node_new(p, TOML_FLOAT, line, col, depth)))
-            return GS_ENOMEM;
+            return p->code;
         n->v.u.f = t[j] == 'i' ? (neg ? -INFINITY : INFINITY) : (neg ? -NAN : NAN);
         goto done;
     }
@@ -913,7 +916,7 @@ static int parse_number(parser *p, toml_node **out, int line, int col, int depth
             v = v * (uint64_t)base + d;
         }
         if (!(n = node_new(p, TOML_INTEGER, line, col, depth)))
-            return GS_ENOMEM;
+            return p->code;
         n->v.u.i = (int64_t)v;
         goto done;
     }
@@ -956,7 +959,7 @@ static int parse_number(parser *p, toml_node **out, int line, int col, int depth
         if (isinf(d))
             return perr_at(p, line, col, "float '%.*s' out of range", shown, t);
         if (!(n = node_new(p, TOML_FLOAT, line, col, depth)))
-            return GS_ENOMEM;
+            return p->code;
         n->v.u.f = d;
         goto done;
     }
@@ -970,7 +973,7 @@ static int parse_number(parser *p, toml_node **out, int line, int col, int depth
         v = v * 10 + d;
     }
     if (!(n = node_new(p, TOML_INTEGER, line, col, depth)))
-        return GS_ENOMEM;
+        return p->code;
     n->v.u.i = neg ? (int64_t)(0 - v) : (int64_t)v;
 done:
     p->pos = e;
@@ -988,7 +991,7 @@ static int parse_array(parser *p, toml_node **out, int depth)
     int line = p->line, col = col_at(p, p->pos);
     toml_node *a = node_new(p, TOML_ARRAY, line, col, depth);
     if (!a)
-        return p->err ? p->err->code : GS_EPARSE;
+        return p->code;
     a->flags = TOML_F_INLINE;
     p->pos++;
     int rc = 0;
@@ -1038,7 +1041,7 @@ static int parse_inline_table(parser *p, toml_node **out, int depth)
     int line = p->line, col = col_at(p, p->pos);
     toml_node *t = node_new(p, TOML_TABLE, line, col, depth);
     if (!t)
-        return p->err ? p->err->code : GS_EPARSE;
+        return p->code;
     p->pos++;
     skip_ws(p);
     int rc = 0;
@@ -1101,7 +1104,7 @@ static int parse_value(parser *p, toml_node **out, int depth)
         toml_node *v = node_new(p, TOML_STRING, line, col, depth);
         if (!v) {
             free(s);
-            return GS_ENOMEM;
+            return p->code;
         }
         v->v.u.str.s = s;
         v->v.u.str.slen = n;
@@ -1114,7 +1117,7 @@ static int parse_value(parser *p, toml_node **out, int depth)
         if (p->len - p->pos >= wl && memcmp(p->s + p->pos, w, wl) == 0 && !is_bare(peek(p, wl))) {
             toml_node *v = node_new(p, TOML_BOOL, line, col, depth);
             if (!v)
-                return GS_ENOMEM;
+                return p->code;
             v->v.u.b = c == 't';
             p->pos += wl;
             *out = v;
@@ -1193,11 +1196,11 @@ static int insert_dotted(parser *p, toml_node *tbl, tkey *k, toml_node *val)
     val->v.line = last->line;
     val->v.col = last->col;
     if (add_copy(p, t, last, val))
-        return p->err ? p->err->code : GS_EPARSE;
+        return p->code;
     return 0;
 fail:
     node_free(val);
-    return p->err ? p->err->code : GS_EPARSE;
+    return p->code;
 }
 
 /* key = value, into tbl. pos is at the first character of the key. */
@@ -1248,7 +1251,7 @@ static int parse_header(parser *p)
         toml_node *c = tab_find(t, kp->s, kp->n);
         if (!c) {
             if (!(c = node_new(p, TOML_TABLE, kp->line, kp->col, t->depth + 1))) {
-                rc = p->err ? p->err->code : GS_EPARSE;
+                rc = p->code;
                 goto out;
             }
             c->flags = TOML_F_IMPLICIT;
@@ -1269,7 +1272,7 @@ static int parse_header(parser *p)
     if (!aot) {
         if (!c) {
             if (!(c = node_new(p, TOML_TABLE, last->line, last->col, t->depth + 1))) {
-                rc = p->err ? p->err->code : GS_EPARSE;
+                rc = p->code;
                 goto out;
             }
             c->flags = TOML_F_HEADER;
@@ -1297,7 +1300,7 @@ static int parse_header(parser *p)
     } else {
         if (!c) {
             if (!(c = node_new(p, TOML_ARRAY, last->line, last->col, t->depth + 1))) {
-                rc = p->err ? p->err->code : GS_EPARSE;
+                rc = p->code;
                 goto out;
             }
             c->flags = TOML_F_AOT;
@@ -1312,7 +1315,7 @@ static int parse_header(parser *p)
         }
         toml_node *e = node_new(p, TOML_TABLE, last->line, last->col, c->depth + 1);
         if (!e) {
-            rc = p->err ? p->err->code : GS_EPARSE;
+            rc = p->code;
             goto out;
         }
         e->flags = TOML_F_HEADER;
@@ -1394,7 +1397,7 @@ int toml_parse(const char *src, size_t len, const char *filename, toml_value **o
     p.ccache_col = 1;
     p.root = node_new(&p, TOML_TABLE, 1, 1, 0);
     if (!p.root)
-        return GS_ENOMEM;
+        return p.code;
     p.root->flags = TOML_F_HEADER;
     p.cur = p.root;
     rc = parse_document(&p);

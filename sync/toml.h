@@ -74,4 +74,16 @@ const toml_value *toml_get(const toml_value *table, const char *key);
  * "time-local", "array", "table". */
 const char *toml_type_name(toml_type t);
 
+/* Additions (toml-test decoder, keys containing NUL):
+ * toml_get_len: like toml_get for a key of `klen` bytes (keys may contain NUL via "\u0000").
+ * toml_key_at: key i of a table (insertion order) and its byte length; NULL when out of range.
+ * toml_to_json: append the toml-test tagged-JSON form of v to out; 0 or GS_ENOMEM.
+ * Columns in positions and messages count Unicode code points, 1-based. Tables created by a
+ * [header] or a dotted key carry the position of that key part; [[a]] elements the position of
+ * `a` in their own header. Nesting deeper than 256 tables/arrays is rejected with an error. */
+struct sbuf;
+const toml_value *toml_get_len(const toml_value *table, const char *key, size_t klen);
+const char *toml_key_at(const toml_value *table, size_t i, size_t *len);
+int toml_to_json(const toml_value *v, struct sbuf *out);
+
 #endif

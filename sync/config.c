@@ -470,6 +470,10 @@ static int load_api(struct loader *L, const toml_value *t)
             return fail(L, url_at, S, "base_url",
                         "plain http:// is refused unless [api] insecure_http = true (for a local "
                         "simulator; TLS is always verified otherwise)");
+        /* Paths are appended as "/objects/...": a trailing slash would double it. */
+        size_t n = strlen(a->base_url);
+        while (n && a->base_url[n - 1] == '/')
+            a->base_url[--n] = '\0';
         if (strlen(a->base_url) <= (https ? 8u : 7u))
             return fail(L, url_at, S, "base_url", "the URL has no host");
     }

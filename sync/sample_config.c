@@ -6,8 +6,9 @@
 const char cfg_sample_toml[] =
     "# ghlsync configuration.\n"
     "#\n"
-    "# Every key is shown with its default value. Unknown keys are an error (typos do not pass\n"
-    "# silently), and so are wrong types. Durations are strings with a unit: \"500ms\", \"30s\", \"2m\",\n"
+    "# Every key is shown with its default value (the [[locations]] and [objects.\"...\"] sections are\n"
+    "# examples to edit). Unknown keys are an error (typos do not pass silently), and so are wrong\n"
+    "# types. Durations are strings with a unit: \"500ms\", \"30s\", \"2m\",\n"
     "# \"1h30m\", \"1d\". Check a file with:  ghlsync -c sync.toml check   (add --online to also reach\n"
     "# the database and the API).\n"
     "#\n"

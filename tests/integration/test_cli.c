@@ -253,7 +253,7 @@ static void init_writes_the_sample(void)
     unsetenv("GHL_TOKEN");
     r = run_in(sub, "check", NULL);
     EXPECT_STATUS(r, 2);
-    TEST_CHECK_MSG(!strcmp(r.err, "sync.toml:90:1: [[locations]] #1 (ve9EPM428h8vShlRW1KT) "
+    TEST_CHECK_MSG(!strcmp(r.err, "sync.toml:91:1: [[locations]] #1 (ve9EPM428h8vShlRW1KT) "
                                   "token_env: environment variable GHL_TOKEN is not set\n"),
                    "stderr: %s", r.err);
     result_free(&r);

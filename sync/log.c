@@ -8,14 +8,16 @@
 #include <string.h>
 #include <time.h>
 
-#define LOG_MAX_SECRETS 32
-
+/* Secrets are kept longest first, so that when one secret is a prefix of another the longer is
+ * matched and no tail of it is left in the clear. The list grows without bound: a fixed cap
+ * would silently stop redacting the 33rd location's token. */
 struct gs_log {
     FILE *out;
     enum log_level level;
     enum log_format format;
-    char *secrets[LOG_MAX_SECRETS];
+    char **secrets;
     int n_secrets;
+    int cap_secrets;
 };
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
@@ -38,6 +40,7 @@ void log_free(gs_log *lg)
         return;
     for (int i = 0; i < lg->n_secrets; i++)
         free(lg->secrets[i]);
+    free(lg->secrets);
     free(lg);
 }
 
@@ -65,14 +68,30 @@ bool log_enabled(const gs_log *lg, enum log_level level)
 
 void log_add_secret(gs_log *lg, const char *secret)
 {
-    if (!lg || !secret || strlen(secret) < 4 || lg->n_secrets == LOG_MAX_SECRETS)
+    if (!lg || !secret || strlen(secret) < 4)
         return;
     for (int i = 0; i < lg->n_secrets; i++)
         if (!strcmp(lg->secrets[i], secret))
             return;
+    if (lg->n_secrets == lg->cap_secrets) {
+        int cap = lg->cap_secrets ? 2 * lg->cap_secrets : 8;
+        char **n = realloc(lg->secrets, (size_t)cap * sizeof *n);
+        if (!n)
+            return;
+        lg->secrets = n;
+        lg->cap_secrets = cap;
+    }
     char *dup = strdup(secret);
-    if (dup)
-        lg->secrets[lg->n_secrets++] = dup;
+    if (!dup)
+        return;
+    size_t len = strlen(dup);
+    int at = lg->n_secrets;
+    while (at > 0 && strlen(lg->secrets[at - 1]) < len) {
+        lg->secrets[at] = lg->secrets[at - 1];
+        at--;
+    }
+    lg->secrets[at] = dup;
+    lg->n_secrets++;
 }
 
 /* Appends `s` to `b` with every secret replaced. Secrets are few and lines short, so a scan per
@@ -114,10 +133,54 @@ void log_redact(const gs_log *lg, const char *s, char *out, size_t len)
     sbuf_free(&b);
 }
 
+/* Length of the well-formed UTF-8 sequence starting at p (lead byte >= 0x80), 0 if malformed
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n;
+    unsigned min;
+    unsigned cp;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        cp = p[0] & 0x1f;
+        min = 0x80;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        cp = p[0] & 0x0f;
+        min = 0x800;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        cp = p[0] & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Values come from the API and from PostgreSQL and may hold any bytes; a JSON line must stay
+ * valid whatever they hold, so malformed UTF-8 becomes U+FFFD. */
 static void append_json_string(sbuf *b, const char *s)
 {
     sbuf_putc(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80) {
+            size_t n = utf8_len(p);
+            if (n) {
+                sbuf_append(b, (const char *)p, n);
+                p += n - 1;
+            } else {
+                sbuf_puts(b, "\\ufffd");
+            }
+            continue;
+        }
         switch (*p) {
         case '"':
             sbuf_puts(b, "\\\"");
@@ -272,12 +335,30 @@ void log_msgf(gs_log *lg, enum log_level level, const char *event, const char *f
 {
     if (!log_enabled(lg, level))
         return;
-    char msg[2048];
+    /* Formatted at full length: cutting before redaction could leave half a secret, which
+     * no longer matches and would be written in the clear. */
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
     emit_msg_only(lg, level, event, msg, (const char *)NULL);
+    free(msg);
+}
+
+const char *log_level_name(enum log_level level)
+{
+    return (unsigned)level < 4 ? level_names[level] : "info";
+}
+
+enum log_format log_format_parse(const char *s, bool *ok)
+{
+    bool good = s && (!strcmp(s, "text") || !strcmp(s, "json"));
+    if (ok)
+        *ok = good;
+    return good && !strcmp(s, "json") ? LOG_JSON : LOG_TEXT;
 }
 
 enum log_level log_level_parse(const char *s, bool *ok)

@@ -31,7 +31,8 @@ void log_set_format(gs_log *lg, enum log_format format);
 bool log_enabled(const gs_log *lg, enum log_level level);
 
 /* Register a secret (token, refresh token, client secret): never written by this logger.
- * Secrets shorter than 4 bytes are ignored (they would redact ordinary words). */
+ * Secrets shorter than 4 bytes are ignored (they would redact ordinary words). Register secrets
+ * before other threads log: the list is not locked. */
 void log_add_secret(gs_log *lg, const char *secret);
 
 /* Copy `s` into `out` (size `len`) with every registered secret replaced. Used by code that
@@ -47,6 +48,8 @@ void log_event(gs_log *lg, enum log_level level, const char *event, ...) __attri
 void log_msgf(gs_log *lg, enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-enum log_level log_level_parse(const char *s, bool *ok); /* "error"|"warn"|"info"|"debug" */
+enum log_level log_level_parse(const char *s, bool *ok);   /* "error"|"warn"|"info"|"debug" */
+const char *log_level_name(enum log_level level);          /* "error" ... "debug" */
+enum log_format log_format_parse(const char *s, bool *ok); /* "text"|"json" */
 
 #endif

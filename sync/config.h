@@ -1,0 +1,170 @@
+/*
+ * config.h - the configuration model: sync.toml -> a plain, fully defaulted C struct.
+ *
+ * cfg_load() reads and validates the whole file up front so that the engine never meets a
+ * half-valid setting at 3 a.m.: unknown keys (with a "did you mean" hint), wrong types, bad
+ * enums, bad durations and missing secrets are all errors of the form
+ *   sync.toml:12:5: [objects."custom_objects.pet"] direction: expected one of "pull", ...
+ * with code GS_ECONFIG (GS_EIO when the file cannot be read, GS_EPARSE for TOML syntax).
+ *
+ * Secrets (tokens, OAuth client secret, refresh token) are read from the environment or from
+ * files at load time and stored resolved in the struct; cfg_register_secrets() hands them to a
+ * logger so that they are redacted everywhere. Durations are milliseconds.
+ *
+ * Memory: everything reachable from a struct cfg is owned by it and released by cfg_free().
+ * Lookups return pointers into it, valid until cfg_free().
+ */
+#ifndef GHLSYNC_CONFIG_H
+#define GHLSYNC_CONFIG_H
+
+#include "err.h"
+#include "log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cfg_direction { CFG_DIR_PULL, CFG_DIR_PUSH, CFG_DIR_BOTH };
+enum cfg_conflict { CFG_REMOTE_WINS, CFG_LOCAL_WINS, CFG_NEWEST_WINS };
+enum cfg_auth { CFG_AUTH_TOKEN, CFG_AUTH_OAUTH };
+
+struct cfg_field_type {
+    char *field;   /* HighLevel field key as configured, e.g. "custom_objects.pet.age" or "age" */
+    char *pg_type; /* PostgreSQL type, validated to a safe character set: "numeric(10,2)" */
+};
+
+/* Settings of one object key. Objects without a [objects."key"] table use cfg->object_defaults. */
+struct cfg_object {
+    char *key;   /* "custom_objects.pet", "business"; NULL in cfg->object_defaults */
+    char *table; /* target table name; NULL = derive from the key (schema module) */
+    enum cfg_direction direction;       /* default both */
+    enum cfg_conflict conflict;         /* default remote_wins */
+    int64_t poll_interval_ms;           /* default [pull] poll_interval */
+    char *external_id_field;            /* NULL = none (unknown-outcome creates are parked) */
+    bool soft_delete;                   /* default true: remote deletes set _deleted_at */
+    struct cfg_field_type *field_types; /* overrides of the mapped column type */
+    size_t n_field_types;
+    int line; /* line of the [objects."key"] header, 0 for defaults */
+};
+
+struct cfg_location {
+    char *id; /* HighLevel location id (validated: letters, digits, '-', '_') */
+    enum cfg_auth auth;
+    /* CFG_AUTH_TOKEN: the resolved static token (never NULL). CFG_AUTH_OAUTH: NULL (the engine
+     * obtains an access token with the refresh token). */
+    char *token;
+    char *token_source; /* for messages: "environment variable GHL_TOKEN", "file /x", "sync.toml" */
+    /* CFG_AUTH_OAUTH only (else NULL): resolved client id and secret, the refresh token file
+     * (absolute or relative to the working directory, already resolved against the config
+     * file's directory) and its current content. The engine rewrites that file when the
+     * refresh token rotates. */
+    char *client_id;
+    char *client_secret;
+    char *refresh_token_file;
+    char *refresh_token;
+    bool all_objects; /* objects = ["*"] (the default) */
+    char **objects;   /* explicit object keys when !all_objects */
+    size_t n_objects;
+    int line; /* line of its [[locations]] header */
+};
+
+struct cfg_api {
+    char *base_url; /* no trailing slash */
+    char *version;  /* Version header */
+    int64_t connect_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t stall_timeout_ms; /* abort a transfer that moves no byte for this long */
+    bool insecure_http;       /* allow http:// (simulator); TLS is verified otherwise */
+    int64_t max_response_bytes;
+};
+
+struct cfg_database {
+    char *url;    /* libpq conninfo or URI ("" = PG* environment) */
+    char *schema; /* mirrored tables; non-empty (always quoted) */
+};
+
+struct cfg_rate_limit {
+    int burst;         /* requests per window per location */
+    int64_t window_ms; /* burst window */
+    int daily;         /* requests per day per location */
+    double headroom;   /* fraction of each budget left unused, 0 <= h < 1 */
+};
+
+struct cfg_log {
+    enum log_level level;
+    enum log_format format;
+};
+
+struct cfg_pull {
+    int page_size;                 /* 1..100 */
+    int64_t overlap_ms;            /* incremental pull re-reads this much before the watermark */
+    int64_t full_scan_interval_ms; /* remote delete sweep; 0 = never */
+    int64_t poll_interval_ms;      /* default per-object poll interval */
+};
+
+struct cfg_push {
+    bool enabled;
+    int batch_size; /* changes claimed per round */
+    int max_attempts;
+    int64_t backoff_base_ms;
+    int64_t backoff_max_ms;
+};
+
+struct cfg_metrics {
+    char *listen; /* "127.0.0.1:9187", NULL = no metrics endpoint */
+};
+
+struct cfg {
+    char *path; /* the file loaded */
+    struct cfg_api api;
+    struct cfg_database database;
+    struct cfg_rate_limit rate_limit;
+    struct cfg_log log;
+    struct cfg_pull pull;
+    struct cfg_push push;
+    struct cfg_metrics metrics;
+    struct cfg_location *locations; /* at least one */
+    size_t n_locations;
+    struct cfg_object *objects; /* the [objects."key"] tables, in file order */
+    size_t n_objects;
+    struct cfg_object object_defaults;
+    char **warnings; /* non-fatal findings ("token in sync.toml"), "FILE:LINE:COL: ..." */
+    size_t n_warnings;
+};
+
+/* Load, validate and resolve `path`. On failure returns a GS_E* code, fills err and leaves *c
+ * zeroed (cfg_free on it is harmless). */
+int cfg_load(const char *path, struct cfg *c, gs_err *err);
+
+/* Same from memory (tests, `ghlsync init` self-check); `filename` names it in messages and is
+ * the base for relative token_file paths. */
+int cfg_load_string(const char *src, size_t len, const char *filename, struct cfg *c, gs_err *err);
+
+void cfg_free(struct cfg *c);
+
+/* Settings for an object key: its [objects."key"] table, else cfg->object_defaults. Never NULL. */
+const struct cfg_object *cfg_object_get(const struct cfg *c, const char *key);
+
+/* The location with this id, or NULL. */
+const struct cfg_location *cfg_location_get(const struct cfg *c, const char *id);
+
+/* Does this location sync this object key? */
+bool cfg_location_has_object(const struct cfg_location *loc, const char *key);
+
+/* The override type for a field key in an object's settings, or NULL. */
+const char *cfg_field_type(const struct cfg_object *o, const char *field_key);
+
+/* Register every resolved secret (tokens, client secrets, refresh tokens, a database password
+ * in the conninfo) with the logger. Call before anything is logged. */
+void cfg_register_secrets(const struct cfg *c, gs_log *lg);
+
+/* "10s", "500ms", "2m", "1h30m", "1d" -> milliseconds. 0 on success, -1 on a malformed value. */
+int cfg_parse_duration(const char *s, int64_t *ms);
+
+const char *cfg_direction_name(enum cfg_direction d);
+const char *cfg_conflict_name(enum cfg_conflict c);
+
+/* The annotated example configuration (same text as the top-level sync.toml). */
+extern const char cfg_sample_toml[];
+
+#endif

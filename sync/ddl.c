@@ -508,7 +508,8 @@ static void plan_fields(ctx *x, ident_set *used, bool creating, sbuf *create_col
     x->reg_seen = calloc((size_t)nrows(x->reg) + 1, sizeof *x->reg_seen);
     schema_field **todo = calloc(nf + 1, sizeof *todo);
     char **new_names = calloc(nf + 1, sizeof *new_names); /* raw name for new columns */
-    if (!x->reg_seen || !todo || !new_names) {
+    bool *is_new = calloc(nf + 1, sizeof *is_new);
+    if (!x->reg_seen || !todo || !new_names || !is_new) {
         x->rc = gs_err_set(x->err, GS_ENOMEM, "out of memory");
         goto out;
     }
@@ -605,32 +606,40 @@ static void plan_fields(ctx *x, ident_set *used, bool creating, sbuf *create_col
                 x->rc = gs_err_set(x->err, GS_ENOMEM, "out of memory");
                 break;
             }
-            char *why = fmt("%s, %s", f->field_key, f->type_name);
-            if (creating) {
-                sbuf_puts(create_cols, ",\n    ");
-                ident_quote(create_cols, f->column);
-                sbuf_printf(create_cols, " %s", f->type->column);
-                if (money) {
-                    sbuf_puts(create_cols, ",\n    ");
-                    ident_quote(create_cols, f->currency_column);
-                    sbuf_printf(create_cols, " %s", f->type->currency_column);
-                }
-            } else {
-                add_column(x, f->column, f->type->column, why ? why : "");
-                if (money)
-                    add_column(x, f->currency_column, f->type->currency_column, why ? why : "");
-            }
-            free(why);
+            is_new[f - o->fields] = true;
             reg_insert(x, f, f->column, f->type->column, "value");
             if (money)
                 reg_insert(x, f, f->currency_column, f->type->currency_column, "currency");
         }
         free(order);
+        /* Columns appear in the API's field order (allocation above was in key order). */
+        for (size_t i = 0; i < nf && !x->rc; i++) {
+            schema_field *f = &o->fields[i];
+            if (!is_new[i])
+                continue;
+            if (creating) {
+                sbuf_puts(create_cols, ",\n    ");
+                ident_quote(create_cols, f->column);
+                sbuf_printf(create_cols, " %s", f->type->column);
+                if (f->currency_column) {
+                    sbuf_puts(create_cols, ",\n    ");
+                    ident_quote(create_cols, f->currency_column);
+                    sbuf_printf(create_cols, " %s", f->type->currency_column);
+                }
+                continue;
+            }
+            char *why = fmt("%s, %s", f->field_key, f->type_name);
+            add_column(x, f->column, f->type->column, why ? why : "");
+            if (f->currency_column)
+                add_column(x, f->currency_column, f->type->currency_column, why ? why : "");
+            free(why);
+        }
     }
 out:
     for (size_t i = 0; i < nf; i++)
         free(new_names ? new_names[i] : NULL);
     free(new_names);
+    free(is_new);
     free(todo);
 }
 

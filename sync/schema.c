@@ -144,8 +144,9 @@ int schema_object_from_json(const cJSON *response, schema_object **out, gs_err *
             schema_field f;
             int rc = parse_field(fj, &f, err);
             if (rc) {
+                gs_err_wrap(err, "object %s", o->key);
                 schema_object_free(o);
-                return gs_err_wrap(err, "object %s", o->key);
+                return rc;
             }
             if (schema_find_field(o, f.field_key)) {
                 field_clear(&f);

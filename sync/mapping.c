@@ -1,0 +1,873 @@
+/* mapping.c - see mapping.h. */
+#include "mapping.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const map_sys_columns[MAP_SYS_COLUMNS] = {"id",        "location_id", "owner",
+                                                      "followers", "created_at",  "updated_at"};
+
+static const char *const codec_names[] = {"text", "numeric",      "money", "option", "options",
+                                          "date", "textbox_list", "files", "json"};
+
+const char *map_codec_name(map_codec c)
+{
+    return (unsigned)c < sizeof codec_names / sizeof *codec_names ? codec_names[c] : "?";
+}
+
+int map_codec_parse(const char *name, map_codec *out)
+{
+    for (size_t i = 0; i < sizeof codec_names / sizeof *codec_names; i++)
+        if (strcmp(name, codec_names[i]) == 0) {
+            *out = (map_codec)i;
+            return 0;
+        }
+    return GS_EINVAL;
+}
+
+bool map_pg_type_valid(const char *t)
+{
+    if (!t || !*t || strlen(t) > 100)
+        return false;
+    for (const char *p = t; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || strchr("_ (),[]", *p)))
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- type map */
+
+static void type_clear(map_type *t)
+{
+    free(t->name);
+    free(t->column);
+    free(t->currency_column);
+    memset(t, 0, sizeof *t);
+}
+
+static int type_fill(map_type *t, const char *name, const char *column, map_codec codec,
+                     const char *currency_column, gs_err *err)
+{
+    if (!map_pg_type_valid(column))
+        return gs_err_set(err, GS_ECONFIG, "type %s: column type \"%s\" is not a plain type name",
+                          name, column);
+    if (codec == MAP_MONEY && !currency_column)
+        currency_column = "text";
+    if (currency_column && !map_pg_type_valid(currency_column))
+        return gs_err_set(err, GS_ECONFIG, "type %s: currency_column \"%s\" is not a type name",
+                          name, currency_column);
+    map_type n = {strdup(name), strdup(column), codec == MAP_MONEY ? strdup(currency_column) : NULL,
+                  codec};
+    if (!n.name || !n.column || (codec == MAP_MONEY && !n.currency_column)) {
+        type_clear(&n);
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    }
+    type_clear(t);
+    *t = n;
+    return 0;
+}
+
+int map_types_set(map_types *m, const char *name, const char *column, map_codec codec,
+                  const char *currency_column, gs_err *err)
+{
+    if (!*name)
+        return type_fill(&m->fallback, "", column, codec, currency_column, err);
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->types[i].name, name) == 0)
+            return type_fill(&m->types[i], name, column, codec, currency_column, err);
+    map_type *nt = realloc(m->types, (m->n + 1) * sizeof *nt);
+    if (!nt)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    m->types = nt;
+    memset(&m->types[m->n], 0, sizeof *m->types);
+    int rc = type_fill(&m->types[m->n], name, column, codec, currency_column, err);
+    if (rc == 0)
+        m->n++;
+    return rc;
+}
+
+const map_type *map_types_get(const map_types *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->types[i].name, name) == 0)
+            return &m->types[i];
+    return NULL;
+}
+
+void map_types_free(map_types *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        type_clear(&m->types[i]);
+    free(m->types);
+    type_clear(&m->fallback);
+    free(m);
+}
+
+int map_types_builtin(map_types **out, gs_err *err)
+{
+    static const struct {
+        const char *name, *column;
+        map_codec codec;
+    } defs[] = {
+        {"TEXT", "text", MAP_TEXT},
+        {"LARGE_TEXT", "text", MAP_TEXT},
+        {"PHONE", "text", MAP_TEXT},
+        {"NUMERICAL", "numeric", MAP_NUMERIC},
+        {"MONETORY", "numeric", MAP_MONEY},
+        {"MONETARY", "numeric", MAP_MONEY},
+        {"SINGLE_OPTIONS", "text", MAP_OPTION},
+        {"RADIO", "text", MAP_OPTION},
+        {"MULTIPLE_OPTIONS", "text[]", MAP_OPTIONS},
+        {"CHECKBOX", "text[]", MAP_OPTIONS},
+        {"DATE", "date", MAP_DATE},
+        {"TEXTBOX_LIST", "jsonb", MAP_TEXTBOX_LIST},
+        {"FILE_UPLOAD", "jsonb", MAP_FILES},
+        {"JSON", "jsonb", MAP_JSON},
+    };
+    *out = NULL;
+    map_types *m = calloc(1, sizeof *m);
+    if (!m)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    int rc = map_types_set(m, "", "jsonb", MAP_JSON, NULL, err);
+    for (size_t i = 0; rc == 0 && i < sizeof defs / sizeof *defs; i++)
+        rc = map_types_set(m, defs[i].name, defs[i].column, defs[i].codec,
+                           defs[i].codec == MAP_MONEY ? "text" : NULL, err);
+    if (rc) {
+        map_types_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- arrays */
+
+void map_array_encode(sbuf *b, const char *const *items, size_t n)
+{
+    /* Every element is quoted: then no string (empty, "NULL", blanks, braces) can be misread. */
+    sbuf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sbuf_putc(b, ',');
+        if (!items[i]) {
+            sbuf_puts(b, "NULL");
+            continue;
+        }
+        sbuf_putc(b, '"');
+        for (const char *p = items[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sbuf_putc(b, '\\');
+            sbuf_putc(b, *p);
+        }
+        sbuf_putc(b, '"');
+    }
+    sbuf_putc(b, '}');
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int map_array_decode(const char *lit, cJSON **out, gs_err *err)
+{
+    *out = NULL;
+    const char *p = lit;
+    while (is_blank(*p))
+        p++;
+    if (*p != '{')
+        return gs_err_set(err, GS_EPARSE, "array literal does not start with '{'");
+    p++;
+    cJSON *arr = cJSON_CreateArray();
+    sbuf el = SBUF_INIT;
+    if (!arr)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    while (is_blank(*p))
+        p++;
+    if (*p == '}') {
+        p++;
+        goto done;
+    }
+    for (;;) {
+        while (is_blank(*p))
+            p++;
+        sbuf_reset(&el);
+        sbuf_append(&el, "", 0);
+        bool quoted = false, is_null = false;
+        if (*p == '"') {
+            quoted = true;
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                sbuf_putc(&el, *p++);
+            }
+            if (*p != '"')
+                goto bad;
+            p++;
+            while (is_blank(*p))
+                p++;
+        } else {
+            size_t last_nonblank = 0;
+            while (*p && *p != ',' && *p != '}') {
+                if (*p == '{' || *p == '"')
+                    goto bad; /* nested arrays are not ours */
+                if (*p == '\\' && p[1]) {
+                    p++;
+                    sbuf_putc(&el, *p++);
+                    last_nonblank = el.len;
+                    continue;
+                }
+                sbuf_putc(&el, *p);
+                if (!is_blank(*p))
+                    last_nonblank = el.len;
+                p++;
+            }
+            el.len = last_nonblank;
+            if (el.data)
+                el.data[el.len] = '\0';
+            if (el.len == 0)
+                goto bad;
+            is_null = strcasecmp(sbuf_str(&el), "NULL") == 0;
+        }
+        (void)quoted;
+        if (sbuf_failed(&el))
+            goto nomem;
+        cJSON *item = is_null ? cJSON_CreateNull() : cJSON_CreateString(sbuf_str(&el));
+        if (!item)
+            goto nomem;
+        cJSON_AddItemToArray(arr, item);
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '}') {
+            p++;
+            break;
+        }
+        goto bad;
+    }
+done:
+    while (is_blank(*p))
+        p++;
+    if (*p)
+        goto bad;
+    sbuf_free(&el);
+    *out = arr;
+    return 0;
+bad:
+    sbuf_free(&el);
+    cJSON_Delete(arr);
+    return gs_err_set(err, GS_EPARSE, "malformed array literal");
+nomem:
+    sbuf_free(&el);
+    cJSON_Delete(arr);
+    return gs_err_set(err, GS_ENOMEM, "out of memory");
+}
+
+/* ---------------------------------------------------------------- scalars */
+
+void map_number_text(double d, char *buf, size_t len)
+{
+    if (d == floor(d) && fabs(d) < 1e15) {
+        snprintf(buf, len, "%.0f", d);
+        if (strcmp(buf, "-0") == 0)
+            snprintf(buf, len, "0");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+/* A PostgreSQL numeric literal we are willing to pass on (no NaN/Infinity: JSON has neither). */
+static char *numeric_from_string(const char *s)
+{
+    while (is_blank(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && is_blank(s[n - 1]))
+        n--;
+    size_t i = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    size_t digits = 0;
+    while (i < n && isdigit((unsigned char)s[i]))
+        i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++, digits++;
+    }
+    if (digits == 0)
+        return NULL;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t ed = 0;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++, ed++;
+        if (ed == 0)
+            return NULL;
+    }
+    if (i != n)
+        return NULL;
+    return strndup(s, n);
+}
+
+static char *dup_number(double d)
+{
+    char buf[64];
+    map_number_text(d, buf, sizeof buf);
+    return strdup(buf);
+}
+
+static bool is_date_prefix(const char *s)
+{
+    for (int i = 0; i < 10; i++) {
+        char c = s[i];
+        if (i == 4 || i == 7) {
+            if (c != '-')
+                return false;
+        } else if (!isdigit((unsigned char)c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *json_text(const cJSON *v)
+{
+    return cJSON_PrintUnformatted(v);
+}
+
+static void warnf(sbuf *w, const schema_field *f, const char *why)
+{
+    if (w)
+        sbuf_printf(w, "%s (%s): %s\n", f->field_key, f->data_type, why);
+}
+
+/* Any JSON scalar as text: strings as-is, numbers shortest, booleans true/false. */
+static char *scalar_text(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return strdup(v->valuestring);
+    if (cJSON_IsNumber(v))
+        return dup_number(v->valuedouble);
+    if (cJSON_IsBool(v))
+        return strdup(cJSON_IsTrue(v) ? "true" : "false");
+    return json_text(v);
+}
+
+static char *encode_numeric(const schema_field *f, const cJSON *v, sbuf *w)
+{
+    if (cJSON_IsNumber(v))
+        return dup_number(v->valuedouble);
+    if (cJSON_IsString(v)) {
+        char *s = numeric_from_string(v->valuestring);
+        if (!s)
+            warnf(w, f, "value is not a number; stored as NULL");
+        return s;
+    }
+    warnf(w, f, "value is neither a number nor a numeric string; stored as NULL");
+    return NULL;
+}
+
+/* Returns false only on out-of-memory. */
+static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1, sbuf *w)
+{
+    const cJSON *nested = cJSON_GetObjectItemCaseSensitive(props, f->prop_key);
+    cJSON *obj = NULL;
+    if (nested && !cJSON_IsNull(nested)) {
+        if (!cJSON_IsObject(nested))
+            warnf(w, f, "value is not an object; kept as JSON");
+        obj = cJSON_Duplicate(nested, 1);
+        if (!obj)
+            return false;
+    }
+    size_t pl = strlen(f->prop_key);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, props)
+    {
+        if (!it->string || strncmp(it->string, f->prop_key, pl) != 0 || it->string[pl] != '.')
+            continue;
+        if (!obj && !(obj = cJSON_CreateObject()))
+            return false;
+        if (!cJSON_IsObject(obj))
+            continue;
+        cJSON *c = cJSON_Duplicate(it, 1);
+        if (!c)
+            goto nomem;
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, it->string + pl + 1);
+        cJSON_AddItemToObject(obj, it->string + pl + 1, c);
+    }
+    if (obj) {
+        *v1 = json_text(obj);
+        cJSON_Delete(obj);
+        if (!*v1)
+            return false;
+    }
+    return true;
+nomem:
+    cJSON_Delete(obj);
+    return false;
+}
+
+int map_encode_field(const schema_field *f, const cJSON *props, char **v1, char **v2,
+                     sbuf *warnings)
+{
+    *v1 = *v2 = NULL;
+    const map_type *t = f->type;
+    map_codec codec = t ? t->codec : MAP_JSON;
+    if (codec == MAP_TEXTBOX_LIST)
+        return encode_textbox(f, props, v1, warnings) ? 0 : GS_ENOMEM;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(props, f->prop_key);
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    switch (codec) {
+    case MAP_TEXT:
+    case MAP_OPTION:
+        if (cJSON_IsArray(v) || cJSON_IsObject(v))
+            warnf(warnings, f, "expected a string; stored the JSON text");
+        *v1 = scalar_text(v);
+        break;
+    case MAP_NUMERIC:
+        *v1 = encode_numeric(f, v, warnings);
+        return 0;
+    case MAP_MONEY: {
+        const cJSON *val = v, *cur = NULL;
+        if (cJSON_IsObject(v)) {
+            val = cJSON_GetObjectItemCaseSensitive(v, "value");
+            cur = cJSON_GetObjectItemCaseSensitive(v, "currency");
+        }
+        if (val && !cJSON_IsNull(val))
+            *v1 = encode_numeric(f, val, warnings);
+        if (cur && !cJSON_IsNull(cur)) {
+            *v2 = scalar_text(cur);
+            if (!*v2)
+                goto nomem;
+        }
+        return 0;
+    }
+    case MAP_OPTIONS: {
+        sbuf b = SBUF_INIT;
+        if (cJSON_IsArray(v)) {
+            int n = cJSON_GetArraySize(v);
+            char **items = calloc((size_t)n + 1, sizeof *items);
+            if (!items)
+                goto nomem;
+            int i = 0;
+            bool ok = true;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v)
+            {
+                if (!cJSON_IsNull(e) && !(items[i] = scalar_text(e)))
+                    ok = false;
+                i++;
+            }
+            if (ok)
+                map_array_encode(&b, (const char *const *)items, (size_t)n);
+            for (i = 0; i < n; i++)
+                free(items[i]);
+            free(items);
+            if (!ok) {
+                sbuf_free(&b);
+                goto nomem;
+            }
+        } else {
+            /* A single string (tolerated variant) is a one-element list. */
+            char *s = scalar_text(v);
+            if (!s)
+                goto nomem;
+            const char *one[1] = {s};
+            map_array_encode(&b, one, 1);
+            free(s);
+        }
+        if (sbuf_failed(&b)) {
+            sbuf_free(&b);
+            goto nomem;
+        }
+        *v1 = sbuf_steal(&b);
+        break;
+    }
+    case MAP_DATE:
+        if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 && is_date_prefix(v->valuestring) &&
+            (v->valuestring[10] == '\0' || v->valuestring[10] == 'T' || v->valuestring[10] == 't' ||
+             v->valuestring[10] == ' ')) {
+            *v1 = strndup(v->valuestring, 10);
+        } else if (cJSON_IsNumber(v)) {
+            /* epoch milliseconds: not documented, but unambiguous */
+            time_t secs = (time_t)(v->valuedouble / 1000.0);
+            struct tm tm;
+            char buf[16];
+            if (!gmtime_r(&secs, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%d", &tm)) {
+                warnf(warnings, f, "number is not a usable epoch; stored as NULL");
+                return 0;
+            }
+            *v1 = strdup(buf);
+        } else {
+            warnf(warnings, f, "value is not a date; stored as NULL");
+            return 0;
+        }
+        break;
+    case MAP_FILES:
+        if (cJSON_IsString(v)) {
+            /* a bare URL: keep it in the documented shape */
+            cJSON *arr = cJSON_CreateArray(), *o = cJSON_CreateObject();
+            if (!arr || !o || !cJSON_AddStringToObject(o, "url", v->valuestring)) {
+                cJSON_Delete(arr);
+                cJSON_Delete(o);
+                goto nomem;
+            }
+            cJSON_AddItemToArray(arr, o);
+            *v1 = json_text(arr);
+            cJSON_Delete(arr);
+            break;
+        }
+        if (!cJSON_IsArray(v))
+            warnf(warnings, f, "expected an array of files; kept as JSON");
+        *v1 = json_text(v);
+        break;
+    case MAP_TEXTBOX_LIST:
+    case MAP_JSON:
+        *v1 = json_text(v);
+        break;
+    }
+    if (!*v1)
+        goto nomem;
+    return 0;
+nomem:
+    free(*v1);
+    free(*v2);
+    *v1 = *v2 = NULL;
+    return GS_ENOMEM;
+}
+
+static cJSON *number_from_text(const char *s)
+{
+    return cJSON_CreateNumber(strtod(s, NULL));
+}
+
+int map_decode_field(const schema_field *f, const char *v1, const char *v2, cJSON **out,
+                     gs_err *err)
+{
+    *out = NULL;
+    map_codec codec = f->type ? f->type->codec : MAP_JSON;
+    cJSON *r = NULL;
+    if (!v1 && !(codec == MAP_MONEY && v2)) {
+        r = cJSON_CreateNull();
+        goto done;
+    }
+    switch (codec) {
+    case MAP_TEXT:
+    case MAP_OPTION:
+    case MAP_DATE:
+        r = cJSON_CreateString(v1);
+        break;
+    case MAP_NUMERIC:
+        r = number_from_text(v1);
+        break;
+    case MAP_MONEY:
+        r = cJSON_CreateObject();
+        if (r && v2 && !cJSON_AddStringToObject(r, "currency", v2))
+            goto nomem;
+        if (r && !(v1 ? cJSON_AddNumberToObject(r, "value", strtod(v1, NULL))
+                      : cJSON_AddNullToObject(r, "value")))
+            goto nomem;
+        break;
+    case MAP_OPTIONS: {
+        int rc = map_array_decode(v1, &r, err);
+        if (rc)
+            return gs_err_wrap(err, "column %s", f->column ? f->column : f->prop_key);
+        break;
+    }
+    case MAP_TEXTBOX_LIST:
+    case MAP_FILES:
+    case MAP_JSON:
+        r = cJSON_Parse(v1);
+        if (!r)
+            return gs_err_set(err, GS_EPARSE, "column %s: not JSON",
+                              f->column ? f->column : f->prop_key);
+        break;
+    }
+done:
+    if (!r)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    *out = r;
+    return 0;
+nomem:
+    cJSON_Delete(r);
+    return gs_err_set(err, GS_ENOMEM, "out of memory");
+}
+
+/* ---------------------------------------------------------------- records */
+
+int map_row_init(const schema_object *o, map_row *row, gs_err *err)
+{
+    memset(row, 0, sizeof *row);
+    size_t n = MAP_SYS_COLUMNS;
+    for (size_t i = 0; i < o->n_fields; i++) {
+        if (!o->fields[i].column)
+            return gs_err_set(err, GS_ESTATE, "field %s has no column (model not resolved)",
+                              o->fields[i].field_key);
+        n += o->fields[i].currency_column ? 2 : 1;
+    }
+    row->columns = calloc(n, sizeof *row->columns);
+    row->values = calloc(n, sizeof *row->values);
+    if (!row->columns || !row->values) {
+        map_row_free(row);
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    }
+    row->n = n;
+    size_t k = 0;
+    for (; k < MAP_SYS_COLUMNS; k++)
+        row->columns[k] = map_sys_columns[k];
+    for (size_t i = 0; i < o->n_fields; i++) {
+        row->columns[k++] = o->fields[i].column;
+        if (o->fields[i].currency_column)
+            row->columns[k++] = o->fields[i].currency_column;
+    }
+    return 0;
+}
+
+void map_row_free(map_row *row)
+{
+    if (row->values)
+        for (size_t i = 0; i < row->n; i++)
+            free(row->values[i]);
+    free(row->values);
+    free(row->columns);
+    memset(row, 0, sizeof *row);
+}
+
+size_t map_field_column_index(const schema_object *o, size_t field_index, long *cur)
+{
+    size_t k = MAP_SYS_COLUMNS;
+    for (size_t i = 0; i < field_index; i++)
+        k += o->fields[i].currency_column ? 2 : 1;
+    if (cur)
+        *cur = o->fields[field_index].currency_column ? (long)k + 1 : -1;
+    return k;
+}
+
+static const cJSON *first_of(const cJSON *rec, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, a);
+    if (!v || cJSON_IsNull(v))
+        v = cJSON_GetObjectItemCaseSensitive(rec, b);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+/* owner / followers: string[] or a bare string -> text[] literal. */
+static int id_list(const cJSON *v, char **out)
+{
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    sbuf b = SBUF_INIT;
+    if (cJSON_IsArray(v)) {
+        size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+        const char **items = calloc(n + 1, sizeof *items);
+        if (!items)
+            return GS_ENOMEM;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) items[i++] = cJSON_IsString(e) ? e->valuestring : NULL;
+        map_array_encode(&b, items, n);
+        free(items);
+    } else if (cJSON_IsString(v)) {
+        const char *one[1] = {v->valuestring};
+        map_array_encode(&b, one, 1);
+    } else {
+        return 0;
+    }
+    if (sbuf_failed(&b)) {
+        sbuf_free(&b);
+        return GS_ENOMEM;
+    }
+    *out = sbuf_steal(&b);
+    return 0;
+}
+
+static char *timestamp_text(const cJSON *v)
+{
+    if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 && is_date_prefix(v->valuestring))
+        return strdup(v->valuestring);
+    if (cJSON_IsNumber(v)) {
+        /* epoch milliseconds */
+        double ms = v->valuedouble;
+        time_t secs = (time_t)floor(ms / 1000.0);
+        struct tm tm;
+        char buf[48];
+        if (!gmtime_r(&secs, &tm))
+            return NULL;
+        size_t l = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + l, sizeof buf - l, ".%03dZ", (int)(ms - (double)secs * 1000.0));
+        return strdup(buf);
+    }
+    return NULL;
+}
+
+int map_record_to_row(const schema_object *o, const cJSON *record, const char *location_id,
+                      map_row *row, sbuf *warnings, gs_err *err)
+{
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(record, "record");
+    if (cJSON_IsObject(inner) && !cJSON_GetObjectItemCaseSensitive(record, "id"))
+        record = inner;
+    if (!cJSON_IsObject(record))
+        return gs_err_set(err, GS_EPARSE, "record is not a JSON object");
+    int rc = map_row_init(o, row, err);
+    if (rc)
+        return rc;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(record, "id");
+    if (cJSON_IsString(id))
+        row->values[0] = strdup(id->valuestring);
+    else if (cJSON_IsNumber(id))
+        row->values[0] = dup_number(id->valuedouble);
+    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(record, "locationId");
+    if (cJSON_IsString(loc))
+        row->values[1] = strdup(loc->valuestring);
+    else if (location_id)
+        row->values[1] = strdup(location_id);
+    if (id_list(cJSON_GetObjectItemCaseSensitive(record, "owner"), &row->values[2]) ||
+        id_list(cJSON_GetObjectItemCaseSensitive(record, "followers"), &row->values[3]))
+        goto nomem;
+    const cJSON *ca = first_of(record, "createdAt", "dateAdded");
+    const cJSON *ua = first_of(record, "updatedAt", "dateUpdated");
+    if (ca && !(row->values[4] = timestamp_text(ca)) && warnings)
+        sbuf_puts(warnings, "createdAt: not a timestamp; stored as NULL\n");
+    if (ua && !(row->values[5] = timestamp_text(ua)) && warnings)
+        sbuf_puts(warnings, "updatedAt: not a timestamp; stored as NULL\n");
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(record, "properties");
+    if (props && !cJSON_IsObject(props) && warnings)
+        sbuf_puts(warnings, "properties: not an object; ignored\n");
+    cJSON *empty = NULL;
+    if (!cJSON_IsObject(props)) {
+        if (!(empty = cJSON_CreateObject()))
+            goto nomem;
+        props = empty;
+    }
+    for (size_t i = 0; i < o->n_fields; i++) {
+        long cur;
+        size_t k = map_field_column_index(o, i, &cur);
+        char *v2 = NULL;
+        if (map_encode_field(&o->fields[i], props, &row->values[k], &v2, warnings)) {
+            cJSON_Delete(empty);
+            goto nomem;
+        }
+        if (cur >= 0)
+            row->values[cur] = v2;
+        else
+            free(v2);
+    }
+    cJSON_Delete(empty);
+    return 0;
+nomem:
+    map_row_free(row);
+    return gs_err_set(err, GS_ENOMEM, "out of memory");
+}
+
+/* Add "<prop>.<option>": value for TEXTBOX_LIST, nulls for options that must be cleared. */
+static int textbox_props(const schema_field *f, const char *v, const char *old, bool for_create,
+                         cJSON *props, gs_err *err)
+{
+    cJSON *now = v ? cJSON_Parse(v) : NULL;
+    cJSON *before = old ? cJSON_Parse(old) : NULL;
+    sbuf key = SBUF_INIT;
+    int rc = 0;
+    if (v && !cJSON_IsObject(now)) {
+        rc = gs_err_set(err, GS_EPARSE, "column %s: not a JSON object", f->column);
+        goto out;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, now)
+    {
+        sbuf_reset(&key);
+        sbuf_printf(&key, "%s.%s", f->prop_key, it->string);
+        cJSON *c = cJSON_Duplicate(it, 1);
+        if (!c || sbuf_failed(&key) || !cJSON_AddItemToObject(props, sbuf_str(&key), c)) {
+            cJSON_Delete(c);
+            rc = gs_err_set(err, GS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (!for_create) {
+        /* Options the model knows or the old value had, absent now: clear them. */
+        size_t nopt = f->n_options;
+        for (size_t i = 0; i < nopt + (size_t)cJSON_GetArraySize(before); i++) {
+            const char *ok;
+            if (i < nopt)
+                ok = f->options[i].key;
+            else {
+                const cJSON *b = cJSON_GetArrayItem(before, (int)(i - nopt));
+                if (!b || !b->string)
+                    continue;
+                ok = b->string;
+            }
+            if (cJSON_GetObjectItemCaseSensitive(now, ok))
+                continue;
+            sbuf_reset(&key);
+            sbuf_printf(&key, "%s.%s", f->prop_key, ok);
+            if (sbuf_failed(&key)) {
+                rc = gs_err_set(err, GS_ENOMEM, "out of memory");
+                goto out;
+            }
+            if (cJSON_GetObjectItemCaseSensitive(props, sbuf_str(&key)))
+                continue;
+            if (!cJSON_AddNullToObject(props, sbuf_str(&key))) {
+                rc = gs_err_set(err, GS_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+    }
+out:
+    sbuf_free(&key);
+    cJSON_Delete(now);
+    cJSON_Delete(before);
+    return rc;
+}
+
+int map_row_to_properties(const schema_object *o, const char *const *values,
+                          const char *const *old_values, const bool *changed, bool for_create,
+                          cJSON **props, gs_err *err)
+{
+    *props = NULL;
+    cJSON *p = cJSON_CreateObject();
+    if (!p)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_fields; i++) {
+        const schema_field *f = &o->fields[i];
+        long cur;
+        size_t k = map_field_column_index(o, i, &cur);
+        if (changed && !changed[k] && !(cur >= 0 && changed[cur]))
+            continue;
+        const char *v1 = values[k], *v2 = cur >= 0 ? values[cur] : NULL;
+        if (for_create && !v1 && !v2)
+            continue;
+        int rc;
+        if (f->type && f->type->codec == MAP_TEXTBOX_LIST) {
+            rc = textbox_props(f, v1, old_values ? old_values[k] : NULL, for_create, p, err);
+        } else {
+            cJSON *val;
+            rc = map_decode_field(f, v1, v2, &val, err);
+            if (rc == 0 && !cJSON_AddItemToObject(p, f->prop_key, val)) {
+                cJSON_Delete(val);
+                rc = gs_err_set(err, GS_ENOMEM, "out of memory");
+            }
+        }
+        if (rc) {
+            cJSON_Delete(p);
+            return rc;
+        }
+    }
+    *props = p;
+    return 0;
+}

@@ -1,0 +1,200 @@
+/* test_migrate.c - the migration runner against the private PostgreSQL. */
+#include "db.h"
+#include "migrate.h"
+#include "test.h"
+#include "tpg.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char repo_migrations[4096];
+
+static void setup_dir(void)
+{
+    const char *top = getenv("GHLSYNC_TOP");
+    snprintf(repo_migrations, sizeof repo_migrations, "%s/migrations", top ? top : ".");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_applies_repo_migrations_once(void)
+{
+    char ci[512];
+    PGconn *c = tpg_fresh_db("mig_once", ci, sizeof ci);
+    TEST_REQUIRE(c);
+    gs_err e = {0};
+    int n = -1;
+    TEST_EQ_INT(migrate_run(c, repo_migrations, NULL, &n, &e), 0);
+    TEST_CHECK_MSG(n >= 1, "applied %d: %s", n, e.msg);
+    int v = 0;
+    TEST_EQ_INT(migrate_current(c, &v, &e), 0);
+    TEST_CHECK(v >= 1);
+    /* Second run: nothing pending. */
+    TEST_EQ_INT(migrate_run(c, repo_migrations, NULL, &n, &e), 0);
+    TEST_EQ_INT(n, 0);
+    /* The tables other engineers code against exist with the agreed shape. */
+    char *cols = tpg_scalar(c, "SELECT string_agg(column_name || ':' || data_type || ':' || "
+                               "is_nullable, ',' ORDER BY ordinal_position) FROM "
+                               "information_schema.columns WHERE table_schema='ghlsync' AND "
+                               "table_name='oauth_tokens'");
+    TEST_EQ_STR(cols, "location_id:text:NO,access_token:text:YES,refresh_token:text:NO,"
+                      "expires_at:timestamp with time zone:YES,updated_at:timestamp with time "
+                      "zone:NO");
+    free(cols);
+    char *tabs = tpg_scalar(c, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM "
+                               "information_schema.tables WHERE table_schema='ghlsync'");
+    TEST_EQ_STR(tabs, "changes,columns,conflicts,field_options,fields,leases,oauth_tokens,objects,"
+                      "pull_state,schema_migrations,tables");
+    free(tabs);
+    char *cs = tpg_scalar(c, "SELECT length(checksum) FROM ghlsync.schema_migrations WHERE "
+                             "version = 1");
+    TEST_EQ_STR(cs, "64");
+    free(cs);
+    PQfinish(c);
+}
+
+static void test_changed_file_refused_and_new_one_applied(void)
+{
+    char ci[512];
+    PGconn *c = tpg_fresh_db("mig_changed", ci, sizeof ci);
+    TEST_REQUIRE(c);
+    char dir[] = "/tmp/ghlsync-mig-XXXXXX";
+    TEST_REQUIRE(mkdtemp(dir));
+    char p1[600], p2[600], junk[600];
+    snprintf(p1, sizeof p1, "%s/001_a.sql", dir);
+    snprintf(p2, sizeof p2, "%s/002_b.sql", dir);
+    snprintf(junk, sizeof junk, "%s/README", dir);
+    write_file(p1, "CREATE SCHEMA IF NOT EXISTS ghlsync; CREATE TABLE ghlsync.t1 (a int);");
+    write_file(junk, "not a migration");
+    gs_err e = {0};
+    int n = 0;
+    TEST_EQ_INT(migrate_run(c, dir, NULL, &n, &e), 0);
+    TEST_EQ_INT(n, 1);
+    /* A new migration is applied; a failing one is rolled back and not recorded. */
+    write_file(p2, "CREATE TABLE ghlsync.t2 (a int); SELECT 1/0;");
+    TEST_CHECK(migrate_run(c, dir, NULL, &n, &e) == GS_EDB);
+    TEST_CHECK_MSG(strstr(e.msg, "002_b.sql") && strstr(e.msg, "division by zero"), "%s", e.msg);
+    char *t2 = tpg_scalar(c, "SELECT to_regclass('ghlsync.t2') IS NULL");
+    TEST_EQ_STR(t2, "t");
+    free(t2);
+    write_file(p2, "CREATE TABLE ghlsync.t2 (a int);");
+    TEST_EQ_INT(migrate_run(c, dir, NULL, &n, &e), 0);
+    TEST_EQ_INT(n, 1);
+    /* Editing an applied migration is refused with a message that says what to do. */
+    write_file(p1, "CREATE SCHEMA IF NOT EXISTS ghlsync; CREATE TABLE ghlsync.t1 (a bigint);");
+    TEST_EQ_INT(migrate_run(c, dir, NULL, &n, &e), GS_ESTATE);
+    TEST_CHECK_MSG(strstr(e.msg, "001_a.sql") && strstr(e.msg, "changed"), "%s", e.msg);
+    /* A database newer than the binary is refused too. */
+    write_file(p1, "CREATE SCHEMA IF NOT EXISTS ghlsync; CREATE TABLE ghlsync.t1 (a int);");
+    unlink(p2);
+    TEST_EQ_INT(migrate_run(c, dir, NULL, &n, &e), GS_ESTATE);
+    TEST_CHECK_MSG(strstr(e.msg, "older"), "%s", e.msg);
+    unlink(p1);
+    unlink(junk);
+    rmdir(dir);
+    PQfinish(c);
+}
+
+typedef struct racer {
+    const char *conninfo;
+    pthread_barrier_t *bar;
+    int applied;
+    int rc;
+    char msg[1024];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    gs_err e = {0};
+    PGconn *c;
+    r->rc = db_connect(r->conninfo, &c, &e);
+    pthread_barrier_wait(r->bar);
+    if (r->rc == 0) {
+        r->rc = migrate_run(c, repo_migrations, NULL, &r->applied, &e);
+        PQfinish(c);
+    }
+    snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+    return NULL;
+}
+
+static void test_concurrent_runs_apply_each_once(void)
+{
+    char ci[512];
+    PGconn *c = tpg_fresh_db("mig_race", ci, sizeof ci);
+    TEST_REQUIRE(c);
+    enum { N = 4 };
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, N);
+    racer rs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        rs[i] = (racer){.conninfo = ci, .bar = &bar};
+        pthread_create(&th[i], NULL, race, &rs[i]);
+    }
+    int total = 0, winners = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        TEST_CHECK_MSG(rs[i].rc == 0, "racer %d: %s", i, rs[i].msg);
+        total += rs[i].applied;
+        winners += rs[i].applied > 0;
+    }
+    pthread_barrier_destroy(&bar);
+    char *files = tpg_scalar(c, "SELECT count(*) FROM ghlsync.schema_migrations");
+    TEST_REQUIRE(files);
+    TEST_EQ_INT(total, atoi(files)); /* each migration applied by exactly one racer */
+    TEST_EQ_INT(winners, 1);
+    char *dups = tpg_scalar(c, "SELECT count(*) - count(DISTINCT version) FROM "
+                               "ghlsync.schema_migrations");
+    TEST_EQ_STR(dups, "0");
+    free(dups);
+    free(files);
+    PQfinish(c);
+}
+
+static void test_find_dir(void)
+{
+    char out[4096];
+    gs_err e = {0};
+    const char *top = getenv("GHLSYNC_TOP");
+    TEST_REQUIRE(top);
+    setenv("GHLSYNC_DATADIR", top, 1);
+    TEST_EQ_INT(migrate_find_dir(out, sizeof out, &e), 0);
+    TEST_EQ_STR(out, repo_migrations);
+    setenv("GHLSYNC_DATADIR", "/nonexistent-ghlsync", 1);
+    char old[4096];
+    TEST_REQUIRE(getcwd(old, sizeof old));
+    TEST_REQUIRE(chdir(top) == 0);
+    TEST_EQ_INT(migrate_find_dir(out, sizeof out, &e), 0);
+    TEST_EQ_STR(out, "migrations");
+    TEST_REQUIRE(chdir("/") == 0);
+    TEST_EQ_INT(migrate_find_dir(out, sizeof out, &e), GS_ENOTFOUND);
+    TEST_CHECK_MSG(strstr(e.msg, "GHLSYNC_DATADIR"), "%s", e.msg);
+    TEST_REQUIRE(chdir(old) == 0);
+    unsetenv("GHLSYNC_DATADIR");
+}
+
+int main(void)
+{
+    setup_dir();
+    if (!tpg_available()) {
+        test_skip("migrate", "no PostgreSQL (run via tests/run.sh)");
+        return test_done();
+    }
+    TEST_RUN(test_applies_repo_migrations_once);
+    TEST_RUN(test_changed_file_refused_and_new_one_applied);
+    TEST_RUN(test_concurrent_runs_apply_each_once);
+    TEST_RUN(test_find_dir);
+    return test_done();
+}

@@ -1,0 +1,202 @@
+/* test_mapping.c - type map and value codecs, without a database. */
+#include "mapping.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static map_types *types;
+
+static schema_field field(const char *key, const char *dt)
+{
+    schema_field f;
+    memset(&f, 0, sizeof f);
+    f.field_key = (char *)key;
+    f.prop_key = (char *)schema_prop_key(key);
+    f.data_type = (char *)dt;
+    f.type = map_types_get(types, dt);
+    if (!f.type)
+        f.type = &types->fallback;
+    f.column = f.prop_key;
+    return f;
+}
+
+static void test_array_literals(void)
+{
+    const char *items[] = {"plain",       "",     "NULL",     "null", "a,b",  "{x}", "q\"uote",
+                           "back\\slash", "名前", " spaced ", "}",    "\\\"", NULL};
+    size_t n = sizeof items / sizeof *items;
+    sbuf b = SBUF_INIT;
+    map_array_encode(&b, items, n);
+    TEST_EQ_STR(sbuf_str(&b), "{\"plain\",\"\",\"NULL\",\"null\",\"a,b\",\"{x}\",\"q\\\"uote\","
+                              "\"back\\\\slash\",\"名前\",\" spaced \",\"}\",\"\\\\\\\"\",NULL}");
+    cJSON *arr;
+    gs_err e = {0};
+    TEST_REQUIRE(map_array_decode(sbuf_str(&b), &arr, &e) == 0);
+    TEST_EQ_INT(cJSON_GetArraySize(arr), (int)n);
+    for (size_t i = 0; i < n; i++) {
+        cJSON *it = cJSON_GetArrayItem(arr, (int)i);
+        if (items[i])
+            TEST_CHECK_MSG(cJSON_IsString(it) && strcmp(it->valuestring, items[i]) == 0, "item %zu",
+                           i);
+        else
+            TEST_CHECK(cJSON_IsNull(it));
+    }
+    cJSON_Delete(arr);
+    sbuf_free(&b);
+    /* PostgreSQL's own output style: unquoted elements, NULL, quoted "NULL", blanks. */
+    TEST_REQUIRE(map_array_decode("{a,NULL,\"NULL\",\"\",\"x y\",b\\,c , d }", &arr, &e) == 0);
+    char *s = cJSON_PrintUnformatted(arr);
+    TEST_EQ_STR(s, "[\"a\",null,\"NULL\",\"\",\"x y\",\"b,c\",\"d\"]");
+    free(s);
+    cJSON_Delete(arr);
+    TEST_REQUIRE(map_array_decode("{}", &arr, &e) == 0);
+    TEST_EQ_INT(cJSON_GetArraySize(arr), 0);
+    cJSON_Delete(arr);
+    map_array_encode(&b, NULL, 0);
+    TEST_EQ_STR(sbuf_str(&b), "{}");
+    sbuf_free(&b);
+    const char *bad[] = {"", "a", "{", "{\"x}", "{a,}", "{{a}}", "{a}x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        arr = NULL;
+        TEST_CHECK_MSG(map_array_decode(bad[i], &arr, &e) == GS_EPARSE, "%s", bad[i]);
+        cJSON_Delete(arr);
+    }
+}
+
+static void enc(const schema_field *f, const char *props_json, const char *w1, const char *w2,
+                bool expect_warning)
+{
+    cJSON *props = cJSON_Parse(props_json);
+    char *v1, *v2;
+    sbuf w = SBUF_INIT;
+    TEST_REQUIRE(props && map_encode_field(f, props, &v1, &v2, &w) == 0);
+    test_check((!w1 && !v1) || (w1 && v1 && strcmp(w1, v1) == 0), __FILE__, __LINE__,
+               "%s: v1 %s want %s", props_json, v1 ? v1 : "NULL", w1 ? w1 : "NULL");
+    test_check((!w2 && !v2) || (w2 && v2 && strcmp(w2, v2) == 0), __FILE__, __LINE__,
+               "%s: v2 %s want %s", props_json, v2 ? v2 : "NULL", w2 ? w2 : "NULL");
+    test_check(expect_warning == (w.len > 0), __FILE__, __LINE__, "%s: warnings [%s]", props_json,
+               sbuf_str(&w));
+    free(v1);
+    free(v2);
+    sbuf_free(&w);
+    cJSON_Delete(props);
+}
+
+static void dec(const schema_field *f, const char *v1, const char *v2, const char *want)
+{
+    cJSON *out;
+    gs_err e = {0};
+    TEST_REQUIRE(map_decode_field(f, v1, v2, &out, &e) == 0);
+    char *s = cJSON_PrintUnformatted(out);
+    test_check(strcmp(s, want) == 0, __FILE__, __LINE__, "decode %s: %s want %s", v1 ? v1 : "NULL",
+               s, want);
+    free(s);
+    cJSON_Delete(out);
+}
+
+static void test_field_codecs(void)
+{
+    schema_field num = field("custom_objects.pet.age", "NUMERICAL");
+    enc(&num, "{\"age\": 1424}", "1424", NULL, false);
+    enc(&num, "{\"age\": 12.5}", "12.5", NULL, false);
+    enc(&num, "{\"age\": 0.1}", "0.1", NULL, false);
+    enc(&num, "{\"age\": \" 12.50 \"}", "12.50", NULL, false);
+    enc(&num, "{\"age\": \"-1e5\"}", "-1e5", NULL, false);
+    enc(&num, "{\"age\": \"CUS-123\"}", NULL, NULL, true);
+    enc(&num, "{\"age\": \"NaN\"}", NULL, NULL, true);
+    enc(&num, "{\"age\": null}", NULL, NULL, false);
+    enc(&num, "{}", NULL, NULL, false);
+    dec(&num, "12.50", NULL, "12.5");
+    dec(&num, NULL, NULL, "null");
+
+    schema_field m = field("custom_objects.pet.price", "MONETORY");
+    schema_field m2 = field("custom_objects.pet.price", "MONETARY");
+    TEST_CHECK(m2.type && m2.type->codec == MAP_MONEY);
+    enc(&m, "{\"price\": {\"currency\": \"default\", \"value\": 100}}", "100", "default", false);
+    enc(&m2, "{\"price\": {\"currency\": \"USD\", \"value\": \"99.95\"}}", "99.95", "USD", false);
+    enc(&m, "{\"price\": 7}", "7", NULL, false);
+    dec(&m, "100", "default", "{\"currency\":\"default\",\"value\":100}");
+    dec(&m, NULL, NULL, "null");
+
+    schema_field mo = field("custom_objects.pet.tags", "MULTIPLE_OPTIONS");
+    enc(&mo, "{\"tags\": [\"a\", \"b\"]}", "{\"a\",\"b\"}", NULL, false);
+    enc(&mo, "{\"tags\": \"single\"}", "{\"single\"}", NULL, false);
+    enc(&mo, "{\"tags\": []}", "{}", NULL, false);
+    dec(&mo, "{a,\"b c\"}", NULL, "[\"a\",\"b c\"]");
+
+    schema_field d = field("custom_objects.pet.birthday", "DATE");
+    enc(&d, "{\"birthday\": \"2024-07-11\"}", "2024-07-11", NULL, false);
+    enc(&d, "{\"birthday\": \"2021-07-28T10:00:00Z\"}", "2021-07-28", NULL, false);
+    enc(&d, "{\"birthday\": \"2021-07-28T23:30:00.000-05:00\"}", "2021-07-28", NULL, false);
+    enc(&d, "{\"birthday\": \"July 4th\"}", NULL, NULL, true);
+    dec(&d, "2024-07-11", NULL, "\"2024-07-11\"");
+
+    schema_field tb = field("custom_objects.pet.contacts", "TEXTBOX_LIST");
+    enc(&tb, "{\"contacts.option_a\": \"V1\", \"contacts.option_b\": \"V2\", \"contactsx.c\": 1}",
+        "{\"option_a\":\"V1\",\"option_b\":\"V2\"}", NULL, false);
+    enc(&tb, "{\"contacts\": {\"option_a\": \"V1\"}}", "{\"option_a\":\"V1\"}", NULL, false);
+    enc(&tb, "{\"other\": 1}", NULL, NULL, false);
+
+    schema_field fu = field("custom_objects.pet.photos", "FILE_UPLOAD");
+    enc(&fu, "{\"photos\": [{\"url\": \"u\"}]}", "[{\"url\":\"u\"}]", NULL, false);
+    enc(&fu, "{\"photos\": \"http://x\"}", "[{\"url\":\"http://x\"}]", NULL, false);
+
+    schema_field tx = field("custom_objects.pet.name", "TEXT");
+    enc(&tx, "{\"name\": \"it's \\\"x\\\"\"}", "it's \"x\"", NULL, false);
+    enc(&tx, "{\"name\": 5}", "5", NULL, false);
+    enc(&tx, "{\"name\": true}", "true", NULL, false);
+
+    schema_field unk = field("custom_objects.pet.sig", "SIGNATURE");
+    TEST_CHECK(unk.type == &types->fallback);
+    enc(&unk, "{\"sig\": {\"a\": [1, \"x\"]}}", "{\"a\":[1,\"x\"]}", NULL, false);
+    dec(&unk, "{\"a\": [1, \"x\"]}", NULL, "{\"a\":[1,\"x\"]}");
+}
+
+static void test_number_text(void)
+{
+    char b[64];
+    double cases[] = {0, -0.0, 1, -1, 0.1, 1.0 / 3, 1e20, 123456789012345678.0, 2.5e-7};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        map_number_text(cases[i], b, sizeof b);
+        TEST_CHECK_MSG(strtod(b, NULL) == cases[i], "%s", b);
+    }
+    map_number_text(0.1, b, sizeof b);
+    TEST_EQ_STR(b, "0.1");
+    map_number_text(-0.0, b, sizeof b);
+    TEST_EQ_STR(b, "0");
+}
+
+static void test_type_map(void)
+{
+    const char *dts[] = {"TEXT",     "LARGE_TEXT",     "PHONE",      "NUMERICAL",        "MONETORY",
+                         "MONETARY", "SINGLE_OPTIONS", "RADIO",      "MULTIPLE_OPTIONS", "CHECKBOX",
+                         "DATE",     "TEXTBOX_LIST",   "FILE_UPLOAD"};
+    const char *cols[] = {"text", "text",   "text",   "numeric", "numeric", "numeric", "text",
+                          "text", "text[]", "text[]", "date",    "jsonb",   "jsonb"};
+    for (size_t i = 0; i < sizeof dts / sizeof *dts; i++) {
+        const map_type *t = map_types_get(types, dts[i]);
+        TEST_CHECK_MSG(t && strcmp(t->column, cols[i]) == 0, "%s", dts[i]);
+    }
+    TEST_CHECK(map_types_get(types, "SIGNATURE") == NULL);
+    TEST_EQ_STR(types->fallback.column, "jsonb");
+    TEST_CHECK(map_pg_type_valid("numeric(12,2)"));
+    TEST_CHECK(map_pg_type_valid("text[]"));
+    TEST_CHECK(!map_pg_type_valid("text; drop table x"));
+    TEST_CHECK(!map_pg_type_valid("TEXT"));
+    gs_err e = {0};
+    TEST_EQ_INT(map_types_set(types, "X", "int; --", MAP_TEXT, NULL, &e), GS_ECONFIG);
+}
+
+int main(void)
+{
+    gs_err e = {0};
+    if (map_types_builtin(&types, &e))
+        return 1;
+    TEST_RUN(test_array_literals);
+    TEST_RUN(test_field_codecs);
+    TEST_RUN(test_number_text);
+    TEST_RUN(test_type_map);
+    map_types_free(types);
+    return test_done();
+}

@@ -19,6 +19,17 @@ DESTDIR   ?=
 SANITIZE  ?= 0
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
+V         ?= 0
+# V=1 shows full compiler command lines.
+ifeq ($(V),1)
+Q :=
+QCC = $(CC)
+QAR = $(AR)
+else
+Q := @
+QCC = @echo "  CC      $<"; $(CC)
+QAR = @echo "  AR      $@"; $(AR)
+endif
 
 # Debian packages: build libraries, the PostgreSQL server the test harness starts, and tools.
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev libpq-dev libuv1-dev \
@@ -89,31 +100,31 @@ all: $(BUILD)/ghlsync $(if $(SIM_SRCS),$(BUILD)/hlsim)
 
 $(BUILD)/libghlsync.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	$(QAR) rcs $@ $^
 
 $(BUILD)/ghlsync: $(BUILD)/sync/main.o $(BUILD)/libghlsync.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	@echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 $(BUILD)/hlsim: $(SIM_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS)
+	@echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS)
 
 $(BUILD)/sync/%.o: sync/%.c $(PREFIX_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -c -o $@ $<
+	$(QCC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/hlsim/%.o: tests/hlsim/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SIM_CFLAGS) -c -o $@ $<
+	$(QCC) $(CPPFLAGS) $(CFLAGS) $(SIM_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEP_CFLAGS) -c -o $@ $<
+	$(QCC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEP_CFLAGS) -c -o $@ $<
 
 # Test programs, tools and benchmarks link the engine library and the test support code.
 define prog_rule
 $(2): $(BUILD)/$(basename $(1)).o $(SUP_OBJS) $(BUILD)/libghlsync.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(DEP_LIBS)
+	@echo "  LD      $$@"; $$(CC) $$(LDFLAGS) -o $$@ $$^ $$(DEP_LIBS)
 endef
 $(foreach s,$(TEST_SRCS),$(eval $(call prog_rule,$(s),$(BUILD)/tests/$(notdir $(basename $(s))))))
 $(foreach s,$(TOOL_SRCS),$(eval $(call prog_rule,$(s),$(BUILD)/tools/$(notdir $(basename $(s))))))

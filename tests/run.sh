@@ -5,7 +5,8 @@
 #   BUILD=build/san bash tests/run.sh [NAME-FILTER]
 #
 # A program that crashes or exits non-zero without reporting a failed case counts as one failure.
-# Full output of each program is kept in $BUILD/test-logs/.
+# Full output of each program is kept in $BUILD/test-logs/. Lines a program prints starting with
+# "# figure: " are shown on the console under its summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/san}
@@ -27,12 +28,13 @@ eval "$(bash tests/support/pg.sh start "$pgdir")" || { echo "0 passed, 1 failed"
 
 logs=$BUILD/test-logs
 mkdir -p "$logs"
-pass=0; fail=0; skip=0
+pass=0; fail=0; skip=0; ran=0
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
     log=$logs/$name.log
+    ran=$((ran + 1))
     start=$(date +%s.%N)
     timeout --kill-after=10 "$per_test_timeout" "$t" >"$log" 2>&1 </dev/null
     rc=$?
@@ -47,12 +49,19 @@ for t in "$BUILD"/tests/test_*; do
     fi
     pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
     printf '%-40s %4d passed %3d failed %3d skipped  %6ss\n' "$name" "$p" "$f" "$s" "$secs"
+    # Figures a test wants on the console (conformance counts, measured rates) start with
+    # "# figure: " (or "# toml-test " for the TOML conformance suite).
+    grep -E '^# (figure: |toml-test )' "$log" | sed 's/^# \(figure: \)\{0,1\}/    /'
     if [ "$f" -gt 0 ]; then
         # Show the failing cases with their check lines, and sanitizer reports, not the whole log.
         grep -E '^(not ok|#   )|ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$log" | head -60 | sed 's/^/    /'
         echo "    (full log: $log)"
     fi
 done
+if [ "$ran" -eq 0 ]; then
+    echo "no test program found under $BUILD/tests${filter:+ matching '$filter'} (build them: make SANITIZE=1 tests)"
+    fail=1
+fi
 if [ "$skip" -gt 0 ]; then
     echo "$pass passed, $fail failed, $skip skipped"
 else

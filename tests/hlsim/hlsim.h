@@ -1,0 +1,324 @@
+/*
+ * hlsim.h - the HighLevel API 2.0 simulator: shared types of every hlsim module.
+ *
+ * One hs_ctx holds the whole simulator state (locations, schemas, records, tokens, rate-limit
+ * windows, faults, switches, counters); it is created by main, passed to libmicrohttpd as the
+ * handler closure and to the background "another user" thread. Every mutable field of it is
+ * protected by ctx->mu except where noted. Nothing lives in C globals.
+ *
+ * Ownership: a location owns its objects; an object owns its fields (cJSON, API shape), its
+ * records and the two ordered indexes over them (arrays of borrowed pointers); a record owns its
+ * property/owner/followers JSON texts. All strings returned by hs_* builders are malloc'd and
+ * owned by the caller unless stated.
+ */
+#ifndef HLSIM_H
+#define HLSIM_H
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- growable buffer ---------------------------------------------------------------------- */
+typedef struct hs_buf {
+    char *d;
+    size_t n, cap;
+} hs_buf;
+void hs_buf_add(hs_buf *b, const char *s, size_t n);
+void hs_buf_puts(hs_buf *b, const char *s);
+void hs_buf_printf(hs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hs_buf_json_str(hs_buf *b, const char *s); /* quoted, escaped */
+char *hs_buf_steal(hs_buf *b);                  /* never NULL */
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+typedef struct hs_rng {
+    uint64_t s;
+} hs_rng;
+uint64_t hs_rng_next(hs_rng *r);
+double hs_rng_unit(hs_rng *r); /* [0,1) */
+int64_t hs_now_ms(void);
+void hs_iso_ms(int64_t ms, char out[32]);         /* 2024-07-29T15:51:28.071Z */
+bool hs_parse_iso_ms(const char *s, int64_t *ms); /* ISO-8601 with Z or offset, or digits */
+void hs_hex_id(hs_rng *r, int64_t ms, char out[25]);
+void hs_alnum_id(hs_rng *r, char out[21]);
+bool hs_is_hex24(const char *s);
+bool hs_valid_date(const char *s); /* YYYY-MM-DD, a real calendar day */
+void hs_sleep_ms(int64_t ms, const volatile int *stop);
+
+/* ---- data types of fields ----------------------------------------------------------------- */
+enum hs_dtype {
+    DT_TEXT,
+    DT_LARGE_TEXT,
+    DT_NUMERICAL,
+    DT_PHONE,
+    DT_MONETORY,
+    DT_CHECKBOX,
+    DT_SINGLE_OPTIONS,
+    DT_MULTIPLE_OPTIONS,
+    DT_DATE,
+    DT_TEXTBOX_LIST,
+    DT_FILE_UPLOAD,
+    DT_RADIO,
+    DT__COUNT,
+    DT_UNKNOWN = -1
+};
+const char *hs_dtype_name(int dt);
+int hs_dtype_parse(const char *s); /* accepts MONETARY too; DT_UNKNOWN otherwise */
+
+/* ---- records and objects ------------------------------------------------------------------ */
+enum { SRC_API = 0, SRC_WEB = 1 };
+
+typedef struct hs_rec {
+    char id[25];
+    int64_t created, updated; /* epoch ms */
+    char *props;              /* JSON object text, TEXTBOX_LIST stored as flat dotted keys */
+    char *owner;              /* JSON array text */
+    char *followers;          /* JSON array text */
+    uint8_t created_src, updated_src;
+} hs_rec;
+
+typedef struct hs_index {
+    hs_rec **v; /* sorted by (ms, id) ascending */
+    size_t n, cap;
+} hs_index;
+
+typedef struct hs_object {
+    char id[25];
+    char *key; /* custom_objects.pet, business, contact, opportunity */
+    bool standard;
+    bool records_supported; /* false for contact/opportunity */
+    cJSON *labels;          /* {"singular","plural"} */
+    char *description;      /* may be NULL */
+    char *primary;          /* primaryDisplayProperty (field key) */
+    cJSON *searchable;      /* array of field keys */
+    char folder_id[21];
+    int64_t date_added, date_updated;
+    cJSON *fields; /* array of field objects in API shape (ICustomField) */
+    /* records */
+    hs_rec **slots; /* open-addressing id -> record; (hs_rec *)1 marks a deleted slot */
+    size_t slot_cap, slot_used;
+    hs_index by_created, by_updated;
+    uint64_t version; /* bumped on every record write */
+} hs_object;
+
+typedef struct hs_token {
+    char value[80];
+    bool refresh; /* refresh token (else access token) */
+    bool revoked;
+    int64_t expires_ms; /* access tokens; 0 = never */
+    struct hs_loc *loc;
+} hs_token;
+
+typedef struct hs_rate {
+    int64_t *ring; /* times of the last `burst` admitted requests */
+    int cap, head, count;
+    int64_t day; /* UTC day number of `daily_used` */
+    long daily_used;
+} hs_rate;
+
+typedef struct hs_loc {
+    char id[64];
+    hs_object **objs;
+    int n_objs;
+    char access[80];  /* current access token */
+    char refresh[80]; /* current refresh token */
+    hs_rate rate;
+} hs_loc;
+
+/* ---- faults and switches ------------------------------------------------------------------ */
+enum hs_fault_kind {
+    FK_LATENCY,
+    FK_ERROR,
+    FK_RESET,
+    FK_RESET_AFTER,
+    FK_TRUNCATE,
+    FK_CUTOFF,
+    FK_MALFORMED,
+    FK_STALL,
+    FK_RATE429,
+    FK_EXPIRE_TOKEN,
+    FK__COUNT
+};
+const char *hs_fault_name(int k);
+
+typedef struct hs_fault {
+    int id;
+    int kind;
+    char method[16];    /* "" = any */
+    char path[128];     /* substring of the path; "" = any */
+    char location[64];  /* "" = any */
+    double rate;        /* probability per matching request */
+    long count;         /* remaining hits; -1 = unlimited */
+    long skip;          /* matching requests to let through first */
+    long ms, jitter_ms; /* latency / stall */
+    int status;         /* error: 500/502/503/504, 0 = random among them */
+    long hits;
+} hs_fault;
+
+enum { FILTERS_ON = 0, FILTERS_IGNORE = 1, FILTERS_REJECT = 2 };
+
+typedef struct hs_switches {
+    int filters;
+    bool sort_off;
+    int page_cap; /* 0 = none */
+    bool omit_total;
+} hs_switches;
+
+/* ---- counters ----------------------------------------------------------------------------- */
+enum hs_route {
+    R_NONE,
+    R_OBJECTS_LIST,
+    R_OBJECTS_CREATE,
+    R_OBJECT_GET,
+    R_OBJECT_PUT,
+    R_RECORD_CREATE,
+    R_RECORD_GET,
+    R_RECORD_PUT,
+    R_RECORD_DELETE,
+    R_RECORD_SEARCH,
+    R_CF_LIST,
+    R_CF_CREATE,
+    R_CF_GET,
+    R_CF_PUT,
+    R_CF_DELETE,
+    R_OAUTH_TOKEN,
+    R_ADMIN,
+    R__COUNT
+};
+const char *hs_route_name(int r);
+
+typedef struct hs_counters {
+    long by_route[R__COUNT];
+    long by_status[600];
+    long by_route_status[R__COUNT][6]; /* status / 100 */
+    long served_429;
+    long faults_injected;
+    long web_creates, web_edits, web_deletes;
+} hs_counters;
+
+/* ---- the context -------------------------------------------------------------------------- */
+typedef struct hs_ctx {
+    pthread_mutex_t mu;
+    hs_rng rng;
+    hs_loc **locs;
+    int n_locs;
+    hs_token *tokens;
+    size_t n_tokens, cap_tokens;
+    char admin_token[128];
+    char client_id[64], client_secret[64];
+    long token_ttl_s;
+    int burst; /* 0 = unlimited */
+    long window_ms;
+    long daily; /* 0 = unlimited */
+    hs_switches sw;
+    hs_fault *faults;
+    int n_faults, cap_faults, next_fault_id;
+    hs_counters ctr;
+    /* background "another user" */
+    double web_rate; /* operations per second, 0 = off */
+    char web_location[64];
+    char web_object[128];
+    pthread_t web_thread;
+    bool web_started;
+    volatile int stop;  /* set once at shutdown, read without the lock */
+    uint64_t trace_seq; /* atomic */
+    bool quiet;
+} hs_ctx;
+
+/* ---- store (hs_store.c) ------------------------------------------------------------------- */
+hs_loc *hs_loc_new(hs_ctx *c, const char *id);
+void hs_loc_free(hs_loc *l);
+hs_loc *hs_loc_find(hs_ctx *c, const char *id);
+void hs_loc_clear_objects(hs_loc *l);
+hs_object *hs_obj_new(hs_ctx *c, hs_loc *l, const char *key, const char *singular,
+                      const char *plural, bool standard);
+void hs_obj_free(hs_object *o);
+hs_object *hs_obj_find(hs_loc *l, const char *key_or_id);
+cJSON *hs_obj_json(const hs_loc *l, const hs_object *o, bool admin);
+cJSON *hs_field_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *short_key, const char *name,
+                    int dtype, const char *const *options); /* options: key,label,... NULL */
+cJSON *hs_field_find(const hs_object *o, const char *key);  /* short key, fieldKey or id */
+const char *hs_field_short(const cJSON *f);
+int hs_field_dtype(const cJSON *f);
+bool hs_field_has_option(const cJSON *f, const char *key);
+void hs_obj_strip_property(hs_object *o, const char *short_key);
+
+hs_rec *hs_rec_find(hs_object *o, const char *id);
+/* Insert a new record (indexes + map). The record must have a fresh unique id. */
+void hs_rec_insert(hs_object *o, hs_rec *r);
+void hs_rec_remove(hs_object *o, hs_rec *r); /* and frees it */
+void hs_rec_touch(hs_object *o, hs_rec *r, int64_t new_updated);
+void hs_rec_free(hs_rec *r);
+void hs_index_sort_all(hs_object *o); /* after bulk appends with hs_rec_append */
+void hs_rec_append(hs_object *o, hs_rec *r);
+/* first position in ix whose (ms, id) >= (ms, id) */
+size_t hs_ix_lower(const hs_object *o, const hs_index *ix, int64_t ms, const char *id);
+void hs_new_record_id(hs_ctx *c, hs_object *o, int64_t ms, char out[25]);
+
+/* Validate `in` (properties JSON) against o's fields, merged over `base` (may be NULL) into a
+ * new flat object. Errors are appended to `errs` (array of strings). Returns NULL on errors. */
+cJSON *hs_props_apply(const hs_object *o, const cJSON *base, const cJSON *in, cJSON *errs);
+/* Validate owner / followers. Returns malloc'd JSON array text or NULL (errors appended). */
+char *hs_people_apply(const hs_object *o, const char *name, const cJSON *v, int max, cJSON *errs);
+
+/* Render one record. search=true: search shape (createdAt/updatedAt, searchAfter). */
+void hs_rec_render(hs_buf *b, const hs_ctx *c, const hs_loc *l, const hs_object *o, const hs_rec *r,
+                   bool search, const char *sort_after_json);
+
+/* seeding (hs_seed.c) */
+void hs_seed_location(hs_ctx *c, hs_loc *l, long n_records);
+void hs_seed_value(hs_ctx *c, const cJSON *field, hs_buf *props, bool *first);
+hs_rec *hs_seed_record(hs_ctx *c, hs_object *o, int64_t created, int64_t updated, int src);
+
+/* tokens (hs_auth.c) */
+hs_token *hs_token_issue(hs_ctx *c, hs_loc *l, bool refresh);
+hs_token *hs_token_find(hs_ctx *c, const char *value);
+void hs_loc_issue_pair(hs_ctx *c, hs_loc *l);
+void hs_loc_expire_access(hs_ctx *c, hs_loc *l);
+
+/* search (hs_search.c): returns HTTP status, *out body (without traceId wrapping) */
+int hs_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_buf *out, cJSON *errs);
+
+/* state dump / load (hs_state.c) */
+/* {"locations":[...]} of one location (l) or all (NULL), malloc'd JSON text */
+char *hs_state_dump(hs_ctx *c, hs_loc *l);
+int hs_state_load(hs_ctx *c, const cJSON *root, cJSON *errs);
+
+/* faults (hs_fault.c) */
+int hs_fault_from_json(const cJSON *j, hs_fault *f, char *err, size_t errlen);
+int hs_fault_from_spec(const char *spec, hs_fault *f, char *err, size_t errlen);
+cJSON *hs_fault_json(const hs_fault *f);
+void hs_fault_add(hs_ctx *c, const hs_fault *f);
+
+/* another user (hs_webuser.c) */
+void hs_web_step(hs_ctx *c);
+void *hs_web_thread(void *arg);
+
+/* public endpoints (hs_api.c): one call, run with ctx->mu held */
+typedef struct hs_call {
+    hs_ctx *c;
+    hs_loc *loc; /* the token's location; NULL for oauth */
+    int route;
+    char key[256];                    /* {key} / {schemaKey} / {objectKey} / custom field {id} */
+    char id[128];                     /* record {id} */
+    const char *q_location, *q_fetch; /* query arguments or NULL */
+    const char *body;
+    size_t body_len;
+    int status;
+    hs_buf out;
+} hs_call;
+void hs_api_dispatch(hs_call *k);
+void hs_oauth_token(hs_call *k);
+/* {"statusCode":s,"message":[...],"error":"Unprocessable Entity"} for a 422 with errs */
+void hs_err_body(hs_buf *out, int status, const char *message, cJSON *list);
+
+/* http (hs_http.c) */
+struct MHD_Daemon;
+struct MHD_Daemon *hs_http_start(hs_ctx *c, int port, int *bound_port);
+
+/* admin (hs_admin.c): returns status; *out is the JSON body */
+int hs_admin(hs_ctx *c, const char *method, const char *path, const char *query_loc,
+             const char *body, size_t body_len, char **out);
+
+#endif

@@ -143,7 +143,7 @@ static void encoding_errors(void)
 static void deep_nesting_is_an_error_not_a_crash(void)
 {
     size_t n = 100000;
-    char *s = malloc(n + 8);
+    char *s = calloc(1, n + 8);
     TEST_REQUIRE(s);
     memcpy(s, "a = ", 4);
     memset(s + 4, '[', n);

@@ -5,10 +5,10 @@
  * PQsendQueryParams, PQsocket watched by a uv_poll_t, PQflush / PQconsumeInput / PQisBusy /
  * PQgetResult), not a worker thread per connection (uv_queue_work with blocking PQexecParams).
  * Measured with tests/bench/bench_pgasync.c (build/rel, private server on a unix socket, 2-core
- * machine, 20000 single-row statements, one connection): see the figures in the report and
- * bench output; the loop variant was faster per statement (no thread hand-off, no extra
- * wake-up of the loop) and needs no locking, while the thread variant only wins when a
- * single statement runs long, which the engine avoids (small pages, one transaction each).
+ * machine, 20000 single-row statements back to back on one connection): loop 11400 stmt/s at
+ * 28 us CPU per statement; worker thread 9400 stmt/s (0.83x) at 55 us CPU (1.94x). The loop
+ * variant has no thread hand-off and no extra wake-up per statement and needs no locking; a
+ * thread only helps when the client side of a statement is CPU-heavy, which it is not here.
  * Each connection runs one statement at a time, in submission order; open several
  * connections for parallelism.
  *

@@ -172,9 +172,13 @@ typedef struct fx {
 static bool fx_start(fx *f, pga_conn *db, bool oauth)
 {
     memset(f, 0, sizeof *f);
-    const char *args[] = {"--burst", "100", "--window-ms", "1000", NULL};
+    const char *args[] = {"--burst",     "100",         "--window-ms",     "1000",
+                          "--client-id", "core-client", "--client-secret", "core-secret",
+                          NULL};
     if (!sim_start(&f->s, args))
         return false;
+    snprintf(f->s.client_id, sizeof f->s.client_id, "core-client");
+    snprintf(f->s.secret, sizeof f->s.secret, "core-secret");
     gs_err e = {0};
     http_opts ho = {.insecure_http = true, .total_timeout_ms = 5000};
     if (gs_loop_init(&f->L, NULL, &ho, &e) != 0)
@@ -193,7 +197,7 @@ static bool fx_start(fx *f, pga_conn *db, bool oauth)
     hl_list_objects(f->l, RL_PRIO_SCHEMA, on_res, &objs, &e);
     gs_loop_run(&f->L);
     snprintf(f->key, sizeof f->key, "%s", objs.key);
-    admin(&f->s, "POST", "counters/reset", "{}");
+    cJSON_Delete(admin(&f->s, "POST", "counters/reset", "{}"));
     return f->key[0] != '\0';
 }
 
@@ -249,7 +253,7 @@ static void storm_of_429_loses_nothing(void)
 {
     fx f;
     TEST_REQUIRE(fx_start(&f, NULL, false));
-    cJSON_Delete(admin(&f.s, "POST", "faults", "{\"kind\":\"rate429\",\"count\":30}"));
+    cJSON_Delete(admin(&f.s, "POST", "faults", "{\"kind\":\"rate429\",\"count\":10}"));
     res r = {0};
     gs_err e;
     for (int i = 0; i < 200; i++)
@@ -323,6 +327,22 @@ static void token_expiry_refreshes_once_and_persists(void)
     PQfinish(pg);
 }
 
+static void burst_of_1000_no_429_on_the_server(void)
+{
+    fx f;
+    TEST_REQUIRE(fx_start(&f, NULL, false));
+    res r = {0};
+    gs_err e;
+    for (int i = 0; i < 1000; i++)
+        hl_list_objects(f.l, RL_PRIO_BACKFILL, on_res, &r, &e);
+    gs_loop_run(&f.L);
+    TEST_EQ_INT(r.kinds[HL_OK], 1000);
+    TEST_EQ_INT(counter(&f.s, "GET /objects", "total"), 1000);
+    TEST_EQ_INT(counter(&f.s, NULL, "served429"), 0);
+    TEST_EQ_INT(counter(&f.s, "GET /objects", "4xx"), 0);
+    fx_stop(&f);
+}
+
 int main(void)
 {
     const char *bin = getenv("HLSIM_BIN");
@@ -331,6 +351,7 @@ int main(void)
         return test_done();
     }
     signal(SIGPIPE, SIG_IGN);
+    TEST_RUN(burst_of_1000_no_429_on_the_server);
     TEST_RUN(reset_after_create_is_unknown_outcome);
     TEST_RUN(put_retried_after_503);
     TEST_RUN(storm_of_429_loses_nothing);

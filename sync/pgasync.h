@@ -5,8 +5,9 @@
  * PQsendQueryParams, PQsocket watched by a uv_poll_t, PQflush / PQconsumeInput / PQisBusy /
  * PQgetResult), not a worker thread per connection (uv_queue_work with blocking PQexecParams).
  * Measured with tests/bench/bench_pgasync.c (build/rel, private server on a unix socket, 2-core
- * machine, 20000 single-row statements back to back on one connection): loop 11400 stmt/s at
- * 28 us CPU per statement; worker thread 9400 stmt/s (0.83x) at 55 us CPU (1.94x). The loop
+ * machine shared with other builds, 20000 single-row statements back to back on one
+ * connection, three runs): loop 11400-21300 stmt/s at 24-28 us CPU per statement; worker
+ * thread 0.27x-0.83x of that throughput at 1.9x-3.8x the CPU per statement. The loop
  * variant has no thread hand-off and no extra wake-up per statement and needs no locking; a
  * thread only helps when the client side of a statement is CPU-heavy, which it is not here.
  * Each connection runs one statement at a time, in submission order; open several

@@ -3,6 +3,7 @@
 
 #include "migrate.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,8 @@ cJSON *tschema_call(const tsim *s, int loc, const char *method, const char *path
     char *resp = NULL;
     *status = tsim_api(s, loc, method, path, body, &resp);
     cJSON *j = resp ? cJSON_Parse(resp) : NULL;
-    if (!j && resp && *resp)
-        printf("# %s %s: HTTP %ld, not JSON: %.200s\n", method, path, *status, resp);
+    if ((!j || *status >= 400) && resp && *resp)
+        printf("# %s %s: HTTP %ld: %.300s\n", method, path, *status, resp);
     free(resp);
     return j;
 }
@@ -33,9 +34,11 @@ cJSON *tschema_admin(const tsim *s, const char *method, const char *path, const 
 
 schema_object *tschema_fetch(const tsim *s, int loc, const char *key)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "/objects/%s?locationId=%s&fetchProperties=true", key,
+    char path[2048];
+    char *ek = curl_easy_escape(NULL, key, 0); /* hostile keys hold spaces, quotes, ... */
+    snprintf(path, sizeof path, "/objects/%s?locationId=%s&fetchProperties=true", ek ? ek : key,
              s->loc[loc].id);
+    curl_free(ek);
     long st;
     cJSON *j = tschema_call(s, loc, "GET", path, NULL, &st);
     schema_object *o = NULL;

@@ -955,7 +955,13 @@ int ddl_plan_object(PGconn *conn, schema_object *model, const ddl_settings *s, d
         sbuf b = SBUF_INIT;
         sbuf_puts(&b, "CREATE SCHEMA IF NOT EXISTS ");
         ident_quote(&b, x.schema);
-        add_step(&x, DDL_STEP_DDL, fmt("+ schema \"%s\"", x.schema), &b, 0, NULL);
+        bool planned = false; /* by an earlier object of this plan */
+        for (size_t i = 0; i < plan->n && !planned; i++)
+            planned = strcmp(plan->steps[i].sql, sbuf_str(&b)) == 0;
+        if (planned)
+            sbuf_free(&b);
+        else
+            add_step(&x, DDL_STEP_DDL, fmt("+ schema \"%s\"", x.schema), &b, 0, NULL);
         table_step = plan->n;
         for (size_t i = 0; i < N_SYS; i++) {
             sbuf_puts(&cols, i ? ",\n    " : "");

@@ -61,6 +61,13 @@ typedef struct hl_client_opts {
     long timeout_ms;           /* per attempt; 0 = the HTTP engine's total timeout */
     const char *client_id;     /* OAuth app (for refresh) */
     const char *client_secret; /* never logged */
+    /* Called on the loop for every HTTP answer (each attempt, 429s included) with a stable
+     * endpoint name ("search", "create", "get_record", "update", "delete", "list_objects",
+     * "get_schema", "custom_fields"), the status (0 = no answer) and the rate headers seen.
+     * For metrics; NULL = none. `location` is valid only during the call. */
+    void (*on_answer)(void *ud, const char *location, const char *endpoint, long status,
+                      const http_rate *rate);
+    void *on_answer_ud;
 } hl_client_opts;
 
 typedef struct hl_client hl_client;

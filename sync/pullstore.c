@@ -178,7 +178,7 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     char ps[32], pt[32];
     snprintf(ps, sizeof ps, "$%zu", n + 3);
     snprintf(pt, sizeof pt, "$%zu", n + 4);
-    sbuf_puts(&b, "now(), COALESCE(EXCLUDED.\"_generation\", t.\"_generation\"), NULL "
+    sbuf_puts(&b, "now(), COALESCE(EXCLUDED.\"_generation\", t.\"_generation\"), NULL::timestamptz "
                   "FROM (SELECT array_agg(x) AS c FROM ghlsync.changes ch, "
                   "unnest(ch.changed_columns) x WHERE ");
     sbuf_printf(&b,
@@ -230,8 +230,7 @@ nomem:
     return gs_err_set(e, GS_ENOMEM, "out of memory");
 }
 
-int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out,
-                 gs_err *e)
+int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e)
 {
     *out = NULL;
     if (!obj->table || !obj->table_schema) {

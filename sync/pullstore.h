@@ -47,19 +47,18 @@ typedef struct ps_model {
     char *location_id;
     char *object_key;
     char *table_schema, *table_name;
-    char *qtable;  /* "schema"."table", quoted */
-    size_t ncols;  /* mapped columns, in map_row_init order */
-    char **types;  /* catalog type of each column (format_type) */
-    char *upsert;  /* $1..$ncols arrays, then generation, force, table_schema, table_name */
-    char *mark;    /* $1 location, $2 ids text[], $3 generation */
-    char *sweep;   /* $1 location, $2 generation, $3 scan start: soft delete */
-    char *hsweep;  /* same, hard delete */
+    char *qtable; /* "schema"."table", quoted */
+    size_t ncols; /* mapped columns, in map_row_init order */
+    char **types; /* catalog type of each column (format_type) */
+    char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *mark;   /* $1 location, $2 ids text[], $3 generation */
+    char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
+    char *hsweep; /* same, hard delete */
 } ps_model;
 
 /* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
  * connection used to read the column types. */
-int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out,
-                 gs_err *e);
+int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e);
 ps_model *ps_model_ref(ps_model *m);
 void ps_model_unref(ps_model *m);
 
@@ -89,8 +88,8 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, 
 void ps_page_free(ps_page *p);
 
 enum ps_state_kind {
-    PS_STATE_NONE,   /* no pull_state change */
-    PS_STATE_CURSOR, /* full scan: save cursor, fetched += n, total */
+    PS_STATE_NONE,      /* no pull_state change */
+    PS_STATE_CURSOR,    /* full scan: save cursor, fetched += n, total */
     PS_STATE_WATERMARK, /* incremental (ascending): watermark = max(watermark, page max) */
 };
 
@@ -121,7 +120,7 @@ int ps_page_write_sync(PGconn *c, const ps_page *p, const ps_write_opts *o, gs_e
 /* ---- pull_state helpers (synchronous, start-up and tools) ---- */
 typedef struct ps_state {
     char mode[16];
-    char *cursor; /* JSON text or NULL */
+    char *cursor;         /* JSON text or NULL */
     int64_t watermark_ms; /* PS_NO_TIME when NULL */
     int64_t generation;
     long long total, fetched;

@@ -75,6 +75,17 @@ static void incr_schedule(struct pull_worker *w, uint64_t delay);
 static void full_schedule(struct pull_worker *w, uint64_t delay);
 static void maybe_apply_schema(struct pull_worker *w);
 
+/* Bookkeeping updates whose failure is only worth a log line. */
+static void log_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct pull *P = ud;
+    if (err && !P->closing)
+        log_event(P->E->log, LOG_WARN, "pull.state_update", "error", err->err.msg, NULL);
+}
+
 static gs_log *LG(const struct pull_worker *w)
 {
     return w->P->E->log;
@@ -125,7 +136,7 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         P->E->ctr.errors++;
         const char *p[3] = {LOC(w), w->eo->key, why};
         gs_err e = {0};
-        pga_query(P->E->meta, ps_sql_set_error, 3, p, NULL, NULL, &e);
+        pga_query(P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
     }
     char n[32];
     snprintf(n, sizeof n, "%lld", w->fetched);
@@ -169,7 +180,7 @@ static void lane_fail(struct lane *l, const char *why)
               LOC(w), "object", w->eo->key, "error", why, NULL);
     const char *p[3] = {LOC(w), w->eo->key, why};
     gs_err e = {0};
-    pga_query(w->P->E->meta, ps_sql_set_error, 3, p, NULL, NULL, &e);
+    pga_query(w->P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
     if (l->full)
         full_schedule(w, 30000);
     else
@@ -282,7 +293,7 @@ static void log_mode(struct pull_worker *w, enum imode m, const char *why)
               "object", w->eo->key, "mode", imode_name[m], "why", why, NULL);
     const char *p[3] = {LOC(w), w->eo->key, imode_name[m]};
     gs_err e = {0};
-    pga_query(w->P->E->meta, ps_sql_set_mode, 3, p, NULL, NULL, &e);
+    pga_query(w->P->E->meta, ps_sql_set_mode, 3, p, log_cb, w->P, &e);
 }
 
 static void set_mode(struct pull_worker *w, enum imode m, const char *why)
@@ -659,6 +670,9 @@ static void incr_begin(struct pull_worker *w)
         return;
     }
     struct lane *l = &w->incr;
+    log_mode(w, w->mode,
+             w->mode == IM_FILTER ? "filters and sort on updatedAt"
+                                  : "mode stored by an earlier run (pull_state.mode)");
     lane_reset(l);
     l->mode = w->mode;
     l->prio = RL_PRIO_PULL;

@@ -19,39 +19,6 @@
         return CLI_EXIT_USAGE;                                                                     \
     }
 
-CLI_STUB(schema,
-         "usage: ghlsync [-c FILE] schema plan [OBJECT...]\n"
-         "   or: ghlsync [-c FILE] schema apply [OBJECT...]\n\n"
-         "Read the object and field definitions of every configured location from HighLevel\n"
-         "and turn them into PostgreSQL tables in [database] schema.\n\n"
-         "    plan     print the DDL that would bring the tables up to date; change nothing\n"
-         "    apply    run that DDL in one transaction (new tables, new columns, comments);\n"
-         "             never drops a column that holds data\n\n"
-         "Arguments:\n"
-         "    OBJECT   limit to these object keys (default: every configured object)\n\n"
-         "Examples:\n"
-         "    ghlsync schema plan\n"
-         "    ghlsync schema apply custom_objects.pet\n")
-
-CLI_STUB(backfill,
-         "usage: ghlsync [-c FILE] backfill [OBJECT...]\n\n"
-         "Copy every record of every configured object from HighLevel into PostgreSQL once,\n"
-         "as fast as the rate limit allows, then exit 0. Progress is saved after every page:\n"
-         "after a crash or Ctrl-C, running it again resumes where it stopped.\n\n"
-         "Arguments:\n"
-         "    OBJECT   limit to these object keys (default: every configured object)\n\n"
-         "Examples:\n"
-         "    ghlsync backfill\n"
-         "    ghlsync -v backfill business\n")
-
-CLI_STUB(run, "usage: ghlsync [-c FILE] run\n\n"
-              "Keep PostgreSQL and HighLevel in sync until stopped (SIGINT or SIGTERM stop it\n"
-              "cleanly): poll each object for remote changes, push local changes as they are\n"
-              "committed, sweep for remote deletes on [pull] full_scan_interval.\n\n"
-              "Examples:\n"
-              "    ghlsync run\n"
-              "    ghlsync --log-format json run\n")
-
 CLI_STUB(push, "usage: ghlsync [-c FILE] push\n\n"
                "Send the pending local changes (rows inserted, updated or deleted in the mirrored\n"
                "tables) to HighLevel, then exit. Exit 1 when some changes failed; see\n"

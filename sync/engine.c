@@ -1,0 +1,667 @@
+/* engine.c - see engine.h. */
+#include "engine.h"
+
+#include "db.h"
+#include "ddl.h"
+#include "migrate.h"
+#include "schema.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The services `ghlsync run` starts after the pull workers. Push and metrics add one line each:
+ *   {"push", push_service_start, push_service_stop},
+ */
+const struct engine_service engine_services[] = {
+    {NULL, NULL, NULL},
+};
+const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
+
+static const char session_sql[] = "SET ghlsync.origin = 'engine'";
+
+/* Every engine session: no echo of our writes into the outbox, UTC ISO timestamps. */
+static void pga_session_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                           void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct engine *E = ud;
+    if (err)
+        log_event(E->log, LOG_ERROR, "db.session", "error", err->err.msg, NULL);
+}
+
+static int open_pga(struct engine *E, pga_conn **out, gs_err *e)
+{
+    int rc = pga_open(&E->loop, E->conninfo, out, e);
+    if (rc)
+        return rc;
+    static const char *const stmts[] = {session_sql, "SET TimeZone = 'UTC'",
+                                        "SET DateStyle = 'ISO, YMD'",
+                                        "SET client_encoding = 'UTF8'"};
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts && !rc; i++)
+        rc = pga_query(*out, stmts[i], 0, NULL, pga_session_cb, E, e);
+    return rc;
+}
+
+/* "schema already exists, skipping" and the like: debug only. */
+static void quiet_notice(void *ud, const char *msg)
+{
+    struct engine *E = ud;
+    if (log_enabled(E->log, LOG_DEBUG))
+        log_event(E->log, LOG_DEBUG, "db.notice", "msg", msg, NULL);
+}
+
+static bool object_wanted(const struct engine *E, const char *key)
+{
+    if (!E->opts.n_only_objects)
+        return true;
+    for (size_t i = 0; i < E->opts.n_only_objects; i++)
+        if (strcmp(E->opts.only_objects[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* The records API (search + CRUD) is documented for custom objects and business. */
+static bool records_supported(const char *key)
+{
+    return strncmp(key, "custom_objects.", 15) == 0 || strcmp(key, "business") == 0;
+}
+
+static int load_oauth(struct engine *E, const struct cfg_location *cl, char **access,
+                      char **refresh, int64_t *exp_ms, gs_err *e)
+{
+    *access = NULL;
+    *refresh = cl->refresh_token ? strdup(cl->refresh_token) : NULL;
+    *exp_ms = 0;
+    const char *p[1] = {cl->id};
+    PGresult *r;
+    int rc = db_query(E->db,
+                      "SELECT access_token, refresh_token, "
+                      "(extract(epoch FROM expires_at) * 1000)::bigint "
+                      "FROM ghlsync.oauth_tokens WHERE location_id = $1",
+                      1, p, &r, e);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 1) {
+        free(*refresh);
+        *refresh = strdup(PQgetvalue(r, 0, 1));
+        if (!PQgetisnull(r, 0, 0))
+            *access = strdup(PQgetvalue(r, 0, 0));
+        if (!PQgetisnull(r, 0, 2))
+            *exp_ms = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        log_add_secret(E->log, *refresh);
+        if (*access)
+            log_add_secret(E->log, *access);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts *o, gs_err *e)
+{
+    memset(E, 0, sizeof *E);
+    E->ctx = ctx;
+    E->cfg = &ctx->cfg;
+    E->log = ctx->log;
+    if (o)
+        E->opts = *o;
+    const struct cfg *c = E->cfg;
+    if (E->opts.only_location && !cfg_location_get(c, E->opts.only_location))
+        return gs_err_set(e, GS_ECONFIG, "location %s is not configured in %s",
+                          E->opts.only_location, c->path);
+    E->conninfo = strdup(c->database.url ? c->database.url : "");
+    if (!E->conninfo)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    int rc = db_connect(E->conninfo, &E->db, e);
+    if (!rc) {
+        PQsetNoticeProcessor(E->db, quiet_notice, E);
+        rc = db_exec(E->db, session_sql, e);
+    }
+    char dir[1024];
+    int applied = 0;
+    if (!rc)
+        rc = migrate_find_dir(dir, sizeof dir, e);
+    if (!rc)
+        rc = migrate_run(E->db, dir, E->log, &applied, e);
+    if (rc)
+        return rc;
+    char tpath[1024];
+    gs_err te = {0};
+    if (map_types_find_file(tpath, sizeof tpath, &te) == 0)
+        rc = map_types_load(tpath, &E->types, e);
+    else
+        rc = map_types_builtin(&E->types, e);
+    if (rc)
+        return rc;
+
+    http_opts ho = {.connect_timeout_ms = (long)c->api.connect_timeout_ms,
+                    .total_timeout_ms = (long)c->api.request_timeout_ms,
+                    .stall_seconds = (long)((c->api.stall_timeout_ms + 999) / 1000),
+                    .max_response_bytes = (size_t)c->api.max_response_bytes,
+                    .insecure_http = c->api.insecure_http};
+    if ((rc = gs_loop_init(&E->loop, E->log, &ho, e)))
+        return rc;
+    E->loop_ready = true;
+    const char *cid = NULL, *csec = NULL;
+    for (size_t i = 0; i < c->n_locations; i++)
+        if (c->locations[i].auth == CFG_AUTH_OAUTH) {
+            cid = c->locations[i].client_id;
+            csec = c->locations[i].client_secret;
+        }
+    hl_client_opts hop = {.base_url = c->api.base_url,
+                          .version = c->api.version,
+                          .rate = {.burst = c->rate_limit.burst,
+                                   .window_ms = (int)c->rate_limit.window_ms,
+                                   .daily = c->rate_limit.daily,
+                                   .headroom = c->rate_limit.headroom},
+                          .timeout_ms = (long)c->api.request_timeout_ms,
+                          .client_id = cid,
+                          .client_secret = csec};
+    if ((rc = hl_client_new(&E->loop, &hop, &E->hl, e)))
+        return rc;
+    if ((rc = open_pga(E, &E->meta, e)))
+        return rc;
+    E->npool = E->opts.pool_size > 0 ? E->opts.pool_size : 2;
+    E->pool = calloc((size_t)E->npool, sizeof *E->pool);
+    if (!E->pool)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    for (int i = 0; i < E->npool; i++)
+        if ((rc = open_pga(E, &E->pool[i], e)))
+            return rc;
+
+    E->locs = calloc(c->n_locations, sizeof *E->locs);
+    if (!E->locs)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n_locations; i++) {
+        const struct cfg_location *cl = &c->locations[i];
+        if (E->opts.only_location && strcmp(E->opts.only_location, cl->id) != 0)
+            continue;
+        struct engine_location *L = &E->locs[E->nlocs++];
+        L->E = E;
+        L->cfg = cl;
+        if (cl->auth == CFG_AUTH_OAUTH) {
+            char *acc, *ref;
+            int64_t exp;
+            if ((rc = load_oauth(E, cl, &acc, &ref, &exp, e)))
+                return rc;
+            L->hl = hl_location_add(E->hl, cl->id, acc, ref, exp, E->meta, NULL, e);
+            free(acc);
+            free(ref);
+        } else {
+            L->hl = hl_location_add(E->hl, cl->id, cl->token, NULL, 0, E->meta, NULL, e);
+        }
+        if (!L->hl)
+            return e->code ? e->code : GS_ENOMEM;
+    }
+    return 0;
+}
+
+static void free_object(struct engine_object *o)
+{
+    free(o->key);
+    ps_model_unref(o->model);
+}
+
+void engine_close(struct engine *E)
+{
+    if (E->hl)
+        hl_client_free(E->hl);
+    E->hl = NULL;
+    if (E->meta)
+        pga_close(E->meta);
+    for (int i = 0; i < E->npool; i++)
+        if (E->pool[i])
+            pga_close(E->pool[i]);
+    free(E->pool);
+    if (E->sig_on)
+        for (int i = 0; i < 3; i++)
+            uv_close((uv_handle_t *)&E->sig[i], NULL);
+    if (E->stop_timer_on)
+        uv_close((uv_handle_t *)&E->stop_timer, NULL);
+    if (E->loop_ready)
+        gs_loop_close(&E->loop);
+    for (size_t i = 0; i < E->nlocs; i++) {
+        struct engine_location *L = &E->locs[i];
+        for (size_t j = 0; j < L->n_objects; j++)
+            free_object(&L->objects[j]);
+        free(L->objects);
+        for (size_t j = 0; j < L->n_skipped; j++)
+            free(L->skipped[j]);
+        free(L->skipped);
+    }
+    free(E->locs);
+    if (E->types)
+        map_types_free(E->types);
+    if (E->db)
+        PQfinish(E->db);
+    free(E->conninfo);
+    free(E->service_state);
+    memset(E, 0, sizeof *E);
+}
+
+pga_conn *engine_pga(struct engine *E, const struct engine_object *eo)
+{
+    return E->pool[eo->pool_index % E->npool];
+}
+
+/* ---- waiting on the loop during start-up ---- */
+
+struct waiter {
+    uv_timer_t t;
+    struct engine *E;
+    const bool *flag;
+};
+
+static void waiter_tick(uv_timer_t *t)
+{
+    struct waiter *w = (struct waiter *)t;
+    if (*w->flag)
+        gs_loop_stop(&w->E->loop);
+}
+
+void engine_wait(struct engine *E, const bool *flag)
+{
+    if (*flag)
+        return;
+    struct waiter w = {.E = E, .flag = flag};
+    uv_timer_init(&E->loop.uv, &w.t);
+    uv_timer_start(&w.t, waiter_tick, 5, 5);
+    while (!*flag)
+        gs_loop_run(&E->loop);
+    uv_close((uv_handle_t *)&w.t, NULL);
+    uv_run(&E->loop.uv, UV_RUN_NOWAIT);
+}
+
+/* ---- discovery ---- */
+
+struct fetch {
+    struct engine *E;
+    struct engine_location *L;
+    char *key;
+    cJSON *json; /* GET /objects/{key} response */
+    int status;
+    char msg[512];
+    int *pending;
+    bool *done;
+};
+
+static void fetch_done(struct fetch *f, hl_result *r)
+{
+    f->status = r->kind == HL_OK ? 0 : (int)r->kind + 1;
+    if (r->kind == HL_OK) {
+        f->json = r->json;
+        r->json = NULL;
+    } else {
+        snprintf(f->msg, sizeof f->msg, "HTTP %ld: %s", r->status, r->message);
+    }
+    if (--*f->pending == 0)
+        *f->done = true;
+}
+
+static void on_schema(hl_result *r, void *ud)
+{
+    fetch_done(ud, r);
+}
+
+static void on_list(hl_result *r, void *ud)
+{
+    fetch_done(ud, r);
+}
+
+/* Keys to pull for one location, from its configuration and (for "*") the object list. */
+static int choose_objects(struct engine *E, struct engine_location *L, const cJSON *list,
+                          char ***keys, size_t *nkeys, gs_err *e)
+{
+    char **all = NULL;
+    size_t n = 0;
+    int rc;
+    if (L->cfg->all_objects) {
+        if ((rc = schema_list_keys(list, &all, &n, e)))
+            return rc;
+    } else {
+        all = calloc(L->cfg->n_objects ? L->cfg->n_objects : 1, sizeof *all);
+        if (!all)
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        for (size_t i = 0; i < L->cfg->n_objects; i++)
+            all[n++] = strdup(L->cfg->objects[i]);
+    }
+    *keys = calloc(n ? n : 1, sizeof **keys);
+    *nkeys = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!object_wanted(E, all[i])) {
+            free(all[i]);
+        } else if (!records_supported(all[i])) {
+            log_event(E->log, LOG_INFO, "pull.object_skipped", "location", L->cfg->id, "object",
+                      all[i], "why",
+                      "the records search endpoint is documented for custom objects and "
+                      "business only",
+                      NULL);
+            char **s = realloc(L->skipped, (L->n_skipped + 1) * sizeof *s);
+            if (s) {
+                L->skipped = s;
+                s[L->n_skipped++] = all[i];
+            } else {
+                free(all[i]);
+            }
+        } else {
+            (*keys)[(*nkeys)++] = all[i];
+        }
+    }
+    free(all);
+    return 0;
+}
+
+static void settings_for(struct engine *E, const char *key, const char *loc, ddl_settings *s,
+                         ddl_field_override **ov)
+{
+    const struct cfg_object *co = cfg_object_get(E->cfg, key);
+    *ov = co->n_field_types ? calloc(co->n_field_types, sizeof **ov) : NULL;
+    memset(s, 0, sizeof *s);
+    s->schema = E->cfg->database.schema;
+    s->table = co->table;
+    s->location_id = loc;
+    s->types = E->types;
+    s->log = E->log;
+    if (*ov) {
+        for (size_t i = 0; i < co->n_field_types; i++) {
+            (*ov)[i].field_key = co->field_types[i].field;
+            (*ov)[i].type = co->field_types[i].pg_type;
+        }
+        s->overrides = *ov;
+        s->n_overrides = co->n_field_types;
+    }
+}
+
+int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
+{
+    int rc = 0;
+    /* 1. object lists */
+    struct fetch *lists = calloc(E->nlocs ? E->nlocs : 1, sizeof *lists);
+    if (!lists)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    int pending = 0;
+    bool done = false;
+    for (size_t i = 0; i < E->nlocs; i++) {
+        struct fetch *f = &lists[i];
+        *f = (struct fetch){.E = E, .L = &E->locs[i], .pending = &pending, .done = &done};
+        if (E->locs[i].cfg->all_objects) {
+            pending++;
+            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, f, e))) {
+                pending--;
+                break;
+            }
+        }
+    }
+    if (pending == 0)
+        done = true;
+    engine_wait(E, &done);
+    for (size_t i = 0; !rc && i < E->nlocs; i++)
+        if (lists[i].status)
+            rc = gs_err_set(e, GS_EHTTP, "location %s: listing objects failed: %s",
+                            E->locs[i].cfg->id, lists[i].msg);
+    /* 2. schemas */
+    size_t nf = 0, capf = 0;
+    struct fetch *fs = NULL;
+    for (size_t i = 0; !rc && i < E->nlocs; i++) {
+        char **keys = NULL;
+        size_t nk = 0;
+        rc = choose_objects(E, &E->locs[i], lists[i].json, &keys, &nk, e);
+        for (size_t k = 0; k < nk; k++) {
+            if (!rc && nf == capf) {
+                capf = capf ? capf * 2 : 16;
+                struct fetch *nfs = realloc(fs, capf * sizeof *fs);
+                if (!nfs)
+                    rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+                else
+                    fs = nfs;
+            }
+            if (rc) {
+                free(keys[k]);
+                continue;
+            }
+            fs[nf++] = (struct fetch){.E = E, .L = &E->locs[i], .key = keys[k]};
+        }
+        free(keys);
+    }
+    for (size_t i = 0; i < E->nlocs; i++)
+        cJSON_Delete(lists[i].json);
+    free(lists);
+    pending = 0;
+    done = false;
+    for (size_t i = 0; !rc && i < nf; i++) {
+        fs[i].pending = &pending;
+        fs[i].done = &done;
+        pending++;
+        if ((rc = hl_get_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema, &fs[i], e)))
+            pending--;
+    }
+    if (pending == 0)
+        done = true;
+    engine_wait(E, &done);
+    for (size_t i = 0; !rc && i < nf; i++)
+        if (fs[i].status)
+            rc = gs_err_set(e, GS_EHTTP, "location %s: fetching the schema of %s failed: %s",
+                            fs[i].L->cfg->id, fs[i].key, fs[i].msg);
+    /* 3. plan (and apply) per location: one plan may hold several objects, not the same object
+     * twice, and the next location's plan must see what this one created. */
+    for (size_t li = 0; !rc && li < E->nlocs; li++) {
+        struct engine_location *L = &E->locs[li];
+        ddl_plan plan;
+        ddl_plan_init(&plan);
+        schema_object **models = calloc(nf ? nf : 1, sizeof *models);
+        size_t nm = 0;
+        if (!models)
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < nf; i++) {
+            if (fs[i].L != L)
+                continue;
+            schema_object *obj = NULL;
+            if ((rc = schema_object_from_json(fs[i].json, &obj, e)))
+                break;
+            ddl_settings s;
+            ddl_field_override *ov;
+            settings_for(E, fs[i].key, L->cfg->id, &s, &ov);
+            rc = ddl_plan_object(E->db, obj, &s, &plan, e);
+            free(ov);
+            models[nm++] = obj;
+            if (rc)
+                gs_err_wrap(e, "location %s, object %s", L->cfg->id, fs[i].key);
+        }
+        if (!rc && plan_out) {
+            sbuf_printf(plan_out, "-- location %s\n", L->cfg->id);
+            ddl_plan_print(&plan, plan_out);
+            for (size_t w = 0; w < plan.n_warnings; w++)
+                sbuf_printf(plan_out, "warning: %s\n", plan.warnings[w]);
+        }
+        if (!rc && apply && plan.n)
+            rc = ddl_apply(E->db, &plan, e);
+        for (size_t w = 0; w < plan.n_warnings && apply; w++)
+            log_event(E->log, LOG_WARN, "schema.warning", "location", L->cfg->id, "msg",
+                      plan.warnings[w], NULL);
+        ddl_plan_free(&plan);
+        if (!rc && apply) {
+            L->objects = calloc(nm ? nm : 1, sizeof *L->objects);
+            if (!L->objects)
+                rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < nm; i++) {
+            if (rc || !apply) {
+                schema_object_free(models[i]);
+                continue;
+            }
+            struct engine_object *eo = &L->objects[L->n_objects];
+            eo->loc = L;
+            eo->key = strdup(models[i]->key);
+            eo->settings = cfg_object_get(E->cfg, models[i]->key);
+            eo->pool_index = (int)(li * 7 + L->n_objects);
+            L->n_objects++;
+            rc = ps_model_new(E->db, models[i], L->cfg->id, &eo->model, e);
+        }
+        free(models);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        free(fs[i].key);
+        cJSON_Delete(fs[i].json);
+    }
+    free(fs);
+    return rc;
+}
+
+int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
+                        bool *changed, gs_err *e)
+{
+    *changed = false;
+    ddl_plan plan;
+    ddl_plan_init(&plan);
+    ddl_settings s;
+    ddl_field_override *ov;
+    settings_for(E, eo->key, eo->loc->cfg->id, &s, &ov);
+    int rc = ddl_plan_object(E->db, obj, &s, &plan, e);
+    free(ov);
+    if (!rc && ddl_plan_ddl_count(&plan)) {
+        /* Never wait long on a lock from the loop thread: the writers are paused, but a user's
+         * long transaction could hold the table. The caller retries on the next refresh. */
+        rc = db_exec(E->db, "SET lock_timeout = '3s'", e);
+        if (!rc)
+            rc = ddl_apply(E->db, &plan, e);
+        db_exec(E->db, "RESET lock_timeout", NULL);
+        if (!rc) {
+            *changed = true;
+            E->ctr.schema_changes++;
+        }
+    } else if (!rc && plan.n) {
+        rc = ddl_apply(E->db, &plan, e);
+    }
+    ddl_plan_free(&plan);
+    if (rc) {
+        schema_object_free(obj);
+        return rc;
+    }
+    ps_model *m;
+    if ((rc = ps_model_new(E->db, obj, eo->loc->cfg->id, &m, e)))
+        return rc;
+    ps_model_unref(eo->model);
+    eo->model = m;
+    return 0;
+}
+
+/* ---- run, signals ---- */
+
+static void stop_deadline(uv_timer_t *t)
+{
+    struct engine *E = t->data;
+    log_event(E->log, LOG_WARN, "engine.stop_deadline", "msg",
+              "workers did not drain in time; exiting (uncommitted pages roll back and are "
+              "fetched again next time)",
+              NULL);
+    engine_stop(E, 0);
+}
+
+void engine_request_stop(struct engine *E)
+{
+    if (E->stopping)
+        return;
+    E->stopping = true;
+    log_event(E->log, LOG_INFO, "engine.stopping", NULL);
+    uv_timer_init(&E->loop.uv, &E->stop_timer);
+    E->stop_timer.data = E;
+    E->stop_timer_on = true;
+    uv_timer_start(&E->stop_timer, stop_deadline, 4000, 0);
+    if (E->on_stop_request)
+        E->on_stop_request(E, E->on_stop_ud);
+    else
+        engine_stop(E, 0);
+}
+
+void engine_stop(struct engine *E, int exit_code)
+{
+    E->exit_code = exit_code;
+    E->stopping = true;
+    if (E->stop_timer_on)
+        uv_timer_stop(&E->stop_timer);
+    gs_loop_stop(&E->loop);
+    E->loop_done = true;
+}
+
+static void reload(struct engine *E)
+{
+    struct cfg nc;
+    gs_err err = {0};
+    if (cfg_load(E->ctx->config_path, &nc, &err)) {
+        log_event(E->log, LOG_ERROR, "config.reload_failed", "error", err.msg, "msg",
+                  "keeping the running configuration", NULL);
+        return;
+    }
+    /* Settings read at use time are taken; the set of locations and objects, tokens, the
+     * database and the API address need a restart. */
+    struct cfg *c = &E->ctx->cfg;
+    c->pull = nc.pull;
+    c->log.level = nc.log.level;
+    if (!E->ctx->log_format_set)
+        log_set_format(E->log, nc.log.format);
+    log_set_level(E->log, nc.log.level);
+    for (size_t i = 0; i < c->n_objects; i++) {
+        const struct cfg_object *no = cfg_object_get(&nc, c->objects[i].key);
+        c->objects[i].poll_interval_ms = no->poll_interval_ms;
+    }
+    c->object_defaults.poll_interval_ms = nc.object_defaults.poll_interval_ms;
+    cfg_register_secrets(&nc, E->log);
+    cfg_free(&nc);
+    log_event(E->log, LOG_INFO, "config.reloaded", "path", E->ctx->config_path, "msg",
+              "[pull] settings, poll intervals and [log] level taken; other changes need a "
+              "restart",
+              NULL);
+    if (E->on_reload)
+        E->on_reload(E, E->on_stop_ud);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct engine *E = s->data;
+    if (signum == SIGHUP) {
+        reload(E);
+        return;
+    }
+    char sig[8];
+    snprintf(sig, sizeof sig, "%d", signum);
+    log_event(E->log, LOG_INFO, "engine.signal", "signal", sig, NULL);
+    engine_request_stop(E);
+}
+
+void engine_signals(struct engine *E)
+{
+    if (E->sig_on)
+        return;
+    static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&E->loop.uv, &E->sig[i]);
+        E->sig[i].data = E;
+        uv_signal_start(&E->sig[i], on_signal, sigs[i]);
+    }
+    E->sig_on = true;
+}
+
+int engine_run(struct engine *E, bool with_services)
+{
+    engine_signals(E);
+    size_t nserv = with_services ? engine_n_services : 0;
+    if (!E->service_state)
+        E->service_state = calloc(engine_n_services + 1, sizeof *E->service_state);
+    for (size_t i = 0; i < nserv; i++) {
+        gs_err err = {0};
+        if (engine_services[i].start(E, &E->service_state[i], &err)) {
+            log_event(E->log, LOG_ERROR, "engine.service_failed", "service",
+                      engine_services[i].name, "error", err.msg, NULL);
+            E->exit_code = 1;
+            return 1;
+        }
+    }
+    while (!E->loop_done)
+        gs_loop_run(&E->loop);
+    for (size_t i = nserv; i-- > 0;)
+        engine_services[i].stop(E->service_state[i]);
+    return E->exit_code;
+}

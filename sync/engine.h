@@ -1,0 +1,164 @@
+/*
+ * engine.h - the application context: everything a running ghlsync holds, built from a loaded
+ * configuration, and the glue between the modules.
+ *
+ * engine_open() (synchronous, before the loop runs):
+ *   - connects a synchronous PGconn (start-up work: migrations, schema DDL, state reads) and runs
+ *     the pending migrations;
+ *   - loads the type map (mappings/types.toml, else the built-in defaults);
+ *   - creates the gs_loop, the hl_client and one hl_location per configured location (a static
+ *     token, or OAuth: the pair stored in ghlsync.oauth_tokens supersedes the configured refresh
+ *     token, since it may have rotated);
+ *   - opens the pga_conn pool the loop writes with.
+ * Every database session of the engine runs SET ghlsync.origin = 'engine' right after connecting,
+ * so the push triggers never echo the engine's own writes back as local changes.
+ *
+ * engine_discover() fetches the object list and schemas of every location (hl_list_objects +
+ * hl_get_schema, RL_PRIO_SCHEMA), plans the DDL (ddl.h) and, when asked, applies it and builds
+ * the write plans (pullstore.h ps_model) the pull workers use. With objects = ["*"] every object
+ * whose records the records API serves is taken (custom objects and business); contact and
+ * opportunity are skipped with a log line (the records search endpoint is documented for custom
+ * objects and business only).
+ *
+ * engine_run() installs the signal handlers (SIGTERM/SIGINT: stop gracefully - workers finish the
+ * transaction in flight, cursors are already saved with every page - and exit within 5 s;
+ * SIGHUP: reload sync.toml; settings that can change at run time are taken, others logged),
+ * starts the registered services (engine_services[] in engine.c: push worker, metrics endpoint,
+ * each a start/stop pair) and runs the loop until engine_stop().
+ *
+ * Memory: struct engine is caller memory (stack); everything it points to is owned by it and
+ * released by engine_close(). The cli_ctx and its cfg are borrowed and must outlive the engine.
+ * Threading: loop thread only (like the modules it ties together).
+ */
+#ifndef GHLSYNC_ENGINE_H
+#define GHLSYNC_ENGINE_H
+
+#include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "hlapi.h"
+#include "loop.h"
+#include "mapping.h"
+#include "pgasync.h"
+#include "pullstore.h"
+#include "sbuf.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct engine;
+struct pull_worker;
+
+/* A service that lives as long as `ghlsync run` (push worker, metrics endpoint). start returns 0
+ * or a GS_E* code (the run then fails with that message); stop releases `state`. */
+struct engine_service {
+    const char *name;
+    int (*start)(struct engine *E, void **state, gs_err *e);
+    void (*stop)(void *state);
+};
+
+/* One object of one location. */
+struct engine_object {
+    struct engine_location *loc;
+    char *key;
+    const struct cfg_object *settings; /* borrowed from the cfg */
+    ps_model *model;                   /* current write plan; NULL until applied */
+    struct pull_worker *worker;        /* owned by pull.c (pull_worker_free) */
+    int pool_index;                    /* which pga_conn of the pool writes its pages */
+};
+
+struct engine_location {
+    struct engine *E;
+    const struct cfg_location *cfg; /* borrowed */
+    hl_location *hl;                /* owned by the hl_client */
+    struct engine_object *objects;
+    size_t n_objects;
+    char **skipped; /* object keys listed but not pulled (no records API) */
+    size_t n_skipped;
+};
+
+/* Counters for the metrics endpoint and summaries (requests per endpoint/status: hl_client). */
+struct engine_counters {
+    uint64_t records_pulled;
+    uint64_t pages;
+    uint64_t errors;
+    uint64_t deletes_found;
+    uint64_t schema_changes;
+};
+
+struct engine_opts {
+    const char *only_location;       /* NULL = all */
+    const char *const *only_objects; /* NULL/0 = all */
+    size_t n_only_objects;
+    int pool_size; /* pga connections for the loop; 0 = 2 */
+};
+
+struct engine {
+    struct cli_ctx *ctx;
+    const struct cfg *cfg;
+    gs_log *log;
+    struct engine_opts opts;
+    char *conninfo;
+    PGconn *db; /* synchronous: start-up, DDL */
+    map_types *types;
+    gs_loop loop;
+    bool loop_ready;
+    hl_client *hl;
+    pga_conn *meta; /* oauth token persistence, state updates outside a page */
+    pga_conn **pool;
+    int npool;
+    struct engine_location *locs;
+    size_t nlocs;
+    struct engine_counters ctr;
+
+    /* run state */
+    uv_signal_t sig[3];
+    bool sig_on;
+    uv_timer_t stop_timer;
+    bool stop_timer_on;
+    bool stopping;
+    bool loop_done;
+    int exit_code;
+    void **service_state;
+    /* Called (once) when a stop is requested; pull.c drains its workers then calls engine_stop. */
+    void (*on_stop_request)(struct engine *E, void *ud);
+    void *on_stop_ud;
+    /* Called after SIGHUP reloaded the configuration (new cfg already in place). */
+    void (*on_reload)(struct engine *E, void *ud);
+};
+
+extern const struct engine_service engine_services[];
+extern const size_t engine_n_services;
+
+int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts *o, gs_err *e);
+void engine_close(struct engine *E);
+
+/* Fetch schemas and plan the DDL. plan_out (may be NULL) receives ddl_plan_print output per
+ * location. apply: run the DDL and build each object's ps_model. Objects whose schema cannot be
+ * fetched are an error. */
+int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e);
+
+/* Plan and apply a freshly fetched definition of one object (schema refresh while running);
+ * takes ownership of `obj`. *changed tells whether DDL ran; the object's model is replaced. */
+int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
+                        bool *changed, gs_err *e);
+
+/* The pool connection of an object. */
+pga_conn *engine_pga(struct engine *E, const struct engine_object *eo);
+
+/* Install the signal handlers (engine_run does it; call earlier to cover start-up work). */
+void engine_signals(struct engine *E);
+/* Install signals, start the services (with_services: `run`), run the loop until engine_stop().
+ * Returns E->exit_code. */
+int engine_run(struct engine *E, bool with_services);
+/* Ask for a graceful stop (as SIGTERM does). */
+void engine_request_stop(struct engine *E);
+/* Leave the loop now (after the workers drained), with this exit code. */
+void engine_stop(struct engine *E, int exit_code);
+
+/* Run the loop until *flag becomes true (helper for start-up sequences). */
+void engine_wait(struct engine *E, const bool *flag);
+
+#endif

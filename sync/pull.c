@@ -1,0 +1,956 @@
+/* pull.c - see pull.h. */
+#include "pull.h"
+
+#include "progress.h"
+#include "reconcile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum imode { IM_FILTER, IM_SORTED, IM_DIFF };
+static const char *const imode_name[] = {"incremental", "sorted_scan", "full_diff"};
+
+#define LOG_EVERY_PAGES 50
+#define MAX_RETRIES     5
+
+struct pull_worker;
+
+struct lane {
+    struct pull_worker *w;
+    bool full; /* full scan lane (else incremental) */
+    bool active, fetching, ended, failed;
+    int writing;
+    ps_page held;
+    bool has_held;
+    int prio;
+    /* paging */
+    cJSON *after;      /* searchAfter for the next request; NULL = from the start */
+    char *last_cursor; /* JSON text of the last page's cursor */
+    int page_no;       /* > 0: the server ignores searchAfter, page by number */
+    long long pages, records;
+    int retries;
+    /* full scans */
+    int64_t gen, started_ms;
+    bool diff; /* an incremental poll done as a full scan (full_diff mode) */
+    /* incremental polls */
+    enum imode mode;
+    int64_t since, max_seen, prev_upd;
+    bool stop_below; /* sorted desc: the page reached `since` */
+    bool sort_broken, filter_ignored;
+    char *wcursor;    /* cursor of the page being written */
+    uv_timer_t timer; /* next poll / sweep / retry */
+};
+
+struct pull_worker {
+    struct pull *P;
+    struct engine_object *eo;
+    ps_state st;
+    struct lane full, incr;
+    bool done, failed;
+    char err[1200];
+    int bar;
+    long long fetched, total;
+    bool mode_logged[3];
+    enum imode mode; /* detected incremental mode (a poll keeps the one it started with) */
+    /* schema refresh */
+    uv_timer_t schema_timer;
+    bool schema_timer_on;
+    bool schema_fetching;
+    cJSON *schema_pending;
+};
+
+struct pull {
+    struct engine *E;
+    struct pull_opts o;
+    struct pull_worker **w;
+    size_t n;
+    size_t active; /* workers not done (backfill) */
+    bool stopping, closing;
+    progress *prog;
+};
+
+static void lane_fetch(struct lane *l);
+static void lane_maybe_finish(struct lane *l);
+static void incr_schedule(struct pull_worker *w, uint64_t delay);
+static void full_schedule(struct pull_worker *w, uint64_t delay);
+static void maybe_apply_schema(struct pull_worker *w);
+
+/* Bookkeeping updates whose failure is only worth a log line. */
+static void log_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct pull *P = ud;
+    if (err && !P->closing)
+        log_event(P->E->log, LOG_WARN, "pull.state_update", "error", err->err.msg, NULL);
+}
+
+static gs_log *LG(const struct pull_worker *w)
+{
+    return w->P->E->log;
+}
+
+static const char *LOC(const struct pull_worker *w)
+{
+    return w->eo->loc->cfg->id;
+}
+
+static const struct cfg_object *settings(const struct pull_worker *w)
+{
+    return cfg_object_get(w->P->E->cfg, w->eo->key);
+}
+
+static uint64_t now_ms(const struct pull *P)
+{
+    return gs_loop_now_ms(&P->E->loop);
+}
+
+static bool idle(const struct lane *l)
+{
+    return !l->fetching && !l->writing && !l->has_held;
+}
+
+/* Stop: once no lane writes, leave the loop. */
+static void check_stopped(struct pull *P)
+{
+    if (!P->stopping || P->closing)
+        return;
+    for (size_t i = 0; i < P->n; i++) {
+        const struct pull_worker *w = P->w[i];
+        if (w->full.writing || w->full.has_held || w->incr.writing || w->incr.has_held)
+            return;
+    }
+    engine_stop(P->E, 0);
+}
+
+static void worker_done(struct pull_worker *w, bool ok, const char *why)
+{
+    struct pull *P = w->P;
+    if (w->done)
+        return;
+    w->done = true;
+    w->failed = !ok;
+    if (!ok) {
+        snprintf(w->err, sizeof w->err, "%s", why);
+        P->E->ctr.errors++;
+        const char *p[3] = {LOC(w), w->eo->key, why};
+        gs_err e = {0};
+        pga_query(P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
+    }
+    char n[32];
+    snprintf(n, sizeof n, "%lld", w->fetched);
+    log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
+              LOC(w), "object", w->eo->key, "records", n, ok ? NULL : "error", why, NULL);
+    if (P->prog)
+        progress_end(P->prog, w->bar, ok, now_ms(P));
+    if (P->o.mirror)
+        return;
+    if (--P->active == 0)
+        engine_stop(P->E, pull_failed(P) ? 1 : 0);
+}
+
+static void lane_reset(struct lane *l)
+{
+    cJSON_Delete(l->after);
+    l->after = NULL;
+    free(l->last_cursor);
+    l->last_cursor = NULL;
+    l->page_no = 0;
+    l->pages = l->records = 0;
+    l->ended = l->failed = false;
+    l->retries = 0;
+    l->max_seen = l->prev_upd = PS_NO_TIME;
+    l->stop_below = l->sort_broken = l->filter_ignored = false;
+}
+
+static void lane_fail(struct lane *l, const char *why)
+{
+    struct pull_worker *w = l->w;
+    l->failed = true;
+    l->ended = true;
+    l->active = false;
+    if (!w->P->o.mirror) {
+        worker_done(w, false, why);
+        return;
+    }
+    /* `run` keeps going: log, count, try again later. */
+    w->P->E->ctr.errors++;
+    log_event(LG(w), LOG_ERROR, l->full ? "pull.scan_failed" : "pull.poll_failed", "location",
+              LOC(w), "object", w->eo->key, "error", why, NULL);
+    const char *p[3] = {LOC(w), w->eo->key, why};
+    gs_err e = {0};
+    pga_query(w->P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
+    if (l->full)
+        full_schedule(w, 30000);
+    else
+        incr_schedule(w, (uint64_t)settings(w)->poll_interval_ms);
+}
+
+/* ---- writing ---- */
+
+static void lane_write(struct lane *l, ps_page *page);
+
+static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct lane *l = ud;
+    struct pull_worker *w = l->w;
+    struct pull *P = w->P;
+    l->writing--;
+    if (P->closing)
+        return;
+    if (err) {
+        char m[1200];
+        snprintf(m, sizeof m, "writing a page failed: %s", err->err.msg);
+        if (l->has_held) {
+            ps_page_free(&l->held);
+            l->has_held = false;
+        }
+        lane_fail(l, m);
+        check_stopped(P);
+        return;
+    }
+    if (l->full && l->wcursor) {
+        free(w->st.cursor);
+        w->st.cursor = l->wcursor;
+        l->wcursor = NULL;
+    }
+    maybe_apply_schema(w);
+    if (l->has_held) {
+        ps_page p = l->held;
+        l->has_held = false;
+        lane_write(l, &p);
+        if (!l->ended && !P->stopping)
+            lane_fetch(l);
+    }
+    check_stopped(P);
+    lane_maybe_finish(l);
+}
+
+static void lane_write(struct lane *l, ps_page *page)
+{
+    struct pull_worker *w = l->w;
+    struct pull *P = w->P;
+    ps_write_opts o = {.generation = l->full ? l->gen : -1,
+                       .force = l->full && !l->diff,
+                       .state = l->full ? PS_STATE_CURSOR : PS_STATE_NONE};
+    ps_stmts s;
+    gs_err e = {0};
+    int rc = ps_page_stmts(page, &o, &s, &e);
+    if (!rc) {
+        pga_stmt st[PS_MAX_STMTS];
+        for (int i = 0; i < s.n; i++)
+            st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
+        rc = pga_tx(engine_pga(P->E, w->eo), st, s.n, on_written, l, &e);
+        ps_stmts_free(&s);
+    }
+    if (!rc) {
+        l->writing++;
+        free(l->wcursor);
+        l->wcursor = page->cursor ? strdup(page->cursor) : NULL;
+        P->E->ctr.pages++;
+        P->E->ctr.records_pulled += page->n;
+        if (l->full) {
+            w->fetched += (long long)page->n;
+            if (page->total >= 0)
+                w->total = page->total;
+            if (P->prog)
+                progress_set(P->prog, w->bar, w->fetched, w->total, now_ms(P));
+            else if (!P->o.mirror && l->pages % LOG_EVERY_PAGES == 0) {
+                char a[32], b[32];
+                snprintf(a, sizeof a, "%lld", w->fetched);
+                snprintf(b, sizeof b, "%lld", w->total);
+                log_event(LG(w), LOG_INFO, "pull.progress", "location", LOC(w), "object",
+                          w->eo->key, "records", a, "total", w->total >= 0 ? b : "unknown", NULL);
+            }
+        }
+    }
+    ps_page_free(page);
+    if (rc)
+        lane_fail(l, e.msg);
+}
+
+/* ---- fetching ---- */
+
+static bool in_order(const struct lane *l, const ps_page *p, bool asc)
+{
+    if (!(asc ? p->asc : p->desc))
+        return false;
+    if (l->prev_upd == PS_NO_TIME || p->first_upd == PS_NO_TIME)
+        return true;
+    return asc ? p->first_upd >= l->prev_upd : p->first_upd <= l->prev_upd;
+}
+
+static void log_mode(struct pull_worker *w, enum imode m, const char *why)
+{
+    if (w->mode_logged[m])
+        return;
+    w->mode_logged[m] = true;
+    log_event(LG(w), m == IM_FILTER ? LOG_INFO : LOG_WARN, "pull.mode", "location", LOC(w),
+              "object", w->eo->key, "mode", imode_name[m], "why", why, NULL);
+    const char *p[3] = {LOC(w), w->eo->key, imode_name[m]};
+    gs_err e = {0};
+    pga_query(w->P->E->meta, ps_sql_set_mode, 3, p, log_cb, w->P, &e);
+}
+
+static void set_mode(struct pull_worker *w, enum imode m, const char *why)
+{
+    if (w->mode >= m)
+        return;
+    w->mode = m;
+    log_mode(w, m, why);
+}
+
+static void on_page(hl_result *r, void *ud)
+{
+    struct lane *l = ud;
+    struct pull_worker *w = l->w;
+    struct pull *P = w->P;
+    l->fetching = false;
+    if (P->closing)
+        return;
+    if (P->stopping) {
+        check_stopped(P);
+        return;
+    }
+    if (r->kind != HL_OK) {
+        char m[1200];
+        snprintf(m, sizeof m, "search failed (%s, HTTP %ld): %s", hl_kind_name(r->kind), r->status,
+                 r->message);
+        if (!l->full && r->kind == HL_REJECTED && l->mode == IM_FILTER) {
+            set_mode(w, IM_SORTED, "the server rejects filters on updatedAt");
+            lane_reset(l);
+            l->mode = IM_SORTED;
+            lane_fetch(l);
+            return;
+        }
+        if (!l->full && r->kind == HL_REJECTED && l->mode == IM_SORTED) {
+            set_mode(w, IM_DIFF, "the server rejects sort on updatedAt");
+            l->active = false;
+            incr_schedule(w, 0);
+            return;
+        }
+        if (r->kind == HL_RETRYABLE && ++l->retries <= MAX_RETRIES) {
+            log_event(LG(w), LOG_WARN, "pull.retry", "location", LOC(w), "object", w->eo->key,
+                      "error", m, NULL);
+            lane_fetch(l);
+            return;
+        }
+        lane_fail(l, m);
+        return;
+    }
+    l->retries = 0;
+    ps_page page;
+    gs_err e = {0};
+    if (ps_page_build(w->eo->model, r->json, LG(w), &page, &e)) {
+        lane_fail(l, e.msg);
+        return;
+    }
+    l->pages++;
+    bool end = page.n == 0;
+    if (!end && page.cursor && l->last_cursor && strcmp(page.cursor, l->last_cursor) == 0) {
+        /* The same page again: the server does not honour searchAfter. Page by number. */
+        if (l->page_no == 0 && l->full) {
+            log_event(LG(w), LOG_WARN, "pull.page_numbers", "location", LOC(w), "object",
+                      w->eo->key, "msg",
+                      "the server repeated a page for a searchAfter cursor; paging by number "
+                      "(limited to 10000 records by the API)",
+                      NULL);
+            l->page_no = (int)l->pages;
+        } else {
+            end = true;
+        }
+    }
+    if (!end && !page.cursor && l->page_no == 0)
+        l->page_no = 1; /* records carry no searchAfter: page by number */
+    if (l->page_no > 0)
+        l->page_no++;
+    if (!end && !l->full) {
+        if (l->mode == IM_FILTER && page.min_upd != PS_NO_TIME && page.min_upd < l->since) {
+            l->filter_ignored = true;
+            set_mode(w, IM_SORTED, "the server ignores filters on updatedAt");
+        }
+        if (l->mode == IM_SORTED || (l->mode == IM_FILTER && l->filter_ignored)) {
+            bool asc = l->mode == IM_FILTER;
+            if (!in_order(l, &page, asc)) {
+                l->sort_broken = true;
+                set_mode(w, IM_DIFF, "the server ignores sort on updatedAt");
+            }
+            if (l->mode == IM_SORTED && !l->sort_broken && page.last_upd != PS_NO_TIME &&
+                page.last_upd < l->since)
+                l->stop_below = true;
+        }
+        if (page.max_upd != PS_NO_TIME && (l->max_seen == PS_NO_TIME || page.max_upd > l->max_seen))
+            l->max_seen = page.max_upd;
+        if (page.last_upd != PS_NO_TIME)
+            l->prev_upd = page.last_upd;
+        if (l->stop_below)
+            end = true;
+    }
+    if (page.cursor) {
+        free(l->last_cursor);
+        l->last_cursor = strdup(page.cursor);
+        cJSON_Delete(l->after);
+        l->after = cJSON_Parse(page.cursor);
+    }
+    if (end) {
+        l->ended = true;
+        if (page.n)
+            lane_write(l, &page);
+        else
+            ps_page_free(&page);
+        lane_maybe_finish(l);
+        return;
+    }
+    if (l->writing) {
+        l->held = page;
+        l->has_held = true;
+        return; /* on_written fetches the next page */
+    }
+    lane_write(l, &page);
+    if (!l->failed)
+        lane_fetch(l);
+}
+
+static cJSON *sort_json(const char *dir)
+{
+    cJSON *a = cJSON_CreateArray(), *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "field", "updatedAt");
+    cJSON_AddStringToObject(o, "direction", dir);
+    cJSON_AddItemToArray(a, o);
+    return a;
+}
+
+static cJSON *filter_json(int64_t since)
+{
+    char iso[40];
+    ps_time_iso(since, iso, sizeof iso);
+    cJSON *a = cJSON_CreateArray(), *o = cJSON_CreateObject(), *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "field", "updatedAt");
+    cJSON_AddStringToObject(o, "operator", "range");
+    cJSON_AddStringToObject(v, "gte", iso);
+    cJSON_AddItemToObject(o, "value", v);
+    cJSON_AddItemToArray(a, o);
+    return a;
+}
+
+static void lane_fetch(struct lane *l)
+{
+    struct pull_worker *w = l->w;
+    struct pull *P = w->P;
+    if (l->fetching || l->ended || P->stopping)
+        return;
+    cJSON *sort = NULL, *filters = NULL;
+    hl_search s = {.page_limit = P->E->cfg->pull.page_size};
+    if (l->page_no > 0)
+        s.page = l->page_no;
+    else
+        s.search_after = l->after;
+    if (!l->full && l->mode == IM_FILTER) {
+        filters = filter_json(l->since);
+        sort = sort_json("asc");
+    } else if (!l->full && l->mode == IM_SORTED) {
+        sort = sort_json("desc");
+    }
+    s.filters = filters;
+    s.sort = sort;
+    gs_err e = {0};
+    l->fetching = true;
+    int rc = hl_search_records(w->eo->loc->hl, w->eo->key, &s, l->prio, NULL, on_page, l, &e);
+    cJSON_Delete(sort);
+    cJSON_Delete(filters);
+    if (rc) {
+        l->fetching = false;
+        lane_fail(l, e.msg);
+    }
+}
+
+/* ---- scan ends ---- */
+
+static void full_complete(struct pull_worker *w)
+{
+    struct pull *P = w->P;
+    w->st.complete = true;
+    if (w->st.watermark_ms == PS_NO_TIME)
+        w->st.watermark_ms = w->full.started_ms;
+    if (!P->o.mirror) {
+        worker_done(w, true, NULL);
+        return;
+    }
+    if (!w->done && w->full.diff) {
+        incr_schedule(w, (uint64_t)settings(w)->poll_interval_ms);
+        return;
+    }
+    int64_t iv = P->E->cfg->pull.full_scan_interval_ms;
+    if (iv > 0)
+        full_schedule(w, (uint64_t)iv);
+    if (!w->incr.active && !uv_is_active((uv_handle_t *)&w->incr.timer))
+        incr_schedule(w, 0);
+}
+
+static void on_scan_done(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                         void *ud)
+{
+    (void)c;
+    struct lane *l = ud;
+    struct pull_worker *w = l->w;
+    l->writing--;
+    if (w->P->closing)
+        return;
+    if (err) {
+        char m[1200];
+        snprintf(m, sizeof m, "ending the scan failed: %s", err->err.msg);
+        lane_fail(l, m);
+        check_stopped(w->P);
+        return;
+    }
+    long deleted = nres > 0 ? atol(PQcmdTuples(res[0])) : 0;
+    w->P->E->ctr.deletes_found += (uint64_t)deleted;
+    if (deleted) {
+        char d[32];
+        snprintf(d, sizeof d, "%ld", deleted);
+        log_event(LG(w), LOG_INFO, "pull.deletes", "location", LOC(w), "object", w->eo->key, "rows",
+                  d, "soft", settings(w)->soft_delete ? "true" : "false", NULL);
+    }
+    l->active = false;
+    check_stopped(w->P);
+    if (!w->P->stopping)
+        full_complete(w);
+}
+
+static void on_watermark(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                         void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct lane *l = ud;
+    struct pull_worker *w = l->w;
+    l->writing--;
+    if (w->P->closing)
+        return;
+    l->active = false;
+    if (err) {
+        lane_fail(l, err->err.msg);
+        return;
+    }
+    if (l->max_seen != PS_NO_TIME && l->max_seen > w->st.watermark_ms)
+        w->st.watermark_ms = l->max_seen;
+    check_stopped(w->P);
+    if (!w->P->stopping)
+        incr_schedule(w, (uint64_t)settings(w)->poll_interval_ms);
+}
+
+static void lane_maybe_finish(struct lane *l)
+{
+    struct pull_worker *w = l->w;
+    struct pull *P = w->P;
+    if (!l->active || !l->ended || l->failed || !idle(l) || P->stopping)
+        return;
+    gs_err e = {0};
+    int rc;
+    if (l->full) {
+        rc_stmts s;
+        rc_finish_stmts(w->eo->model, l->gen, l->started_ms, settings(w)->soft_delete, &s);
+        pga_stmt st[2];
+        for (int i = 0; i < s.n; i++)
+            st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
+        rc = pga_tx(engine_pga(P->E, w->eo), st, s.n, on_scan_done, l, &e);
+    } else {
+        char iso[40];
+        ps_time_iso(l->max_seen != PS_NO_TIME ? l->max_seen : w->st.watermark_ms, iso, sizeof iso);
+        const char *p[3] = {LOC(w), w->eo->key, iso};
+        rc = pga_query(engine_pga(P->E, w->eo), ps_sql_set_watermark, 3, p, on_watermark, l, &e);
+    }
+    if (rc)
+        lane_fail(l, e.msg);
+    else
+        l->writing++;
+}
+
+/* ---- starting scans ---- */
+
+static void full_begin(struct pull_worker *w)
+{
+    struct lane *l = &w->full;
+    l->active = true;
+    if (w->P->prog)
+        progress_set(w->P->prog, w->bar, w->fetched, w->total, now_ms(w->P));
+    char f[32];
+    snprintf(f, sizeof f, "%lld", w->fetched);
+    log_event(LG(w), LOG_INFO, l->diff ? "pull.diff_scan" : "pull.start", "location", LOC(w),
+              "object", w->eo->key, "resume_at", f, NULL);
+    lane_fetch(l);
+}
+
+static void on_scan_start(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                          void *ud)
+{
+    (void)c;
+    struct pull_worker *w = ud;
+    struct lane *l = &w->full;
+    l->writing--;
+    if (w->P->closing)
+        return;
+    if (err || nres < 1 || PQntuples(res[0]) != 1) {
+        lane_fail(l, err ? err->err.msg : "pull_state row missing");
+        return;
+    }
+    l->gen = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
+    l->started_ms = strtoll(PQgetvalue(res[0], 0, 1), NULL, 10);
+    w->st.generation = l->gen;
+    w->st.started_ms = l->started_ms;
+    w->st.complete = false;
+    free(w->st.cursor);
+    w->st.cursor = NULL;
+    w->fetched = 0;
+    if (w->P->stopping) {
+        check_stopped(w->P);
+        return;
+    }
+    full_begin(w);
+}
+
+/* A new full scan (fresh) or the saved one (resume). */
+static void full_start(struct pull_worker *w, bool fresh, bool diff)
+{
+    struct lane *l = &w->full;
+    lane_reset(l);
+    l->diff = diff;
+    l->prio = diff ? RL_PRIO_PULL : RL_PRIO_BACKFILL;
+    l->active = true;
+    if (!fresh) {
+        l->gen = w->st.generation;
+        l->started_ms = w->st.started_ms;
+        if (w->st.cursor)
+            l->after = cJSON_Parse(w->st.cursor);
+        w->fetched = w->st.fetched;
+        full_begin(w);
+        return;
+    }
+    const char *p[2] = {LOC(w), w->eo->key};
+    gs_err e = {0};
+    if (pga_query(engine_pga(w->P->E, w->eo), ps_sql_scan_start, 2, p, on_scan_start, w, &e))
+        lane_fail(l, e.msg);
+    else
+        l->writing++;
+}
+
+static void on_full_timer(uv_timer_t *t)
+{
+    struct pull_worker *w = t->data;
+    if (w->P->stopping || w->full.active)
+        return;
+    /* After a failure the scan resumes at its last committed cursor. */
+    full_start(w, w->st.complete || w->st.generation == 0, false);
+}
+
+static void full_schedule(struct pull_worker *w, uint64_t delay)
+{
+    if (w->P->stopping || w->P->closing)
+        return;
+    uv_timer_start(&w->full.timer, on_full_timer, delay, 0);
+}
+
+static void incr_begin(struct pull_worker *w)
+{
+    struct pull *P = w->P;
+    if (P->stopping || w->incr.active)
+        return;
+    if (w->mode == IM_DIFF) {
+        if (w->full.active) {
+            incr_schedule(w, (uint64_t)settings(w)->poll_interval_ms);
+            return;
+        }
+        log_mode(w, IM_DIFF, "the server supports neither filters nor sort on updatedAt");
+        full_start(w, true, true);
+        return;
+    }
+    struct lane *l = &w->incr;
+    log_mode(w, w->mode,
+             w->mode == IM_FILTER ? "filters and sort on updatedAt"
+                                  : "mode stored by an earlier run (pull_state.mode)");
+    lane_reset(l);
+    l->mode = w->mode;
+    l->prio = RL_PRIO_PULL;
+    l->active = true;
+    l->since = w->st.watermark_ms - P->E->cfg->pull.overlap_ms;
+    lane_fetch(l);
+}
+
+static void on_incr_timer(uv_timer_t *t)
+{
+    incr_begin(t->data);
+}
+
+static void incr_schedule(struct pull_worker *w, uint64_t delay)
+{
+    if (w->P->stopping || w->P->closing)
+        return;
+    uv_timer_start(&w->incr.timer, on_incr_timer, delay, 0);
+}
+
+/* ---- schema refresh ---- */
+
+static void maybe_apply_schema(struct pull_worker *w)
+{
+    if (!w->schema_pending || w->full.writing || w->incr.writing || w->P->closing)
+        return;
+    cJSON *json = w->schema_pending;
+    w->schema_pending = NULL;
+    schema_object *obj = NULL;
+    gs_err e = {0};
+    bool changed = false;
+    int rc = schema_object_from_json(json, &obj, &e);
+    cJSON_Delete(json);
+    if (!rc)
+        rc = engine_apply_schema(w->P->E, w->eo, obj, &changed, &e);
+    if (rc)
+        log_event(LG(w), LOG_ERROR, "schema.refresh_failed", "location", LOC(w), "object",
+                  w->eo->key, "error", e.msg, NULL);
+    else if (changed)
+        log_event(LG(w), LOG_INFO, "schema.changed", "location", LOC(w), "object", w->eo->key,
+                  NULL);
+}
+
+static void on_schema(hl_result *r, void *ud)
+{
+    struct pull_worker *w = ud;
+    w->schema_fetching = false;
+    if (w->P->closing || w->P->stopping)
+        return;
+    if (r->kind != HL_OK) {
+        log_event(LG(w), LOG_WARN, "schema.refresh_failed", "location", LOC(w), "object",
+                  w->eo->key, "error", r->message, NULL);
+        return;
+    }
+    cJSON_Delete(w->schema_pending);
+    w->schema_pending = r->json;
+    r->json = NULL;
+    maybe_apply_schema(w);
+}
+
+static void on_schema_timer(uv_timer_t *t)
+{
+    struct pull_worker *w = t->data;
+    if (w->schema_fetching || w->P->stopping)
+        return;
+    gs_err e = {0};
+    if (hl_get_schema(w->eo->loc->hl, w->eo->key, RL_PRIO_SCHEMA, on_schema, w, &e) == 0)
+        w->schema_fetching = true;
+}
+
+/* ---- lifecycle ---- */
+
+static void on_stop_request(struct engine *E, void *ud)
+{
+    (void)E;
+    struct pull *P = ud;
+    P->stopping = true;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        uv_timer_stop(&w->full.timer);
+        uv_timer_stop(&w->incr.timer);
+        if (w->schema_timer_on)
+            uv_timer_stop(&w->schema_timer);
+    }
+    check_stopped(P);
+}
+
+int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
+{
+    *out = NULL;
+    struct pull *P = calloc(1, sizeof *P);
+    if (!P)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    P->E = E;
+    P->o = *o;
+    size_t n = 0;
+    for (size_t i = 0; i < E->nlocs; i++)
+        n += E->locs[i].n_objects;
+    P->w = calloc(n ? n : 1, sizeof *P->w);
+    if (!P->w) {
+        free(P);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    if (o->progress)
+        P->prog = progress_new(stderr);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < E->nlocs; i++)
+        for (size_t j = 0; !rc && j < E->locs[i].n_objects; j++) {
+            struct engine_object *eo = &E->locs[i].objects[j];
+            struct pull_worker *w = calloc(1, sizeof *w);
+            if (!w) {
+                rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+                break;
+            }
+            P->w[P->n++] = w;
+            w->P = P;
+            w->eo = eo;
+            eo->worker = w;
+            w->total = -1;
+            w->full.w = w->incr.w = w;
+            w->full.full = true;
+            uv_timer_init(&E->loop.uv, &w->full.timer);
+            uv_timer_init(&E->loop.uv, &w->incr.timer);
+            uv_timer_init(&E->loop.uv, &w->schema_timer);
+            w->full.timer.data = w->incr.timer.data = w->schema_timer.data = w;
+            w->schema_timer_on = true;
+            rc = ps_state_load(E->db, eo->loc->cfg->id, eo->key, &w->st, e);
+            if (rc)
+                break;
+            w->total = w->st.total;
+            if (strcmp(w->st.mode, "sorted_scan") == 0)
+                w->mode = IM_SORTED;
+            else if (strcmp(w->st.mode, "full_diff") == 0)
+                w->mode = IM_DIFF;
+            if (P->prog) {
+                char label[300];
+                snprintf(label, sizeof label, "%s @ %s", eo->key, eo->loc->cfg->id);
+                w->bar = progress_add(P->prog, label);
+            }
+        }
+    *out = P;
+    return rc;
+}
+
+int pull_start(pull *P, gs_err *e)
+{
+    (void)e;
+    struct engine *E = P->E;
+    E->on_stop_request = on_stop_request;
+    E->on_stop_ud = P;
+    P->active = P->n;
+    if (P->n == 0 && !P->o.mirror) {
+        engine_stop(E, 0);
+        return 0;
+    }
+    int64_t srefresh = P->o.schema_refresh_ms > 0 ? P->o.schema_refresh_ms : 300000;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        /* A new scan unless a saved one is half done (then resume it). */
+        bool fresh = P->o.full || w->st.generation == 0 || w->st.complete;
+        if (P->o.mirror) {
+            uv_timer_start(&w->schema_timer, on_schema_timer, (uint64_t)srefresh,
+                           (uint64_t)srefresh);
+            if (w->st.watermark_ms != PS_NO_TIME && !P->o.full)
+                incr_schedule(w, 0); /* polls run beside an interrupted sweep */
+            if (w->st.complete && !P->o.full) {
+                int64_t iv = E->cfg->pull.full_scan_interval_ms;
+                if (iv > 0) {
+                    int64_t since = (int64_t)gs_wall_ms() - w->st.last_full_scan_ms;
+                    full_schedule(w, since >= iv ? 0 : (uint64_t)(iv - since));
+                }
+                continue;
+            }
+        }
+        full_start(w, fresh, false);
+    }
+    return 0;
+}
+
+void pull_shutdown(pull *P)
+{
+    if (!P)
+        return;
+    P->closing = true;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        uv_close((uv_handle_t *)&w->full.timer, NULL);
+        uv_close((uv_handle_t *)&w->incr.timer, NULL);
+        uv_close((uv_handle_t *)&w->schema_timer, NULL);
+    }
+    if (P->prog)
+        progress_draw(P->prog, now_ms(P));
+}
+
+void pull_free(pull *P)
+{
+    if (!P)
+        return;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        struct lane *ls[2] = {&w->full, &w->incr};
+        for (int k = 0; k < 2; k++) {
+            if (ls[k]->has_held)
+                ps_page_free(&ls[k]->held);
+            cJSON_Delete(ls[k]->after);
+            free(ls[k]->last_cursor);
+            free(ls[k]->wcursor);
+        }
+        cJSON_Delete(w->schema_pending);
+        ps_state_free(&w->st);
+        free(w);
+    }
+    free(P->w);
+    progress_free(P->prog);
+    free(P);
+}
+
+int pull_failed(const pull *P)
+{
+    int n = 0;
+    for (size_t i = 0; i < P->n; i++)
+        n += P->w[i]->failed;
+    return n;
+}
+
+void pull_summary(const pull *P, FILE *f)
+{
+    for (size_t i = 0; i < P->n; i++) {
+        const struct pull_worker *w = P->w[i];
+        char c[32];
+        progress_fmt_count(w->fetched, c, sizeof c);
+        fprintf(f, "%-8s %s @ %s: %s records%s%s\n",
+                w->failed ? "FAILED" : (w->done ? "ok" : "stopped"), w->eo->key, LOC(w), c,
+                w->failed ? ": " : "", w->failed ? w->err : "");
+    }
+}
+
+int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const struct pull_opts *po)
+{
+    int rc = cli_load_config(ctx);
+    if (rc)
+        return rc;
+    struct engine E;
+    gs_err e = {0};
+    pull *P = NULL;
+    int code = CLI_EXIT_RUNTIME;
+    if (engine_open(&E, ctx, eopts, &e) || (engine_signals(&E), 0) ||
+        engine_discover(&E, true, NULL, &e)) {
+        log_event(ctx->log, LOG_ERROR, po->mirror ? "run.failed" : "backfill.failed", "error",
+                  e.msg, NULL);
+        fprintf(stderr, "ghlsync: %s\n", e.msg);
+        code = e.code == GS_ECONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
+        goto out;
+    }
+    if (E.stopping) {
+        code = CLI_EXIT_OK;
+        goto out;
+    }
+    if (pull_new(&E, po, &P, &e) || pull_start(P, &e)) {
+        fprintf(stderr, "ghlsync: %s\n", e.msg);
+        goto out;
+    }
+    code = engine_run(&E, po->mirror);
+    if (!po->mirror) {
+        int failed = pull_failed(P);
+        pull_summary(P, stderr);
+        if (failed) {
+            fprintf(stderr, "ghlsync backfill: %d object(s) failed; run it again to resume\n",
+                    failed);
+            code = CLI_EXIT_RUNTIME;
+        } else if (E.stopping && code == 0 && P->active) {
+            /* stopped by a signal before the end: cursors are saved, not an error */
+            code = CLI_EXIT_OK;
+        }
+    }
+out:
+    pull_shutdown(P);
+    engine_close(&E);
+    pull_free(P);
+    return code;
+}

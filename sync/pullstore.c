@@ -1,0 +1,610 @@
+/* pullstore.c - see pullstore.h. */
+#include "pullstore.h"
+
+#include "db.h"
+#include "ident.h"
+#include "mapping.h"
+#include "sbuf.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char ps_sql_scan_start[] =
+    "UPDATE ghlsync.pull_state SET generation = generation + 1, cursor = NULL, page = NULL, "
+    "fetched = 0, complete = false, started_at = now(), updated_at = now(), last_error = NULL "
+    "WHERE location_id = $1 AND object_key = $2 "
+    "RETURNING generation, (extract(epoch FROM started_at) * 1000)::bigint";
+const char ps_sql_scan_done[] =
+    "UPDATE ghlsync.pull_state SET complete = true, completed_at = now(), "
+    "last_full_scan_at = now(), cursor = NULL, page = NULL, "
+    "watermark = COALESCE(watermark, started_at), updated_at = now(), last_error = NULL "
+    "WHERE location_id = $1 AND object_key = $2 AND generation = $3::bigint";
+const char ps_sql_set_mode[] = "UPDATE ghlsync.pull_state SET mode = $3, updated_at = now() "
+                               "WHERE location_id = $1 AND object_key = $2";
+const char ps_sql_set_watermark[] =
+    "UPDATE ghlsync.pull_state SET watermark = GREATEST(watermark, $3::timestamptz), "
+    "updated_at = now() WHERE location_id = $1 AND object_key = $2";
+const char ps_sql_set_error[] = "UPDATE ghlsync.pull_state SET last_error = $3, updated_at = now() "
+                                "WHERE location_id = $1 AND object_key = $2";
+
+/* ---- time ---- */
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    /* Howard Hinnant's well-known civil-from-days inverse, written out for UTC without timegm's
+     * dependence on the process time zone. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int64_t ps_time_ms(const cJSON *v)
+{
+    if (cJSON_IsNumber(v))
+        return (int64_t)v->valuedouble;
+    if (!cJSON_IsString(v))
+        return PS_NO_TIME;
+    const char *s = v->valuestring;
+    int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return PS_NO_TIME;
+    const char *p = s + 10;
+    int64_t frac = 0;
+    if (*p == 'T' || *p == ' ') {
+        int m2 = 0;
+        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &m2) != 3)
+            return PS_NO_TIME;
+        p += 1 + m2;
+        if (*p == '.') {
+            int digits = 0;
+            p++;
+            while (isdigit((unsigned char)*p)) {
+                if (digits < 3) {
+                    frac = frac * 10 + (*p - '0');
+                    digits++;
+                }
+                p++;
+            }
+            while (digits++ < 3)
+                frac *= 10;
+        }
+    }
+    int64_t off = 0;
+    if (*p == '+' || *p == '-') {
+        int oh = 0, om = 0;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) < 1)
+            return PS_NO_TIME;
+        off = (oh * 60 + om) * 60000LL * (*p == '-' ? -1 : 1);
+    }
+    int64_t days = days_from_civil(y, mo, d);
+    return ((days * 86400 + h * 3600 + mi * 60 + se) * 1000) + frac - off;
+}
+
+void ps_time_iso(int64_t ms, char *buf, size_t len)
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int msec = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t l = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + l, len - l, ".%03dZ", msec);
+}
+
+/* ---- model ---- */
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+ps_model *ps_model_ref(ps_model *m)
+{
+    if (m)
+        m->refs++;
+    return m;
+}
+
+void ps_model_unref(ps_model *m)
+{
+    if (!m || --m->refs > 0)
+        return;
+    schema_object_free(m->obj);
+    free(m->location_id);
+    free(m->object_key);
+    free(m->table_schema);
+    free(m->table_name);
+    free(m->qtable);
+    if (m->types)
+        for (size_t i = 0; i < m->ncols; i++)
+            free(m->types[i]);
+    free(m->types);
+    free(m->upsert);
+    free(m->mark);
+    free(m->sweep);
+    free(m->hsweep);
+    free(m);
+}
+
+static const char *const pending_changes =
+    "SELECT 1 FROM ghlsync.changes ch WHERE ch.table_schema = %s AND ch.table_name = %s "
+    "AND ch.local_key = t.\"_local_id\" AND ch.state NOT IN ('done', 'failed', 'ignored')";
+
+static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
+{
+    size_t n = m->ncols;
+    sbuf b = SBUF_INIT;
+    /* upsert */
+    sbuf_printf(&b, "INSERT INTO %s AS t (", m->qtable);
+    for (size_t i = 0; i < n; i++) {
+        ident_quote(&b, cols[i]);
+        sbuf_puts(&b, ", ");
+    }
+    sbuf_puts(&b, "\"_synced_at\", \"_generation\", \"_deleted_at\")\nSELECT DISTINCT ON (u.c0) ");
+    for (size_t i = 0; i < n; i++) {
+        sbuf_printf(&b, "u.c%zu", i);
+        if (strcmp(m->types[i], "text") != 0)
+            sbuf_printf(&b, "::%s", m->types[i]);
+        sbuf_puts(&b, ", ");
+    }
+    sbuf_printf(&b, "now(), $%zu::bigint, NULL::timestamptz\nFROM unnest(", n + 1);
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(&b, "%s$%zu::text[]", i ? ", " : "", i + 1);
+    sbuf_puts(&b, ") WITH ORDINALITY AS u(");
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(&b, "c%zu, ", i);
+    sbuf_puts(&b, "ord)\nWHERE u.c0 IS NOT NULL ORDER BY u.c0, u.ord DESC\n"
+                  "ON CONFLICT (\"location_id\", \"id\") WHERE \"id\" IS NOT NULL DO UPDATE SET (");
+    for (size_t i = 2; i < n; i++) {
+        ident_quote(&b, cols[i]);
+        sbuf_puts(&b, ", ");
+    }
+    sbuf_puts(&b, "\"_synced_at\", \"_generation\", \"_deleted_at\") = (SELECT ");
+    for (size_t i = 2; i < n; i++) {
+        sbuf q = SBUF_INIT;
+        ident_quote(&q, cols[i]);
+        sbuf_puts(&b, "CASE WHEN p.c @> ARRAY[");
+        ident_quote_literal(&b, cols[i]);
+        sbuf_printf(&b, "]::text[] THEN t.%s ELSE EXCLUDED.%s END, ", sbuf_str(&q), sbuf_str(&q));
+        sbuf_free(&q);
+    }
+    char ps[32], pt[32];
+    snprintf(ps, sizeof ps, "$%zu", n + 3);
+    snprintf(pt, sizeof pt, "$%zu", n + 4);
+    sbuf_puts(&b, "now(), COALESCE(EXCLUDED.\"_generation\", t.\"_generation\"), NULL::timestamptz "
+                  "FROM (SELECT array_agg(x) AS c FROM ghlsync.changes ch, "
+                  "unnest(ch.changed_columns) x WHERE ");
+    sbuf_printf(&b,
+                "ch.table_schema = %s AND ch.table_name = %s AND ch.local_key = t.\"_local_id\" "
+                "AND ch.state NOT IN ('done', 'failed', 'ignored')) p)\n",
+                ps, pt);
+    sbuf_printf(&b,
+                "WHERE t.\"updated_at\" IS NULL OR EXCLUDED.\"updated_at\" IS NULL OR "
+                "EXCLUDED.\"updated_at\" > t.\"updated_at\" OR ($%zu::boolean AND "
+                "EXCLUDED.\"updated_at\" = t.\"updated_at\") OR t.\"_deleted_at\" IS NOT NULL",
+                n + 2);
+    if (sbuf_failed(&b))
+        goto nomem;
+    m->upsert = sbuf_steal(&b);
+
+    sbuf_printf(&b,
+                "UPDATE %s SET \"_generation\" = $3::bigint, \"_deleted_at\" = NULL WHERE "
+                "\"location_id\" = $1 AND \"id\" = ANY($2::text[]) AND \"_generation\" IS "
+                "DISTINCT FROM $3::bigint",
+                m->qtable);
+    if (sbuf_failed(&b))
+        goto nomem;
+    m->mark = sbuf_steal(&b);
+
+    const char *cond = "\"location_id\" = $1 AND \"id\" IS NOT NULL AND \"_generation\" IS "
+                       "DISTINCT FROM $2::bigint AND (\"_synced_at\" IS NULL OR \"_synced_at\" < "
+                       "$3::timestamptz)";
+    sbuf_printf(&b, "UPDATE %s SET \"_deleted_at\" = now() WHERE \"_deleted_at\" IS NULL AND %s",
+                m->qtable, cond);
+    if (sbuf_failed(&b))
+        goto nomem;
+    m->sweep = sbuf_steal(&b);
+
+    /* A hard delete keeps rows with an unpushed local change: the push side decides. */
+    sbuf sch = SBUF_INIT, tab = SBUF_INIT;
+    ident_quote_literal(&sch, m->table_schema);
+    ident_quote_literal(&tab, m->table_name);
+    sbuf_printf(&b, "DELETE FROM %s AS t WHERE %s AND NOT EXISTS (", m->qtable, cond);
+    sbuf_printf(&b, pending_changes, sbuf_str(&sch), sbuf_str(&tab));
+    sbuf_puts(&b, ")");
+    sbuf_free(&sch);
+    sbuf_free(&tab);
+    if (sbuf_failed(&b))
+        goto nomem;
+    m->hsweep = sbuf_steal(&b);
+    return 0;
+nomem:
+    sbuf_free(&b);
+    return gs_err_set(e, GS_ENOMEM, "out of memory");
+}
+
+int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e)
+{
+    *out = NULL;
+    if (!obj->table || !obj->table_schema) {
+        schema_object_free(obj);
+        return gs_err_set(e, GS_ESTATE, "object model not resolved (no table)");
+    }
+    ps_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        schema_object_free(obj);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    m->refs = 1;
+    m->obj = obj;
+    m->location_id = xstrdup(location_id);
+    m->object_key = xstrdup(obj->key);
+    m->table_schema = xstrdup(obj->table_schema);
+    m->table_name = xstrdup(obj->table);
+    sbuf q = SBUF_INIT;
+    ident_quote(&q, obj->table_schema);
+    sbuf_putc(&q, '.');
+    ident_quote(&q, obj->table);
+    m->qtable = sbuf_steal(&q);
+    if (!m->location_id || !m->object_key || !m->table_schema || !m->table_name || !m->qtable) {
+        ps_model_unref(m);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    map_row row;
+    int rc = map_row_init(obj, &row, e);
+    if (rc) {
+        ps_model_unref(m);
+        return rc;
+    }
+    m->ncols = row.n;
+    m->types = calloc(row.n, sizeof *m->types);
+    PGresult *res = NULL;
+    const char *p[1] = {m->qtable};
+    if (!m->types) {
+        rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = db_query(c,
+                  "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                  "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+                  1, p, &res, e);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < row.n; i++) {
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strcmp(PQgetvalue(res, r, 0), row.columns[i]) == 0) {
+                m->types[i] = strdup(PQgetvalue(res, r, 1));
+                break;
+            }
+        if (!m->types[i]) {
+            rc = gs_err_set(e, GS_ESTATE, "table %s has no column \"%s\" (apply the schema first)",
+                            m->qtable, row.columns[i]);
+            goto out;
+        }
+    }
+    rc = build_sql(m, row.columns, e);
+out:
+    PQclear(res);
+    map_row_free(&row);
+    if (rc) {
+        ps_model_unref(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---- pages ---- */
+
+void ps_page_free(ps_page *p)
+{
+    if (p->arrays)
+        for (size_t i = 0; i < p->model->ncols; i++)
+            free(p->arrays[i]);
+    free(p->arrays);
+    free(p->cursor);
+    free(p->first_id);
+    free(p->last_id);
+    ps_model_unref(p->model);
+    memset(p, 0, sizeof *p);
+}
+
+static const cJSON *first_of(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+    return v ? v : cJSON_GetObjectItemCaseSensitive(o, b);
+}
+
+int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, gs_err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->model = ps_model_ref(m);
+    out->total = -1;
+    out->asc = out->desc = true;
+    out->min_upd = out->max_upd = out->first_upd = out->last_upd = PS_NO_TIME;
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(response, "total");
+    if (cJSON_IsNumber(tot))
+        out->total = (long long)tot->valuedouble;
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(response, "records");
+    if (recs && !cJSON_IsArray(recs)) {
+        ps_page_free(out);
+        return gs_err_set(e, GS_EPARSE, "search response: \"records\" is not an array");
+    }
+    size_t cap = (size_t)cJSON_GetArraySize(recs), nc = m->ncols;
+    char **vals = cap ? calloc(cap * nc, sizeof *vals) : NULL;
+    out->arrays = calloc(nc, sizeof *out->arrays);
+    if ((cap && !vals) || !out->arrays)
+        goto nomem;
+    sbuf warn = SBUF_INIT;
+    size_t n = 0;
+    const cJSON *r;
+    int64_t prev = PS_NO_TIME;
+    cJSON_ArrayForEach(r, recs)
+    {
+        map_row row;
+        int rc = map_record_to_row(m->obj, r, m->location_id, &row, &warn, e);
+        if (rc == GS_ENOMEM) {
+            sbuf_free(&warn);
+            goto nomem_vals;
+        }
+        if (rc || !row.values[0]) {
+            if (!rc)
+                map_row_free(&row);
+            log_event(lg, LOG_WARN, "pull.record_skipped", "object", m->object_key, "location",
+                      m->location_id, "why", rc ? e->msg : "record has no id", NULL);
+            continue;
+        }
+        /* Rows belong to the location they were pulled for (the sweep relies on it). */
+        free(row.values[1]);
+        row.values[1] = strdup(m->location_id);
+        for (size_t k = 0; k < nc; k++) {
+            vals[n * nc + k] = row.values[k];
+            row.values[k] = NULL;
+        }
+        map_row_free(&row);
+        if (!vals[n * nc + 1])
+            goto nomem_vals;
+        int64_t u = ps_time_ms(first_of(r, "updatedAt", "dateUpdated"));
+        if (u != PS_NO_TIME) {
+            if (out->min_upd == PS_NO_TIME || u < out->min_upd)
+                out->min_upd = u;
+            if (out->max_upd == PS_NO_TIME || u > out->max_upd)
+                out->max_upd = u;
+            if (prev != PS_NO_TIME) {
+                if (u < prev)
+                    out->asc = false;
+                if (u > prev)
+                    out->desc = false;
+            }
+            if (out->first_upd == PS_NO_TIME)
+                out->first_upd = u;
+            out->last_upd = u;
+            prev = u;
+        }
+        const cJSON *sa = cJSON_GetObjectItemCaseSensitive(r, "searchAfter");
+        free(out->cursor);
+        out->cursor = sa ? cJSON_PrintUnformatted(sa) : NULL;
+        if (sa && !out->cursor)
+            goto nomem_vals;
+        if (!out->first_id && !(out->first_id = strdup(vals[n * nc])))
+            goto nomem_vals;
+        free(out->last_id);
+        if (!(out->last_id = strdup(vals[n * nc])))
+            goto nomem_vals;
+        n++;
+    }
+    if (warn.len) {
+        size_t lines = 0;
+        for (size_t i = 0; i < warn.len; i++)
+            lines += warn.data[i] == '\n';
+        out->warnings = lines;
+        char first[300];
+        const char *nl = strchr(sbuf_str(&warn), '\n');
+        snprintf(first, sizeof first, "%.*s", nl ? (int)(nl - warn.data) : 280, sbuf_str(&warn));
+        char cnt[24];
+        snprintf(cnt, sizeof cnt, "%zu", lines);
+        log_event(lg, LOG_WARN, "pull.values_dropped", "object", m->object_key, "location",
+                  m->location_id, "count", cnt, "first", first, NULL);
+    }
+    sbuf_free(&warn);
+    out->n = n;
+    const char **col = n ? malloc(n * sizeof *col) : NULL;
+    if (n && !col)
+        goto nomem_vals;
+    for (size_t k = 0; k < nc; k++) {
+        for (size_t i = 0; i < n; i++)
+            col[i] = vals[i * nc + k];
+        sbuf b = SBUF_INIT;
+        map_array_encode(&b, col, n);
+        if (!n)
+            sbuf_puts(&b, "{}");
+        if (sbuf_failed(&b)) {
+            free(col);
+            goto nomem_vals;
+        }
+        out->arrays[k] = sbuf_steal(&b);
+    }
+    free(col);
+    for (size_t i = 0; i < n * nc; i++)
+        free(vals[i]);
+    free(vals);
+    return 0;
+nomem_vals:
+    for (size_t i = 0; i < cap * nc; i++)
+        free(vals[i]);
+nomem:
+    free(vals);
+    ps_page_free(out);
+    return gs_err_set(e, GS_ENOMEM, "out of memory");
+}
+
+/* ---- statements ---- */
+
+static const char *own(ps_stmts *s, char *v)
+{
+    if (!v)
+        return NULL;
+    s->owned[s->nowned++] = v;
+    return v;
+}
+
+static char *fmt_ll(long long v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    return strdup(b);
+}
+
+void ps_stmts_free(ps_stmts *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->params[i]);
+    for (int i = 0; i < s->nowned; i++)
+        free(s->owned[i]);
+    memset(s, 0, sizeof *s);
+}
+
+int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err *e)
+{
+    memset(s, 0, sizeof *s);
+    const ps_model *m = p->model;
+    size_t nc = m->ncols;
+    const char *gen = o->generation >= 0 ? own(s, fmt_ll(o->generation)) : NULL;
+    if (o->generation >= 0 && !gen)
+        goto nomem;
+    if (p->n) {
+        const char **v = calloc(nc + 4, sizeof *v);
+        if (!v)
+            goto nomem;
+        for (size_t k = 0; k < nc; k++)
+            v[k] = p->arrays[k];
+        v[nc] = gen;
+        v[nc + 1] = o->force ? "true" : "false";
+        v[nc + 2] = m->table_schema;
+        v[nc + 3] = m->table_name;
+        s->sql[s->n] = m->upsert;
+        s->nparams[s->n] = (int)nc + 4;
+        s->params[s->n++] = v;
+        if (gen) {
+            v = calloc(3, sizeof *v);
+            if (!v)
+                goto nomem;
+            v[0] = m->location_id;
+            v[1] = p->arrays[0];
+            v[2] = gen;
+            s->sql[s->n] = m->mark;
+            s->nparams[s->n] = 3;
+            s->params[s->n++] = v;
+        }
+    }
+    if (o->state == PS_STATE_CURSOR) {
+        const char **v = calloc(5, sizeof *v);
+        if (!v)
+            goto nomem;
+        v[0] = m->location_id;
+        v[1] = m->object_key;
+        v[2] = p->cursor;
+        v[3] = own(s, fmt_ll((long long)p->n));
+        v[4] = p->total >= 0 ? own(s, fmt_ll(p->total)) : NULL;
+        s->sql[s->n] = "UPDATE ghlsync.pull_state SET cursor = COALESCE($3::jsonb, cursor), "
+                       "fetched = fetched + $4::bigint, total = COALESCE($5::bigint, total), "
+                       "updated_at = now() WHERE location_id = $1 AND object_key = $2";
+        s->nparams[s->n] = 5;
+        s->params[s->n++] = v;
+        if (!v[3])
+            goto nomem;
+    } else if (o->state == PS_STATE_WATERMARK && p->max_upd != PS_NO_TIME) {
+        const char **v = calloc(3, sizeof *v);
+        if (!v)
+            goto nomem;
+        char iso[40];
+        ps_time_iso(p->max_upd, iso, sizeof iso);
+        v[0] = m->location_id;
+        v[1] = m->object_key;
+        v[2] = own(s, strdup(iso));
+        s->sql[s->n] = ps_sql_set_watermark;
+        s->nparams[s->n] = 3;
+        s->params[s->n++] = v;
+        if (!v[2])
+            goto nomem;
+    }
+    return 0;
+nomem:
+    ps_stmts_free(s);
+    return gs_err_set(e, GS_ENOMEM, "out of memory");
+}
+
+int ps_page_write_sync(PGconn *c, const ps_page *p, const ps_write_opts *o, gs_err *e)
+{
+    ps_stmts s;
+    int rc = ps_page_stmts(p, o, &s, e);
+    if (rc)
+        return rc;
+    rc = db_begin(c, e);
+    for (int i = 0; !rc && i < s.n; i++)
+        rc = db_execp(c, s.sql[i], s.nparams[i], s.params[i], e);
+    if (!rc)
+        rc = db_commit(c, e);
+    else
+        db_rollback(c);
+    ps_stmts_free(&s);
+    return rc;
+}
+
+/* ---- pull_state ---- */
+
+void ps_state_free(ps_state *st)
+{
+    free(st->cursor);
+    memset(st, 0, sizeof *st);
+}
+
+static int64_t ms_or_none(const PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? PS_NO_TIME : strtoll(PQgetvalue(r, 0, col), NULL, 10);
+}
+
+int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps_state *st,
+                  gs_err *e)
+{
+    memset(st, 0, sizeof *st);
+    const char *p[2] = {location_id, object_key};
+    int rc = db_execp(c,
+                      "INSERT INTO ghlsync.pull_state (location_id, object_key) VALUES ($1, $2) "
+                      "ON CONFLICT DO NOTHING",
+                      2, p, e);
+    if (rc)
+        return rc;
+    PGresult *r;
+    rc = db_query(c,
+                  "SELECT mode, cursor::text, (extract(epoch FROM watermark) * 1000)::bigint, "
+                  "generation, coalesce(total, -1), fetched, complete, "
+                  "(extract(epoch FROM started_at) * 1000)::bigint, "
+                  "(extract(epoch FROM last_full_scan_at) * 1000)::bigint "
+                  "FROM ghlsync.pull_state WHERE location_id = $1 AND object_key = $2",
+                  2, p, &r, e);
+    if (rc)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return gs_err_set(e, GS_EDB, "pull_state row missing for %s/%s", location_id, object_key);
+    }
+    snprintf(st->mode, sizeof st->mode, "%s", PQgetvalue(r, 0, 0));
+    st->cursor = PQgetisnull(r, 0, 1) ? NULL : strdup(PQgetvalue(r, 0, 1));
+    st->watermark_ms = ms_or_none(r, 2);
+    st->generation = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    st->total = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    st->fetched = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    st->complete = PQgetvalue(r, 0, 6)[0] == 't';
+    st->started_ms = ms_or_none(r, 7);
+    st->last_full_scan_ms = ms_or_none(r, 8);
+    PQclear(r);
+    return 0;
+}

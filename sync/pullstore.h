@@ -1,0 +1,150 @@
+/*
+ * pullstore.h - one page of pulled records -> PostgreSQL, in ONE transaction with the cursor.
+ *
+ * A ps_model is the write plan of one (location, object): the resolved schema model (ddl.h), the
+ * column list and the column types read from the catalog, and the SQL text. A page is turned
+ * into one text[] array literal per column and written by a single multi-row upsert:
+ *
+ *   INSERT INTO t (...) SELECT DISTINCT ON (id) ... FROM unnest($1::text[], ...) WITH ORDINALITY
+ *   ON CONFLICT (location_id, id) WHERE id IS NOT NULL DO UPDATE SET (...) = (SELECT CASE ...)
+ *   WHERE <remote updated_at not older than the row's>
+ *
+ * Why not COPY into a temp table then merge: the loop's PostgreSQL client (pgasync.h) speaks only
+ * the extended query protocol, and a COPY per page needs three round trips (create/copy/merge)
+ * where the array upsert needs one statement. Figures in tests/bench/pull.sh's output.
+ *
+ * Rules the upsert enforces (the "no flip-flop" rules of the architecture):
+ *  - a row whose updated_at is newer than the record's is not touched (equal: only when `force`,
+ *    which a full backfill uses so that a re-run rewrites every row; incremental polls skip
+ *    records they already hold, saving the writes of the overlap window);
+ *  - a column named in ghlsync.changes.changed_columns of a change to the same row (table_schema,
+ *    table_name, local_key = _local_id) that is not final (state not done/failed/ignored) keeps
+ *    its local value;
+ *  - _deleted_at is cleared (a record that reappears is undeleted), _synced_at = now(),
+ *    _generation = the scan's generation when the page comes from a full scan.
+ * The engine's sessions run SET ghlsync.origin = 'engine' so the push triggers skip these writes.
+ *
+ * Memory: a ps_model is reference counted (pages in flight keep the model they were built with
+ * alive across a schema change); it owns its schema_object. A ps_page owns its strings and holds
+ * one model reference. ps_stmts owns the parameter strings it built.
+ */
+#ifndef GHLSYNC_PULLSTORE_H
+#define GHLSYNC_PULLSTORE_H
+
+#include "err.h"
+#include "log.h"
+#include "schema.h"
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ps_model {
+    int refs;
+    schema_object *obj; /* owned, resolved by ddl_plan_object */
+    char *location_id;
+    char *object_key;
+    char *table_schema, *table_name;
+    char *qtable; /* "schema"."table", quoted */
+    size_t ncols; /* mapped columns, in map_row_init order */
+    char **types; /* catalog type of each column (format_type) */
+    char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *mark;   /* $1 location, $2 ids text[], $3 generation */
+    char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
+    char *hsweep; /* same, hard delete */
+} ps_model;
+
+/* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
+ * connection used to read the column types. */
+int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e);
+ps_model *ps_model_ref(ps_model *m);
+void ps_model_unref(ps_model *m);
+
+/* Time values in milliseconds since the epoch; INT64_MIN = absent. */
+#define PS_NO_TIME INT64_MIN
+
+/* ISO-8601 (Z or +hh:mm offsets, optional fraction) or epoch milliseconds -> ms. */
+int64_t ps_time_ms(const cJSON *v);
+/* ms -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (buf >= 32 bytes). */
+void ps_time_iso(int64_t ms, char *buf, size_t len);
+
+typedef struct ps_page {
+    ps_model *model; /* one reference */
+    size_t n;        /* records in the page */
+    char **arrays;   /* model->ncols array literals */
+    char *cursor;    /* JSON text of the last record's searchAfter; NULL when absent */
+    char *first_id, *last_id;
+    int64_t min_upd, max_upd; /* updatedAt range of the page */
+    bool asc, desc;           /* updatedAt non-decreasing / non-increasing across the page */
+    int64_t first_upd, last_upd;
+    long long total; /* the response's total, -1 when absent */
+    size_t warnings; /* values that could not be stored (logged once per page) */
+} ps_page;
+
+/* Parse a search response's "records" into a page. Records without an id are skipped (logged). */
+int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, gs_err *e);
+void ps_page_free(ps_page *p);
+
+enum ps_state_kind {
+    PS_STATE_NONE,      /* no pull_state change */
+    PS_STATE_CURSOR,    /* full scan: save cursor, fetched += n, total */
+    PS_STATE_WATERMARK, /* incremental (ascending): watermark = max(watermark, page max) */
+};
+
+typedef struct ps_write_opts {
+    int64_t generation; /* < 0: not a full scan (rows keep their generation) */
+    bool force;         /* rewrite rows whose updated_at equals the record's */
+    enum ps_state_kind state;
+} ps_write_opts;
+
+#define PS_MAX_STMTS 3
+typedef struct ps_stmts {
+    int n;
+    const char *sql[PS_MAX_STMTS];
+    int nparams[PS_MAX_STMTS];
+    const char **params[PS_MAX_STMTS];
+    char *owned[16]; /* strings built for the parameters */
+    int nowned;
+} ps_stmts;
+
+/* The statements of one page write, in order (run them in one transaction). Borrow from `p`
+ * and its model: keep both alive until the statements are submitted (pgasync copies them). */
+int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *out, gs_err *e);
+void ps_stmts_free(ps_stmts *s);
+
+/* Synchronous execution in one transaction (tools, tests, the COPY comparison). */
+int ps_page_write_sync(PGconn *c, const ps_page *p, const ps_write_opts *o, gs_err *e);
+
+/* ---- pull_state helpers (synchronous, start-up and tools) ---- */
+typedef struct ps_state {
+    char mode[16];
+    char *cursor;         /* JSON text or NULL */
+    int64_t watermark_ms; /* PS_NO_TIME when NULL */
+    int64_t generation;
+    long long total, fetched;
+    bool complete;
+    int64_t started_ms, last_full_scan_ms;
+} ps_state;
+
+/* Read (creating the row if missing). */
+int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps_state *st,
+                  gs_err *e);
+void ps_state_free(ps_state *st);
+
+/* SQL texts for the async workers ($1 location_id, $2 object_key in all of them). */
+/* Start a new full scan: generation+1, cursor NULL, started_at now, fetched 0, complete false.
+ * Returns the new generation and started_at (epoch ms) as a row. */
+extern const char ps_sql_scan_start[];
+/* Scan complete: $3 generation. Sets complete, completed_at, last_full_scan_at, and the watermark
+ * to started_at when there is none yet; clears the cursor. */
+extern const char ps_sql_scan_done[];
+/* $3 mode text. */
+extern const char ps_sql_set_mode[];
+/* $3 watermark (timestamptz text): watermark = greatest(watermark, $3). */
+extern const char ps_sql_set_watermark[];
+/* $3 error text (NULL clears). */
+extern const char ps_sql_set_error[];
+
+#endif

@@ -114,3 +114,99 @@ long tpush_count(PGconn *c, const char *sql)
     free(v);
     return n;
 }
+
+/* ---- engine-like context ---- */
+
+static void on_idle(void *ud)
+{
+    tpush_eng *g = ud;
+    g->idle = true;
+    gs_loop_stop(&g->L);
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    tpush_eng *g = t->data;
+    g->timed_out = true;
+    gs_loop_stop(&g->L);
+}
+
+int tpush_eng_open(tpush_eng *g, const tsim *s, int loc, const tpush_db *d,
+                   enum cfg_conflict policy, const char *ext_field, bool fast)
+{
+    memset(g, 0, sizeof *g);
+    gs_err e = {0};
+    http_opts ho = {.insecure_http = true, .total_timeout_ms = 10000};
+    if (gs_loop_init(&g->L, NULL, &ho, &e)) {
+        printf("# loop: %s\n", e.msg);
+        return -1;
+    }
+    hl_client_opts o = {.base_url = s->base_url, .max_attempts = 3, .backoff_base_ms = 50};
+    if (fast) {
+        o.rate.burst = 100000;
+        o.rate.window_ms = 1000;
+        o.rate.max_inflight = 64;
+    }
+    if (hl_client_new(&g->L, &o, &g->hl, &e)) {
+        printf("# client: %s\n", e.msg);
+        return -1;
+    }
+    g->loc = hl_location_add(g->hl, s->loc[loc].id, s->loc[loc].token, NULL, 0, NULL, NULL, &e);
+    if (!g->loc) {
+        printf("# location: %s\n", e.msg);
+        return -1;
+    }
+    push_opts po = {.conninfo = d->conninfo,
+                    .once = true,
+                    .on_idle = on_idle,
+                    .ud = g,
+                    .sweep_ms = 200,
+                    .backoff_base_ms = 100,
+                    .backoff_max_ms = 500,
+                    .max_attempts = 3};
+    if (push_new(&g->L, &po, &g->push, &e)) {
+        printf("# push: %s\n", e.msg);
+        return -1;
+    }
+    push_target t = {.location_id = s->loc[loc].id,
+                     .object_key = d->model->key,
+                     .hl = g->loc,
+                     .model = d->model,
+                     .conflict = policy,
+                     .external_id_field = ext_field};
+    if (push_add_target(g->push, &t, &e)) {
+        printf("# target: %s\n", e.msg);
+        return -1;
+    }
+    uv_timer_init(&g->L.uv, &g->guard);
+    g->guard.data = g;
+    return 0;
+}
+
+int tpush_eng_run(tpush_eng *g, long timeout_ms)
+{
+    gs_err e = {0};
+    g->idle = g->timed_out = false;
+    if (!g->started) {
+        if (push_start(g->push, &e)) {
+            printf("# push_start: %s\n", e.msg);
+            return -1;
+        }
+        g->started = true;
+    } else {
+        push_wake(g->push, NULL);
+    }
+    uv_timer_start(&g->guard, on_guard, (uint64_t)timeout_ms, 0);
+    while (!g->idle && !g->timed_out)
+        gs_loop_run(&g->L);
+    uv_timer_stop(&g->guard);
+    return g->idle ? 0 : -1;
+}
+
+void tpush_eng_close(tpush_eng *g)
+{
+    push_free(g->push);
+    hl_client_free(g->hl);
+    uv_close((uv_handle_t *)&g->guard, NULL);
+    gs_loop_close(&g->L);
+}

@@ -41,3 +41,25 @@ void tpush_close(tpush_db *d);
 long tpush_count(PGconn *c, const char *sql);
 
 #endif
+
+/* ---- an engine-like context for the push service (loop, client, one location) ---- */
+#include "hlapi.h"
+#include "loop.h"
+#include "push.h"
+
+typedef struct tpush_eng {
+    gs_loop L;
+    hl_client *hl;
+    hl_location *loc;
+    push_service *push;
+    bool idle, timed_out, started;
+    uv_timer_t guard;
+} tpush_eng;
+
+/* Loop + client for simulator location `loc` (limits: burst 0 = effectively unlimited pacing
+ * when `fast`, else the defaults) + a push service in `once` mode with one target. */
+int tpush_eng_open(tpush_eng *g, const struct tsim *s, int loc, const tpush_db *d,
+                   enum cfg_conflict policy, const char *ext_field, bool fast);
+/* Start (or wake) the service and run the loop until it is idle, or timeout_ms. 0 = idle. */
+int tpush_eng_run(tpush_eng *g, long timeout_ms);
+void tpush_eng_close(tpush_eng *g);

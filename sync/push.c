@@ -51,6 +51,8 @@ struct push_service {
     size_t nlocs;
     ptarget **targets;
     size_t ntargets;
+    ptarget **retired; /* replaced by push_set_model; jobs in flight may still use them */
+    size_t nretired;
     int jobs_alive;
     bool started, closing, idle_reported;
     push_stats st;
@@ -354,7 +356,14 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
         ptarget *n = target_new(t->loc, &pt, e);
         if (!n)
             return e ? e->code : GS_ENOMEM;
-        /* jobs in flight keep the old target: it is retired, not freed (small, rare) */
+        /* jobs in flight keep the old target: retire it, free it with the service */
+        ptarget **rt = realloc(P->retired, (P->nretired + 1) * sizeof *rt);
+        if (!rt) {
+            target_free(n);
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        }
+        P->retired = rt;
+        P->retired[P->nretired++] = t;
         P->targets[i] = n;
         log_event(P->L->log, LOG_INFO, "push.model_replaced", "object", object_key, NULL);
         return 0;
@@ -468,6 +477,9 @@ static void service_release(push_service *P)
     for (size_t i = 0; i < P->ntargets; i++)
         target_free(P->targets[i]);
     free(P->targets);
+    for (size_t i = 0; i < P->nretired; i++)
+        target_free(P->retired[i]);
+    free(P->retired);
     for (size_t i = 0; i < P->nlocs; i++) {
         free(P->locs[i]->id);
         free(P->locs[i]);

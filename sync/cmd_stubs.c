@@ -31,17 +31,3 @@ CLI_STUB(status, "usage: ghlsync [-c FILE] status\n\n"
                  "pending and failed local changes, and the rate budget left.\n\n"
                  "Examples:\n"
                  "    ghlsync status\n")
-
-CLI_STUB(errors, "usage: ghlsync [-c FILE] errors [list]\n"
-                 "   or: ghlsync [-c FILE] errors show ID\n"
-                 "   or: ghlsync [-c FILE] errors retry ID\n"
-                 "   or: ghlsync [-c FILE] errors ignore ID\n\n"
-                 "Local changes that could not be pushed after [push] max_attempts, or that were\n"
-                 "parked for an operator.\n\n"
-                 "    list         list them (the default)\n"
-                 "    show ID      show one, with the API's answer\n"
-                 "    retry ID     queue it again\n"
-                 "    ignore ID    mark it resolved without pushing it\n\n"
-                 "Examples:\n"
-                 "    ghlsync errors\n"
-                 "    ghlsync errors retry 42\n")

@@ -1,0 +1,1531 @@
+/*
+ * push.c - push workers (see push.h for the protocol).
+ */
+#include "push.h"
+
+#include "ident.h"
+#include "mapping.h"
+#include "pgasync.h"
+#include "pglisten.h"
+#include "sbuf.h"
+#include "triggers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPEN_STATES "('pending', 'retrying', 'failed', 'unknown')"
+
+typedef struct push_loc {
+    struct push_service *P;
+    char *id;
+    hl_location *hl;
+    int inflight;
+    bool claiming, again, found_nothing;
+} push_loc;
+
+typedef struct ptarget {
+    push_loc *loc;
+    char *key;
+    const schema_object *model;
+    enum cfg_conflict conflict;
+    const schema_field *ext; /* external id field, NULL = none */
+    char *qtable;
+    char *select_sql;    /* row fetch */
+    char *writeback_sql; /* row write-back */
+    char *state_sql;     /* row _sync_state/_sync_error */
+    size_t ncols;        /* map_row_init columns */
+    const char **cols;   /* borrowed names (model / map_sys_columns) */
+    char **coltypes;     /* PostgreSQL type of each column, for comparisons */
+} ptarget;
+
+struct push_service {
+    gs_loop *L;
+    push_opts o;
+    char *conninfo;
+    pga_conn *db;
+    pgl_listener *lis;
+    uv_timer_t *sweep;
+    push_loc **locs;
+    size_t nlocs;
+    ptarget **targets;
+    size_t ntargets;
+    ptarget **retired; /* replaced by push_set_model; jobs in flight may still use them */
+    size_t nretired;
+    int jobs_alive;
+    bool started, closing, idle_reported;
+    push_stats st;
+};
+
+typedef struct pchange {
+    int64_t id;
+    char op; /* 'i', 'u', 'd' */
+    char *remote_id;
+    char **cols;
+    size_t ncols;
+    cJSON *old_values;
+    char *base;    /* base_updated_at text, may be NULL */
+    char *created; /* created_at text */
+    bool sent;
+    int attempts;
+} pchange;
+
+typedef struct pjob {
+    push_service *P;
+    push_loc *loc;
+    ptarget *t;
+    char *schema, *table;
+    int64_t key;
+    char keytxt[24];
+    pchange *ch;
+    size_t n;
+    /* the row */
+    bool exists;
+    char **values; /* t->ncols */
+    char *remote_id;
+    bool suspect;  /* row updated_at newer than the base version */
+    bool *changed; /* t->ncols: columns to send */
+    bool create_in_doubt;
+    long status;
+    cJSON *conflicts; /* compared columns: [{"c": column index}] */
+    cJSON *stash;     /* create body text while sent_at is being committed */
+} pjob;
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void ids_lit_if(const pjob *j, sbuf *b, bool (*pick)(const pchange *), bool want)
+{
+    sbuf_putc(b, '{');
+    bool first = true;
+    for (size_t i = 0; i < j->n; i++) {
+        if (pick && pick(&j->ch[i]) != want)
+            continue;
+        sbuf_printf(b, "%s%" PRId64, first ? "" : ",", j->ch[i].id);
+        first = false;
+    }
+    sbuf_putc(b, '}');
+}
+
+static void ids_lit(const pjob *j, sbuf *b, bool (*pick)(const pchange *))
+{
+    ids_lit_if(j, b, pick, true);
+}
+
+static void job_end(pjob *j);
+static void claim(push_loc *l);
+static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
+
+/* Release the claims of the changes a step did not settle (they are claimed again later). */
+static const char release_sql[] = "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = "
+                                  "NULL WHERE id = ANY($1::bigint[])";
+
+static void log_db(push_service *P, const char *what, const pga_error *err)
+{
+    log_event(P->L->log, LOG_ERROR, "push.db_error", "what", what, "error", err->err.msg, NULL);
+}
+
+/* ---- target set-up ----------------------------------------------------------------------- */
+
+static void target_free(ptarget *t)
+{
+    if (!t)
+        return;
+    free(t->key);
+    free(t->qtable);
+    free(t->select_sql);
+    free(t->writeback_sql);
+    free(t->state_sql);
+    free(t->cols);
+    for (size_t i = 0; t->coltypes && i < t->ncols; i++)
+        free(t->coltypes[i]);
+    free(t->coltypes);
+    free(t);
+}
+
+static const schema_field *find_ext(const schema_object *m, const char *name)
+{
+    if (!name)
+        return NULL;
+    const schema_field *f = schema_find_field(m, name);
+    if (f)
+        return f;
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (!strcmp(m->fields[i].prop_key, schema_prop_key(name)))
+            return &m->fields[i];
+    return NULL;
+}
+
+/* Build the SQL of a target from its model. */
+static int target_build(ptarget *t, const schema_object *m, const char *ext_field, gs_err *e)
+{
+    map_row row = {0};
+    int rc = map_row_init(m, &row, e);
+    if (rc)
+        return rc;
+    t->model = m;
+    t->ncols = row.n;
+    t->cols = row.columns;
+    row.columns = NULL;
+    free(row.values);
+    t->coltypes = calloc(t->ncols, sizeof *t->coltypes);
+    if (!t->coltypes)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    for (size_t c = 0; c < t->ncols; c++) {
+        const char *ty = "text";
+        if (!strcmp(t->cols[c], "owner") || !strcmp(t->cols[c], "followers"))
+            ty = "text[]";
+        else if (!strcmp(t->cols[c], "created_at") || !strcmp(t->cols[c], "updated_at"))
+            ty = "timestamptz";
+        for (size_t i = 0; i < m->n_fields; i++) {
+            const schema_field *f = &m->fields[i];
+            if (f->column && !strcmp(f->column, t->cols[c]) && f->type)
+                ty = f->type->column;
+            else if (f->currency_column && !strcmp(f->currency_column, t->cols[c]) && f->type &&
+                     f->type->currency_column)
+                ty = f->type->currency_column;
+        }
+        t->coltypes[c] = strdup(ty);
+        if (!t->coltypes[c])
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    t->ext = find_ext(m, ext_field);
+    if (ext_field && !t->ext)
+        return gs_err_set(e, GS_ECONFIG,
+                          "%s: external_id_field \"%s\" is not a field of the object (create a "
+                          "TEXT field for it in HighLevel)",
+                          m->key, ext_field);
+
+    sbuf q = SBUF_INIT, s = SBUF_INIT, w = SBUF_INIT, st = SBUF_INIT;
+    ident_quote(&q, m->table_schema);
+    sbuf_putc(&q, '.');
+    ident_quote(&q, m->table);
+
+    sbuf_puts(&s, "SELECT ");
+    for (size_t c = 0; c < t->ncols; c++) {
+        sbuf_puts(&s, "t.");
+        ident_quote(&s, t->cols[c]);
+        sbuf_puts(&s, ", ");
+    }
+    sbuf_printf(&s,
+                "t._local_id IS NOT NULL, (SELECT ch.remote_id FROM ghlsync.changes ch WHERE "
+                "ch.table_schema = $2 AND ch.table_name = $3 AND ch.local_key = $1 AND "
+                "ch.remote_id IS NOT NULL ORDER BY ch.id DESC LIMIT 1), coalesce(t.updated_at > "
+                "$4::timestamptz, false) FROM (SELECT 1) one LEFT JOIN %s t ON t._local_id = $1",
+                sbuf_str(&q));
+
+    /* $1 key, $2 schema, $3 table, $4 completed ids, $5.. column values */
+    sbuf_printf(&w, "UPDATE %s t SET ", sbuf_str(&q));
+    for (size_t c = 0; c < t->ncols; c++) {
+        ident_quote(&w, t->cols[c]);
+        sbuf_puts(&w, " = CASE WHEN ");
+        ident_quote_literal(&w, t->cols[c]);
+        sbuf_puts(&w, " = ANY(p.cols) THEN t.");
+        ident_quote(&w, t->cols[c]);
+        sbuf_printf(&w, " ELSE $%zu END, ", c + 5);
+    }
+    sbuf_puts(&w, "_sync_state = CASE WHEN p.n > 0 THEN 'pending' ELSE 'done' END, _sync_error = "
+                  "NULL, _synced_at = now(), _deleted_at = NULL FROM (SELECT count(DISTINCT ch.id) "
+                  "AS n, coalesce(array_agg(DISTINCT c) FILTER (WHERE c IS NOT NULL), '{}') AS "
+                  "cols FROM ghlsync.changes ch LEFT JOIN LATERAL unnest(ch.changed_columns) c ON "
+                  "true WHERE ch.table_schema = $2 AND ch.table_name = $3 AND ch.local_key = $1 "
+                  "AND ch.state IN " OPEN_STATES
+                  " AND NOT ch.id = ANY($4::bigint[])) p WHERE t._local_id = $1");
+
+    sbuf_printf(&st, "UPDATE %s SET _sync_state = $2, _sync_error = $3 WHERE _local_id = $1",
+                sbuf_str(&q));
+    if (sbuf_failed(&q) || sbuf_failed(&s) || sbuf_failed(&w) || sbuf_failed(&st)) {
+        sbuf_free(&q);
+        sbuf_free(&s);
+        sbuf_free(&w);
+        sbuf_free(&st);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    t->qtable = sbuf_steal(&q);
+    t->select_sql = sbuf_steal(&s);
+    t->writeback_sql = sbuf_steal(&w);
+    t->state_sql = sbuf_steal(&st);
+    return 0;
+}
+
+static ptarget *target_new(push_loc *l, const push_target *pt, gs_err *e)
+{
+    ptarget *t = calloc(1, sizeof *t);
+    if (!t) {
+        gs_err_set(e, GS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->loc = l;
+    t->key = strdup(pt->object_key);
+    t->conflict = pt->conflict;
+    if (!t->key || target_build(t, pt->model, pt->external_id_field, e)) {
+        if (!t->key)
+            gs_err_set(e, GS_ENOMEM, "out of memory");
+        target_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- service ----------------------------------------------------------------------------- */
+
+int push_new(gs_loop *L, const push_opts *o, push_service **out, gs_err *e)
+{
+    push_service *P = calloc(1, sizeof *P);
+    if (!P)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    P->L = L;
+    P->o = *o;
+    if (P->o.batch_size <= 0)
+        P->o.batch_size = 8;
+    if (P->o.max_attempts <= 0)
+        P->o.max_attempts = 10;
+    if (P->o.backoff_base_ms <= 0)
+        P->o.backoff_base_ms = 1000;
+    if (P->o.backoff_max_ms <= 0)
+        P->o.backoff_max_ms = 300000;
+    if (P->o.sweep_ms <= 0)
+        P->o.sweep_ms = 5000;
+    P->conninfo = strdup(o->conninfo ? o->conninfo : "");
+    if (!P->conninfo) {
+        free(P);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    *out = P;
+    return 0;
+}
+
+static push_loc *loc_get(push_service *P, const char *id, hl_location *hl)
+{
+    for (size_t i = 0; i < P->nlocs; i++)
+        if (!strcmp(P->locs[i]->id, id))
+            return P->locs[i];
+    if (!hl)
+        return NULL;
+    push_loc **nl = realloc(P->locs, (P->nlocs + 1) * sizeof *nl);
+    if (!nl)
+        return NULL;
+    P->locs = nl;
+    push_loc *l = calloc(1, sizeof *l);
+    if (!l || !(l->id = strdup(id))) {
+        free(l);
+        return NULL;
+    }
+    l->P = P;
+    l->hl = hl;
+    P->locs[P->nlocs++] = l;
+    return l;
+}
+
+int push_add_target(push_service *P, const push_target *pt, gs_err *e)
+{
+    push_loc *l = loc_get(P, pt->location_id, pt->hl);
+    if (!l)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    ptarget *t = target_new(l, pt, e);
+    if (!t)
+        return e ? e->code : GS_ENOMEM;
+    ptarget **nt = realloc(P->targets, (P->ntargets + 1) * sizeof *nt);
+    if (!nt) {
+        target_free(t);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    P->targets = nt;
+    P->targets[P->ntargets++] = t;
+    return 0;
+}
+
+int push_set_model(push_service *P, const char *location_id, const char *object_key,
+                   const schema_object *model, gs_err *e)
+{
+    for (size_t i = 0; i < P->ntargets; i++) {
+        ptarget *t = P->targets[i];
+        if (strcmp(t->loc->id, location_id) || strcmp(t->key, object_key))
+            continue;
+        push_target pt = {.location_id = location_id,
+                          .object_key = object_key,
+                          .hl = t->loc->hl,
+                          .model = model,
+                          .conflict = t->conflict,
+                          .external_id_field = t->ext ? t->ext->field_key : NULL};
+        ptarget *n = target_new(t->loc, &pt, e);
+        if (!n)
+            return e ? e->code : GS_ENOMEM;
+        /* jobs in flight keep the old target: retire it, free it with the service */
+        ptarget **rt = realloc(P->retired, (P->nretired + 1) * sizeof *rt);
+        if (!rt) {
+            target_free(n);
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        }
+        P->retired = rt;
+        P->retired[P->nretired++] = t;
+        P->targets[i] = n;
+        log_event(P->L->log, LOG_INFO, "push.model_replaced", "object", object_key, NULL);
+        return 0;
+    }
+    return gs_err_set(e, GS_ENOTFOUND, "push: no target %s/%s", location_id, object_key);
+}
+
+static ptarget *target_find(push_service *P, const char *loc, const char *schema, const char *table)
+{
+    for (size_t i = 0; i < P->ntargets; i++) {
+        ptarget *t = P->targets[i];
+        if (!strcmp(t->loc->id, loc) && !strcmp(t->model->table_schema, schema) &&
+            !strcmp(t->model->table, table))
+            return t;
+    }
+    return NULL;
+}
+
+static void check_idle(push_service *P)
+{
+    if (!P->o.once || P->idle_reported || P->closing)
+        return;
+    for (size_t i = 0; i < P->nlocs; i++) {
+        push_loc *l = P->locs[i];
+        if (l->inflight || l->claiming || !l->found_nothing)
+            return;
+    }
+    P->idle_reported = true;
+    if (P->o.on_idle)
+        P->o.on_idle(P->o.ud);
+}
+
+static void on_notify(const char *payload, void *ud)
+{
+    push_service *P = ud;
+    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
+        if (!payload || !*payload || !strcmp(P->locs[i]->id, payload))
+            claim(P->locs[i]);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    push_service *P = t->data;
+    /* claims live as long as the session: nothing to renew; just look for due work */
+    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
+        claim(P->locs[i]);
+}
+
+static void on_session(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    if (err)
+        log_db(ud, "session set-up", err);
+}
+
+int push_start(push_service *P, gs_err *e)
+{
+    int rc = pga_open(P->L, P->conninfo, &P->db, e);
+    if (rc)
+        return rc;
+    rc = pga_query(P->db,
+                   "SELECT set_config('ghlsync.origin', 'engine', false), "
+                   "set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
+                   "set_config('extra_float_digits', '3', false)",
+                   0, NULL, on_session, P, e);
+    if (rc)
+        return rc;
+    if (P->o.listen) {
+        rc = pgl_open(P->L, P->conninfo, PUSH_NOTIFY_CHANNEL, on_notify, P, &P->lis, e);
+        if (rc)
+            return rc;
+    }
+    P->sweep = malloc(sizeof *P->sweep);
+    if (!P->sweep)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    uv_timer_init(&P->L->uv, P->sweep);
+    P->sweep->data = P;
+    uv_timer_start(P->sweep, on_sweep, (uint64_t)P->o.sweep_ms, (uint64_t)P->o.sweep_ms);
+    P->started = true;
+    push_wake(P, NULL);
+    return 0;
+}
+
+void push_wake(push_service *P, const char *location_id)
+{
+    if (!P->started || P->closing)
+        return;
+    P->idle_reported = false;
+    for (size_t i = 0; i < P->nlocs; i++)
+        if (!location_id || !strcmp(P->locs[i]->id, location_id))
+            claim(P->locs[i]);
+}
+
+int push_inflight(const push_service *P)
+{
+    int n = 0;
+    for (size_t i = 0; i < P->nlocs; i++)
+        n += P->locs[i]->inflight;
+    return n;
+}
+
+void push_get_stats(const push_service *P, push_stats *out)
+{
+    *out = P->st;
+}
+
+static void service_release(push_service *P)
+{
+    for (size_t i = 0; i < P->ntargets; i++)
+        target_free(P->targets[i]);
+    free(P->targets);
+    for (size_t i = 0; i < P->nretired; i++)
+        target_free(P->retired[i]);
+    free(P->retired);
+    for (size_t i = 0; i < P->nlocs; i++) {
+        free(P->locs[i]->id);
+        free(P->locs[i]);
+    }
+    free(P->locs);
+    free(P->conninfo);
+    free(P);
+}
+
+void push_free(push_service *P)
+{
+    if (!P)
+        return;
+    P->closing = true;
+    if (P->sweep) {
+        uv_timer_stop(P->sweep);
+        gs_uv_close_free((uv_handle_t *)P->sweep);
+        P->sweep = NULL;
+    }
+    pgl_close(P->lis);
+    P->lis = NULL;
+    /* pending statements fail now ("connection closed"): their jobs end */
+    pga_conn *db = P->db;
+    P->db = NULL;
+    pga_close(db);
+    if (P->jobs_alive == 0)
+        service_release(P);
+}
+
+/* ---- claims ------------------------------------------------------------------------------ */
+
+static const char claim_sql[] =
+    "WITH live AS (SELECT pid, backend_start FROM pg_stat_activity), "
+    "recs AS ("
+    " SELECT c.table_schema, c.table_name, c.local_key, min(c.id) AS first_id"
+    " FROM ghlsync.changes c"
+    " WHERE c.location_id = $1 AND c.state IN " OPEN_STATES " GROUP BY 1, 2, 3"
+    " HAVING bool_and(c.state <> 'unknown')"
+    "    AND bool_or(c.state IN ('pending', 'retrying') AND c.next_attempt_at <= now())"
+    "    AND bool_and(c.claim_pid IS NULL OR NOT EXISTS (SELECT 1 FROM live"
+    "        WHERE live.pid = c.claim_pid AND live.backend_start = c.claim_start))"
+    " ORDER BY first_id LIMIT $2), "
+    "lk AS ("
+    " SELECT x.id FROM ghlsync.changes x JOIN recs r USING (table_schema, table_name, local_key)"
+    " WHERE x.location_id = $1 AND x.state IN ('pending', 'retrying', 'failed')"
+    " FOR UPDATE OF x SKIP LOCKED) "
+    "UPDATE ghlsync.changes c SET claim_pid = pg_backend_pid(),"
+    " claim_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),"
+    " claimed_at = now() FROM lk WHERE c.id = lk.id "
+    "RETURNING c.id, c.table_schema, c.table_name, c.local_key, c.op, c.remote_id,"
+    " c.changed_columns, c.old_values, c.base_updated_at, c.created_at, c.sent_at IS NOT NULL,"
+    " c.attempts";
+
+static void job_start(pjob *j);
+
+static void change_free(pchange *c)
+{
+    free(c->remote_id);
+    for (size_t i = 0; i < c->ncols; i++)
+        free(c->cols[i]);
+    free(c->cols);
+    cJSON_Delete(c->old_values);
+    free(c->base);
+    free(c->created);
+}
+
+static void job_free(pjob *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        change_free(&j->ch[i]);
+    free(j->ch);
+    for (size_t c = 0; j->values && c < j->t->ncols; c++)
+        free(j->values[c]);
+    free(j->values);
+    free(j->changed);
+    free(j->remote_id);
+    free(j->schema);
+    free(j->table);
+    cJSON_Delete(j->conflicts);
+    cJSON_Delete(j->stash);
+    free(j);
+}
+
+static int parse_cols(const char *lit, pchange *c)
+{
+    if (!lit || !*lit)
+        return 0;
+    cJSON *a = NULL;
+    gs_err e;
+    if (map_array_decode(lit, &a, &e))
+        return -1;
+    int n = cJSON_GetArraySize(a);
+    c->cols = calloc((size_t)n + 1, sizeof *c->cols);
+    if (!c->cols) {
+        cJSON_Delete(a);
+        return -1;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a)
+    {
+        if (cJSON_IsString(it))
+            c->cols[c->ncols++] = strdup(it->valuestring);
+    }
+    cJSON_Delete(a);
+    return 0;
+}
+
+typedef struct claim_row {
+    int idx;
+    const char *schema, *table;
+    int64_t key, id;
+} claim_row;
+
+static int cmp_claim(const void *a, const void *b)
+{
+    const claim_row *x = a, *y = b;
+    int c = strcmp(x->schema, y->schema);
+    if (!c)
+        c = strcmp(x->table, y->table);
+    if (!c)
+        c = x->key < y->key ? -1 : x->key > y->key;
+    if (!c)
+        c = x->id < y->id ? -1 : x->id > y->id;
+    return c;
+}
+
+static void on_claimed(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    push_loc *l = ud;
+    push_service *P = l->P;
+    l->claiming = false;
+    if (err || nres < 2) {
+        if (err)
+            log_db(P, "claim", err);
+        if (!P->closing)
+            check_idle(P);
+        return;
+    }
+    PGresult *r = res[nres - 1];
+    int n = PQntuples(r);
+    P->st.claims++;
+    claim_row *rows = calloc((size_t)n + 1, sizeof *rows);
+    if (!rows)
+        return;
+    for (int i = 0; i < n; i++) {
+        rows[i].idx = i;
+        rows[i].schema = PQgetvalue(r, i, 1);
+        rows[i].table = PQgetvalue(r, i, 2);
+        rows[i].key = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+        rows[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    }
+    qsort(rows, (size_t)n, sizeof *rows, cmp_claim);
+    int njobs = 0;
+    for (int i = 0; i < n;) {
+        int k = i;
+        while (k < n && !strcmp(rows[k].schema, rows[i].schema) &&
+               !strcmp(rows[k].table, rows[i].table) && rows[k].key == rows[i].key)
+            k++;
+        ptarget *t = target_find(P, l->id, rows[i].schema, rows[i].table);
+        pjob *j = t ? calloc(1, sizeof *j) : NULL;
+        if (!t)
+            log_event(P->L->log, LOG_WARN, "push.no_target", "table", rows[i].table, "location",
+                      l->id, NULL);
+        if (j) {
+            j->P = P;
+            j->loc = l;
+            j->t = t;
+            j->key = rows[i].key;
+            snprintf(j->keytxt, sizeof j->keytxt, "%" PRId64, j->key);
+            j->schema = strdup(rows[i].schema);
+            j->table = strdup(rows[i].table);
+            j->ch = calloc((size_t)(k - i), sizeof *j->ch);
+            j->n = (size_t)(k - i);
+            for (int m = i; j->ch && m < k; m++) {
+                pchange *pc = &j->ch[m - i];
+                int x = rows[m].idx;
+                pc->id = rows[m].id;
+                const char *op = PQgetvalue(r, x, 4);
+                pc->op = op[0] == 'i' ? 'i' : op[0] == 'u' ? 'u' : 'd';
+                pc->remote_id = PQgetisnull(r, x, 5) ? NULL : strdup(PQgetvalue(r, x, 5));
+                parse_cols(PQgetisnull(r, x, 6) ? NULL : PQgetvalue(r, x, 6), pc);
+                pc->old_values = PQgetisnull(r, x, 7) ? NULL : cJSON_Parse(PQgetvalue(r, x, 7));
+                pc->base = PQgetisnull(r, x, 8) ? NULL : strdup(PQgetvalue(r, x, 8));
+                pc->created = strdup(PQgetvalue(r, x, 9));
+                pc->sent = PQgetvalue(r, x, 10)[0] == 't';
+                pc->attempts = atoi(PQgetvalue(r, x, 11));
+            }
+            l->inflight++;
+            P->jobs_alive++;
+            P->st.jobs++;
+            njobs++;
+            job_start(j);
+        }
+        i = k;
+    }
+    free(rows);
+    l->found_nothing = njobs == 0;
+    if (l->again || (njobs > 0 && l->inflight < P->o.batch_size)) {
+        l->again = false;
+        claim(l);
+    }
+    check_idle(P);
+}
+
+static void claim(push_loc *l)
+{
+    push_service *P = l->P;
+    if (P->closing || !P->db)
+        return;
+    if (l->claiming) {
+        l->again = true;
+        return;
+    }
+    int room = P->o.batch_size - l->inflight;
+    if (room <= 0) {
+        l->again = true;
+        return;
+    }
+    char lim[16], lock[64];
+    snprintf(lim, sizeof lim, "%d", room);
+    /* one lock per location: claimers of a location take turns (per-record order) */
+    snprintf(lock, sizeof lock, "%lld",
+             (long long)(0x7075736800000000LL | ident_hash(l->id, strlen(l->id))));
+    const char *p1[] = {lock};
+    const char *p2[] = {l->id, lim};
+    pga_stmt st[2] = {
+        {"SELECT pg_advisory_xact_lock($1::bigint)", 1, p1},
+        {claim_sql, 2, p2},
+    };
+    gs_err e = {0};
+    l->again = false;
+    if (pga_tx(P->db, st, 2, on_claimed, l, &e) == 0)
+        l->claiming = true;
+    else
+        log_event(P->L->log, LOG_ERROR, "push.claim_failed", "error", e.msg, NULL);
+}
+
+/* ---- job endings ------------------------------------------------------------------------- */
+
+static void job_end(pjob *j)
+{
+    push_service *P = j->P;
+    push_loc *l = j->loc;
+    l->inflight--;
+    P->jobs_alive--;
+    job_free(j);
+    if (P->closing) {
+        if (P->jobs_alive == 0)
+            service_release(P);
+        return;
+    }
+    claim(l);
+    check_idle(P);
+}
+
+static void on_end_stmt(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    pjob *j = ud;
+    if (err && !j->P->closing)
+        log_db(j->P, "finishing a change", err);
+    job_end(j);
+}
+
+static bool pick_all(const pchange *c)
+{
+    (void)c;
+    return true;
+}
+
+static bool pick_sent(const pchange *c)
+{
+    return c->sent;
+}
+
+/* Submit a transaction whose completion ends the job; on a submit error end it now. */
+static void end_with(pjob *j, const pga_stmt *st, int n)
+{
+    gs_err e = {0};
+    if (j->P->closing || !j->P->db || pga_tx(j->P->db, st, n, on_end_stmt, j, &e)) {
+        if (e.msg[0])
+            log_event(j->P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
+        job_end(j);
+    }
+}
+
+/* Release the claim of some changes (they will be claimed again) and end the job. */
+static void job_release(pjob *j, bool (*pick)(const pchange *), int64_t delay_ms)
+{
+    sbuf ids = SBUF_INIT;
+    ids_lit(j, &ids, pick);
+    char d[32];
+    snprintf(d, sizeof d, "%" PRId64, delay_ms);
+    const char *p[] = {sbuf_str(&ids), d};
+    pga_stmt st = {"UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = NULL, "
+                   "next_attempt_at = now() + $2::bigint * interval '1 millisecond' "
+                   "WHERE id = ANY($1::bigint[])",
+                   2, p};
+    end_with(j, &st, 1);
+    sbuf_free(&ids);
+}
+
+/* state: failed | retrying | unknown | ignored */
+static void job_settle(pjob *j, const char *state, long status, const char *msg,
+                       bool (*pick)(const pchange *), bool clear_sent)
+{
+    push_service *P = j->P;
+    int attempts = 0;
+    for (size_t i = 0; i < j->n; i++)
+        if (j->ch[i].attempts > attempts)
+            attempts = j->ch[i].attempts;
+    int64_t delay = 0;
+    if (!strcmp(state, "retrying")) {
+        if (attempts + 1 >= P->o.max_attempts) {
+            state = "failed";
+        } else {
+            delay = P->o.backoff_base_ms;
+            for (int i = 0; i < attempts && delay < P->o.backoff_max_ms; i++)
+                delay *= 2;
+            if (delay > P->o.backoff_max_ms)
+                delay = P->o.backoff_max_ms;
+            delay = delay / 2 + (int64_t)gs_loop_rand(P->L, (uint64_t)delay / 2 + 1);
+        }
+    }
+    if (!strcmp(state, "failed"))
+        P->st.failed++;
+    else if (!strcmp(state, "retrying"))
+        P->st.retrying++;
+    else if (!strcmp(state, "unknown"))
+        P->st.unknown++;
+    else
+        P->st.ignored++;
+    sbuf ids = SBUF_INIT, rowerr = SBUF_INIT;
+    ids_lit(j, &ids, pick);
+    char st_txt[16], d[32];
+    snprintf(st_txt, sizeof st_txt, "%ld", status);
+    snprintf(d, sizeof d, "%" PRId64, delay);
+    if (status)
+        sbuf_printf(&rowerr, "HTTP %ld: %s", status, msg ? msg : "");
+    else
+        sbuf_puts(&rowerr, msg ? msg : "");
+    bool final = !strcmp(state, "ignored");
+    const char *p1[] = {sbuf_str(&ids),     state, status ? st_txt : NULL,
+                        final ? NULL : msg, d,     clear_sent ? "t" : "f"};
+    const char *p2[] = {j->keytxt, !strcmp(state, "retrying") ? "pending" : state,
+                        sbuf_str(&rowerr)};
+    sbuf rest = SBUF_INIT;
+    ids_lit_if(j, &rest, pick, false);
+    const char *p3[] = {sbuf_str(&rest)};
+    pga_stmt st[3] = {
+        {"UPDATE ghlsync.changes SET state = $2, last_status = $3::int, last_error = $4, "
+         "claim_pid = NULL, claim_start = NULL, attempts = attempts + 1, "
+         "sent_at = CASE WHEN $6::boolean THEN NULL ELSE sent_at END, "
+         "done_at = CASE WHEN $2 = 'ignored' THEN now() END, "
+         "next_attempt_at = now() + $5::bigint * interval '1 millisecond' "
+         "WHERE id = ANY($1::bigint[])",
+         6, p1},
+        {release_sql, 1, p3},
+        {j->t->state_sql, 3, p2},
+    };
+    log_event(P->L->log, !strcmp(state, "ignored") ? LOG_DEBUG : LOG_WARN, "push.change_settled",
+              "table", j->table, "local_key", j->keytxt, "state", state, "error", msg ? msg : "",
+              NULL);
+    end_with(j, st, final ? 2 : 3);
+    sbuf_free(&rest);
+    sbuf_free(&ids);
+    sbuf_free(&rowerr);
+}
+
+/* The API answered with a record: write it back (except protected columns) and finish the
+ * changes picked. */
+static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchange *))
+{
+    push_service *P = j->P;
+    map_row row = {0};
+    sbuf warn = SBUF_INIT, ids = SBUF_INIT;
+    gs_err e = {0};
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(record, "record");
+    if (!rec)
+        rec = record;
+    if (map_record_to_row(j->t->model, rec, j->loc->id, &row, &warn, &e) || row.n != j->t->ncols) {
+        log_event(P->L->log, LOG_ERROR, "push.writeback_map", "error", e.msg, NULL);
+        map_row_free(&row);
+        sbuf_free(&warn);
+        job_end(j);
+        return;
+    }
+    const char *rid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "id"));
+    ids_lit(j, &ids, pick);
+    size_t np = 4 + row.n;
+    const char **p = calloc(np, sizeof *p);
+    if (!p) {
+        map_row_free(&row);
+        sbuf_free(&warn);
+        sbuf_free(&ids);
+        job_end(j);
+        return;
+    }
+    p[0] = j->keytxt;
+    p[1] = j->schema;
+    p[2] = j->table;
+    p[3] = sbuf_str(&ids);
+    for (size_t c = 0; c < row.n; c++)
+        p[4 + c] = row.values[c];
+    char st_txt[16];
+    snprintf(st_txt, sizeof st_txt, "%ld", j->status ? j->status : 200);
+    const char *pd[] = {sbuf_str(&ids), rid, st_txt};
+    const char *pr[] = {j->keytxt, j->schema, j->table, rid};
+    const char *pl[] = {j->keytxt};
+    sbuf rest = SBUF_INIT;
+    ids_lit_if(j, &rest, pick, false);
+    const char *prel[] = {sbuf_str(&rest)};
+    char lock_sql[600];
+    snprintf(lock_sql, sizeof lock_sql, "SELECT 1 FROM %s WHERE _local_id = $1 FOR UPDATE",
+             j->t->qtable);
+    pga_stmt st[5] = {
+        {release_sql, 1, prel},
+        {lock_sql, 1, pl},
+        {j->t->writeback_sql, (int)np, p},
+        {"UPDATE ghlsync.changes SET state = 'done', done_at = now(), remote_id = "
+         "coalesce(remote_id, $2), claim_pid = NULL, claim_start = NULL, last_status = $3::int, "
+         "last_error = NULL, attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+         3, pd},
+        {"UPDATE ghlsync.changes SET remote_id = $4 WHERE table_schema = $2 AND table_name = $3 "
+         "AND local_key = $1 AND remote_id IS NULL AND state IN " OPEN_STATES,
+         4, pr},
+    };
+    for (size_t i = 0; i < j->n; i++)
+        if (pick(&j->ch[i]))
+            P->st.done++;
+    end_with(j, st, rid ? 5 : 4);
+    sbuf_free(&rest);
+    free(p);
+    map_row_free(&row);
+    sbuf_free(&warn);
+    sbuf_free(&ids);
+}
+
+/* Common handling of a failed call. */
+static void job_api_error(pjob *j, const hl_result *r, bool is_create)
+{
+    switch (r->kind) {
+    case HL_REJECTED:
+        job_settle(j, "failed", r->status, r->message, pick_all, is_create);
+        break;
+    case HL_UNKNOWN_OUTCOME:
+        /* sent_at stays: the next claim looks the record up or parks the change */
+        log_event(j->P->L->log, LOG_WARN, "push.create_unknown", "table", j->table, "local_key",
+                  j->keytxt, "error", r->message, NULL);
+        job_release(j, pick_all, 0);
+        break;
+    case HL_AUTH:
+    case HL_RETRYABLE:
+    default:
+        job_settle(j, "retrying", r->status, r->message, pick_all, is_create);
+        break;
+    }
+}
+
+/* ---- API calls --------------------------------------------------------------------------- */
+
+static void on_write_done(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    if (j->P->closing) {
+        job_end(j);
+        return;
+    }
+    j->status = r->status;
+    if (r->kind == HL_OK && r->json) {
+        job_writeback(j, r->json, pick_all);
+        return;
+    }
+    job_api_error(j, r, false);
+}
+
+static void on_create_done(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    if (j->P->closing) {
+        job_end(j);
+        return;
+    }
+    j->status = r->status;
+    if (r->kind == HL_OK && r->json) {
+        j->P->st.creates++;
+        job_writeback(j, r->json, pick_all);
+        return;
+    }
+    if (r->kind == HL_OK) {
+        /* 2xx without a readable record: we cannot know the id */
+        hl_result u = *r;
+        u.kind = HL_UNKNOWN_OUTCOME;
+        job_api_error(j, &u, true);
+        return;
+    }
+    job_api_error(j, r, true);
+}
+
+static void on_delete_done(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    if (j->P->closing) {
+        job_end(j);
+        return;
+    }
+    if (r->kind == HL_OK) {
+        j->P->st.deletes++;
+        sbuf ids = SBUF_INIT;
+        ids_lit(j, &ids, pick_all);
+        char st_txt[16];
+        snprintf(st_txt, sizeof st_txt, "%ld", r->status);
+        const char *p[] = {sbuf_str(&ids), st_txt};
+        pga_stmt st = {"UPDATE ghlsync.changes SET state = 'done', done_at = now(), claim_pid = "
+                       "NULL, claim_start = NULL, last_status = $2::int, last_error = NULL, "
+                       "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+                       2, p};
+        j->P->st.done += (long)j->n;
+        end_with(j, &st, 1);
+        sbuf_free(&ids);
+        return;
+    }
+    job_api_error(j, r, false);
+}
+
+static size_t col_index(const ptarget *t, const char *name)
+{
+    for (size_t c = 0; c < t->ncols; c++)
+        if (!strcmp(t->cols[c], name))
+            return c;
+    return (size_t)-1;
+}
+
+/* owner / followers text[] column -> JSON array (NULL column: empty array) */
+static void add_people(cJSON *body, const char *name, const char *lit)
+{
+    cJSON *a = NULL;
+    gs_err e;
+    if (!lit || map_array_decode(lit, &a, &e))
+        a = cJSON_CreateArray();
+    cJSON_AddItemToObject(body, name, a);
+}
+
+static void do_create(pjob *j)
+{
+    push_service *P = j->P;
+    cJSON *props = NULL;
+    gs_err e = {0};
+    if (map_row_to_properties(j->t->model, (const char *const *)j->values, NULL, NULL, true, &props,
+                              &e)) {
+        job_settle(j, "failed", 0, e.msg, pick_all, true);
+        return;
+    }
+    if (j->t->ext) {
+        cJSON_DeleteItemFromObjectCaseSensitive(props, j->t->ext->prop_key);
+        cJSON_AddStringToObject(props, j->t->ext->prop_key, j->keytxt);
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddItemToObject(body, "properties", props);
+    size_t oi = col_index(j->t, "owner"), fi = col_index(j->t, "followers");
+    if (oi != (size_t)-1 && j->values[oi])
+        add_people(body, "owner", j->values[oi]);
+    if (fi != (size_t)-1 && j->values[fi])
+        add_people(body, "followers", j->values[fi]);
+    /* committed BEFORE the POST leaves: a crash from here on is an unknown outcome */
+    sbuf ids = SBUF_INIT;
+    ids_lit(j, &ids, pick_all);
+    const char *p[] = {sbuf_str(&ids)};
+    char *bodytxt = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    /* the body is kept as text until the mark is committed */
+    j->stash = cJSON_CreateString(bodytxt ? bodytxt : "{}");
+    free(bodytxt);
+    for (size_t i = 0; i < j->n; i++)
+        j->ch[i].sent = true;
+    gs_err e2 = {0};
+    if (pga_query(P->db, "UPDATE ghlsync.changes SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                  1, p, on_marked, j, &e2)) {
+        log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e2.msg, NULL);
+        job_end(j);
+    }
+    sbuf_free(&ids);
+}
+
+static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    pjob *j = ud;
+    if (err || j->P->closing) {
+        if (err && !j->P->closing)
+            log_db(j->P, "marking a create as sent", err);
+        job_end(j);
+        return;
+    }
+    cJSON *body = cJSON_Parse(cJSON_GetStringValue(j->stash));
+    cJSON_Delete(j->stash);
+    j->stash = NULL;
+    gs_err e = {0};
+    if (!body ||
+        hl_create_record(j->loc->hl, j->t->key, body, RL_PRIO_PUSH, NULL, on_create_done, j, &e)) {
+        cJSON_Delete(body);
+        log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+        job_release(j, pick_all, 1000);
+        return;
+    }
+    cJSON_Delete(body);
+}
+
+static void do_put(pjob *j)
+{
+    cJSON *props = NULL;
+    gs_err e = {0};
+    /* old values for options that must be cleared (TEXTBOX_LIST) */
+    const char **old = calloc(j->t->ncols, sizeof *old);
+    char **oldown = calloc(j->t->ncols, sizeof *oldown);
+    bool any = false;
+    for (size_t c = 0; old && oldown && c < j->t->ncols; c++) {
+        if (!j->changed[c])
+            continue;
+        if (strcmp(j->t->cols[c], "owner") && strcmp(j->t->cols[c], "followers"))
+            any = true;
+        for (size_t i = 0; i < j->n && !old[c]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->ch[i].old_values, j->t->cols[c]);
+            if (v && !cJSON_IsNull(v)) {
+                oldown[c] = cJSON_IsString(v) ? strdup(v->valuestring) : cJSON_PrintUnformatted(v);
+                old[c] = oldown[c];
+            }
+        }
+    }
+    int rc = old && oldown ? map_row_to_properties(j->t->model, (const char *const *)j->values, old,
+                                                   j->changed, false, &props, &e)
+                           : gs_err_set(&e, GS_ENOMEM, "out of memory");
+    for (size_t c = 0; oldown && c < j->t->ncols; c++)
+        free(oldown[c]);
+    free(oldown);
+    free(old);
+    if (rc) {
+        job_settle(j, "failed", 0, e.msg, pick_all, false);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    if (any || cJSON_GetArraySize(props) > 0)
+        cJSON_AddItemToObject(body, "properties", props);
+    else
+        cJSON_Delete(props);
+    size_t oi = col_index(j->t, "owner"), fi = col_index(j->t, "followers");
+    if (oi != (size_t)-1 && j->changed[oi])
+        add_people(body, "owner", j->values[oi]);
+    if (fi != (size_t)-1 && j->changed[fi])
+        add_people(body, "followers", j->values[fi]);
+    if (cJSON_GetArraySize(body) == 0) {
+        /* nothing left to send (every column dropped by the conflict policy): take the remote
+         * record as it is */
+        cJSON_Delete(body);
+        hl_get_record(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, NULL, on_write_done, j,
+                      &e);
+        return;
+    }
+    j->P->st.updates++;
+    if (hl_update_record(j->loc->hl, j->t->key, j->remote_id, body, RL_PRIO_PUSH, NULL,
+                         on_write_done, j, &e)) {
+        log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+        job_release(j, pick_all, 1000);
+    }
+    cJSON_Delete(body);
+}
+
+/* ---- conflicts --------------------------------------------------------------------------- */
+
+static void on_conflicts_recorded(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                                  void *ud)
+{
+    (void)c;
+    (void)nres;
+    pjob *j = ud;
+    if (err || j->P->closing) {
+        if (err && !j->P->closing)
+            log_db(j->P, "conflict check", err);
+        job_end(j);
+        return;
+    }
+    /* res[0]: one row per compared column: conflict?, local wins?; in j->conflicts order */
+    PGresult *r = res[0];
+    cJSON *it;
+    int i = 0;
+    cJSON_ArrayForEach(it, j->conflicts)
+    {
+        bool conflict = PQgetvalue(r, 0, 2 * i)[0] == 't';
+        bool local = PQgetvalue(r, 0, 2 * i + 1)[0] == 't';
+        size_t col = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "c"));
+        if (conflict) {
+            j->P->st.conflicts++;
+            if (!local)
+                j->changed[col] = false;
+        }
+        i++;
+    }
+    do_put(j);
+}
+
+static const char *policy_name(enum cfg_conflict c)
+{
+    return c == CFG_LOCAL_WINS    ? "local_wins"
+           : c == CFG_NEWEST_WINS ? "newest_wins"
+                                  : "remote_wins";
+}
+
+static void add_param(cJSON *list, const char *v)
+{
+    cJSON_AddItemToArray(list, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+}
+
+static void on_remote_get(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    push_service *P = j->P;
+    if (P->closing) {
+        job_end(j);
+        return;
+    }
+    P->st.gets++;
+    if (r->kind == HL_REJECTED && r->status == 404) {
+        job_settle(j, "failed", r->status, r->message, pick_all, false);
+        return;
+    }
+    if (r->kind != HL_OK || !r->json) {
+        job_api_error(j, r, false);
+        return;
+    }
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r->json, "record");
+    if (!rec)
+        rec = r->json;
+    map_row remote = {0};
+    sbuf warn = SBUF_INIT;
+    gs_err e = {0};
+    if (map_record_to_row(j->t->model, rec, j->loc->id, &remote, &warn, &e) ||
+        remote.n != j->t->ncols) {
+        sbuf_free(&warn);
+        map_row_free(&remote);
+        do_put(j);
+        return;
+    }
+    sbuf_free(&warn);
+    const char *rupd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "dateUpdated"));
+    if (!rupd)
+        rupd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "updatedAt"));
+    /* One statement compares every pushed column (typed, in SQL) and records the conflicts:
+     * remote differs from the base value AND from the local value = changed on both sides. */
+    sbuf q = SBUF_INIT, ins = SBUF_INIT;
+    cJSON *plist = cJSON_CreateArray();
+    j->conflicts = cJSON_CreateArray();
+    int np = 0;
+#define PARAM(v) (add_param(plist, (v)), ++np)
+    int p_rupd = PARAM(rupd);
+    int p_pol = PARAM(policy_name(j->t->conflict));
+    int p_key = PARAM(j->keytxt);
+    int p_rid = PARAM(j->remote_id);
+    int p_loc = PARAM(j->loc->id);
+    int p_obj = PARAM(j->t->key);
+    int p_sch = PARAM(j->schema);
+    int p_tab = PARAM(j->table);
+    char chid[24];
+    snprintf(chid, sizeof chid, "%" PRId64, j->ch[0].id);
+    int p_chid = PARAM(chid);
+    sbuf_puts(&q, "WITH v AS (SELECT ");
+    int ncmp = 0;
+    for (size_t c = 0; c < j->t->ncols; c++) {
+        if (!j->changed[c])
+            continue;
+        const char *col = j->t->cols[c];
+        const cJSON *base = NULL;
+        const char *latest = NULL;
+        for (size_t i = 0; i < j->n; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->ch[i].old_values, col);
+            if (v && !base)
+                base = v;
+            for (size_t k = 0; k < j->ch[i].ncols; k++)
+                if (!strcmp(j->ch[i].cols[k], col))
+                    latest = j->ch[i].created;
+        }
+        if (!base)
+            continue;
+        char *btxt = cJSON_PrintUnformatted(base);
+        int pb = PARAM(btxt);
+        free(btxt);
+        int pr = PARAM(remote.values[c]);
+        int pl = PARAM(j->values[c]);
+        int pt = PARAM(latest);
+        int pc = PARAM(col);
+        const char *ty = j->t->coltypes[c];
+        sbuf_printf(&q,
+                    "%s$%d::jsonb AS b%d, coalesce(to_jsonb($%d::%s), 'null') AS r%d, "
+                    "coalesce(to_jsonb($%d::%s), 'null') AS l%d, "
+                    "$%d::timestamptz AS t%d, $%d::text AS n%d",
+                    ncmp ? ", " : "", pb, ncmp, pr, ty, ncmp, pl, ty, ncmp, pt, ncmp, pc, ncmp);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "c", (double)c);
+        cJSON_AddItemToArray(j->conflicts, o);
+        ncmp++;
+    }
+    if (ncmp == 0) {
+        sbuf_free(&q);
+        sbuf_free(&ins);
+        cJSON_Delete(plist);
+        map_row_free(&remote);
+        do_put(j);
+        return;
+    }
+    /* conflict_k: remote moved away from the base and is not what we push; local_k: the local
+     * value is the one to send under the policy */
+    sbuf_puts(&q, "), d AS (SELECT ");
+    for (int k = 0; k < ncmp; k++)
+        sbuf_printf(&q,
+                    "%s(v.r%d IS DISTINCT FROM v.b%d AND v.r%d IS DISTINCT FROM v.l%d) AS c%d, "
+                    "CASE $%d WHEN 'local_wins' THEN true WHEN 'newest_wins' THEN v.t%d > "
+                    "$%d::timestamptz ELSE false END AS w%d",
+                    k ? ", " : "", k, k, k, k, k, p_pol, k, p_rupd, k);
+    sbuf_puts(&q, " FROM v), ins AS (INSERT INTO ghlsync.conflicts (change_id, location_id, "
+                  "object_key, table_schema, table_name, local_key, remote_id, column_name, "
+                  "base_value, local_value, remote_value, remote_updated_at, policy, resolution, "
+                  "resolved_at) ");
+    for (int k = 0; k < ncmp; k++)
+        sbuf_printf(&q,
+                    "%sSELECT $%d::bigint, $%d, $%d, $%d, $%d, $%d::bigint, $%d, v.n%d, v.b%d, "
+                    "v.l%d, v.r%d, $%d::timestamptz, $%d, CASE WHEN d.w%d THEN 'local_pushed' "
+                    "ELSE 'remote_kept' END, now() FROM v, d WHERE d.c%d",
+                    k ? " UNION ALL " : "", p_chid, p_loc, p_obj, p_sch, p_tab, p_key, p_rid, k, k,
+                    k, k, p_rupd, p_pol, k, k);
+    sbuf_puts(&q, " RETURNING 1) SELECT ");
+    for (int k = 0; k < ncmp; k++)
+        sbuf_printf(&q, "%sd.c%d, d.w%d", k ? ", " : "", k, k);
+    sbuf_puts(&q, " FROM d");
+#undef PARAM
+    const char **vals = calloc((size_t)np, sizeof *vals);
+    for (int i = 0; vals && i < np; i++)
+        vals[i] = cJSON_GetStringValue(cJSON_GetArrayItem(plist, i));
+    gs_err e2 = {0};
+    if (!vals || sbuf_failed(&q) ||
+        pga_query(P->db, sbuf_str(&q), np, vals, on_conflicts_recorded, j, &e2)) {
+        log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e2.msg, NULL);
+        job_end(j);
+    }
+    free(vals);
+    cJSON_Delete(plist);
+    sbuf_free(&q);
+    sbuf_free(&ins);
+    map_row_free(&remote);
+}
+
+static void do_update(pjob *j)
+{
+    j->changed = calloc(j->t->ncols, sizeof *j->changed);
+    if (!j->changed) {
+        job_end(j);
+        return;
+    }
+    for (size_t i = 0; i < j->n; i++)
+        for (size_t k = 0; k < j->ch[i].ncols; k++) {
+            size_t c = col_index(j->t, j->ch[i].cols[k]);
+            if (c != (size_t)-1)
+                j->changed[c] = true;
+        }
+    bool any = false;
+    for (size_t c = 0; c < j->t->ncols; c++)
+        any |= j->changed[c];
+    if (!any) {
+        /* only columns that are not pushed (a deprecated field): nothing to send */
+        job_settle(j, "ignored", 0, NULL, pick_all, false);
+        return;
+    }
+    if (j->suspect) {
+        gs_err e = {0};
+        if (hl_get_record(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, NULL, on_remote_get, j,
+                          &e)) {
+            log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+            job_release(j, pick_all, 1000);
+        }
+        return;
+    }
+    do_put(j);
+}
+
+/* ---- unknown outcome of a create ---------------------------------------------------------- */
+
+static void on_search(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    push_service *P = j->P;
+    if (P->closing) {
+        job_end(j);
+        return;
+    }
+    P->st.searches++;
+    if (r->kind != HL_OK || !r->json) {
+        /* cannot tell yet: keep the change in doubt, try again later */
+        job_settle(j, "retrying", r->status, r->message, pick_all, false);
+        return;
+    }
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(r->json, "records");
+    const cJSON *it, *found = NULL;
+    int matches = 0;
+    cJSON_ArrayForEach(it, recs)
+    {
+        const cJSON *props = cJSON_GetObjectItemCaseSensitive(it, "properties");
+        const char *v =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(props, j->t->ext->prop_key));
+        if (v && !strcmp(v, j->keytxt)) {
+            if (!found)
+                found = it;
+            matches++;
+        }
+    }
+    if (found) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", matches);
+        log_event(P->L->log, matches > 1 ? LOG_WARN : LOG_INFO, "push.create_adopted", "table",
+                  j->table, "local_key", j->keytxt, "id",
+                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(found, "id")), "matches", n,
+                  NULL);
+        P->st.adopted++;
+        j->status = 200;
+        /* only the creates are settled; later changes are pushed as an update next */
+        job_writeback(j, found, pick_sent);
+        return;
+    }
+    /* not created: create it now (sent_at is set again before the POST) */
+    for (size_t i = 0; i < j->n; i++)
+        j->ch[i].sent = false;
+    if (!j->exists) {
+        job_settle(j, "ignored", 0, NULL, pick_all, false);
+        return;
+    }
+    do_create(j);
+}
+
+static void resolve_doubt(pjob *j)
+{
+    push_service *P = j->P;
+    if (!j->t->ext) {
+        char msg[600];
+        snprintf(msg, sizeof msg,
+                 "the create was sent but its outcome is unknown (connection lost or no readable "
+                 "answer) and %s has no external_id_field to look it up: check HighLevel for the "
+                 "record, then `ghlsync errors retry ID` to create it or `ghlsync errors ignore "
+                 "ID`",
+                 j->t->key);
+        job_settle(j, "unknown", 0, msg, pick_sent, false);
+        return;
+    }
+    cJSON *filters = cJSON_CreateArray();
+    cJSON *f = cJSON_CreateObject();
+    char field[300];
+    snprintf(field, sizeof field, "properties.%s", j->t->ext->prop_key);
+    cJSON_AddStringToObject(f, "field", field);
+    cJSON_AddStringToObject(f, "operator", "eq");
+    cJSON_AddStringToObject(f, "value", j->keytxt);
+    cJSON_AddItemToArray(filters, f);
+    hl_search s = {.page_limit = 10, .filters = filters};
+    gs_err e = {0};
+    if (hl_search_records(j->loc->hl, j->t->key, &s, RL_PRIO_PUSH, NULL, on_search, j, &e)) {
+        log_event(P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+        job_release(j, pick_all, 1000);
+    }
+    cJSON_Delete(filters);
+}
+
+/* ---- job start: read the row, decide ----------------------------------------------------- */
+
+static void on_row(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)nres;
+    pjob *j = ud;
+    if (err || j->P->closing) {
+        if (err && !j->P->closing)
+            log_db(j->P, "reading a row to push", err);
+        job_end(j);
+        return;
+    }
+    PGresult *r = res[0];
+    size_t n = j->t->ncols;
+    j->values = calloc(n, sizeof *j->values);
+    if (!j->values || PQntuples(r) != 1) {
+        job_end(j);
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        j->values[k] = PQgetisnull(r, 0, (int)k) ? NULL : strdup(PQgetvalue(r, 0, (int)k));
+    j->exists = PQgetvalue(r, 0, (int)n)[0] == 't';
+    const char *known = PQgetisnull(r, 0, (int)n + 1) ? NULL : PQgetvalue(r, 0, (int)n + 1);
+    j->suspect = PQgetvalue(r, 0, (int)n + 2)[0] == 't';
+    size_t idi = col_index(j->t, "id");
+    const char *rid = j->exists && idi != (size_t)-1 && j->values[idi] ? j->values[idi] : known;
+    for (size_t i = 0; !rid && i < j->n; i++)
+        rid = j->ch[i].remote_id;
+    j->remote_id = xstrdup(rid);
+
+    bool in_doubt = false;
+    for (size_t i = 0; i < j->n; i++)
+        in_doubt |= j->ch[i].sent;
+    if (in_doubt && !j->remote_id) {
+        resolve_doubt(j);
+        return;
+    }
+    if (in_doubt) {
+        /* the create did land (a later change knows the id): nothing is in doubt any more */
+        for (size_t i = 0; i < j->n; i++)
+            j->ch[i].sent = false;
+    }
+    if (!j->exists) {
+        if (!j->remote_id) {
+            job_settle(j, "ignored", 0, NULL, pick_all, false); /* insert + delete */
+            return;
+        }
+        gs_err e = {0};
+        if (hl_delete_record(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, NULL,
+                             on_delete_done, j, &e)) {
+            log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+            job_release(j, pick_all, 1000);
+        }
+        return;
+    }
+    if (!j->remote_id) {
+        do_create(j);
+        return;
+    }
+    do_update(j);
+}
+
+static void job_start(pjob *j)
+{
+    /* base version: the oldest claimed update's (the local edit started from it) */
+    const char *base = NULL;
+    for (size_t i = 0; i < j->n && !base; i++)
+        if (j->ch[i].op == 'u')
+            base = j->ch[i].base;
+    const char *p[] = {j->keytxt, j->schema, j->table, base};
+    gs_err e = {0};
+    if (!j->schema || !j->table || !j->ch ||
+        pga_query(j->P->db, j->t->select_sql, 4, p, on_row, j, &e)) {
+        log_event(j->P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
+        job_end(j);
+    }
+}

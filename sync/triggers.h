@@ -1,0 +1,50 @@
+/*
+ * triggers.h - the row triggers of a mirrored table: how local SQL writes enter the push outbox.
+ *
+ * For an object with direction "both" or "push", every INSERT, UPDATE and DELETE of the table
+ * appends a row to ghlsync.changes in the writer's own transaction (op, local key, remote id, the
+ * changed pushable columns only with old and new values, the row's updated_at as base version)
+ * and NOTIFYs channel PUSH_NOTIFY_CHANNEL with the location id; the row's _sync_state becomes
+ * 'pending'. Sessions that ran `SET ghlsync.origin = 'engine'` (pull, push write-back) are
+ * skipped, so the engine's own writes never echo back. An update that touches only columns that
+ * are not pushed (id, timestamps, _sync_state...) records nothing.
+ * For direction "pull" the triggers reject local writes with an error that says why (SQLSTATE
+ * 25006, with DETAIL and HINT). TRUNCATE is rejected in every mode (no row trigger would see it).
+ *
+ * The trigger functions themselves are in migrations/003_push.sql (ghlsync.capture,
+ * ghlsync.reject_write, ghlsync.reject_truncate); this module generates the per-table CREATE
+ * TRIGGER statements, whose arguments name the object, the default location and the pushed
+ * columns of the model. Re-apply after every ddl_apply (a new field is a new pushed column):
+ * the statements are idempotent (CREATE OR REPLACE TRIGGER, PostgreSQL >= 14) and switch a
+ * table between capture and read-only when the direction changed.
+ *
+ * Memory: nothing retained; the model (resolved by ddl_plan_object) and settings are borrowed.
+ */
+#ifndef GHLSYNC_TRIGGERS_H
+#define GHLSYNC_TRIGGERS_H
+
+#include "config.h"
+#include "err.h"
+#include "sbuf.h"
+#include "schema.h"
+
+#include <libpq-fe.h>
+
+#define PUSH_NOTIFY_CHANNEL "ghlsync_push"
+
+typedef struct trig_settings {
+    enum cfg_direction direction;
+    /* Filled into location_id when an INSERT leaves it NULL; NULL or "" = the INSERT must give
+     * it (the object is synced for several locations). */
+    const char *default_location_id;
+} trig_settings;
+
+/* Append the trigger statements for one table (model resolved by ddl_plan_object: table_schema,
+ * table, field columns). Returns 0 or GS_EINVAL (unresolved model) / GS_ENOMEM. */
+int triggers_sql(const schema_object *model, const trig_settings *s, sbuf *out, gs_err *err);
+
+/* Run triggers_sql's statements in one transaction under the schema advisory lock. The
+ * migrations (003) must have been applied. */
+int triggers_apply(PGconn *conn, const schema_object *model, const trig_settings *s, gs_err *err);
+
+#endif

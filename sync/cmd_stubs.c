@@ -59,12 +59,6 @@ CLI_STUB(push, "usage: ghlsync [-c FILE] push\n\n"
                "Examples:\n"
                "    ghlsync push\n")
 
-CLI_STUB(status, "usage: ghlsync [-c FILE] status\n\n"
-                 "Show, per location and object: rows mirrored, time of the last successful pull,\n"
-                 "pending and failed local changes, and the rate budget left.\n\n"
-                 "Examples:\n"
-                 "    ghlsync status\n")
-
 CLI_STUB(errors, "usage: ghlsync [-c FILE] errors [list]\n"
                  "   or: ghlsync [-c FILE] errors show ID\n"
                  "   or: ghlsync [-c FILE] errors retry ID\n"

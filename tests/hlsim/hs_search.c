@@ -759,7 +759,27 @@ int hs_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_buf *out
     long npage = 0;
     long long total = 0;
 
+    /* Where the candidates come from: the sort field's index, or, when a range on the other
+     * time field selects far fewer records, that index's range (then sorted here). */
+    const hs_index *src = &o->by_created;
+    size_t src_lo = 0, src_hi = o->by_created.n;
+    bool gather = sp.sf == SF_PROP;
     if (sp.sf != SF_PROP) {
+        const hs_index *ix = sp.sf == SF_CREATED ? &o->by_created : &o->by_updated;
+        size_t lo, hi;
+        time_bounds(s.root, sp.sf, o, ix, &lo, &hi);
+        int of = sp.sf == SF_CREATED ? SF_UPDATED : SF_CREATED;
+        const hs_index *ox = of == SF_CREATED ? &o->by_created : &o->by_updated;
+        size_t olo, ohi;
+        time_bounds(s.root, of, o, ox, &olo, &ohi);
+        if (ohi - olo < (hi - lo) / 4) {
+            gather = true;
+            src = ox;
+            src_lo = olo;
+            src_hi = ohi;
+        }
+    }
+    if (!gather) {
         const hs_index *ix = sp.sf == SF_CREATED ? &o->by_created : &o->by_updated;
         size_t lo, hi;
         time_bounds(s.root, sp.sf, o, ix, &lo, &hi);
@@ -807,11 +827,11 @@ int hs_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_buf *out
             }
         }
     } else {
-        /* property sort: gather, sort, then cursor / offset */
-        size_t cap = o->by_created.n, n = 0;
+        /* gather the matches, sort them, then apply the cursor / offset */
+        size_t cap = src_hi - src_lo, n = 0;
         cand *cv = calloc(cap + 1, sizeof *cv);
-        for (size_t i = 0; i < o->by_created.n; i++) {
-            hs_rec *r = o->by_created.v[i];
+        for (size_t i = src_lo; i < src_hi; i++) {
+            hs_rec *r = src->v[i];
             if (matches(&s, r)) {
                 cv[n].r = r;
                 cand_value(&cv[n], &sp);
@@ -825,6 +845,7 @@ int hs_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_buf *out
             hs_rec fake;
             memset(&fake, 0, sizeof fake);
             snprintf(fake.id, sizeof fake.id, "%s", cJSON_GetArrayItem(jsa, 1)->valuestring);
+            fake.created = fake.updated = (int64_t)cur.num;
             cur.r = &fake;
             start = 0;
             while (start < n && cand_cmp_dir(&cv[start], &cur, &sp) <= 0)

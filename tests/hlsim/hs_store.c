@@ -433,8 +433,10 @@ static int cmp_updated(const void *a, const void *b)
 
 void hs_index_sort_all(hs_object *o)
 {
-    qsort(o->by_created.v, o->by_created.n, sizeof(hs_rec *), cmp_created);
-    qsort(o->by_updated.v, o->by_updated.n, sizeof(hs_rec *), cmp_updated);
+    if (o->by_created.n > 1) {
+        qsort(o->by_created.v, o->by_created.n, sizeof(hs_rec *), cmp_created);
+        qsort(o->by_updated.v, o->by_updated.n, sizeof(hs_rec *), cmp_updated);
+    }
     o->version++;
 }
 

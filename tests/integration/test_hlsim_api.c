@@ -550,6 +550,63 @@ static void search_paging(void)
     cJSON_Delete(j);
 }
 
+/* default (createdAt) order with a narrow updatedAt range: same set as the updatedAt-sorted
+ * answer, in createdAt order */
+static void search_updated_range_created_order(void)
+{
+    long st;
+    cJSON *j =
+        search(1, "custom_objects.vaccination",
+               "\"pageLimit\":12,\"sort\":[{\"field\":\"updatedAt\",\"direction\":\"desc\"}]", &st);
+    TEST_EQ_INT(st, 200);
+    cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "records"), 11);
+    char bound[40];
+    snprintf(bound, sizeof bound, "%s", str(last, "updatedAt"));
+    cJSON_Delete(j);
+    char f[300], extra[600];
+    snprintf(f, sizeof f,
+             "\"filters\":[{\"field\":\"updatedAt\",\"operator\":\"range\",\"value\":{\"gte\":"
+             "\"%s\"}}]",
+             bound);
+    snprintf(extra, sizeof extra,
+             "\"pageLimit\":100,%s,\"sort\":[{\"field\":\"updatedAt\",\"direction\":\"asc\"}]", f);
+    cJSON *a = search(1, "custom_objects.vaccination", extra, &st);
+    snprintf(extra, sizeof extra, "\"pageLimit\":100,%s", f);
+    cJSON *b = search(1, "custom_objects.vaccination", extra, &st);
+    TEST_EQ_INT(st, 200);
+    int ta = cJSON_GetObjectItem(a, "total")->valueint,
+        tb = cJSON_GetObjectItem(b, "total")->valueint;
+    TEST_EQ_INT(ta, tb);
+    TEST_CHECK(ta >= 12 && ta < 30);
+    cJSON *ra = cJSON_GetObjectItem(a, "records"), *rb = cJSON_GetObjectItem(b, "records");
+    TEST_EQ_INT(cJSON_GetArraySize(rb), ta);
+    char prev[40] = "";
+    cJSON *r;
+    cJSON_ArrayForEach(r, rb)
+    {
+        TEST_CHECK(strcmp(str(r, "createdAt"), prev) >= 0);
+        snprintf(prev, sizeof prev, "%s", str(r, "createdAt"));
+        TEST_CHECK(strcmp(str(r, "updatedAt"), bound) >= 0);
+        bool in_a = false;
+        cJSON *x;
+        cJSON_ArrayForEach(x, ra) in_a |= !strcmp(str(x, "id"), str(r, "id"));
+        TEST_CHECK(in_a);
+    }
+    /* and with a cursor: the second half of that set */
+    cJSON *mid = cJSON_GetArrayItem(rb, ta / 2 - 1);
+    cJSON *sa = cJSON_GetObjectItem(mid, "searchAfter");
+    snprintf(extra, sizeof extra, "\"pageLimit\":100,%s,\"searchAfter\":[%lld,\"%s\"]", f,
+             (long long)cJSON_GetArrayItem(sa, 0)->valuedouble,
+             cJSON_GetStringValue(cJSON_GetArrayItem(sa, 1)));
+    j = search(1, "custom_objects.vaccination", extra, &st);
+    TEST_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "records")), ta - ta / 2);
+    TEST_EQ_STR(str(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "records"), 0), "id"),
+                str(cJSON_GetArrayItem(rb, ta / 2), "id"));
+    cJSON_Delete(j);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 static void search_query_filters(void)
 {
     long st;
@@ -612,6 +669,7 @@ int main(void)
     TEST_RUN(records_crud);
     TEST_RUN(search_rules);
     TEST_RUN(search_paging);
+    TEST_RUN(search_updated_range_created_order);
     TEST_RUN(search_query_filters);
     tsim_stop(&S);
     return test_done();

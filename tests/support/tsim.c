@@ -101,7 +101,7 @@ int tsim_start(tsim *s, const char *const *extra)
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
         if (sscanf(line, "listening on 127.0.0.1:%d", &s->port) == 1)
             continue;
-        if (strncmp(line, "location ", 9) == 0 && s->n_loc < 16) {
+        if (strncmp(line, "location ", 9) == 0 && s->n_loc < TSIM_MAX_LOC) {
             tsim_loc *l = &s->loc[s->n_loc];
             int k = sscanf(line, "location %63s token %255s refresh %255s", l->id, l->token,
                            l->refresh);

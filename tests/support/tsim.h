@@ -12,6 +12,8 @@
 #ifndef GHLSYNC_TSIM_H
 #define GHLSYNC_TSIM_H
 
+#define TSIM_MAX_LOC 64
+
 typedef struct tsim_loc {
     char id[64];
     char token[256];
@@ -24,12 +26,12 @@ typedef struct tsim {
     char base_url[64];
     char admin_token[128];
     int n_loc;
-    tsim_loc loc[16];
+    tsim_loc loc[TSIM_MAX_LOC];
 } tsim;
 
 /* 0 ok, -1 error (prints why with "# " prefix). extra_args is NULL-terminated (may be NULL). */
 int tsim_start(tsim *s, const char *const *extra_args);
-/* SIGTERM, wait, SIGKILL after 5 s. Returns the exit status seen (or -1). */
+/* SIGTERM, wait, SIGKILL after 5 s. */
 void tsim_stop(tsim *s);
 /* Admin call: method, path under /_admin/..., JSON body or NULL; returns the HTTP status (-1
  * on transport error), *resp a malloc'd body (may be NULL; resp may be NULL). */

@@ -1,0 +1,355 @@
+/* oauth.c - see oauth.h. */
+#include "oauth.h"
+
+#include "http.h"
+#include "sbuf.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REFRESH_ATTEMPTS 3
+
+struct oa_token {
+    gs_loop *L;
+    rl_loc *budget;
+    rl_queue *queue;
+    char *location_id;
+    char *access, *refresh;
+    int64_t expires_at_ms;
+    unsigned gen;
+    pga_conn *db;
+    char *token_url, *client_id, *client_secret, *version, *user_type;
+    oa_waiter *waiters;
+    bool refreshing;
+    bool in_http; /* a refresh HTTP call or save is in flight (free must not release under it) */
+    bool freed;
+    int attempt;
+    rl_item item;
+    /* a rotated pair that is not saved yet */
+    char *p_access, *p_refresh;
+    long p_expires_in;
+    long n_refresh;
+    oa_load_cb load_cb;
+    void *load_ud;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void free_all(oa_token *t)
+{
+    free(t->location_id);
+    free(t->access);
+    free(t->refresh);
+    free(t->token_url);
+    free(t->client_id);
+    free(t->client_secret);
+    free(t->version);
+    free(t->user_type);
+    free(t->p_access);
+    free(t->p_refresh);
+    free(t);
+}
+
+oa_token *oa_token_new(gs_loop *L, rl_loc *budget, const char *location_id, const char *access,
+                       const char *refresh, int64_t expires_at_ms, pga_conn *db, const oa_opts *o)
+{
+    oa_token *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->L = L;
+    t->budget = budget;
+    t->db = db;
+    t->expires_at_ms = expires_at_ms;
+    t->location_id = dup_or_null(location_id);
+    t->access = dup_or_null(access);
+    t->refresh = dup_or_null(refresh);
+    t->token_url = dup_or_null(o ? o->token_url : NULL);
+    t->client_id = dup_or_null(o ? o->client_id : NULL);
+    t->client_secret = dup_or_null(o ? o->client_secret : NULL);
+    t->version = strdup(o && o->version ? o->version : "2021-07-28");
+    t->user_type = strdup(o && o->user_type ? o->user_type : "Location");
+    t->queue = rl_queue_get(budget, "oauth", RL_PRIO_AUTH);
+    if (!t->location_id || (access && !t->access) || (refresh && !t->refresh) || !t->version ||
+        !t->user_type || !t->queue) {
+        free_all(t);
+        return NULL;
+    }
+    log_add_secret(L->log, access);
+    log_add_secret(L->log, refresh);
+    log_add_secret(L->log, t->client_secret);
+    return t;
+}
+
+static void wake(oa_token *t, bool ok, const char *msg)
+{
+    oa_waiter *w = t->waiters;
+    t->waiters = NULL;
+    t->refreshing = false;
+    while (w) {
+        oa_waiter *n = w->next;
+        w->next = NULL;
+        w->done(w, ok, msg);
+        w = n;
+    }
+}
+
+void oa_token_free(oa_token *t)
+{
+    if (!t)
+        return;
+    rl_cancel(&t->item);
+    wake(t, false, "shutting down");
+    if (t->in_http) {
+        t->freed = true; /* released when the call in flight ends */
+        return;
+    }
+    free_all(t);
+}
+
+const char *oa_access(const oa_token *t)
+{
+    return t->access;
+}
+
+unsigned oa_gen(const oa_token *t)
+{
+    return t->gen;
+}
+
+bool oa_can_refresh(const oa_token *t)
+{
+    return t->refresh != NULL || t->p_refresh != NULL;
+}
+
+bool oa_expired(const oa_token *t, int64_t wall_ms)
+{
+    return t->access == NULL || (t->expires_at_ms > 0 && wall_ms + 30000 >= t->expires_at_ms);
+}
+
+long oa_refresh_count(const oa_token *t)
+{
+    return t->n_refresh;
+}
+
+static void install(oa_token *t)
+{
+    free(t->access);
+    free(t->refresh);
+    t->access = t->p_access;
+    t->refresh = t->p_refresh;
+    t->p_access = t->p_refresh = NULL;
+    t->expires_at_ms =
+        t->p_expires_in > 0 ? (int64_t)gs_wall_ms() + (int64_t)t->p_expires_in * 1000 : 0;
+    t->gen++;
+}
+
+static void saved(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    oa_token *t = ud;
+    t->in_http = false;
+    if (t->freed) {
+        free_all(t);
+        return;
+    }
+    if (err) {
+        log_event(t->L->log, LOG_ERROR, "oauth.save_failed", "location", t->location_id, "error",
+                  err->err.msg, "msg",
+                  "the refresh token rotated but could not be saved; it is kept in memory and the "
+                  "save is retried on the next refresh",
+                  NULL);
+        char m[1200];
+        snprintf(m, sizeof m, "token refreshed but not saved to ghlsync.oauth_tokens: %s",
+                 err->err.msg);
+        wake(t, false, m);
+        return;
+    }
+    install(t);
+    log_event(t->L->log, LOG_INFO, "oauth.refreshed", "location", t->location_id, NULL);
+    wake(t, true, NULL);
+}
+
+static void save_pending(oa_token *t)
+{
+    if (!t->db) {
+        log_event(t->L->log, LOG_WARN, "oauth.not_persisted", "location", t->location_id, "msg",
+                  "no database given: the rotated refresh token lives in memory only", NULL);
+        install(t);
+        wake(t, true, NULL);
+        return;
+    }
+    char exp[32];
+    snprintf(exp, sizeof exp, "%ld", t->p_expires_in > 0 ? t->p_expires_in : 0);
+    const char *v[4] = {t->location_id, t->p_access, t->p_refresh, exp};
+    pga_stmt st = {"INSERT INTO ghlsync.oauth_tokens AS o "
+                   "(location_id, access_token, refresh_token, expires_at, updated_at) "
+                   "VALUES ($1, $2, $3, CASE WHEN $4::int > 0 THEN now() + make_interval(secs => "
+                   "$4::int) END, now()) "
+                   "ON CONFLICT (location_id) DO UPDATE SET access_token = excluded.access_token, "
+                   "refresh_token = excluded.refresh_token, expires_at = excluded.expires_at, "
+                   "updated_at = now()",
+                   4, v};
+    gs_err e;
+    if (pga_tx(t->db, &st, 1, saved, t, &e) != 0) {
+        wake(t, false, e.msg);
+        return;
+    }
+    t->in_http = true;
+}
+
+static void on_refresh_response(http_result *r, void *ud)
+{
+    oa_token *t = ud;
+    t->in_http = false;
+    rl_complete(t->budget, &r->rate, r->status);
+    if (t->freed) {
+        free_all(t);
+        return;
+    }
+    cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
+    if (cJSON_IsString(at) && cJSON_IsString(rt)) {
+        t->n_refresh++;
+        free(t->p_access);
+        free(t->p_refresh);
+        t->p_access = strdup(at->valuestring);
+        t->p_refresh = strdup(rt->valuestring);
+        t->p_expires_in = cJSON_IsNumber(ex) ? (long)ex->valuedouble : 0;
+        cJSON_Delete(j);
+        if (!t->p_access || !t->p_refresh) {
+            wake(t, false, "out of memory");
+            return;
+        }
+        log_add_secret(t->L->log, t->p_access);
+        log_add_secret(t->L->log, t->p_refresh);
+        save_pending(t);
+        return;
+    }
+    cJSON_Delete(j);
+    bool transient = r->status == 0 || r->status == 429 || r->status >= 500 ||
+                     (r->status == 200); /* 200 with a cut body */
+    char m[600];
+    if (r->status == 0)
+        snprintf(m, sizeof m, "token refresh failed: %s", r->error ? r->error : "no response");
+    else
+        snprintf(m, sizeof m, "token refresh answered HTTP %ld: %.400s", r->status,
+                 r->body ? r->body : "");
+    if (transient && ++t->attempt < REFRESH_ATTEMPTS) {
+        log_event(t->L->log, LOG_WARN, "oauth.retry", "location", t->location_id, "error", m, NULL);
+        rl_submit_after(t->queue, &t->item, 500u << t->attempt);
+        return;
+    }
+    log_event(t->L->log, LOG_ERROR, "oauth.refresh_failed", "location", t->location_id, "error", m,
+              NULL);
+    wake(t, false, m);
+}
+
+static void grant(rl_item *it)
+{
+    oa_token *t = (oa_token *)((char *)it - offsetof(oa_token, item));
+    if (!t->refresh || !t->token_url || !t->client_id) {
+        rl_complete(t->budget, NULL, 0);
+        wake(t, false,
+             !t->refresh ? "static token rejected (401) and no refresh token to renew it"
+                         : "OAuth refresh not configured (token URL or client id missing)");
+        return;
+    }
+    sbuf form = SBUF_INIT;
+    sbuf_puts(&form, "grant_type=refresh_token&refresh_token=");
+    http_escape(&form, t->refresh);
+    sbuf_puts(&form, "&client_id=");
+    http_escape(&form, t->client_id ? t->client_id : "");
+    sbuf_puts(&form, "&client_secret=");
+    http_escape(&form, t->client_secret ? t->client_secret : "");
+    sbuf_puts(&form, "&user_type=");
+    http_escape(&form, t->user_type);
+    char ver[80];
+    snprintf(ver, sizeof ver, "Version: %s", t->version);
+    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                          "Accept: application/json", ver, NULL};
+    size_t len = form.len;
+    http_req rq = {.method = "POST",
+                   .url = t->token_url,
+                   .headers = hdrs,
+                   .body = sbuf_steal(&form),
+                   .body_len = len,
+                   .fresh_connect = true};
+    gs_err e;
+    if (!rq.body || http_send(t->L->http, &rq, on_refresh_response, t, &e) != 0) {
+        rl_complete(t->budget, NULL, 0);
+        wake(t, false, rq.body ? e.msg : "out of memory");
+        return;
+    }
+    t->in_http = true;
+}
+
+void oa_refresh(oa_token *t, oa_waiter *w)
+{
+    w->next = t->waiters;
+    t->waiters = w;
+    if (t->refreshing)
+        return;
+    t->refreshing = true;
+    t->attempt = 0;
+    if (t->p_refresh) {
+        /* a rotated pair is waiting to be saved: save it rather than spend it */
+        save_pending(t);
+        return;
+    }
+    t->item.grant = grant; /* also reports "cannot refresh" from the loop, never inline */
+    rl_submit(t->queue, &t->item);
+}
+
+static void loaded(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    oa_token *t = ud;
+    t->in_http = false;
+    if (t->freed) {
+        free_all(t);
+        return;
+    }
+    bool found = false;
+    if (!err && nres == 1 && PQntuples(res[0]) == 1) {
+        found = true;
+        char *rt = strdup(PQgetvalue(res[0], 0, 1));
+        char *at = PQgetisnull(res[0], 0, 0) ? NULL : strdup(PQgetvalue(res[0], 0, 0));
+        if (rt) {
+            free(t->refresh);
+            t->refresh = rt;
+            log_add_secret(t->L->log, rt);
+        }
+        free(t->access);
+        t->access = at;
+        log_add_secret(t->L->log, at);
+        t->expires_at_ms = PQgetisnull(res[0], 0, 2) ? 0 : (int64_t)atoll(PQgetvalue(res[0], 0, 2));
+        t->gen++;
+    }
+    t->load_cb(t, found, err ? err->err.msg : NULL, t->load_ud);
+}
+
+int oa_load(oa_token *t, oa_load_cb cb, void *ud, gs_err *e)
+{
+    if (!t->db)
+        return gs_err_set(e, GS_ESTATE, "no database to load the OAuth tokens from");
+    t->load_cb = cb;
+    t->load_ud = ud;
+    const char *v[1] = {t->location_id};
+    int rc = pga_query(t->db,
+                       "SELECT access_token, refresh_token, "
+                       "(extract(epoch FROM expires_at) * 1000)::bigint "
+                       "FROM ghlsync.oauth_tokens WHERE location_id = $1",
+                       1, v, loaded, t, e);
+    if (rc == 0)
+        t->in_http = true;
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * oauth.h - the access token of one location, and its refresh with a rotating refresh token.
+ *
+ * HighLevel's POST /oauth/token (form-urlencoded, grant_type=refresh_token) returns a new access
+ * token AND a new refresh token; the old refresh token stops working at once. So the pair is
+ * written to ghlsync.oauth_tokens in a committed transaction BEFORE the new access token is used:
+ * a crash after the refresh but before the save would otherwise lose the only valid refresh token.
+ * If that save fails the new pair is kept in memory (not used) and the next refresh attempt
+ * retries the save instead of calling the API again.
+ *
+ * One refresh is in flight per location at a time: every request that saw a 401 with the current
+ * token joins it (oa_refresh) and is woken when it ends. A 401 on a request sent with an older
+ * token generation (oa_gen) is simply retried with the current token, without a new refresh.
+ * Static tokens (private integration tokens) have no refresh token: oa_can_refresh is false and
+ * a 401 is final (hlapi reports HL_AUTH).
+ *
+ * The refresh call goes through the location's rate budget at RL_PRIO_AUTH (ahead of push).
+ *
+ * Ownership: strings passed in are copied; the token, the queue and the budget reference
+ * (`budget`, owned by the scheduler) stay valid until oa_token_free. `db` is borrowed (may be NULL:
+ * then rotation is kept in memory only and logged as a warning - for tools and benchmarks).
+ * Every token is registered with the logger as a secret. Loop thread only; waiter callbacks run
+ * from the loop, never inside oa_refresh.
+ */
+#ifndef GHLSYNC_OAUTH_H
+#define GHLSYNC_OAUTH_H
+
+#include "loop.h"
+#include "pgasync.h"
+#include "ratelimit.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct oa_token oa_token;
+
+typedef struct oa_opts {
+    const char *token_url;     /* e.g. https://services.leadconnectorhq.com/oauth/token */
+    const char *client_id;     /* required to refresh */
+    const char *client_secret; /* required to refresh; never logged */
+    const char *version;       /* Version header; default 2021-07-28 */
+    const char *user_type;     /* default "Location" */
+} oa_opts;
+
+typedef struct oa_waiter oa_waiter;
+struct oa_waiter {
+    oa_waiter *next;
+    /* ok: a new access token is installed (retry with oa_access); else `msg` says why not */
+    void (*done)(oa_waiter *w, bool ok, const char *msg);
+};
+
+/* `access` may be NULL (refresh before first use); `refresh` NULL = static token.
+ * `expires_at_ms` is UTC ms (0 = unknown). Returns NULL on OOM. */
+oa_token *oa_token_new(gs_loop *L, rl_loc *budget, const char *location_id, const char *access,
+                       const char *refresh, int64_t expires_at_ms, pga_conn *db, const oa_opts *o);
+/* Waiters still queued are woken with ok=false. */
+void oa_token_free(oa_token *t);
+
+const char *oa_access(const oa_token *t); /* NULL when none yet */
+unsigned oa_gen(const oa_token *t);       /* changes each time a new access token is installed */
+bool oa_can_refresh(const oa_token *t);
+bool oa_expired(const oa_token *t, int64_t wall_ms); /* known to expire within 30 s */
+long oa_refresh_count(const oa_token *t);            /* successful refresh calls */
+
+/* Start a refresh, or join the one in flight. `w` is caller memory, valid until woken. */
+void oa_refresh(oa_token *t, oa_waiter *w);
+
+/* Read the stored pair from ghlsync.oauth_tokens (it supersedes the configured one, since it
+ * may have rotated); `cb(found, err)` runs from the loop. */
+typedef void (*oa_load_cb)(oa_token *t, bool found, const char *err, void *ud);
+int oa_load(oa_token *t, oa_load_cb cb, void *ud, gs_err *e);
+
+#endif

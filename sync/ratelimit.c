@@ -1,0 +1,493 @@
+/* ratelimit.c - see ratelimit.h. */
+#include "ratelimit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY_MS      86400000ull
+#define SLOW_FACTOR 4.0
+
+void rl_params_defaults(rl_params *p)
+{
+    if (p->burst <= 0)
+        p->burst = 100;
+    if (p->window_ms <= 0)
+        p->window_ms = 10000;
+    if (p->daily <= 0)
+        p->daily = 200000;
+    if (p->headroom <= 0)
+        p->headroom = 0.02;
+    if (p->daily_low <= 0)
+        p->daily_low = 0.05;
+    if (p->max_inflight <= 0)
+        p->max_inflight = 16;
+}
+
+static void recompute(rl_budget *b)
+{
+    b->interval_ms = (double)b->p.window_ms / b->p.burst * (1.0 + b->p.headroom);
+}
+
+void rl_budget_init(rl_budget *b, const rl_params *p)
+{
+    memset(b, 0, sizeof *b);
+    if (p)
+        b->p = *p;
+    rl_params_defaults(&b->p);
+    recompute(b);
+    b->daily_remaining = -1;
+    b->daily_limit = b->p.daily;
+}
+
+static bool daily_low(const rl_budget *b)
+{
+    return b->daily_remaining >= 0 && b->daily_limit > 0 &&
+           (double)b->daily_remaining < b->p.daily_low * (double)b->daily_limit;
+}
+
+uint64_t rl_budget_next(const rl_budget *b, int prio, uint64_t now)
+{
+    (void)now;
+    double t = b->tat;
+    if (prio > RL_PRIO_PUSH && daily_low(b) && b->slow_tat > t)
+        t = b->slow_tat;
+    uint64_t at = (uint64_t)ceil(t < 0 ? 0 : t);
+    if (b->hold_until > at)
+        at = b->hold_until;
+    if (b->day_block_until > at)
+        at = b->day_block_until;
+    return at;
+}
+
+void rl_budget_take(rl_budget *b, int prio, uint64_t now)
+{
+    double n = (double)now;
+    /* A start that is late by up to T/2 keeps the schedule (timer lateness must not cost
+     * throughput); later than that, the schedule restarts from now. */
+    double base = b->tat > n - b->interval_ms / 2 ? b->tat : n - b->interval_ms / 2;
+    b->tat = base + b->interval_ms;
+    if (prio > RL_PRIO_PUSH && daily_low(b)) {
+        double sb = b->slow_tat > n ? b->slow_tat : n;
+        b->slow_tat = sb + b->interval_ms * SLOW_FACTOR;
+    }
+    b->inflight++;
+    b->n_started++;
+    if (b->daily_remaining > 0)
+        b->daily_remaining--;
+}
+
+static void hold(rl_budget *b, uint64_t until)
+{
+    if (until > b->hold_until)
+        b->hold_until = until;
+    if ((double)until > b->tat)
+        b->tat = (double)until;
+}
+
+int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t now, uint64_t wall)
+{
+    if (b->inflight > 0)
+        b->inflight--;
+    if (b->day_block_until && now >= b->day_block_until)
+        b->day_block_until = 0;
+    if (!rate)
+        return 0;
+    bool changed = false;
+    if (rate->max > 0 && rate->max != b->p.burst) {
+        b->p.burst = (int)rate->max;
+        changed = true;
+    }
+    if (rate->interval_ms > 0 && rate->interval_ms != b->p.window_ms) {
+        b->p.window_ms = (int)rate->interval_ms;
+        changed = true;
+    }
+    if (changed)
+        recompute(b);
+    if (rate->daily_limit > 0)
+        b->daily_limit = rate->daily_limit;
+    if (status == 429) {
+        b->n_429++;
+        uint64_t wait = rate->retry_after_s >= 0 ? (uint64_t)rate->retry_after_s * 1000u
+                                                 : (uint64_t)b->p.window_ms;
+        if (wait == 0)
+            wait = (uint64_t)ceil(b->interval_ms);
+        hold(b, now + wait);
+    } else if (rate->remaining >= 0) {
+        long avail = rate->remaining - b->inflight;
+        if (avail < 0)
+            hold(b, now + (uint64_t)ceil(b->interval_ms * (double)(-avail)));
+    }
+    int blocked = 0;
+    if (rate->daily_remaining >= 0) {
+        long est = rate->daily_remaining - b->inflight;
+        b->daily_remaining = est < 0 ? 0 : est;
+        if (b->daily_remaining == 0 && !b->day_block_until) {
+            /* resume one second into the next UTC day */
+            uint64_t to_midnight = DAY_MS - wall % DAY_MS;
+            b->day_block_until = now + to_midnight + 1000;
+            blocked = 1;
+        }
+    }
+    return blocked;
+}
+
+/* ---- scheduler ---- */
+
+struct rl_queue {
+    rl_queue *next_all;  /* rl_loc.queues */
+    rl_queue *next_ring; /* ring of non-empty queues of this priority; NULL when idle */
+    rl_loc *loc;
+    char *name;
+    int prio;
+    rl_item *head, *tail;
+    bool in_ring;
+};
+
+struct rl_loc {
+    rl_loc *next_all;
+    rl_sched *s;
+    char *id;
+    rl_budget b;
+    rl_queue *queues;
+    rl_queue *ring[RL_NPRIO]; /* the queue to serve next in each priority (ring cursor) */
+    long pending;
+    bool day_logged;
+};
+
+struct rl_sched {
+    gs_loop *L;
+    uv_timer_t *timer;
+    rl_loc *locs;
+    rl_item *delayed;
+    long pending;
+    uint64_t armed_at; /* UINT64_MAX when the timer is idle */
+    bool in_dispatch;
+};
+
+static void on_timer(uv_timer_t *t);
+
+rl_sched *rl_sched_new(gs_loop *L)
+{
+    rl_sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->L = L;
+    s->timer = malloc(sizeof *s->timer);
+    if (!s->timer) {
+        free(s);
+        return NULL;
+    }
+    uv_timer_init(&L->uv, s->timer);
+    s->timer->data = s;
+    s->armed_at = UINT64_MAX;
+    return s;
+}
+
+void rl_sched_free(rl_sched *s)
+{
+    if (!s)
+        return;
+    for (rl_loc *l = s->locs, *ln; l; l = ln) {
+        ln = l->next_all;
+        for (rl_queue *q = l->queues, *qn; q; q = qn) {
+            qn = q->next_all;
+            free(q->name);
+            free(q);
+        }
+        free(l->id);
+        free(l);
+    }
+    gs_uv_close_free((uv_handle_t *)s->timer);
+    free(s);
+}
+
+rl_loc *rl_location(rl_sched *s, const char *id, const rl_params *p)
+{
+    for (rl_loc *l = s->locs; l; l = l->next_all)
+        if (strcmp(l->id, id) == 0)
+            return l;
+    rl_loc *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->id = strdup(id);
+    if (!l->id) {
+        free(l);
+        return NULL;
+    }
+    l->s = s;
+    rl_budget_init(&l->b, p);
+    l->next_all = s->locs;
+    s->locs = l;
+    return l;
+}
+
+rl_queue *rl_queue_get(rl_loc *loc, const char *name, int prio)
+{
+    if (prio < 0)
+        prio = 0;
+    if (prio >= RL_NPRIO)
+        prio = RL_NPRIO - 1;
+    for (rl_queue *q = loc->queues; q; q = q->next_all)
+        if (q->prio == prio && strcmp(q->name, name) == 0)
+            return q;
+    rl_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->name = strdup(name);
+    if (!q->name) {
+        free(q);
+        return NULL;
+    }
+    q->loc = loc;
+    q->prio = prio;
+    q->next_all = loc->queues;
+    loc->queues = q;
+    return q;
+}
+
+const rl_budget *rl_loc_budget(const rl_loc *loc)
+{
+    return &loc->b;
+}
+
+const char *rl_loc_id(const rl_loc *loc)
+{
+    return loc->id;
+}
+
+rl_loc *rl_queue_loc(const rl_queue *q)
+{
+    return q->loc;
+}
+
+long rl_sched_pending(const rl_sched *s)
+{
+    return s->pending;
+}
+
+/* Insert q into its priority ring just before the cursor, i.e. it is served last. */
+static void ring_add(rl_queue *q)
+{
+    rl_loc *l = q->loc;
+    rl_queue *cur = l->ring[q->prio];
+    if (!cur) {
+        q->next_ring = q;
+        l->ring[q->prio] = q;
+    } else {
+        rl_queue *prev = cur;
+        while (prev->next_ring != cur)
+            prev = prev->next_ring;
+        prev->next_ring = q;
+        q->next_ring = cur;
+    }
+    q->in_ring = true;
+}
+
+static void ring_remove(rl_queue *q)
+{
+    rl_loc *l = q->loc;
+    if (q->next_ring == q) {
+        l->ring[q->prio] = NULL;
+    } else {
+        rl_queue *prev = q;
+        while (prev->next_ring != q)
+            prev = prev->next_ring;
+        prev->next_ring = q->next_ring;
+        if (l->ring[q->prio] == q)
+            l->ring[q->prio] = q->next_ring;
+    }
+    q->next_ring = NULL;
+    q->in_ring = false;
+}
+
+static void arm(rl_sched *s, uint64_t at)
+{
+    uint64_t now = gs_loop_now_ms(s->L);
+    if (at == UINT64_MAX) {
+        if (s->armed_at != UINT64_MAX) {
+            uv_timer_stop(s->timer);
+            s->armed_at = UINT64_MAX;
+        }
+        return;
+    }
+    if (s->armed_at != UINT64_MAX && s->armed_at <= at)
+        return;
+    s->armed_at = at;
+    uv_timer_start(s->timer, on_timer, at > now ? at - now : 0, 0);
+}
+
+static void enqueue(rl_queue *q, rl_item *it)
+{
+    it->next = NULL;
+    it->queue = q;
+    it->delayed = false;
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    if (!q->in_ring)
+        ring_add(q);
+    q->loc->pending++;
+    q->loc->s->pending++;
+}
+
+void rl_submit(rl_queue *q, rl_item *it)
+{
+    it->submitted_ms = gs_loop_now_ms(q->loc->s->L);
+    enqueue(q, it);
+    arm(q->loc->s, it->submitted_ms); /* dispatch from the loop, never inline */
+}
+
+void rl_submit_after(rl_queue *q, rl_item *it, uint64_t delay_ms)
+{
+    rl_sched *s = q->loc->s;
+    uint64_t now = gs_loop_now_ms(s->L);
+    it->queue = q;
+    it->submitted_ms = now + delay_ms;
+    it->due_ms = now + delay_ms;
+    it->delayed = true;
+    it->next = s->delayed;
+    s->delayed = it;
+    arm(s, it->due_ms);
+}
+
+bool rl_cancel(rl_item *it)
+{
+    rl_queue *q = it->queue;
+    if (!q)
+        return false;
+    rl_sched *s = q->loc->s;
+    if (it->delayed) {
+        for (rl_item **pp = &s->delayed; *pp; pp = &(*pp)->next) {
+            if (*pp == it) {
+                *pp = it->next;
+                it->delayed = false;
+                it->queue = NULL;
+                return true;
+            }
+        }
+        return false;
+    }
+    rl_item *prev = NULL;
+    for (rl_item *x = q->head; x; prev = x, x = x->next) {
+        if (x != it)
+            continue;
+        if (prev)
+            prev->next = x->next;
+        else
+            q->head = x->next;
+        if (q->tail == x)
+            q->tail = prev;
+        if (!q->head && q->in_ring)
+            ring_remove(q);
+        q->loc->pending--;
+        s->pending--;
+        it->queue = NULL;
+        return true;
+    }
+    return false;
+}
+
+static rl_item *pop(rl_queue *q)
+{
+    rl_item *it = q->head;
+    q->head = it->next;
+    if (!q->head)
+        q->tail = NULL;
+    it->next = NULL;
+    q->loc->pending--;
+    q->loc->s->pending--;
+    return it;
+}
+
+/* Release what loc's budget allows now; returns the next time something could be released. */
+static uint64_t dispatch_loc(rl_loc *l, uint64_t now, uint64_t wall)
+{
+    (void)wall;
+    while (l->pending > 0) {
+        if (l->b.inflight >= l->b.p.max_inflight)
+            return UINT64_MAX; /* a completion will re-dispatch */
+        int prio = 0;
+        while (prio < RL_NPRIO && !l->ring[prio])
+            prio++;
+        if (prio == RL_NPRIO)
+            return UINT64_MAX;
+        uint64_t at = rl_budget_next(&l->b, prio, now);
+        if (at > now)
+            return at;
+        if (l->day_logged && !l->b.day_block_until) {
+            log_event(l->s->L->log, LOG_INFO, "rate.daily_resumed", "location", l->id, NULL);
+            l->day_logged = false;
+        }
+        rl_queue *q = l->ring[prio];
+        rl_item *it = pop(q);
+        /* advance the cursor so the next request of this priority comes from the next queue */
+        l->ring[prio] = q->next_ring;
+        if (!q->head)
+            ring_remove(q);
+        rl_budget_take(&l->b, prio, now);
+        it->queue = NULL;
+        it->grant(it);
+    }
+    return UINT64_MAX;
+}
+
+uint64_t rl_sched_dispatch(rl_sched *s, uint64_t now, uint64_t wall)
+{
+    s->in_dispatch = true;
+    uint64_t next = UINT64_MAX;
+    for (rl_item **pp = &s->delayed; *pp;) {
+        rl_item *it = *pp;
+        if (it->due_ms <= now) {
+            *pp = it->next;
+            enqueue(it->queue, it);
+        } else {
+            if (it->due_ms < next)
+                next = it->due_ms;
+            pp = &it->next;
+        }
+    }
+    for (rl_loc *l = s->locs; l; l = l->next_all) {
+        if (l->pending == 0)
+            continue;
+        uint64_t at = dispatch_loc(l, now, wall);
+        if (at < next)
+            next = at;
+    }
+    s->in_dispatch = false;
+    return next;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    rl_sched *s = t->data;
+    s->armed_at = UINT64_MAX;
+    uv_update_time(&s->L->uv);
+    uint64_t next = rl_sched_dispatch(s, gs_loop_now_ms(s->L), gs_wall_ms());
+    arm(s, next);
+}
+
+void rl_complete(rl_loc *l, const http_rate *rate, long status)
+{
+    rl_sched *s = l->s;
+    uint64_t now = gs_loop_now_ms(s->L);
+    int blocked = rl_budget_done(&l->b, rate, status, now, gs_wall_ms());
+    if (blocked && !l->day_logged) {
+        char secs[32];
+        snprintf(secs, sizeof secs, "%llu",
+                 (unsigned long long)((l->b.day_block_until - now) / 1000u));
+        log_event(s->L->log, LOG_WARN, "rate.daily_exhausted", "location", l->id, "resume_in_s",
+                  secs, "msg",
+                  "daily request budget used up; every request to this location waits for the "
+                  "UTC day to roll over and resumes by itself",
+                  NULL);
+        l->day_logged = true;
+    }
+    if (status == 429)
+        log_event(s->L->log, LOG_WARN, "rate.429", "location", l->id, NULL);
+    if (l->pending > 0)
+        arm(s, now);
+}

@@ -1,0 +1,280 @@
+/*
+ * bench_sched - the rate scheduler against the simulator (HLSIM_BIN).
+ *  1. utilisation and 429s, one location, default limits (100 / 10 s), backfill saturating;
+ *  2. the same over 50 locations at once (--locations 50);
+ *  3. p50/p99 latency of a push while backfill saturates the location, as a ratio against the
+ *     same push on an idle location (baseline measured first, same process);
+ *  4. limits off (--burst 0): requests/s and CPU per request.
+ *   bench_sched [seconds per run, default 30]
+ */
+#include "hlapi.h"
+#include "loop.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXLOC 64
+
+typedef struct sim {
+    pid_t pid;
+    FILE *out;
+    char base[64];
+    int n;
+    char loc[MAXLOC][128], tok[MAXLOC][128];
+} sim;
+
+static bool sim_start(sim *s, const char *const *extra)
+{
+    const char *bin = getenv("HLSIM_BIN");
+    int fds[2];
+    if (!bin || pipe(fds) != 0)
+        return false;
+    const char *argv[32] = {bin, "--port", "0"};
+    int n = 3;
+    for (const char *const *p = extra; p && *p && n < 30; p++)
+        argv[n++] = *p;
+    argv[n] = NULL;
+    s->pid = fork();
+    if (s->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->out = fdopen(fds[0], "r");
+    char line[1024];
+    while (fgets(line, sizeof line, s->out)) {
+        int port;
+        char a[128], b[128];
+        if (sscanf(line, "listening on 127.0.0.1:%d", &port) == 1)
+            snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", port);
+        else if (sscanf(line, "location %127s token %127s", a, b) == 2 && s->n < MAXLOC) {
+            memcpy(s->loc[s->n], a, sizeof a);
+            memcpy(s->tok[s->n], b, sizeof b);
+            s->n++;
+        } else if (strncmp(line, "admin-token", 11) == 0)
+            break;
+    }
+    return s->base[0] && s->n > 0;
+}
+
+static void sim_stop(sim *s)
+{
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, NULL, 0);
+    fclose(s->out);
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+typedef struct run run;
+typedef struct feeder {
+    run *r;
+    hl_location *l;
+    int outstanding;
+} feeder;
+
+struct run {
+    double end;
+    long ok, fail, n429;
+    feeder f[MAXLOC];
+    int nf;
+    int depth;
+    /* push probes */
+    hl_location *push_loc;
+    double push_t[4096];
+    int npush;
+    uv_timer_t probe;
+};
+
+static void feed(feeder *f);
+
+static void on_bf(hl_result *res, void *ud)
+{
+    feeder *f = ud;
+    f->outstanding--;
+    if (res->kind == HL_OK)
+        f->r->ok++;
+    else
+        f->r->fail++;
+    if (res->status == 429)
+        f->r->n429++;
+    feed(f);
+}
+
+static void feed(feeder *f)
+{
+    gs_err e;
+    while (mono() < f->r->end && f->outstanding < f->r->depth) {
+        if (hl_list_objects(f->l, RL_PRIO_BACKFILL, on_bf, f, &e) != 0)
+            break;
+        f->outstanding++;
+    }
+}
+
+typedef struct {
+    run *r;
+    double t0;
+} probe_req;
+
+static void on_push(hl_result *res, void *ud)
+{
+    probe_req *p = ud;
+    if (res->kind == HL_OK && p->r->npush < 4096)
+        p->r->push_t[p->r->npush++] = mono() - p->t0;
+    free(p);
+}
+
+static void on_probe(uv_timer_t *t)
+{
+    run *r = t->data;
+    if (mono() >= r->end) {
+        uv_timer_stop(t);
+        return;
+    }
+    probe_req *p = malloc(sizeof *p);
+    p->r = r;
+    p->t0 = mono();
+    gs_err e;
+    if (hl_get_schema(r->push_loc, "business", RL_PRIO_PUSH, on_push, p, &e) != 0)
+        free(p);
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmpd);
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+/* One run: `nloc` locations saturated by backfill for `secs`; optional push probes. */
+static void one(sim *s, int nloc, double secs, int burst, int window_ms, bool probes, bool backfill,
+                run *r, double *wall, double *cpus)
+{
+    gs_loop L;
+    gs_err e = {0};
+    http_opts ho = {.insecure_http = true};
+    gs_loop_init(&L, NULL, &ho, &e);
+    hl_client *c;
+    hl_client_opts o = {.base_url = s->base,
+                        .rate = {.burst = burst, .window_ms = window_ms, .max_inflight = 64}};
+    hl_client_new(&L, &o, &c, &e);
+    memset(r, 0, sizeof *r);
+    r->depth = burst > 100000 ? 64 : 8;
+    for (int i = 0; i < nloc && i < s->n; i++) {
+        r->f[i].r = r;
+        r->f[i].l = hl_location_add(c, s->loc[i], s->tok[i], NULL, 0, NULL, NULL, &e);
+        r->nf++;
+    }
+    double t0 = mono(), c0 = cpu();
+    r->end = t0 + secs;
+    if (backfill)
+        for (int i = 0; i < r->nf; i++)
+            feed(&r->f[i]);
+    if (probes) {
+        r->push_loc = r->f[0].l;
+        uv_timer_init(&L.uv, &r->probe);
+        r->probe.data = r;
+        uv_timer_start(&r->probe, on_probe, 100, 250);
+    }
+    gs_loop_run(&L);
+    *wall = mono() - t0;
+    *cpus = cpu() - c0;
+    if (probes)
+        uv_close((uv_handle_t *)&r->probe, NULL);
+    hl_stats st;
+    hl_client_stats(c, &st);
+    r->n429 = st.n429;
+    hl_client_free(c);
+    gs_loop_close(&L);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = argc > 1 ? atof(argv[1]) : 30;
+    signal(SIGPIPE, SIG_IGN);
+    static run r;
+    double wall, cp;
+    int rc = 0;
+
+    sim s1 = {0};
+    const char *a1[] = {"--locations", "50", NULL};
+    if (!sim_start(&s1, a1)) {
+        /* older simulators cap --locations; use what they allow and say so */
+        const char *a16[] = {"--locations", "16", NULL};
+        memset(&s1, 0, sizeof s1);
+        if (!sim_start(&s1, a16)) {
+            fprintf(stderr, "bench_sched: cannot start the simulator\n");
+            return 1;
+        }
+        printf("(simulator refused --locations 50; using %d locations)\n", s1.n);
+    }
+    /* baseline: push latency on an idle location */
+    one(&s1, 1, 5, 100, 10000, true, false, &r, &wall, &cp);
+    int nb = r.npush;
+    double b50 = pct(r.push_t, nb, 0.5), b99 = pct(r.push_t, nb, 0.99);
+    printf("push latency, idle location (baseline): p50 %.1f ms p99 %.1f ms (n=%d)\n", b50 * 1e3,
+           b99 * 1e3, nb);
+
+    one(&s1, 1, secs, 100, 10000, true, true, &r, &wall, &cp);
+    double allowed = 100.0 * wall / 10.0;
+    double p50 = pct(r.push_t, r.npush, 0.5), p99 = pct(r.push_t, r.npush, 0.99);
+    printf(
+        "1 location, %.0f s: served %ld (+%d push) of %.0f allowed: utilisation %.3f, 429s %ld\n",
+        wall, r.ok, r.npush, allowed, (r.ok + r.npush) / allowed, r.n429);
+    printf("push latency under saturating backfill: p50 %.1f ms (%.2fx baseline) p99 %.1f ms "
+           "(%.2fx baseline) (n=%d)\n",
+           p50 * 1e3, b50 > 0 ? p50 / b50 : 0, p99 * 1e3, b99 > 0 ? p99 / b99 : 0, r.npush);
+    if (r.n429 || p99 >= 1.0)
+        rc = 1;
+    double util1 = (r.ok + r.npush) / allowed;
+
+    one(&s1, 50, secs, 100, 10000, false, true, &r, &wall, &cp);
+    allowed = 100.0 * wall / 10.0 * (s1.n < 50 ? s1.n : 50);
+    printf(
+        "%d locations, %.0f s: served %ld of %.0f allowed: utilisation %.3f (%.2fx the 1-location "
+        "figure), 429s %ld\n",
+        s1.n < 50 ? s1.n : 50, wall, r.ok, allowed, r.ok / allowed,
+        util1 > 0 ? (r.ok / allowed) / util1 : 0, r.n429);
+    sim_stop(&s1);
+
+    sim s2 = {0};
+    const char *a2[] = {"--burst", "0", "--daily", "0", NULL};
+    if (sim_start(&s2, a2)) {
+        one(&s2, 1, 10, 100000000, 1000, false, true, &r, &wall, &cp);
+        printf("limits off, 1 location, 64 in flight: %.0f requests/s, %.1f us CPU per request "
+               "(client process)\n",
+               r.ok / wall, cp / (r.ok ? r.ok : 1) * 1e6);
+        sim_stop(&s2);
+    }
+    return rc;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmarks (make bench): a private PostgreSQL for the database figures, the simulator for the
+# HTTP/scheduler figures. Every figure is printed with a ratio against a baseline measured in
+# the same run. BUILD defaults to build/rel.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build/rel}
+export HLSIM_BIN=$PWD/$BUILD/hlsim GHLSYNC_TOP=$PWD
+rc=0
+
+pgdir=$(mktemp -d /tmp/ghlsync-bench-pg.XXXXXX)
+trap 'bash tests/support/pg.sh stop "$pgdir"' EXIT
+eval "$(bash tests/support/pg.sh start "$pgdir")" || { echo "bench: cannot start PostgreSQL"; exit 1; }
+
+echo "== PostgreSQL access: loop vs worker thread"
+"$BUILD"/bench/bench_pgasync 20000 || rc=1
+
+if [ -x "$HLSIM_BIN" ] && [ -x "$BUILD"/bench/bench_sched ]; then
+    echo "== rate scheduler against the simulator (default limits 100 / 10 s)"
+    "$BUILD"/bench/bench_sched || rc=1
+else
+    echo "== rate scheduler: skipped (no simulator binary at $HLSIM_BIN)"
+fi
+exit $rc

@@ -1,0 +1,257 @@
+/* pgasync against the private PostgreSQL: order, parameters, transactions, errors, and that the
+ * loop keeps running while a statement is in progress. */
+#include "loop.h"
+#include "pgasync.h"
+#include "test.h"
+#include "tpg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int calls;
+    int order[64];
+    int norder;
+    char last[1100];
+    char sqlstate[6];
+    int failed;
+    int nres;
+    pga_conn *c;
+    int ticks;
+    uv_timer_t tick;
+} ctx;
+
+typedef struct {
+    ctx *x;
+    int id;
+} tag;
+
+static void record(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    tag *t = ud;
+    ctx *x = t->x;
+    x->calls++;
+    x->order[x->norder++] = t->id;
+    x->nres = nres;
+    x->failed = err != NULL;
+    x->last[0] = '\0';
+    x->sqlstate[0] = '\0';
+    if (err) {
+        snprintf(x->last, sizeof x->last, "%s", err->err.msg);
+        memcpy(x->sqlstate, err->sqlstate, sizeof x->sqlstate);
+    } else if (nres > 0 && res[nres - 1] && PQntuples(res[nres - 1]) > 0) {
+        snprintf(x->last, sizeof x->last, "%s", PQgetvalue(res[nres - 1], 0, 0));
+    }
+    if (x->calls == 1 && t->id == 100) {
+        /* a callback may submit more work */
+        static tag more;
+        more.x = x;
+        more.id = 101;
+        gs_err e;
+        pga_query(c, "select 'chained'", 0, NULL, record, &more, &e);
+    }
+}
+
+static void close_all(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)res;
+    (void)nres;
+    (void)err;
+    (void)ud;
+    pga_close(c);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    ctx *x = t->data;
+    x->ticks++;
+}
+
+static bool setup(gs_loop *L, pga_conn **c, char *ci, size_t cilen)
+{
+    PGconn *pg = tpg_fresh_db("pgasync", ci, cilen);
+    if (!pg)
+        return false;
+    tpg_exec(pg, "create table t (id int primary key, v text)");
+    PQfinish(pg);
+    gs_err e = {0};
+    if (gs_loop_init(L, NULL, NULL, &e) != 0)
+        return false;
+    if (pga_open(L, ci, c, &e) != 0) {
+        printf("# %s\n", e.msg);
+        gs_loop_close(L);
+        return false;
+    }
+    return true;
+}
+
+static void queries_in_order_with_params(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    tag tags[20];
+    gs_err e = {0};
+    for (int i = 0; i < 20; i++) {
+        tags[i].x = &x;
+        tags[i].id = i;
+        char id[16], v[32];
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(v, sizeof v, "it's \"%d\"", i);
+        const char *vals[2] = {id, v};
+        TEST_REQUIRE(pga_query(c, "insert into t values ($1, $2)", 2, vals, record, &tags[i], &e) ==
+                     0);
+    }
+    TEST_EQ_INT(x.calls, 0); /* never inside the submitting call */
+    tag q = {&x, 50};
+    const char *v7[1] = {"7"};
+    pga_query(c, "select v from t where id = $1", 1, v7, record, &q, &e);
+    tag cl = {&x, 99};
+    pga_query(c, "select 1", 0, NULL, close_all, &cl, &e);
+    gs_loop_run(&L);
+    TEST_EQ_INT(x.calls, 21);
+    for (int i = 0; i < 21 && i < x.norder; i++)
+        TEST_EQ_INT(x.order[i], i < 20 ? i : 50);
+    TEST_EQ_STR(x.last, "it's \"7\"");
+    gs_loop_close(&L);
+}
+
+static void transaction_commits_or_rolls_back(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    const char *a[1] = {"1"}, *b[1] = {"2"};
+    pga_stmt ok[3] = {{"insert into t values ($1, 'a')", 1, a},
+                      {"insert into t values ($1, 'b')", 1, b},
+                      {"select count(*)::text from t", 0, NULL}};
+    tag t1 = {&x, 1};
+    TEST_REQUIRE(pga_tx(c, ok, 3, record, &t1, &e) == 0);
+    gs_loop_run(&L);
+    TEST_EQ_INT(x.calls, 1);
+    TEST_CHECK(!x.failed);
+    TEST_EQ_INT(x.nres, 3);
+    TEST_EQ_STR(x.last, "2");
+
+    const char *c3[1] = {"3"};
+    pga_stmt bad[3] = {{"insert into t values ($1, 'c')", 1, c3},
+                       {"insert into t values ($1, 'dup')", 1, a}, /* duplicate key */
+                       {"insert into t values (4, 'never')", 0, NULL}};
+    tag t2 = {&x, 2};
+    TEST_REQUIRE(pga_tx(c, bad, 3, record, &t2, &e) == 0);
+    tag t3 = {&x, 3};
+    pga_query(c, "select count(*)::text from t", 0, NULL, record, &t3, &e);
+    gs_loop_run(&L);
+    TEST_EQ_INT(x.calls, 3);
+    TEST_EQ_INT(x.order[1], 2);
+    TEST_EQ_STR(x.last, "2"); /* row 3 rolled back, row 4 never ran */
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static void errors_carry_sqlstate_and_message(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    tag t = {&x, 100};
+    pga_query(c, "select * from no_such_table", 0, NULL, record, &t, &e);
+    int chained_before = x.calls;
+    gs_loop_run(&L);
+    TEST_EQ_INT(chained_before, 0);
+    TEST_EQ_INT(x.calls, 2); /* the error, then the query the callback chained */
+    TEST_EQ_INT(x.order[0], 100);
+    TEST_EQ_INT(x.order[1], 101);
+    TEST_EQ_STR(x.last, "chained");
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static void errors_sqlstate(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    tag t = {&x, 7};
+    pga_query(c, "select * from no_such_table", 0, NULL, record, &t, &e);
+    tag cl = {&x, 99};
+    pga_query(c, "select 1", 0, NULL, close_all, &cl, &e);
+    gs_loop_run(&L);
+    TEST_CHECK(x.failed);
+    TEST_EQ_STR(x.sqlstate, "42P01");
+    TEST_CHECK(strstr(x.last, "no_such_table") != NULL);
+    gs_loop_close(&L);
+}
+
+static void loop_runs_while_query_runs(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    uv_timer_init(&L.uv, &x.tick);
+    x.tick.data = &x;
+    uv_timer_start(&x.tick, on_tick, 20, 20);
+    tag t = {&x, 1};
+    pga_query(c, "select pg_sleep(0.5)::text", 0, NULL, record, &t, &e);
+    tag cl = {&x, 99};
+    pga_query(c, "select 1", 0, NULL, close_all, &cl, &e);
+    while (x.calls == 0)
+        uv_run(&L.uv, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&x.tick, NULL);
+    gs_loop_run(&L);
+    TEST_CHECK_MSG(x.ticks >= 10, "timer ticked %d times during a 0.5 s statement", x.ticks);
+    gs_loop_close(&L);
+}
+
+static void bad_conninfo_fails_pending(void)
+{
+    gs_loop L;
+    gs_err e = {0};
+    TEST_REQUIRE(gs_loop_init(&L, NULL, NULL, &e) == 0);
+    pga_conn *c = NULL;
+    ctx x = {0};
+    int rc = pga_open(&L, "dbname=no_such_db_here", &c, &e);
+    if (rc == 0) {
+        tag t = {&x, 1};
+        pga_query(c, "select 1", 0, NULL, record, &t, &e);
+        gs_loop_run(&L);
+        TEST_EQ_INT(x.calls, 1);
+        TEST_CHECK(x.failed);
+        TEST_CHECK(strstr(x.last, "no_such_db_here") != NULL);
+        pga_close(c);
+        gs_loop_run(&L);
+    }
+    gs_loop_close(&L);
+}
+
+int main(void)
+{
+    if (!tpg_available()) {
+        test_skip("pgasync", "no PostgreSQL (run through tests/run.sh)");
+        return test_done();
+    }
+    TEST_RUN(queries_in_order_with_params);
+    TEST_RUN(transaction_commits_or_rolls_back);
+    TEST_RUN(errors_carry_sqlstate_and_message);
+    TEST_RUN(errors_sqlstate);
+    TEST_RUN(loop_runs_while_query_runs);
+    TEST_RUN(bad_conninfo_fails_pending);
+    return test_done();
+}

@@ -297,7 +297,7 @@ static void put_value(sbuf *b, double v)
     else if (v == floor(v) && fabs(v) < 1e15)
         sbuf_printf(b, "%.0f", v);
     else
-        sbuf_printf(b, "%.17g", v);
+        sbuf_printf(b, "%.10g", v);
 }
 
 void metrics_render(gs_metrics *m, sbuf *out)

@@ -28,7 +28,7 @@ if [ -t 1 ]; then bold=$'\e[1m'; dim=$'\e[2m'; off=$'\e[0m'; fi
 section() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$off"; }
 say() { printf '%s\n' "$*"; }
 note() { printf '%s%s%s\n' "$dim" "$*" "$off"; }
-run_shown() { printf '%s$ %s%s\n' "$dim" "$*" "$off"; "$@"; }
+show_sql() { printf '%s$ psql -c "%s"%s\n' "$dim" "$1" "$off"; q -c "$1"; }
 
 cleanup() {
     local rc=$?
@@ -174,11 +174,14 @@ if [ -z "$PETS" ]; then
     say "skipped: there is no pets table (backfill not available)"
 else
     read -r UPD_ID DEL_ID <<<"$(q -Atc "SELECT min(id), max(id) FROM $PETS" | tr '|' ' ')"
-    run_shown q -c "UPDATE $PETS SET name = 'Demo: renamed locally', age = 7 WHERE id = '$UPD_ID'"
-    run_shown q -c "INSERT INTO $PETS (location_id, name, age) VALUES ('$LOC', 'Demo: new pet', 1)"
-    run_shown q -c "DELETE FROM $PETS WHERE id = '$DEL_ID'"
+    show_sql "UPDATE $PETS SET name = 'Demo: renamed locally', age = 7 WHERE id = '$UPD_ID'"
+    show_sql "INSERT INTO $PETS (location_id, name, age) VALUES ('$LOC', 'Demo: new pet', 1)"
+    show_sql "DELETE FROM $PETS WHERE id = '$DEL_ID'"
     say "the outbox (ghlsync.changes) now holds:"
     q -P pager=off -c "SELECT id, op, local_key, remote_id, state FROM ghlsync.changes ORDER BY id" | sed 's/^/    /'
+    if [ "$(q -Atc "SELECT count(*) FROM ghlsync.changes")" = 0 ]; then
+        say ">> nothing was captured: this build installs no change triggers yet (push), so these edits stay local."
+    fi
     if gs push; then
         say "after the push, the rows in PostgreSQL:"
         q -P pager=off -c "SELECT id, name, age, _sync_state FROM $PETS WHERE name LIKE 'Demo%' ORDER BY name" | sed 's/^/    /'

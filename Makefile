@@ -4,6 +4,7 @@
 #   make test          sanitizer build, private PostgreSQL, every test; ends with "N passed, M failed"
 #   make demo          the end-to-end demo (see README.md)
 #   make bench         benchmarks (tests/bench/), not part of make test
+#   make sdk-check     HighLevel's official JS SDK against the simulator (npm)
 #   make deps          install the Debian packages the project needs (apt)
 #   make install       PREFIX=/usr/local DESTDIR=
 #   make format|lint   clang-format / cppcheck
@@ -94,7 +95,8 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(foreach s,$(BENCH_SRCS),$(BUILD)/bench/$(notdir $(basename $(s))))
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all tests tools benchbins test demo bench deps install format lint clean fuzz check-format
+.PHONY: all tests tools benchbins test demo bench deps install format lint clean fuzz check-format \
+        sdk-check
 
 all: $(BUILD)/ghlsync $(if $(SIM_SRCS),$(BUILD)/hlsim)
 
@@ -141,6 +143,11 @@ test:
 demo:
 	@$(MAKE) --no-print-directory all
 	@BUILD=build/rel bash tests/demo.sh
+
+# HighLevel's official JS SDK against the simulator (needs node, npm and the npm registry).
+sdk-check:
+	@$(MAKE) --no-print-directory all
+	@BUILD=build/rel bash tests/sdk/run.sh
 
 bench:
 	@$(MAKE) --no-print-directory benchbins

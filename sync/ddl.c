@@ -39,23 +39,31 @@ void ddl_plan_init(ddl_plan *p)
 {
     memset(p, 0, sizeof *p);
     ident_set_init(&p->tables);
+    ident_set_init(&p->present);
+    ident_set_init(&p->gone);
+}
+
+static void step_free(ddl_step *s)
+{
+    free(s->summary);
+    free(s->sql);
+    for (int k = 0; k < s->nparams; k++)
+        free(s->params[k]);
+    free(s->params);
+    free(s->tag);
 }
 
 void ddl_plan_free(ddl_plan *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        ddl_step *s = &p->steps[i];
-        free(s->summary);
-        free(s->sql);
-        for (int k = 0; k < s->nparams; k++)
-            free(s->params[k]);
-        free(s->params);
-    }
+    for (size_t i = 0; i < p->n; i++)
+        step_free(&p->steps[i]);
     free(p->steps);
     for (size_t i = 0; i < p->n_warnings; i++)
         free(p->warnings[i]);
     free(p->warnings);
     ident_set_free(&p->tables);
+    ident_set_free(&p->present);
+    ident_set_free(&p->gone);
     memset(p, 0, sizeof *p);
 }
 
@@ -83,12 +91,14 @@ typedef struct ctx {
     sbuf qtable; /* "schema"."table" */
     int rc;      /* first failure (sticky) */
     /* database state (NULL results = fresh database) */
-    PGresult *reg;  /* ghlsync.columns: column_name, field_key, data_type, pg_type, codec, role,
-                       state */
-    PGresult *cat;  /* catalog: attname, type, comment */
-    PGresult *flds; /* ghlsync.fields: field_key, label, data_type, column_name, raw, deleted */
-    PGresult *opts; /* ghlsync.field_options: field_key, option_key, label */
-    PGresult *obj;  /* ghlsync.objects: raw, table_schema, table_name */
+    PGresult *reg;    /* ghlsync.columns: column_name, field_key, data_type, pg_type, codec, role,
+                         state */
+    PGresult *cat;    /* catalog: attname, type, comment */
+    PGresult *flds;   /* ghlsync.fields: field_key, label, data_type, column_name, raw, deleted */
+    PGresult *opts;   /* ghlsync.field_options: field_key, option_key, label */
+    PGresult *obj;    /* ghlsync.objects: raw, table_schema, table_name */
+    PGresult *others; /* ghlsync.fields of other locations, not deleted: location_id, field_key */
+    const char *tag;  /* set while queueing deprecation steps (ddl_step.tag) */
     bool table_exists;
     char *table_comment;
     bool *reg_seen; /* registry rows a model field uses */
@@ -131,8 +141,10 @@ static void warn(ctx *x, const char *fmt, ...)
 static void add_step(ctx *x, enum ddl_step_kind kind, char *summary, sbuf *sql, int n,
                      const char *const *params)
 {
+    ddl_step st = {kind, summary, NULL, n, NULL, NULL};
     if (x->rc) {
         free(summary);
+        sbuf_free(sql);
         return;
     }
     ddl_plan *p = x->p;
@@ -144,7 +156,8 @@ static void add_step(ctx *x, enum ddl_step_kind kind, char *summary, sbuf *sql, 
         p->steps = ns;
         p->cap = cap;
     }
-    ddl_step st = {kind, summary, NULL, n, NULL};
+    if (x->tag && !(st.tag = strdup(x->tag)))
+        goto nomem;
     if (sbuf_failed(sql))
         goto nomem;
     if (n) {
@@ -156,6 +169,7 @@ static void add_step(ctx *x, enum ddl_step_kind kind, char *summary, sbuf *sql, 
                 for (int k = 0; k < i; k++)
                     free(st.params[k]);
                 free(st.params);
+                st.params = NULL;
                 goto nomem;
             }
     }
@@ -164,6 +178,7 @@ static void add_step(ctx *x, enum ddl_step_kind kind, char *summary, sbuf *sql, 
     return;
 nomem:
     free(summary);
+    free(st.tag);
     sbuf_free(sql);
     x->rc = gs_err_set(x->err, GS_ENOMEM, "out of memory");
 }
@@ -292,6 +307,10 @@ static int load_state(ctx *x)
     query(x, &x->obj,
           "SELECT raw::text, table_schema, table_name, deleted_at IS NOT NULL "
           "FROM ghlsync.objects WHERE location_id = $1 AND object_key = $2",
+          2, p2);
+    query(x, &x->others,
+          "SELECT location_id, field_key FROM ghlsync.fields WHERE location_id <> $1 AND "
+          "object_key = $2 AND deleted_at IS NULL",
           2, p2);
     return x->rc;
 }
@@ -495,6 +514,51 @@ static void add_column(ctx *x, const char *column, const char *pg_type, const ch
              NULL);
 }
 
+/* "a\x1fb" or "a\x1fb\x1fc" into buf (keys of the plan's present/gone sets). */
+static const char *set_key(char *buf, size_t len, const char *a, const char *b, const char *c)
+{
+    snprintf(buf, len, "%s\x1f%s%s%s", a, b, c ? "\x1f" : "", c ? c : "");
+    return buf;
+}
+
+static char *deprecation_warning(const char *field_key, const char *column)
+{
+    return fmt("field %s was deleted in HighLevel: column \"%s\" is kept (marked deprecated)",
+               field_key, column);
+}
+
+/* A location planned earlier in this plan deprecated `column`, but this location still has
+ * the field: take those steps (and the warning) back out. */
+static void retract_deprecation(ctx *x, const char *column, const char *field_key)
+{
+    char tag[2048];
+    set_key(tag, sizeof tag, x->o->key, column, NULL);
+    ddl_plan *p = x->p;
+    size_t w = 0;
+    bool found = false;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->steps[i].tag && strcmp(p->steps[i].tag, tag) == 0) {
+            step_free(&p->steps[i]);
+            found = true;
+            continue;
+        }
+        p->steps[w++] = p->steps[i];
+    }
+    p->n = w;
+    if (!found)
+        return;
+    char *msg = deprecation_warning(field_key, column);
+    for (size_t i = 0; msg && i < p->n_warnings; i++)
+        if (strcmp(p->warnings[i], msg) == 0) {
+            free(p->warnings[i]);
+            memmove(&p->warnings[i], &p->warnings[i + 1],
+                    (p->n_warnings - i - 1) * sizeof *p->warnings);
+            p->n_warnings--;
+            break;
+        }
+    free(msg);
+}
+
 static int cmp_field_key(const void *a, const void *b)
 {
     const schema_field *const *fa = a, *const *fb = b;
@@ -520,6 +584,11 @@ static void plan_fields(ctx *x, ident_set *used, bool creating, sbuf *create_col
         const map_type *t = resolve_type(x, f);
         if (!t)
             break;
+        char pk[2048];
+        if (ident_set_add(&x->p->present, set_key(pk, sizeof pk, o->key, f->field_key, NULL))) {
+            x->rc = gs_err_set(x->err, GS_ENOMEM, "out of memory");
+            break;
+        }
         int r = reg_find(x, f->field_key, "value");
         if (r < 0) {
             todo[ntodo++] = f;
@@ -529,6 +598,9 @@ static void plan_fields(ctx *x, ident_set *used, bool creating, sbuf *create_col
         int rc2 = reg_find(x, f->field_key, "currency");
         if (rc2 >= 0)
             x->reg_seen[rc2] = true;
+        retract_deprecation(x, PQgetvalue(x->reg, r, 0), f->field_key);
+        if (rc2 >= 0)
+            retract_deprecation(x, PQgetvalue(x->reg, rc2, 0), f->field_key);
         const char *col = PQgetvalue(x->reg, r, 0);
         const char *old_dt = PQgetvalue(x->reg, r, 2);
         bool same = strcmp(PQgetvalue(x->reg, r, 3), t->column) == 0 &&
@@ -662,14 +734,52 @@ static void restore_missing(ctx *x)
     }
 }
 
+/* Does a location other than this one still have the field? Its recorded schema (not deleted,
+ * and not marked deleted by this plan), or any location already planned in this plan. */
+static bool field_alive_elsewhere(ctx *x, const char *field_key)
+{
+    char k[2048];
+    if (ident_set_has(&x->p->present, set_key(k, sizeof k, x->o->key, field_key, NULL)))
+        return true;
+    for (int i = 0; i < nrows(x->others); i++) {
+        if (strcmp(PQgetvalue(x->others, i, 1), field_key) != 0)
+            continue;
+        set_key(k, sizeof k, PQgetvalue(x->others, i, 0), x->o->key, field_key);
+        if (!ident_set_has(&x->p->gone, k))
+            return true;
+    }
+    return false;
+}
+
 static void plan_deprecations(ctx *x)
 {
+    /* First record which fields this location lost, so field_alive_elsewhere of a location
+     * planned later in the same plan sees it. */
+    for (int i = 0; i < nrows(x->flds); i++) {
+        const char *fk = PQgetvalue(x->flds, i, 0);
+        char k[2048];
+        if (!schema_find_field(x->o, fk) &&
+            ident_set_add(&x->p->gone, set_key(k, sizeof k, x->loc, x->o->key, fk))) {
+            x->rc = x->rc ? x->rc : gs_err_set(x->err, GS_ENOMEM, "out of memory");
+            return;
+        }
+    }
     for (int i = 0; i < nrows(x->reg); i++) {
         if (x->reg_seen[i] || strcmp(PQgetvalue(x->reg, i, 6), "active") != 0)
             continue;
         const char *col = PQgetvalue(x->reg, i, 0), *fk = PQgetvalue(x->reg, i, 1);
-        warn(x, "field %s was deleted in HighLevel: column \"%s\" is kept (marked deprecated)", fk,
-             col);
+        if (field_alive_elsewhere(x, fk)) {
+            log_event(x->s->log, LOG_INFO, "schema.field_gone_here", "object", x->o->key,
+                      "location", x->loc, "field", fk, "column", col, "msg",
+                      "field deleted in this location only: column stays active", NULL);
+            continue;
+        }
+        char *wmsg = deprecation_warning(fk, col);
+        if (wmsg)
+            warn(x, "%s", wmsg);
+        free(wmsg);
+        char tag[2048];
+        x->tag = set_key(tag, sizeof tag, x->o->key, col, NULL);
         reg_state(x, col, "deprecated", NULL);
         int fr = find_row(x->flds, 0, fk);
         const char *label =
@@ -681,6 +791,7 @@ static void plan_deprecations(ctx *x)
                             : NULL;
         char *why = fmt("deprecate column \"%s\": field %s deleted remotely", col, fk);
         sync_comment(x, col, cm, why);
+        x->tag = NULL;
         free(why);
         free(cm);
         free(cl);
@@ -844,7 +955,13 @@ int ddl_plan_object(PGconn *conn, schema_object *model, const ddl_settings *s, d
         sbuf b = SBUF_INIT;
         sbuf_puts(&b, "CREATE SCHEMA IF NOT EXISTS ");
         ident_quote(&b, x.schema);
-        add_step(&x, DDL_STEP_DDL, fmt("+ schema \"%s\"", x.schema), &b, 0, NULL);
+        bool planned = false; /* by an earlier object of this plan */
+        for (size_t i = 0; i < plan->n && !planned; i++)
+            planned = strcmp(plan->steps[i].sql, sbuf_str(&b)) == 0;
+        if (planned)
+            sbuf_free(&b);
+        else
+            add_step(&x, DDL_STEP_DDL, fmt("+ schema \"%s\"", x.schema), &b, 0, NULL);
         table_step = plan->n;
         for (size_t i = 0; i < N_SYS; i++) {
             sbuf_puts(&cols, i ? ",\n    " : "");
@@ -930,20 +1047,15 @@ int ddl_plan_object(PGconn *conn, schema_object *model, const ddl_settings *s, d
 out:
     if (x.rc) {
         /* Leave the plan as it was before this object. */
-        while (plan->n > first_step) {
-            ddl_step *st = &plan->steps[--plan->n];
-            free(st->summary);
-            free(st->sql);
-            for (int k = 0; k < st->nparams; k++)
-                free(st->params[k]);
-            free(st->params);
-        }
+        while (plan->n > first_step)
+            step_free(&plan->steps[--plan->n]);
     }
     PQclear(x.reg);
     PQclear(x.cat);
     PQclear(x.flds);
     PQclear(x.opts);
     PQclear(x.obj);
+    PQclear(x.others);
     free(x.table_comment);
     free(x.reg_seen);
     sbuf_free(&x.qtable);

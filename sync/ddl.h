@@ -10,7 +10,10 @@
  *
  * Evolution, all additive (data is never dropped):
  *   field added             -> ADD COLUMN (+ comment, + ghlsync.fields row)
- *   field deleted remotely  -> column kept, comment says DEPRECATED, ghlsync.columns.state
+ *   field deleted remotely  -> column kept, comment says DEPRECATED, ghlsync.columns.state;
+ *                              only once no location has the field any more (columns are
+ *                              shared by all locations: the other locations' current schema
+ *                              is what ghlsync.fields recorded, plus the locations of this plan)
  *   label changed           -> COMMENT only
  *   dataType changed        -> when storage changes (column type or codec): a new column
  *                              <key>_<datatype>, the old one kept and marked superseded, a warning;
@@ -64,6 +67,8 @@ typedef struct ddl_step {
     char *sql;
     int nparams;
     char **params; /* NULL entries are SQL NULL */
+    char *tag;     /* internal: "object\x1fcolumn" on deprecation steps (a later location of the
+                    * same plan that still has the field retracts them); else NULL */
 } ddl_step;
 
 typedef struct ddl_plan {
@@ -72,6 +77,10 @@ typedef struct ddl_plan {
     char **warnings;
     size_t n_warnings;
     ident_set tables; /* "schema.table" names taken by this plan (several objects per plan) */
+    /* A column is deprecated only when no location still has its field. Across the locations
+     * planned together: */
+    ident_set present; /* "object\x1ffield_key": some location of this plan has the field */
+    ident_set gone;    /* "location\x1fobject\x1ffield_key": this plan marks it deleted there */
 } ddl_plan;
 
 void ddl_plan_init(ddl_plan *p);

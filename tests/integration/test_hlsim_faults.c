@@ -60,14 +60,16 @@ static long hdr_long(const thttp_resp *r, const char *name)
 
 static void burst_limit(void)
 {
-    admin_ok("PUT", "/_admin/ratelimit", "{\"burst\":20,\"windowMs\":1000,\"daily\":0}");
+    /* A 3 s window: 25 requests fit in it on any machine, so the count below does not depend
+     * on how fast this one is. */
+    admin_ok("PUT", "/_admin/ratelimit", "{\"burst\":20,\"windowMs\":3000,\"daily\":0}");
     int ok = 0, limited = 0;
     long last_rem = -1;
     for (int i = 0; i < 25; i++) {
         thttp_resp r;
         TEST_REQUIRE(raw_search(0, NULL, 30000, &r) == 0);
         TEST_EQ_INT(hdr_long(&r, "X-RateLimit-Max"), 20);
-        TEST_EQ_INT(hdr_long(&r, "X-RateLimit-Interval-Milliseconds"), 1000);
+        TEST_EQ_INT(hdr_long(&r, "X-RateLimit-Interval-Milliseconds"), 3000);
         TEST_CHECK(hdr_long(&r, "X-RateLimit-Limit-Daily") > 0);
         TEST_CHECK(hdr_long(&r, "X-RateLimit-Daily-Remaining") > 0);
         if (r.status == 200) {
@@ -87,11 +89,10 @@ static void burst_limit(void)
         }
         thttp_resp_free(&r);
     }
-    /* 25 requests well inside one second (unless the machine is very slow) */
-    TEST_CHECK_MSG(ok >= 20 && limited >= 1 && ok + limited == 25, "ok=%d limited=%d", ok, limited);
+    TEST_CHECK_MSG(ok == 20 && limited == 5, "ok=%d limited=%d", ok, limited);
     /* the other location has its own window */
     TEST_EQ_INT(search_status(1, NULL), 200);
-    usleep(1100 * 1000);
+    usleep(3100 * 1000); /* the rolling window has passed: allowed again */
     TEST_EQ_INT(search_status(0, NULL), 200);
     char *resp = NULL;
     tsim_admin(&S, "GET", "/_admin/counters", NULL, &resp);

@@ -114,12 +114,15 @@ int main(int argc, char **argv)
     PGconn *c = NULL;
     if (db && db_connect(db, &c, &e)) {
         fprintf(stderr, "%s\n", e.msg);
+        map_types_free(types);
         return 1;
     }
     if (c && apply) {
         char dir[4096];
         if (migrate_find_dir(dir, sizeof dir, &e) || migrate_run(c, dir, NULL, NULL, &e)) {
             fprintf(stderr, "%s\n", e.msg);
+            map_types_free(types);
+            PQfinish(c);
             return 1;
         }
     }
@@ -162,6 +165,15 @@ int main(int argc, char **argv)
         }
         resp[nresp++] = r;
     }
+    /* A database that never saw ghlsync: plan as for an empty one (the migrations come first
+     * on apply). */
+    PGconn *plan_conn = c;
+    int version = 0;
+    if (c && !apply && migrate_current(c, &version, &e) == 0 && version == 0) {
+        printf("# no ghlsync bookkeeping schema in this database yet: planning as for an empty "
+               "database (migrations pending)\n");
+        plan_conn = NULL;
+    }
     ddl_plan plan;
     ddl_plan_init(&plan);
     ddl_settings s = {.schema = schema, .types = types, .location_id = loc};
@@ -171,7 +183,7 @@ int main(int argc, char **argv)
         rc = schema_object_from_json(resp[i], &o, &e);
         if (rc == 0) {
             printf("# object %s\n", o->key);
-            rc = ddl_plan_object(c, o, &s, &plan, &e);
+            rc = ddl_plan_object(plan_conn, o, &s, &plan, &e);
             schema_object_free(o);
         }
     }

@@ -1,0 +1,172 @@
+// HighLevel's official JS SDK (@gohighlevel/api-client) against our simulator.
+//
+// The simulator is only worth what its fidelity is worth: this drives it with the SDK that
+// HighLevel publishes and that works against the live API, so a request shape or a response
+// shape the real service accepts and the simulator refuses (or the reverse) shows up here.
+//
+//   node sdk_check.js BASE_URL ADMIN_TOKEN LOCATION_ID ACCESS_TOKEN REFRESH_TOKEN OTHER_LOC_TOKEN
+//
+// Prints "ok - name" / "not ok - name: why" per check and a final "N passed, M failed".
+'use strict';
+const { HighLevel } = require('@gohighlevel/api-client');
+
+const [base, adminToken, loc, token, refresh, otherToken] = process.argv.slice(2);
+HighLevel.BASE_URL = base;
+
+let passed = 0, failed = 0;
+function report(name, ok, why) {
+  if (ok) { passed++; console.log(`ok - ${name}`); }
+  else { failed++; console.log(`not ok - ${name}: ${why}`); }
+}
+async function check(name, fn) {
+  try { const why = await fn(); report(name, !why, why); }
+  catch (e) {
+    const st = e.statusCode || (e.response && e.response.status);
+    report(name, false, `threw ${st || ''} ${e.message}`);
+  }
+}
+async function expectError(fn, status) {
+  try { await fn(); return `expected HTTP ${status}, got success`; }
+  catch (e) {
+    const st = e.statusCode || (e.response && e.response.status);
+    return st === status ? null : `expected HTTP ${status}, got ${st} ${e.message}`;
+  }
+}
+async function admin(method, path, body) {
+  const r = await fetch(base + path, {
+    method, headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return r.json();
+}
+const quiet = { logLevel: 'none' };
+const ghl = new HighLevel({ privateIntegrationToken: token, ...quiet });
+const PET = 'custom_objects.pet';
+
+(async () => {
+  await check('list objects', async () => {
+    const r = await ghl.objects.getObjectByLocationId({ locationId: loc });
+    const keys = r.objects.map(o => o.key);
+    for (const k of [PET, 'business', 'contact', 'opportunity'])
+      if (!keys.includes(k)) return `missing ${k} in ${keys}`;
+  });
+
+  await check('schema with fields, every data type', async () => {
+    const r = await ghl.objects.getObjectSchemaByKey({ key: PET, locationId: loc, fetchProperties: 'true' });
+    const types = new Set(r.fields.map(f => f.dataType));
+    for (const t of ['TEXT', 'LARGE_TEXT', 'NUMERICAL', 'PHONE', 'MONETORY', 'CHECKBOX', 'SINGLE_OPTIONS',
+                     'MULTIPLE_OPTIONS', 'DATE', 'TEXTBOX_LIST', 'FILE_UPLOAD', 'RADIO'])
+      if (!types.has(t)) return `no ${t} field`;
+    if (r.object.key !== PET) return `object.key ${r.object.key}`;
+  });
+
+  await check('search pages with searchAfter cover every record once', async () => {
+    const seen = new Set();
+    let after = [], total = null;
+    for (let i = 0; i < 100; i++) {
+      const p = await ghl.objects.searchObjectRecords({ schemaKey: PET },
+        { locationId: loc, page: 1, pageLimit: 7, query: '', searchAfter: after });
+      total = p.total;
+      if (p.records.length === 0) break;
+      for (const r of p.records) {
+        if (seen.has(r.id)) return `record ${r.id} seen twice`;
+        seen.add(r.id);
+      }
+      after = p.records[p.records.length - 1].searchAfter;
+    }
+    if (seen.size !== total) return `saw ${seen.size} records, total says ${total}`;
+  });
+
+  let id;
+  await check('create, get, update (merge), delete a record', async () => {
+    const c = await ghl.objects.createObjectRecord({ schemaKey: PET },
+      { locationId: loc, properties: { name: 'Rex', age: 3, price: { currency: 'default', value: 12.5 } } });
+    id = c.record.id;
+    if (!/^[0-9a-f]{24}$/.test(id)) return `odd id ${id}`;
+    const g = await ghl.objects.getRecordById({ schemaKey: PET, id });
+    if (g.record.properties.name !== 'Rex') return `get: ${JSON.stringify(g.record.properties)}`;
+    const u = await ghl.objects.updateObjectRecord({ schemaKey: PET, id, locationId: loc },
+      { properties: { name: 'Rex II' } });
+    if (u.record.properties.name !== 'Rex II' || u.record.properties.age !== 3)
+      return `update did not merge: ${JSON.stringify(u.record.properties)}`;
+    const d = await ghl.objects.deleteObjectRecord({ schemaKey: PET, id });
+    if (d.success !== true) return `delete: ${JSON.stringify(d)}`;
+    return expectError(() => ghl.objects.getRecordById({ schemaKey: PET, id }), 404);
+  });
+
+  await check('invalid option is a 422 naming the field', async () => {
+    try {
+      await ghl.objects.createObjectRecord({ schemaKey: PET },
+        { locationId: loc, properties: { name: 'x', species: 'no-such-option' } });
+      return 'accepted an unknown option';
+    } catch (e) {
+      const st = e.statusCode || (e.response && e.response.status);
+      if (st !== 422) return `status ${st}`;
+      if (!/species/.test(e.message)) return `message does not name the field: ${e.message}`;
+    }
+  });
+
+  await check('business records through the records endpoints', async () => {
+    const p = await ghl.objects.searchObjectRecords({ schemaKey: 'business' },
+      { locationId: loc, page: 1, pageLimit: 5, query: '', searchAfter: [] });
+    if (!Array.isArray(p.records) || p.records.length === 0) return 'no business records';
+  });
+
+  await check('custom field create (parentId required, as the spec says), update label, delete', async () => {
+    const before = await ghl.customFields.getCustomFieldsByObjectKey({ objectKey: PET, locationId: loc });
+    const parentId = before.fields[0].parentId;
+    const missing = await expectError(() => ghl.customFields.createCustomField({
+      locationId: loc, name: 'Colour', dataType: 'TEXT', fieldKey: `${PET}.colour`,
+      objectKey: PET, showInForms: true }), 422);
+    if (missing) return `without parentId: ${missing}`;
+    const c = await ghl.customFields.createCustomField({
+      locationId: loc, name: 'Colour', dataType: 'TEXT', fieldKey: `${PET}.colour`,
+      objectKey: PET, showInForms: true, description: 'coat colour', parentId });
+    const f = c.field || c;
+    if (!f.id) return `no field id in ${JSON.stringify(c)}`;
+    await ghl.customFields.updateCustomField({ id: f.id }, { locationId: loc, name: 'Coat colour', showInForms: true });
+    const list = await ghl.customFields.getCustomFieldsByObjectKey({ objectKey: PET, locationId: loc });
+    const got = list.fields.find(x => x.id === f.id);
+    if (!got || got.name !== 'Coat colour') return `label not updated: ${JSON.stringify(got)}`;
+    await ghl.customFields.deleteCustomField({ id: f.id });
+    const after = await ghl.customFields.getCustomFieldsByObjectKey({ objectKey: PET, locationId: loc });
+    if (after.fields.find(x => x.id === f.id)) return 'field still listed after delete';
+  });
+
+  await check('bad token is 401, other location is 403', async () => {
+    const bad = new HighLevel({ privateIntegrationToken: 'nope-not-a-token', ...quiet });
+    const e1 = await expectError(() => bad.objects.getObjectByLocationId({ locationId: loc }), 401);
+    if (e1) return e1;
+    const other = new HighLevel({ privateIntegrationToken: otherToken, ...quiet });
+    return expectError(() => other.objects.getObjectByLocationId({ locationId: loc }), 403);
+  });
+
+  await check('OAuth refresh rotates the refresh token', async () => {
+    // hlsim's default client credentials (tests/hlsim/README.md).
+    const [clientId, clientSecret] = ['hlsim-client', 'hlsim-secret'];
+    const t1 = await ghl.oauth.refreshToken(refresh, clientId, clientSecret, 'refresh_token', 'Location');
+    if (!t1.access_token || !t1.refresh_token || t1.refresh_token === refresh)
+      return `no rotated pair: ${JSON.stringify(t1)}`;
+    const reuse = await expectError(
+      () => ghl.oauth.refreshToken(refresh, clientId, clientSecret, 'refresh_token', 'Location'), 400);
+    if (reuse) return `the used refresh token: ${reuse}`;
+    const fresh = new HighLevel({ privateIntegrationToken: t1.access_token, ...quiet });
+    await fresh.objects.getObjectByLocationId({ locationId: loc });
+  });
+
+  await check('burst 429 carries the headers the SDK waits on, and the SDK recovers', async () => {
+    await admin('PUT', '/_admin/ratelimit', { burst: 5, windowMs: 1000, daily: 0 });
+    const sdk = new HighLevel({ privateIntegrationToken: token, rateLimitRetry: { maxRetries: 5 }, ...quiet });
+    const calls = [];
+    for (let i = 0; i < 12; i++) calls.push(sdk.objects.getObjectByLocationId({ locationId: loc }));
+    const res = await Promise.allSettled(calls);
+    const bad = res.filter(r => r.status !== 'fulfilled');
+    const counters = await admin('GET', '/_admin/counters');
+    await admin('PUT', '/_admin/ratelimit', { burst: 100, windowMs: 10000, daily: 200000 });
+    if (bad.length) return `${bad.length} calls failed: ${bad[0].reason && bad[0].reason.message}`;
+    if (!(counters.served429 > 0)) return 'the burst never hit a 429 (limit not enforced?)';
+  });
+
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})();

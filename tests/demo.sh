@@ -44,7 +44,8 @@ cleanup() {
     [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null || true
     bash "$TOP/tests/support/pg.sh" stop "$DIR/pg" >/dev/null 2>&1 || true
     rm -rf "$DIR"
-    [ $rc -ne 0 ] && say "demo failed (exit $rc); everything it started was stopped"
+    if [ $rc -ne 0 ]; then say "demo failed (exit $rc); everything it started was stopped"; fi
+    return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -26,8 +26,3 @@ CLI_STUB(push, "usage: ghlsync [-c FILE] push\n\n"
                "Examples:\n"
                "    ghlsync push\n")
 
-CLI_STUB(status, "usage: ghlsync [-c FILE] status\n\n"
-                 "Show, per location and object: rows mirrored, time of the last successful pull,\n"
-                 "pending and failed local changes, and the rate budget left.\n\n"
-                 "Examples:\n"
-                 "    ghlsync status\n")

@@ -1,0 +1,403 @@
+/* runtime.c - periodic budget -> metrics, counters -> ghlsync.runtime, database gauges. */
+#include "runtime.h"
+
+#include "pgasync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rt_loc {
+    char *id;
+    rl_loc *budget;
+    long last_started;  /* n_started at the previous tick */
+    uint64_t last_ms;   /* monotonic ms of the previous tick */
+    long unsent;        /* requests not yet added to ghlsync.runtime.requests_today */
+    long inflight_sent; /* part of `unsent` carried by the write in flight */
+    double rate;
+    long errors;
+    char *last_error; /* not yet written; NULL when nothing new */
+    char *sending_error;
+};
+
+struct gs_runtime {
+    gs_loop *L;
+    pga_conn *db;
+    gs_metrics *m;
+    uv_timer_t *timer;
+    int64_t interval_ms;
+    struct rt_loc *locs;
+    size_t nlocs;
+    char holder[128];
+    char started_at[32]; /* epoch seconds, as text for to_timestamp */
+    int busy;            /* queries in flight */
+    bool round_ok;
+    bool closing;
+    /* readiness */
+    uint64_t last_ok_ms; /* 0 = never */
+    bool any_object;
+    bool all_complete;
+    char not_complete[128];
+    void (*done)(void *ud, bool ok);
+    void *done_ud;
+};
+
+static const char sql_upsert[] =
+    "INSERT INTO ghlsync.runtime AS r (location_id, holder, day, requests_today, daily_limit, "
+    "daily_remaining, burst_limit, burst_remaining, rate_per_s, requests_total, throttled_total, "
+    "errors_total, last_error, last_error_at, started_at, updated_at) "
+    "VALUES ($1, $2, (now() AT TIME ZONE 'UTC')::date, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+    "CASE WHEN $12::text IS NULL THEN NULL ELSE now() END, to_timestamp($13::float8), now()) "
+    "ON CONFLICT (location_id) DO UPDATE SET holder = EXCLUDED.holder, day = EXCLUDED.day, "
+    "requests_today = CASE WHEN r.day = EXCLUDED.day THEN r.requests_today + "
+    "EXCLUDED.requests_today ELSE EXCLUDED.requests_today END, "
+    "daily_limit = coalesce(EXCLUDED.daily_limit, r.daily_limit), "
+    "daily_remaining = coalesce(EXCLUDED.daily_remaining, r.daily_remaining), "
+    "burst_limit = coalesce(EXCLUDED.burst_limit, r.burst_limit), "
+    "burst_remaining = coalesce(EXCLUDED.burst_remaining, r.burst_remaining), "
+    "rate_per_s = EXCLUDED.rate_per_s, requests_total = EXCLUDED.requests_total, "
+    "throttled_total = EXCLUDED.throttled_total, errors_total = EXCLUDED.errors_total, "
+    "last_error = coalesce(EXCLUDED.last_error, r.last_error), "
+    "last_error_at = coalesce(EXCLUDED.last_error_at, r.last_error_at), "
+    "started_at = EXCLUDED.started_at, updated_at = now()";
+
+/* Cheap on purpose (runs every few seconds): no row counts of the mirrored tables, and the
+ * pending count uses the partial index of 001 (changes_todo_idx). */
+static const char sql_gauges[] =
+    "WITH c AS (SELECT location_id, object_key, "
+    "count(*) FILTER (WHERE state IN ('pending', 'retrying')) AS pending, "
+    "count(*) FILTER (WHERE state IN ('failed', 'unknown')) AS failed "
+    "FROM ghlsync.changes WHERE state IN ('pending', 'retrying', 'failed', 'unknown') "
+    "GROUP BY 1, 2) "
+    "SELECT coalesce(p.location_id, c.location_id), coalesce(p.object_key, c.object_key), "
+    "coalesce(c.pending, 0), coalesce(c.failed, 0), "
+    "extract(epoch FROM now() - p.watermark)::float8, p.complete "
+    "FROM ghlsync.pull_state p FULL JOIN c "
+    "ON c.location_id = p.location_id AND c.object_key = p.object_key";
+
+int rt_new(gs_loop *L, const char *conninfo, gs_metrics *m, int64_t interval_ms, gs_runtime **out,
+           gs_err *e)
+{
+    *out = NULL;
+    gs_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return gs_err_set(e, GS_ENOMEM, "runtime: out of memory");
+    rt->L = L;
+    rt->m = m;
+    rt->interval_ms = interval_ms > 0 ? interval_ms : 5000;
+    char host[64] = "?";
+    gethostname(host, sizeof host - 1);
+    snprintf(rt->holder, sizeof rt->holder, "%s:%ld", host, (long)getpid());
+    snprintf(rt->started_at, sizeof rt->started_at, "%.3f", (double)gs_wall_ms() / 1000.0);
+    int rc = pga_open(L, conninfo ? conninfo : "", &rt->db, e);
+    if (rc) {
+        free(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget)
+{
+    struct rt_loc *v = realloc(rt->locs, (rt->nlocs + 1) * sizeof *v);
+    if (!v)
+        return GS_ENOMEM;
+    rt->locs = v;
+    struct rt_loc *l = &v[rt->nlocs];
+    memset(l, 0, sizeof *l);
+    l->id = strdup(location_id);
+    if (!l->id)
+        return GS_ENOMEM;
+    l->budget = budget;
+    if (budget)
+        l->last_started = rl_loc_budget(budget)->n_started;
+    l->last_ms = gs_loop_now_ms(rt->L);
+    rt->nlocs++;
+    return 0;
+}
+
+static struct rt_loc *find_loc(gs_runtime *rt, const char *id)
+{
+    for (size_t i = 0; i < rt->nlocs; i++)
+        if (strcmp(rt->locs[i].id, id) == 0)
+            return &rt->locs[i];
+    return NULL;
+}
+
+void rt_note_error(gs_runtime *rt, const char *location_id, const char *kind, const char *msg)
+{
+    const char *labels[] = {location_id ? location_id : "", kind};
+    metrics_add(rt->m, GSM_ERRORS, labels, 1);
+    struct rt_loc *l = location_id ? find_loc(rt, location_id) : NULL;
+    if (!l)
+        return;
+    l->errors++;
+    char *dup = strdup(msg ? msg : kind);
+    if (dup) {
+        free(l->last_error);
+        l->last_error = dup;
+    }
+}
+
+/* Budget -> metrics, and the request rate since the previous tick. */
+static void sample_budgets(gs_runtime *rt)
+{
+    uint64_t now = gs_loop_now_ms(rt->L);
+    for (size_t i = 0; i < rt->nlocs; i++) {
+        struct rt_loc *l = &rt->locs[i];
+        if (!l->budget)
+            continue;
+        const rl_budget *b = rl_loc_budget(l->budget);
+        const char *lab[] = {l->id};
+        long delta = b->n_started - l->last_started;
+        if (delta < 0)
+            delta = 0;
+        l->unsent += delta;
+        l->last_started = b->n_started;
+        if (now > l->last_ms)
+            l->rate = (double)delta * 1000.0 / (double)(now - l->last_ms);
+        l->last_ms = now;
+        metrics_set(rt->m, GSM_STARTED, lab, (double)b->n_started);
+        metrics_set(rt->m, GSM_THROTTLED, lab, (double)b->n_429);
+        metrics_set(rt->m, GSM_BURST_LIMIT, lab, (double)b->p.burst);
+        metrics_set(rt->m, GSM_INFLIGHT, lab, (double)b->inflight);
+        if (b->daily_remaining >= 0)
+            metrics_set(rt->m, GSM_DAILY_REMAINING, lab, (double)b->daily_remaining);
+        metrics_set(rt->m, GSM_DAILY_LIMIT, lab,
+                    (double)(b->daily_limit > 0 ? b->daily_limit : b->p.daily));
+    }
+}
+
+static void round_finished(gs_runtime *rt)
+{
+    if (--rt->busy > 0)
+        return;
+    if (rt->round_ok)
+        rt->last_ok_ms = gs_loop_now_ms(rt->L);
+    void (*done)(void *, bool) = rt->done;
+    void *ud = rt->done_ud;
+    rt->done = NULL;
+    if (rt->closing) {
+        for (size_t i = 0; i < rt->nlocs; i++) {
+            free(rt->locs[i].id);
+            free(rt->locs[i].last_error);
+            free(rt->locs[i].sending_error);
+        }
+        free(rt->locs);
+        free(rt);
+        if (done)
+            done(ud, false);
+        return;
+    }
+    if (done)
+        done(ud, rt->round_ok);
+}
+
+/* The write of one location ended: on success its delta is accounted for; on failure the
+ * delta and the error stay for the next round. */
+static void upsert_done(struct rt_loc *l, bool ok)
+{
+    if (ok) {
+        l->unsent -= l->inflight_sent;
+        free(l->sending_error);
+        l->sending_error = NULL;
+    } else if (l->sending_error && !l->last_error) {
+        l->last_error = l->sending_error;
+        l->sending_error = NULL;
+    }
+    l->inflight_sent = 0;
+}
+
+struct upsert_ctx {
+    gs_runtime *rt;
+    struct rt_loc *l;
+};
+
+static void on_upsert_ctx(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                          void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct upsert_ctx *u = ud;
+    gs_runtime *rt = u->rt;
+    if (!rt->closing)
+        upsert_done(u->l, err == NULL);
+    if (err) {
+        rt->round_ok = false;
+        if (!rt->closing)
+            log_event(rt->L->log, LOG_WARN, "runtime.write_failed", "error", err->err.msg, NULL);
+    }
+    free(u);
+    round_finished(rt);
+}
+
+static void on_gauges(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    gs_runtime *rt = ud;
+    if (err || nres < 1 || rt->closing) {
+        rt->round_ok = false;
+        if (err && !rt->closing)
+            log_event(rt->L->log, LOG_WARN, "runtime.query_failed", "error", err->err.msg, NULL);
+        round_finished(rt);
+        return;
+    }
+    const PGresult *r = res[nres - 1];
+    metrics_zero_family(rt->m, GSM_CHANGES_PENDING);
+    metrics_zero_family(rt->m, GSM_CHANGES_FAILED);
+    rt->any_object = false;
+    rt->all_complete = true;
+    rt->not_complete[0] = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *lab[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)};
+        metrics_set(rt->m, GSM_CHANGES_PENDING, lab, strtod(PQgetvalue(r, i, 2), NULL));
+        metrics_set(rt->m, GSM_CHANGES_FAILED, lab, strtod(PQgetvalue(r, i, 3), NULL));
+        if (PQgetisnull(r, i, 4))
+            metrics_drop(rt->m, GSM_LAG_SECONDS, lab);
+        else
+            metrics_set(rt->m, GSM_LAG_SECONDS, lab, strtod(PQgetvalue(r, i, 4), NULL));
+        if (!PQgetisnull(r, i, 5)) { /* NULL: only outbox rows, no pull state */
+            bool complete = PQgetvalue(r, i, 5)[0] == 't';
+            metrics_set(rt->m, GSM_BACKFILL_DONE, lab, complete ? 1 : 0);
+            rt->any_object = true;
+            if (!complete && rt->all_complete) {
+                rt->all_complete = false;
+                snprintf(rt->not_complete, sizeof rt->not_complete, "%s/%s", lab[0], lab[1]);
+            }
+        }
+    }
+    round_finished(rt);
+}
+
+static void submit_round(gs_runtime *rt)
+{
+    gs_err e = {0};
+    rt->round_ok = true;
+    rt->busy = 1; /* held until everything is submitted */
+    sample_budgets(rt);
+    for (size_t i = 0; i < rt->nlocs; i++) {
+        struct rt_loc *l = &rt->locs[i];
+        const rl_budget *b = l->budget ? rl_loc_budget(l->budget) : NULL;
+        double burst_rem = -1;
+        const char *lab[] = {l->id};
+        if (!metrics_lookup(rt->m, GSM_BURST_REMAINING, lab, &burst_rem))
+            burst_rem = -1;
+        char today[24], dlim[24], drem[24], blim[24], brem[24], rate[32], total[24], thr[24],
+            errs[24];
+        snprintf(today, sizeof today, "%ld", l->unsent);
+        snprintf(dlim, sizeof dlim, "%ld", b && b->daily_limit > 0 ? b->daily_limit : -1);
+        snprintf(drem, sizeof drem, "%ld", b ? b->daily_remaining : -1);
+        snprintf(blim, sizeof blim, "%d", b ? b->p.burst : -1);
+        snprintf(brem, sizeof brem, "%.0f", burst_rem);
+        snprintf(rate, sizeof rate, "%.3f", l->rate);
+        snprintf(total, sizeof total, "%ld", b ? b->n_started : 0L);
+        snprintf(thr, sizeof thr, "%ld", b ? b->n_429 : 0L);
+        snprintf(errs, sizeof errs, "%ld", l->errors);
+        free(l->sending_error);
+        l->sending_error = l->last_error;
+        l->last_error = NULL;
+        const char *v[13] = {l->id,
+                             rt->holder,
+                             today,
+                             dlim[0] == '-' ? NULL : dlim,
+                             drem[0] == '-' ? NULL : drem,
+                             blim[0] == '-' ? NULL : blim,
+                             brem[0] == '-' ? NULL : brem,
+                             b ? rate : NULL,
+                             total,
+                             thr,
+                             errs,
+                             l->sending_error,
+                             rt->started_at};
+        struct upsert_ctx *u = malloc(sizeof *u);
+        if (!u) {
+            rt->round_ok = false;
+            continue;
+        }
+        u->rt = rt;
+        u->l = l;
+        l->inflight_sent = l->unsent;
+        if (pga_query(rt->db, sql_upsert, 13, v, on_upsert_ctx, u, &e) != 0) {
+            free(u);
+            l->inflight_sent = 0;
+            rt->round_ok = false;
+            continue;
+        }
+        rt->busy++;
+    }
+    if (pga_query(rt->db, sql_gauges, 0, NULL, on_gauges, rt, &e) == 0)
+        rt->busy++;
+    else
+        rt->round_ok = false;
+    round_finished(rt);
+}
+
+void rt_tick(gs_runtime *rt, void (*done)(void *ud, bool ok), void *ud)
+{
+    if (rt->busy) {
+        /* The previous round is still running (slow database): skip this one. */
+        if (done)
+            done(ud, false);
+        return;
+    }
+    rt->done = done;
+    rt->done_ud = ud;
+    submit_round(rt);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    rt_tick(t->data, NULL, NULL);
+}
+
+int rt_start(gs_runtime *rt, gs_err *e)
+{
+    rt->timer = malloc(sizeof *rt->timer);
+    if (!rt->timer)
+        return gs_err_set(e, GS_ENOMEM, "runtime: out of memory");
+    uv_timer_init(&rt->L->uv, rt->timer);
+    rt->timer->data = rt;
+    uv_timer_start(rt->timer, on_timer, 0, (uint64_t)rt->interval_ms);
+    return 0;
+}
+
+bool rt_ready(void *ud, char *why, size_t len)
+{
+    gs_runtime *rt = ud;
+    uint64_t now = gs_loop_now_ms(rt->L);
+    if (!rt->last_ok_ms || now - rt->last_ok_ms > 3 * (uint64_t)rt->interval_ms) {
+        snprintf(why, len, "database not reachable (no successful query in the last %lld ms)",
+                 (long long)(3 * rt->interval_ms));
+        return false;
+    }
+    if (!rt->any_object) {
+        snprintf(why, len, "no object pulled yet");
+        return false;
+    }
+    if (!rt->all_complete) {
+        snprintf(why, len, "backfill in progress (%s)", rt->not_complete);
+        return false;
+    }
+    return true;
+}
+
+void rt_close(gs_runtime *rt)
+{
+    if (!rt)
+        return;
+    rt->closing = true;
+    if (rt->timer) {
+        uv_timer_stop(rt->timer);
+        gs_uv_close_free((uv_handle_t *)rt->timer);
+        rt->timer = NULL;
+    }
+    /* pga_close fails the queued queries and may run their callbacks right here: hold a
+     * reference so that the last one to finish (possibly the line below) frees rt. */
+    rt->busy++;
+    pga_close(rt->db);
+    rt->db = NULL;
+    round_finished(rt);
+}

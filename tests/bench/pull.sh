@@ -89,10 +89,10 @@ start_sim --seed-records "$NL"
 psql -qc "CREATE DATABASE b3"
 config b3 100
 measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill
-pages=$(( (NL + 99) / 100 + 1 ))
-# Discovery (1 schema call) + pages + the final empty page, at 100 per rolling 10 s: the first
-# 100 requests may start at once, each further one 100 ms later.
-calls=$(( pages + 1 ))
-min=$(awk -v c="$calls" 'BEGIN{m=(c>100)?(c-100)*0.1:0; print m}')
-echo "# figure: ghlsync backfill default limits: $calls requests in ${secs}s; minimum the budget allows ${min}s (burst-limited: $(awk -v c="$calls" 'BEGIN{printf "%.1f", c*0.1}')s at an even 100/10s pace)"
+pages=$(( (NL + 99) / 100 + 1 ))   # the last one is the empty page that ends the scan
+calls=$(( pages + 1 ))              # + GET /objects/{key}
+# 100 requests per ROLLING 10 s: request k (0-based) cannot start before floor(k/100) * 10 s,
+# so the last of `calls` requests starts at floor((calls-1)/100) * 10 s at the earliest.
+min=$(awk -v c="$calls" 'BEGIN{print int((c-1)/100)*10}')
+echo "# figure: ghlsync backfill default limits: $calls requests, $NL records in ${secs}s; minimum the budget allows ${min}s; ratio $(awk -v a="$secs" -v b="$min" 'BEGIN{if(b>0) printf "%.2f", a/b; else print "n/a"}')"
 stop_sim

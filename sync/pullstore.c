@@ -137,7 +137,8 @@ void ps_model_unref(ps_model *m)
 
 static const char *const pending_changes =
     "SELECT 1 FROM ghlsync.changes ch WHERE ch.table_schema = %s AND ch.table_name = %s "
-    "AND ch.local_key = t.\"_local_id\" AND ch.state NOT IN ('done', 'failed', 'ignored')";
+    "AND ch.local_key = t.\"_local_id\" AND ch.state IN ('pending', 'retrying', 'failed', "
+    "'unknown')";
 
 static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
 {
@@ -162,7 +163,10 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     sbuf_puts(&b, ") WITH ORDINALITY AS u(");
     for (size_t i = 0; i < n; i++)
         sbuf_printf(&b, "c%zu, ", i);
-    sbuf_puts(&b, "ord)\nWHERE u.c0 IS NOT NULL ORDER BY u.c0, u.ord DESC\n"
+    /* A record deleted locally and not yet (or only just) deleted remotely is not brought back
+     * by a page read before the DELETE reached HighLevel (ghlsync.locally_deleted, 003). */
+    sbuf_puts(&b, "ord)\nWHERE u.c0 IS NOT NULL AND NOT ghlsync.locally_deleted(u.c0)\n"
+                  "ORDER BY u.c0, u.ord DESC\n"
                   "ON CONFLICT (\"location_id\", \"id\") WHERE \"id\" IS NOT NULL DO UPDATE SET (");
     for (size_t i = 2; i < n; i++) {
         ident_quote(&b, cols[i]);
@@ -185,7 +189,7 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
                   "unnest(ch.changed_columns) x WHERE ");
     sbuf_printf(&b,
                 "ch.table_schema = %s AND ch.table_name = %s AND ch.local_key = t.\"_local_id\" "
-                "AND ch.state NOT IN ('done', 'failed', 'ignored')) p)\n",
+                "AND ch.state IN ('pending', 'retrying', 'failed', 'unknown')) p)\n",
                 ps, pt);
     sbuf_printf(&b,
                 "WHERE t.\"updated_at\" IS NULL OR EXCLUDED.\"updated_at\" IS NULL OR "

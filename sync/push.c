@@ -356,6 +356,12 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
         ptarget *n = target_new(t->loc, &pt, e);
         if (!n)
             return e ? e->code : GS_ENOMEM;
+        /* schemas are re-fetched every few minutes: free what no job can use any more */
+        if (P->jobs_alive == 0) {
+            for (size_t k = 0; k < P->nretired; k++)
+                target_free(P->retired[k]);
+            P->nretired = 0;
+        }
         /* jobs in flight keep the old target: retire it, free it with the service */
         ptarget **rt = realloc(P->retired, (P->nretired + 1) * sizeof *rt);
         if (!rt) {

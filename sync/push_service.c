@@ -100,7 +100,8 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
                              .hl = L->hl,
                              .model = eo->model->obj,
                              .conflict = eo->settings->conflict,
-                             .external_id_field = eo->settings->external_id_field};
+                             .external_id_field = eo->settings->external_id_field,
+                             .hard_delete = !eo->settings->soft_delete};
             rc = push_add_target(s->P, &t, e);
             if (!rc)
                 rc = keep_ref(s, eo, e);

@@ -4,7 +4,9 @@
  * simulator's "another user") - often on the same records; then quiet until the outbox has
  * nothing pending and a full scan that started after that has completed; then the table (live
  * rows, decoded through the codecs) and the simulator's dump must be equal record for record.
- * CONVERGE_SEED=N replays a run (the seed is printed); CONVERGE_SECONDS sets the busy time. */
+ * Twice: with an instant API, and with 80-160 ms per request (changes stay pending while pull
+ * polls). CONVERGE_SEED=N replays a run (the seed is printed); CONVERGE_SECONDS sets the busy time.
+ */
 #include "test.h"
 #include "tpg.h"
 #include "tpull.h"
@@ -133,18 +135,30 @@ static void print_open_changes(PGconn *c)
     PQclear(r);
 }
 
-static void converge(void)
+/* latency_ms: simulator latency per request, so that local changes stay pending while pull
+ * polls (the protection of unpushed columns and of local deletes is exercised). */
+static void converge(const char *latency_ms)
 {
     const char *se = getenv("CONVERGE_SEED");
     rng r = {se ? strtoull(se, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid()};
     uint64_t seed = r.s;
     const char *secs = getenv("CONVERGE_SECONDS");
-    long busy_ms = (secs ? atol(secs) : 12) * 1000;
+    long busy_ms = (secs ? atol(secs) : 10) * 1000;
     printf("# seed %llu, %ld ms of edits\n", (unsigned long long)seed, busy_ms);
 
     tsim s;
-    const char *args[] = {"--locations", "1", "--seed-records",        "30",
-                          "--burst",     "0", "--another-user-object", "custom_objects.pet",
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "30",
+                          "--burst",
+                          "0",
+                          "--another-user-object",
+                          "custom_objects.pet",
+                          "--latency-ms",
+                          latency_ms,
+                          "--latency-jitter-ms",
+                          latency_ms,
                           NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
@@ -216,12 +230,23 @@ static void converge(void)
     tsim_stop(&s);
 }
 
+static void converge_fast(void)
+{
+    converge("0");
+}
+
+static void converge_slow_api(void)
+{
+    converge("80");
+}
+
 int main(void)
 {
     if (!ready()) {
         test_skip("converge", "needs tests/run.sh (PostgreSQL, GHLSYNC_BIN, HLSIM_BIN)");
         return test_done();
     }
-    TEST_RUN(converge);
+    TEST_RUN(converge_fast);
+    TEST_RUN(converge_slow_api);
     return test_done();
 }

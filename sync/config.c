@@ -985,7 +985,7 @@ static int set_defaults(struct cfg *c)
     c->rate_limit.burst = 100;
     c->rate_limit.window_ms = 10 * 1000;
     c->rate_limit.daily = 200000;
-    c->rate_limit.headroom = 0.1;
+    c->rate_limit.headroom = 0.02;
     c->log.level = LOG_INFO;
     c->log.format = LOG_TEXT;
     c->pull.page_size = 100;

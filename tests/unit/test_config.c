@@ -75,7 +75,7 @@ static void sample_loads_with_documented_values(void)
     TEST_EQ_INT(c.rate_limit.burst, 100);
     TEST_EQ_INT(c.rate_limit.window_ms, 10000);
     TEST_EQ_INT(c.rate_limit.daily, 200000);
-    TEST_CHECK(c.rate_limit.headroom > 0.09 && c.rate_limit.headroom < 0.11);
+    TEST_CHECK(c.rate_limit.headroom > 0.019 && c.rate_limit.headroom < 0.021);
     TEST_EQ_INT(c.log.level, LOG_INFO);
     TEST_EQ_INT(c.log.format, LOG_TEXT);
     TEST_EQ_INT(c.pull.page_size, 100);

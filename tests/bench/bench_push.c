@@ -236,10 +236,13 @@ int main(int argc, char **argv)
     bool bf = backfill_running(c3);
     long e1 = served429(&s);
     stop(rp);
-    printf("pushes/s, default limits, `ghlsync run` with a backfill%s: %.2f/s (x%.2f), %ld x 429  "
-           "target 10/s with 0 x 429: %s\n",
-           bf ? " running" : " (it ended before the last push)", r1, r0 > 0 ? r1 / r0 : 0, e1,
-           r1 >= 9.0 && e1 == 0 ? "met" : "NOT met");
+    /* The target is the limit itself (100 per 10 s = 10/s); "met" uses the same utilisation bar
+     * as the scheduler benchmark (0.97 of the limit) and no 429 at all. */
+    const double limit = 10.0;
+    printf("pushes/s, default limits, `ghlsync run` with a backfill%s: %.2f/s (x%.2f of push "
+           "alone, %.3f of the limit), %ld x 429  target: the limit (>= 0.97) with 0 x 429: %s\n",
+           bf ? " running" : " (it ended before the last push)", r1, r0 > 0 ? r1 / r0 : 0,
+           r1 / limit, e1, r1 >= 0.97 * limit && e1 == 0 ? "met" : "NOT met");
     PQfinish(c1);
     PQfinish(c2);
     PQfinish(c3);

@@ -25,4 +25,3 @@ CLI_STUB(push, "usage: ghlsync [-c FILE] push\n\n"
                "`ghlsync errors`.\n\n"
                "Examples:\n"
                "    ghlsync push\n")
-

@@ -47,13 +47,15 @@ typedef struct ps_model {
     char *location_id;
     char *object_key;
     char *table_schema, *table_name;
-    char *qtable; /* "schema"."table", quoted */
-    size_t ncols; /* mapped columns, in map_row_init order */
-    char **types; /* catalog type of each column (format_type) */
-    char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
-    char *mark;   /* $1 location, $2 ids text[], $3 generation */
-    char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
-    char *hsweep; /* same, hard delete */
+    char *qtable;  /* "schema"."table", quoted */
+    size_t ncols;  /* mapped columns, in map_row_init order */
+    char **types;  /* catalog type of each column (format_type) */
+    char *upsert;  /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *mark;    /* $1 location, $2 ids text[], $3 generation */
+    char *sweep;   /* $1 location, $2 generation, $3 scan start: soft delete */
+    char *hsweep;  /* same, hard delete */
+    char *fn_call; /* SELECT ghlsync.pull_upsert_...($1..): upsert + mark in a cached-plan
+                    * function (NULL: send upsert and mark as statements) */
 } ps_model;
 
 /* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous

@@ -13,19 +13,37 @@
 #define TS(col)  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define AGE(col) "extract(epoch FROM now() - " col ")::float8"
 
-static const char
-    sql_objects[] =
-        "SELECT location_id, object_key, "
-        "CASE WHEN table_name IS NULL THEN NULL ELSE table_schema || '.' || table_name END, "
-        "rows, pull_mode, backfill_complete, backfill_fetched, backfill_total, " TS("last_pull_at") ", " AGE(
-            "last_pull_at") ", " TS("watermark") ", watermark_age_s, pending, failed, parked, "
-                                                 "conflicts, conflicts_24h, " TS("oldest_pending_"
-                                                                                 "at") ", " TS("las"
-                                                                                               "t_"
-                                                                                               "pus"
-                                                                                               "h_"
-                                                                                               "at") ", last_error "
-                                                                                                     "FROM ghlsync.status ORDER BY location_id, object_key";
+static const char sql_objects[] =
+    "SELECT location_id, object_key, "
+    "CASE WHEN table_name IS NULL THEN NULL ELSE table_schema || '.' || table_name END, "
+    "rows, pull_mode, backfill_complete, backfill_fetched, backfill_total, " TS(
+        "last_pull_at") ", " AGE("last_pull_at") ", " TS("watermark") ", watermark_age_s, pending, "
+                                                                      "failed, parked, "
+                                                                      "conflicts, "
+                                                                      "conflicts_24h, " TS(
+                                                                          "oldest_pending_"
+                                                                          "at") ", " TS("las"
+                                                                                        "t_"
+                                                                                        "pus"
+                                                                                        "h_"
+                                                                                        "at") ", "
+                                                                                              "last"
+                                                                                              "_err"
+                                                                                              "or "
+                                                                                              "FROM"
+                                                                                              " ghl"
+                                                                                              "sync"
+                                                                                              ".sta"
+                                                                                              "tus "
+                                                                                              "ORDE"
+                                                                                              "R "
+                                                                                              "BY "
+                                                                                              "loca"
+                                                                                              "tion"
+                                                                                              "_id,"
+                                                                                              " obj"
+                                                                                              "ect_"
+                                                                                              "key";
 
 static const char sql_runtime[] =
     "SELECT location_id, CASE WHEN day = (now() AT TIME ZONE 'UTC')::date THEN requests_today "

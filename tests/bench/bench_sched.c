@@ -9,69 +9,17 @@
  */
 #include "hlapi.h"
 #include "loop.h"
+#include "tsim.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAXLOC 64
-
-typedef struct sim {
-    pid_t pid;
-    FILE *out;
-    char base[64];
-    int n;
-    char loc[MAXLOC][128], tok[MAXLOC][128];
-} sim;
-
-static bool sim_start(sim *s, const char *const *extra)
-{
-    const char *bin = getenv("HLSIM_BIN");
-    int fds[2];
-    if (!bin || pipe(fds) != 0)
-        return false;
-    const char *argv[32] = {bin, "--port", "0"};
-    int n = 3;
-    for (const char *const *p = extra; p && *p && n < 30; p++)
-        argv[n++] = *p;
-    argv[n] = NULL;
-    s->pid = fork();
-    if (s->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fdopen(fds[0], "r");
-    char line[1024];
-    while (fgets(line, sizeof line, s->out)) {
-        int port;
-        char a[128], b[128];
-        if (sscanf(line, "listening on 127.0.0.1:%d", &port) == 1)
-            snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", port);
-        else if (sscanf(line, "location %127s token %127s", a, b) == 2 && s->n < MAXLOC) {
-            memcpy(s->loc[s->n], a, sizeof a);
-            memcpy(s->tok[s->n], b, sizeof b);
-            s->n++;
-        } else if (strncmp(line, "admin-token", 11) == 0)
-            break;
-    }
-    return s->base[0] && s->n > 0;
-}
-
-static void sim_stop(sim *s)
-{
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
-    fclose(s->out);
-}
+#define MAXLOC TSIM_MAX_LOC
 
 static double mono(void)
 {
@@ -177,22 +125,22 @@ static double pct(double *v, int n, double p)
 }
 
 /* One run: `nloc` locations saturated by backfill for `secs`; optional push probes. */
-static void one(sim *s, int nloc, double secs, int burst, int window_ms, bool probes, bool backfill,
-                run *r, double *wall, double *cpus)
+static void one(const tsim *s, int nloc, double secs, int burst, int window_ms, bool probes,
+                bool backfill, run *r, double *wall, double *cpus)
 {
     gs_loop L;
     gs_err e = {0};
     http_opts ho = {.insecure_http = true};
     gs_loop_init(&L, NULL, &ho, &e);
     hl_client *c;
-    hl_client_opts o = {.base_url = s->base,
+    hl_client_opts o = {.base_url = s->base_url,
                         .rate = {.burst = burst, .window_ms = window_ms, .max_inflight = 64}};
     hl_client_new(&L, &o, &c, &e);
     memset(r, 0, sizeof *r);
     r->depth = burst > 100000 ? 64 : 8;
-    for (int i = 0; i < nloc && i < s->n; i++) {
+    for (int i = 0; i < nloc && i < s->n_loc; i++) {
         r->f[i].r = r;
-        r->f[i].l = hl_location_add(c, s->loc[i], s->tok[i], NULL, 0, NULL, NULL, &e);
+        r->f[i].l = hl_location_add(c, s->loc[i].id, s->loc[i].token, NULL, 0, NULL, NULL, &e);
         r->nf++;
     }
     double t0 = mono(), c0 = cpu();
@@ -226,17 +174,16 @@ int main(int argc, char **argv)
     double wall, cp;
     int rc = 0;
 
-    sim s1 = {0};
+    tsim s1;
     const char *a1[] = {"--locations", "50", NULL};
-    if (!sim_start(&s1, a1)) {
+    if (tsim_start(&s1, a1) != 0) {
         /* older simulators cap --locations; use what they allow and say so */
         const char *a16[] = {"--locations", "16", NULL};
-        memset(&s1, 0, sizeof s1);
-        if (!sim_start(&s1, a16)) {
+        if (tsim_start(&s1, a16) != 0) {
             fprintf(stderr, "bench_sched: cannot start the simulator\n");
             return 1;
         }
-        printf("(simulator refused --locations 50; using %d locations)\n", s1.n);
+        printf("(simulator refused --locations 50; using %d locations)\n", s1.n_loc);
     }
     /* baseline: push latency on an idle location */
     one(&s1, 1, 5, 100, 10000, true, false, &r, &wall, &cp);
@@ -259,22 +206,22 @@ int main(int argc, char **argv)
     double util1 = (r.ok + r.npush) / allowed;
 
     one(&s1, 50, secs, 100, 10000, false, true, &r, &wall, &cp);
-    allowed = 100.0 * wall / 10.0 * (s1.n < 50 ? s1.n : 50);
+    allowed = 100.0 * wall / 10.0 * (s1.n_loc < 50 ? s1.n_loc : 50);
     printf(
         "%d locations, %.0f s: served %ld of %.0f allowed: utilisation %.3f (%.2fx the 1-location "
         "figure), 429s %ld\n",
-        s1.n < 50 ? s1.n : 50, wall, r.ok, allowed, r.ok / allowed,
+        s1.n_loc < 50 ? s1.n_loc : 50, wall, r.ok, allowed, r.ok / allowed,
         util1 > 0 ? (r.ok / allowed) / util1 : 0, r.n429);
-    sim_stop(&s1);
+    tsim_stop(&s1);
 
-    sim s2 = {0};
+    tsim s2;
     const char *a2[] = {"--burst", "0", "--daily", "0", NULL};
-    if (sim_start(&s2, a2)) {
+    if (tsim_start(&s2, a2) == 0) {
         one(&s2, 1, 10, 100000000, 1000, false, true, &r, &wall, &cp);
         printf("limits off, 1 location, 64 in flight: %.0f requests/s, %.1f us CPU per request "
                "(client process)\n",
                r.ok / wall, cp / (r.ok ? r.ok : 1) * 1e6);
-        sim_stop(&s2);
+        tsim_stop(&s2);
     }
     return rc;
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/rel}
 make --no-print-directory "$BUILD/tools/killtest" >/dev/null 2>&1 || make --no-print-directory tools
-dir=$(mktemp -d /tmp/ghlsync-killtest-XXXXXX)
+dir=$(mktemp -d /tmp/ghlsync-killtest-XXXXXX); chmod 755 "$dir"
 trap 'bash tests/support/pg.sh stop "$dir"' EXIT
 eval "$(PG_TEST_PORT=${PG_TEST_PORT:-54341} bash tests/support/pg.sh start "$dir")"
 export GHLSYNC_TOP=$PWD HLSIM_BIN=$PWD/$BUILD/hlsim GHLSYNC_BIN=$PWD/$BUILD/ghlsync

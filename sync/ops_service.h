@@ -9,8 +9,9 @@
  * While started it receives every HTTP answer of the engine's hl_client (engine.h on_answer):
  * requests by location, endpoint and status, 429s, burst/daily remaining.
  *
- * Stop makes a final ghlsync.runtime write (waiting at most OPS_FINAL_WRITE_MS on the loop), so
- * that the requests of the last seconds are counted, then closes everything.
+ * Stop makes a final ghlsync.runtime write (waiting at most OPS_FINAL_WRITE_MS on the loop, so
+ * that with the engine's 4 s drain deadline a stop stays within 5 s), so that the requests of
+ * the last seconds are counted, then closes everything.
  *
  * Memory: the state allocated by start is released by stop (its handles are closed; the loop
  * must run once more, as engine_close / gs_loop_close do). The engine is borrowed.
@@ -22,7 +23,7 @@
 #include "err.h"
 #include "metrics.h"
 
-#define OPS_FINAL_WRITE_MS 2000
+#define OPS_FINAL_WRITE_MS 1000
 
 int ops_service_start(struct engine *E, void **state, gs_err *e);
 void ops_service_stop(void *state);

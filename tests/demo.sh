@@ -37,7 +37,9 @@ cleanup() {
         section "Left running (KEEP=1)"
         say "PostgreSQL:  $PSQL_HINT"
         say "Simulator:   $BASE_URL (pid $SIM_PID), admin token in $DIR/hlsim.out"
-        say "Config:      $CFG   (e.g. $GHLSYNC -c $CFG status)"
+        say "Config:      $CFG"
+        say "ghlsync:     export DEMO_GHL_TOKEN=\$(awk '/^location /{print \$4; exit}' $DIR/hlsim.out)"
+        say "             $GHLSYNC -c $CFG status     (or run, push, errors)"
         say "Stop both:   kill $SIM_PID; bash $TOP/tests/support/pg.sh stop $DIR/pg; rm -rf $DIR"
         return
     fi

@@ -5,6 +5,7 @@
 #include "ddl.h"
 #include "migrate.h"
 #include "ops_service.h"
+#include "push_service.h"
 #include "schema.h"
 
 #include <signal.h>
@@ -12,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The services `ghlsync run` starts after the pull workers. Push and metrics add one line each:
- *   {"push", push_service_start, push_service_stop},
- * "ops" comes first: it starts before and stops after the others, so that its final write of
- * ghlsync.runtime counts their last requests.
+/* The services `ghlsync run` starts after the pull workers. "ops" comes first: it starts
+ * before and stops after the others, so that its final write of ghlsync.runtime counts their
+ * last requests. one_shot services also run for `ghlsync backfill` and `ghlsync push`.
  */
 const struct engine_service engine_services[] = {
     {"ops", ops_service_start, ops_service_stop, .one_shot = true},
+    {"push", push_service_start, push_service_stop, .one_shot = false},
     {NULL, NULL, NULL, false},
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
@@ -513,6 +514,8 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
             eo->pool_index = (int)(li * 7 + L->n_objects);
             L->n_objects++;
             rc = ps_model_new(E->db, models[i], L->cfg->id, &eo->model, e);
+            if (!rc) /* every time: a new field is a new pushed column; idempotent */
+                rc = push_service_triggers(E, eo, e);
         }
         free(models);
     }
@@ -524,10 +527,19 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     return rc;
 }
 
+static void *service_state(struct engine *E, const char *name)
+{
+    for (size_t i = 0; E->service_state && i < engine_n_services; i++)
+        if (strcmp(engine_services[i].name, name) == 0)
+            return E->service_state[i];
+    return NULL;
+}
+
 int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
                         bool *changed, gs_err *e)
 {
     *changed = false;
+    bool trig = false;
     ddl_plan plan;
     ddl_plan_init(&plan);
     ddl_settings s;
@@ -541,6 +553,7 @@ int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_objec
         rc = db_exec(E->db, "SET lock_timeout = '3s'", e);
         if (!rc)
             rc = ddl_apply(E->db, &plan, e);
+        trig = !rc;
         db_exec(E->db, "RESET lock_timeout", NULL);
         if (!rc) {
             *changed = true;
@@ -559,7 +572,8 @@ int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_objec
         return rc;
     ps_model_unref(eo->model);
     eo->model = m;
-    return 0;
+    push_service_model_changed(service_state(E, "push"), eo);
+    return trig ? push_service_triggers(E, eo, e) : 0;
 }
 
 /* ---- run, signals ---- */

@@ -597,7 +597,9 @@ static int load_metrics(struct loader *L, const toml_value *t)
         const char *colon = strrchr(L->c->metrics.listen, ':');
         char *end = NULL;
         long port = colon ? strtol(colon + 1, &end, 10) : 0;
-        if (!colon || colon == L->c->metrics.listen || !colon[1] || *end || port < 1 ||
+        /* Port 0 = any free port (tests, several instances); the bound port is logged
+         * (metrics.listen). */
+        if (!colon || colon == L->c->metrics.listen || !colon[1] || *end || port < 0 ||
             port > 65535)
             return fail(L, at, S, "listen",
                         "expected \"HOST:PORT\" such as \"127.0.0.1:9187\", got \"%s\"",

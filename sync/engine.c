@@ -4,6 +4,7 @@
 #include "db.h"
 #include "ddl.h"
 #include "migrate.h"
+#include "ops_service.h"
 #include "push_service.h"
 #include "schema.h"
 
@@ -12,14 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The services `ghlsync run` starts after the pull workers. */
+/* The services `ghlsync run` starts after the pull workers. "ops" comes first: it starts
+ * before and stops after the others, so that its final write of ghlsync.runtime counts their
+ * last requests. one_shot services also run for `ghlsync backfill` and `ghlsync push`.
+ */
 const struct engine_service engine_services[] = {
-    {"push", push_service_start, push_service_stop},
-    {NULL, NULL, NULL},
+    {"ops", ops_service_start, ops_service_stop, .one_shot = true},
+    {"push", push_service_start, push_service_stop, .one_shot = false},
+    {NULL, NULL, NULL, false},
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
 
 static const char session_sql[] = "SET ghlsync.origin = 'engine'";
+
+static void forward_answer(void *ud, const char *location, const char *endpoint, long status,
+                           const http_rate *rate)
+{
+    struct engine *E = ud;
+    if (E->on_answer)
+        E->on_answer(E->on_answer_ud, location, endpoint, status, rate);
+}
 
 /* Every engine session: no echo of our writes into the outbox, UTC ISO timestamps. */
 static void pga_session_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
@@ -159,7 +172,9 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
                                    .headroom = c->rate_limit.headroom},
                           .timeout_ms = (long)c->api.request_timeout_ms,
                           .client_id = cid,
-                          .client_secret = csec};
+                          .client_secret = csec,
+                          .on_answer = forward_answer,
+                          .on_answer_ud = E};
     if ((rc = hl_client_new(&E->loop, &hop, &E->hl, e)))
         return rc;
     if ((rc = open_pga(E, &E->meta, e)))
@@ -660,14 +675,24 @@ void engine_signals(struct engine *E)
 int engine_run(struct engine *E, bool with_services)
 {
     engine_signals(E);
-    size_t nserv = with_services ? engine_n_services : 0;
+    size_t nserv = engine_n_services;
+    E->serving = with_services;
     if (!E->service_state)
         E->service_state = calloc(engine_n_services + 1, sizeof *E->service_state);
+    if (!E->service_state) {
+        E->exit_code = 1;
+        return 1;
+    }
     for (size_t i = 0; i < nserv; i++) {
         gs_err err = {0};
+        if (!with_services && !engine_services[i].one_shot)
+            continue;
         if (engine_services[i].start(E, &E->service_state[i], &err)) {
             log_event(E->log, LOG_ERROR, "engine.service_failed", "service",
                       engine_services[i].name, "error", err.msg, NULL);
+            for (size_t j = i; j-- > 0;) /* those already started */
+                if (with_services || engine_services[j].one_shot)
+                    engine_services[j].stop(E->service_state[j]);
             E->exit_code = 1;
             return 1;
         }
@@ -675,6 +700,7 @@ int engine_run(struct engine *E, bool with_services)
     while (!E->loop_done)
         gs_loop_run(&E->loop);
     for (size_t i = nserv; i-- > 0;)
-        engine_services[i].stop(E->service_state[i]);
+        if (with_services || engine_services[i].one_shot)
+            engine_services[i].stop(E->service_state[i]);
     return E->exit_code;
 }

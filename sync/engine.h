@@ -52,11 +52,15 @@ struct engine;
 struct pull_worker;
 
 /* A service that lives as long as `ghlsync run` (push worker, metrics endpoint). start returns 0
- * or a GS_E* code (the run then fails with that message); stop releases `state`. */
+ * or a GS_E* code (the run then fails with that message); stop releases `state` (it runs after
+ * the loop has stopped, in reverse order of start, and may run the loop again, e.g. with
+ * engine_wait, to finish its work). one_shot: also started by one-shot commands (`ghlsync
+ * backfill`, engine_run with_services = false); E->serving tells which. */
 struct engine_service {
     const char *name;
     int (*start)(struct engine *E, void **state, gs_err *e);
     void (*stop)(void *state);
+    bool one_shot;
 };
 
 /* One object of one location. */
@@ -122,6 +126,14 @@ struct engine {
     bool loop_done;
     int exit_code;
     void **service_state;
+    bool serving; /* engine_run(E, with_services = true): `ghlsync run` */
+    /* Every HTTP answer of `hl` (hl_client_opts.on_answer: location, endpoint, status, rate
+     * headers) is forwarded here when set. The client exists before any service starts, so the
+     * engine owns the hook and a service plugs in: the ops service sets it at start (metrics by
+     * endpoint and status, rate budget) and clears it at stop. */
+    void (*on_answer)(void *ud, const char *location, const char *endpoint, long status,
+                      const http_rate *rate);
+    void *on_answer_ud;
     /* Called (once) when a stop is requested; pull.c drains its workers then calls engine_stop. */
     void (*on_stop_request)(struct engine *E, void *ud);
     void *on_stop_ud;

@@ -89,8 +89,8 @@ void metrics_zero_family(gs_metrics *m, enum metrics_family f);
 
 /* One answer of the HighLevel API: counts it by endpoint and status (status 0 = no answer)
  * and records the X-RateLimit-* remaining values that are >= 0. `endpoint` is a
- * low-cardinality name ("search", "create", "update", "delete", "get", "schema", "fields",
- * "objects", "oauth"): never a path with ids in it. */
+ * low-cardinality name (hlapi.h on_answer: "search", "create", "get_record", "update",
+ * "delete", "list_objects", "get_schema", "custom_fields"): never a path with ids in it. */
 void metrics_api_answer(gs_metrics *m, const char *location, const char *endpoint, long status,
                         long burst_remaining, long daily_remaining);
 

@@ -41,6 +41,10 @@ struct gs_runtime {
     char not_complete[128];
     void (*done)(void *ud, bool ok);
     void *done_ud;
+    /* A tick asked for while a round ran: it runs right after (rt_tick's promise). */
+    void (*next_done)(void *ud, bool ok);
+    void *next_ud;
+    bool next;
 };
 
 static const char sql_upsert[] =
@@ -111,8 +115,10 @@ int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget)
     if (!l->id)
         return GS_ENOMEM;
     l->budget = budget;
-    if (budget)
-        l->last_started = rl_loc_budget(budget)->n_started;
+    /* The budget counts this process's requests from its start, and every one of them is
+     * spent from today's allowance: those made before the runtime existed (start-up schema
+     * discovery) are written with the first round. */
+    l->last_started = 0;
     l->last_ms = gs_loop_now_ms(rt->L);
     rt->nlocs++;
     return 0;
@@ -170,6 +176,8 @@ static void sample_budgets(gs_runtime *rt)
     }
 }
 
+static void submit_round(gs_runtime *rt);
+
 static void round_finished(gs_runtime *rt)
 {
     if (--rt->busy > 0)
@@ -186,13 +194,27 @@ static void round_finished(gs_runtime *rt)
             free(rt->locs[i].sending_error);
         }
         free(rt->locs);
+        void (*next_done)(void *, bool) = rt->next ? rt->next_done : NULL;
+        void *next_ud = rt->next_ud;
         free(rt);
         if (done)
             done(ud, false);
+        if (next_done)
+            next_done(next_ud, false);
         return;
     }
+    bool ok = rt->round_ok;
+    /* The queued round starts before `done` runs, so that a `done` that closes the runtime
+     * finds it busy (rt_close then frees it once that round is over). */
+    if (rt->next) {
+        rt->next = false;
+        rt->done = rt->next_done;
+        rt->done_ud = rt->next_ud;
+        rt->next_done = NULL;
+        submit_round(rt);
+    }
     if (done)
-        done(ud, rt->round_ok);
+        done(ud, ok);
 }
 
 /* The write of one location ended: on success its delta is accounted for; on failure the
@@ -338,9 +360,18 @@ static void submit_round(gs_runtime *rt)
 void rt_tick(gs_runtime *rt, void (*done)(void *ud, bool ok), void *ud)
 {
     if (rt->busy) {
-        /* The previous round is still running (slow database): skip this one. */
-        if (done)
+        /* The previous round is still running (slow database): a timer tick is skipped; an
+         * explicit one (the final write at stop) runs once that round has finished, since it
+         * must carry what happened after the round read its values. */
+        if (!done)
+            return;
+        if (rt->next) {
             done(ud, false);
+            return;
+        }
+        rt->next = true;
+        rt->next_done = done;
+        rt->next_ud = ud;
         return;
     }
     rt->done = done;

@@ -49,7 +49,10 @@ void rt_note_error(gs_runtime *rt, const char *location_id, const char *kind, co
 int rt_start(gs_runtime *rt, gs_err *e);
 
 /* Run one tick now (tests, and a final write before stopping). `done` (may be NULL) runs from
- * the loop when its queries have finished, with ok = every query succeeded. */
+ * the loop when its queries have finished, with ok = every query succeeded. While a round is
+ * running, a tick with `done` runs right after it (one such tick waits at most; a second one
+ * gets done(ud, false) at once); a tick without `done` is skipped. rt_close calls the done of
+ * unfinished ticks with ok = false. */
 void rt_tick(gs_runtime *rt, void (*done)(void *ud, bool ok), void *ud);
 
 /* metrics_ready_fn: ready when the last database round succeeded within 3 intervals and every

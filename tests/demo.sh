@@ -37,7 +37,9 @@ cleanup() {
         section "Left running (KEEP=1)"
         say "PostgreSQL:  $PSQL_HINT"
         say "Simulator:   $BASE_URL (pid $SIM_PID), admin token in $DIR/hlsim.out"
-        say "Config:      $CFG   (e.g. $GHLSYNC -c $CFG status)"
+        say "Config:      $CFG"
+        say "ghlsync:     export DEMO_GHL_TOKEN=\$(awk '/^location /{print \$4; exit}' $DIR/hlsim.out)"
+        say "             $GHLSYNC -c $CFG status     (or run, push, errors)"
         say "Stop both:   kill $SIM_PID; bash $TOP/tests/support/pg.sh stop $DIR/pg; rm -rf $DIR"
         return
     fi
@@ -131,10 +133,14 @@ sed 's/^/    /' "$CFG"
 section "5. Backfill: copy everything once"
 BACKFILL_OK=0
 t=$(date +%s)
-if gs backfill; then
-    BACKFILL_OK=1
-    say "backfill finished in $(($(date +%s) - t)) s"
+if [ -t 2 ]; then
+    # On a terminal ghlsync draws a progress bar per object (it needs stderr to be the tty).
+    printf '%s$ ghlsync backfill%s\n' "$dim" "$off"
+    "$GHLSYNC" -c "$CFG" backfill && BACKFILL_OK=1
+else
+    gs backfill && BACKFILL_OK=1
 fi
+[ $BACKFILL_OK = 1 ] && say "backfill finished in $(($(date +%s) - t)) s"
 
 section "6. What landed in PostgreSQL"
 TABLES=$(q -Atc "SELECT object_key || ' ' || table_schema || '.' || quote_ident(table_name)
@@ -158,12 +164,16 @@ fi
 PETS=$(q -Atc "SELECT table_schema || '.' || quote_ident(table_name) FROM ghlsync.tables
                WHERE object_key = 'custom_objects.pet'" 2>/dev/null || true)
 # The simulator's admin dump of one location, queried with PostgreSQL's JSON functions.
+# The dump is several MB: the (private, superuser) server reads the file itself.
 sim_records() { # ids (comma separated, quoted) -> table of those pets as the simulator has them
+    printf '%s$ curl -H "Authorization: Bearer $ADMIN" %s/_admin/state?locationId=%s > dump.json%s\n' \
+        "$dim" "$BASE_URL" "$LOC" "$off"
     admin "$BASE_URL/_admin/state?locationId=$LOC" >"$DIR/dump.json"
-    q -P pager=off -v dump="$(cat "$DIR/dump.json")" <<SQL
+    chmod 644 "$DIR/dump.json"
+    q -P pager=off -v dump="$DIR/dump.json" <<SQL
 SELECT r->>'id' AS id, r->'properties'->>'name' AS name, r->'properties'->>'age' AS age,
        r->>'updatedAt' AS updated_at
-FROM jsonb_array_elements(:'dump'::jsonb->'locations'->0->'objects') o,
+FROM jsonb_array_elements(pg_read_file(:'dump')::jsonb->'locations'->0->'objects') o,
      jsonb_array_elements(o->'records') r
 WHERE o->'object'->>'key' = 'custom_objects.pet' AND (r->>'id' IN ($1) OR r->'properties'->>'name' LIKE 'Demo%')
 ORDER BY 2;
@@ -186,8 +196,16 @@ else
     if gs push; then
         say "after the push, the rows in PostgreSQL:"
         q -P pager=off -c "SELECT id, name, age, _sync_state FROM $PETS WHERE name LIKE 'Demo%' ORDER BY name" | sed 's/^/    /'
-        say "and the same records in the simulator (admin dump via curl; the deleted $DEL_ID is gone):"
+        say "and the same records in the simulator (admin dump via curl):"
         sim_records "'$UPD_ID', '$DEL_ID'" | sed 's/^/    /'
+        gone=$(q -Atc "SELECT count(*) FROM jsonb_array_elements(pg_read_file('$DIR/dump.json')::jsonb
+                         ->'locations'->0->'objects') o, jsonb_array_elements(o->'records') r
+                       WHERE r->>'id' = '$DEL_ID'")
+        if [ "$gone" = 0 ]; then
+            say "the pet deleted locally ($DEL_ID) is no longer in the simulator."
+        else
+            say "the pet deleted locally ($DEL_ID) is still in the simulator (see ghlsync errors)."
+        fi
     fi
 fi
 
@@ -223,9 +241,17 @@ else
     fi
     if [ -n "${RAN:-}" ] && [ -n "$MPORT" ]; then
         say "a few lines of its Prometheus endpoint (curl http://127.0.0.1:$MPORT/metrics):"
-        curl -s "http://127.0.0.1:$MPORT/metrics" | grep -E '^ghlsync_(http_requests_total|records_|changes_pending|lag_seconds)' | head -8 | sed 's/^/    /'
+        curl -s "http://127.0.0.1:$MPORT/metrics" | grep -E '^ghlsync_(http_requests_total|records_|changes_pending|lag_seconds|rate_)' | head -12 | sed 's/^/    /'
+        hz=$(curl -s -w ' (HTTP %{http_code})' "http://127.0.0.1:$MPORT/healthz" | tr -d '\n')
+        rz=$(curl -s -w ' (HTTP %{http_code})' "http://127.0.0.1:$MPORT/readyz" | tr -d '\n')
+        say "health probes: /healthz: $hz, /readyz: $rz"
     fi
-    if kill -0 "$RUN_PID" 2>/dev/null; then kill -TERM "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true; fi
+    if kill -0 "$RUN_PID" 2>/dev/null; then
+        printf '%s$ kill -TERM %s   (ghlsync run stops cleanly: cursors saved, exit 0)%s\n' "$dim" "$RUN_PID" "$off"
+        kill -TERM "$RUN_PID"
+        rc=0; wait "$RUN_PID" 2>/dev/null || rc=$?
+        say "ghlsync run exited with status $rc"
+    fi
     RUN_PID=""
 fi
 

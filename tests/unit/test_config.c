@@ -310,6 +310,25 @@ static void ranges(void)
                "accepted PostgreSQL type name (letters, digits, spaces and _ ( ) , [ ] . only)");
 }
 
+/* Port 0 asks the kernel for a free port (the bound one is logged); 65536 and -1 are not ports. */
+static void metrics_listen_ports(void)
+{
+    setenv("GST_TOKEN", "tok-metrics-4242", 1);
+    struct cfg c;
+    gs_err err = {0};
+    int rc = load_text(MINIMAL_LOC "[metrics]\nlisten = \"127.0.0.1:0\"\n", &c, &err);
+    TEST_EQ_INT(rc, 0);
+    TEST_REQUIRE(rc == 0);
+    TEST_EQ_STR(c.metrics.listen, "127.0.0.1:0");
+    cfg_free(&c);
+    EXPECT_ERR("[metrics]\nlisten = \"127.0.0.1:65536\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [metrics] listen: expected \"HOST:PORT\" such as "
+               "\"127.0.0.1:9187\", got \"127.0.0.1:65536\"");
+    EXPECT_ERR("[metrics]\nlisten = \"127.0.0.1:-1\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [metrics] listen: expected \"HOST:PORT\" such as "
+               "\"127.0.0.1:9187\", got \"127.0.0.1:-1\"");
+}
+
 static void bad_durations(void)
 {
     EXPECT_ERR("[api]\nconnect_timeout = \"10\"\n", GS_ECONFIG,
@@ -551,6 +570,7 @@ int main(void)
     TEST_RUN(unknown_keys);
     TEST_RUN(wrong_types);
     TEST_RUN(ranges);
+    TEST_RUN(metrics_listen_ports);
     TEST_RUN(bad_durations);
     TEST_RUN(bad_enums);
     TEST_RUN(locations_required);

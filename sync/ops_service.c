@@ -1,0 +1,171 @@
+/* ops_service.c - metrics + runtime bookkeeping as an engine service (see ops_service.h). */
+#include "ops_service.h"
+
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct ops_state {
+    struct engine *E;
+    gs_metrics *m;
+    gs_runtime *rt;
+    metrics_server *srv;
+    /* final write at stop */
+    uv_timer_t *deadline;
+    bool final_done;   /* stop waiting */
+    bool final_asked;  /* rt_tick was called: its done will run, now or from rt_close */
+    bool final_called; /* ... and it has run */
+    bool orphan;       /* stop returned first: the done frees the state */
+};
+
+/* The engine's own counters are process-wide (not per location or object yet): they are
+ * published under location="all". */
+static void collect_engine(gs_metrics *m, void *ud)
+{
+    struct ops_state *s = ud;
+    const char *lo[] = {"all", "all"};
+    metrics_set(m, GSM_RECORDS_PULLED, lo, (double)s->E->ctr.records_pulled);
+    const char *le[] = {"all", "pull"};
+    metrics_set(m, GSM_ERRORS, le, (double)s->E->ctr.errors);
+}
+
+/* Answers that an operator should see as the location's last error in `ghlsync status`: no
+ * answer at all, server errors, refused credentials. 429s are the rate limit doing its job
+ * (counted in ghlsync_http_throttled_total), other 4xx are rejected records (the push errors
+ * list has them). */
+static const char *error_kind(long status)
+{
+    if (status == 0)
+        return "api_no_answer";
+    if (status >= 500)
+        return "api_server";
+    if (status == 401 || status == 403)
+        return "api_auth";
+    return NULL;
+}
+
+static void on_answer(void *ud, const char *location, const char *endpoint, long status,
+                      const http_rate *rate)
+{
+    struct ops_state *s = ud;
+    metrics_api_answer(s->m, location, endpoint, status, rate ? rate->remaining : -1,
+                       rate ? rate->daily_remaining : -1);
+    const char *kind = error_kind(status);
+    if (kind) {
+        char msg[160];
+        if (status)
+            snprintf(msg, sizeof msg, "%s: HTTP %ld", endpoint, status);
+        else
+            snprintf(msg, sizeof msg, "%s: no answer (connection failed or timed out)", endpoint);
+        rt_note_error(s->rt, location, kind, msg);
+    }
+}
+
+int ops_service_start(struct engine *E, void **state, gs_err *e)
+{
+    struct ops_state *s = calloc(1, sizeof *s);
+    if (!s || !(s->m = metrics_new())) {
+        free(s);
+        return gs_err_set(e, GS_ENOMEM, "ops service: out of memory");
+    }
+    s->E = E;
+    *state = s;
+    int rc = metrics_on_scrape(s->m, collect_engine, s);
+    if (rc)
+        rc = gs_err_set(e, rc, "ops service: cannot register the metrics collector");
+    if (rc == 0)
+        rc = rt_new(&E->loop, E->conninfo, s->m, 5000, &s->rt, e);
+    for (size_t i = 0; rc == 0 && i < E->nlocs; i++)
+        if (rt_add_location(s->rt, E->locs[i].cfg->id, hl_location_budget(E->locs[i].hl)) != 0)
+            rc = gs_err_set(e, GS_ENOMEM, "ops service: out of memory");
+    if (rc == 0)
+        rc = rt_start(s->rt, e);
+    if (rc == 0 && E->serving && E->cfg->metrics.listen) {
+        rc = metrics_server_start(&E->loop.uv, s->m, E->cfg->metrics.listen, E->log, &s->srv, e);
+        if (rc == 0)
+            metrics_server_set_ready(s->srv, rt_ready, s->rt);
+    }
+    if (rc == 0) {
+        E->on_answer = on_answer;
+        E->on_answer_ud = s;
+    }
+    if (rc != 0) { /* the engine does not call stop for a service that failed to start */
+        ops_service_stop(s);
+        *state = NULL;
+    }
+    return rc;
+}
+
+static void on_final_write(void *ud, bool ok)
+{
+    struct ops_state *s = ud;
+    s->final_called = true;
+    if (s->orphan) {
+        free(s);
+        return;
+    }
+    if (!ok && !s->final_done)
+        log_event(s->E->log, LOG_WARN, "runtime.final_write_failed", "msg",
+                  "the requests of the last seconds are not in ghlsync.runtime", NULL);
+    s->final_done = true;
+}
+
+static void on_final_deadline(uv_timer_t *t)
+{
+    struct ops_state *s = t->data;
+    if (!s->final_done)
+        log_event(s->E->log, LOG_WARN, "runtime.final_write_timeout", NULL);
+    s->final_done = true;
+}
+
+/* The engine's loop has stopped when services stop: run it again until the last counters are
+ * written (or the deadline passes; a dead database must not hold the exit). */
+static void final_write(struct ops_state *s)
+{
+    s->deadline = malloc(sizeof *s->deadline);
+    if (!s->deadline)
+        return;
+    uv_timer_init(&s->E->loop.uv, s->deadline);
+    s->deadline->data = s;
+    uv_timer_start(s->deadline, on_final_deadline, OPS_FINAL_WRITE_MS, 0);
+    s->final_done = false;
+    s->final_asked = true;
+    rt_tick(s->rt, on_final_write, s);
+    engine_wait(s->E, &s->final_done);
+    uv_timer_stop(s->deadline);
+    gs_uv_close_free((uv_handle_t *)s->deadline);
+    s->deadline = NULL;
+}
+
+void ops_service_stop(void *state)
+{
+    struct ops_state *s = state;
+    if (!s)
+        return;
+    if (s->E->on_answer_ud == s) {
+        s->E->on_answer = NULL;
+        s->E->on_answer_ud = NULL;
+    }
+    metrics_server_close(s->srv);
+    s->srv = NULL;
+    if (s->rt && s->E->loop_ready)
+        final_write(s);
+    /* rt_close runs the done of a write still in flight (after the deadline) with ok = false,
+     * now or once its connection is released: mark it done first so that it does not report
+     * a second time, and leave the state to it when it is still to come. */
+    s->final_done = true;
+    rt_close(s->rt);
+    s->rt = NULL;
+    metrics_free(s->m);
+    s->m = NULL;
+    if (s->final_asked && !s->final_called)
+        s->orphan = true;
+    else
+        free(s);
+}
+
+gs_metrics *ops_service_metrics(void *state)
+{
+    return state ? ((struct ops_state *)state)->m : NULL;
+}

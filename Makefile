@@ -42,7 +42,8 @@ SIM_PKGS  := libmicrohttpd libcjson
 # The check is cheap (pkg-config plus one glob); apt runs only when something is absent.
 ifeq ($(filter deps format lint clean,$(MAKECMDGOALS)),)
 HAVE_DEPS := $(shell $(PKG_CONFIG) --exists $(PKGS) $(SIM_PKGS) 2>/dev/null && \
-               ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
+               ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
+               command -v psql >/dev/null && command -v curl >/dev/null && echo yes)
 ifneq ($(HAVE_DEPS),yes)
 $(info ghlsync: build dependencies missing, running 'make deps')
 DEPS_OUT := $(shell $(MAKE) --no-print-directory deps >&2; echo $$?)

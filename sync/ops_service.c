@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ops_state {
     struct engine *E;
@@ -51,6 +52,17 @@ static void on_answer(void *ud, const char *location, const char *endpoint, long
     struct ops_state *s = ud;
     metrics_api_answer(s->m, location, endpoint, status, rate ? rate->remaining : -1,
                        rate ? rate->daily_remaining : -1);
+    /* Only the push workers create, update and delete records, and each success is answered
+     * exactly once (a retried attempt that failed is not a success), so successful answers of
+     * those endpoints are the records pushed. A 404 on delete means already gone: done too. The
+     * answer does not carry the object key, hence object="all". */
+    bool write =
+        !strcmp(endpoint, "create") || !strcmp(endpoint, "update") || !strcmp(endpoint, "delete");
+    if (write &&
+        ((status >= 200 && status < 300) || (status == 404 && !strcmp(endpoint, "delete")))) {
+        const char *labels[] = {location, "all", endpoint};
+        metrics_add(s->m, GSM_RECORDS_PUSHED, labels, 1);
+    }
     const char *kind = error_kind(status);
     if (kind) {
         char msg[160];

@@ -97,7 +97,7 @@ static double series(const char *text, const char *name_labels)
 }
 
 struct scrape {
-    double search_200, pulled, lag_pet, started;
+    double search_200, pulled, lag_pet, started, pushed_update;
 };
 
 static bool scrape(int port, const char *loc, struct scrape *s)
@@ -119,6 +119,9 @@ static bool scrape(int port, const char *loc, struct scrape *s)
     s->lag_pet = series(m, k);
     snprintf(k, sizeof k, "ghlsync_http_requests_started_total{location=\"%s\"}", loc);
     s->started = series(m, k);
+    snprintf(k, sizeof k,
+             "ghlsync_records_pushed_total{location=\"%s\",object=\"all\",op=\"update\"}", loc);
+    s->pushed_update = series(m, k);
     free(m);
     return true;
 }
@@ -278,6 +281,16 @@ static void run_serves_metrics(void)
            s2.pulled, s2.lag_pet);
     TEST_CHECK_MSG(moved, "search requests and records pulled grew");
     TEST_CHECK(s2.lag_pet >= 0);
+
+    /* A local edit is pushed by the same run and counted as a pushed record. */
+    TEST_CHECK(tpg_exec(c, "UPDATE ghl.pet SET name = 'metrics-pushed' WHERE _local_id = "
+                           "(SELECT min(_local_id) FROM ghl.pet WHERE id IS NOT NULL)"));
+    struct scrape s3 = {0};
+    bool pushed = false;
+    for (long t0 = tpull_now_ms(); !pushed && tpull_now_ms() - t0 < 10000; usleep(300 * 1000))
+        pushed = scrape(port, loc, &s3) && s3.pushed_update >= s2.pushed_update + 1;
+    TEST_CHECK_MSG(pushed, "records pushed (update) grew: %.0f -> %.0f", s2.pushed_update,
+                   s3.pushed_update);
 
     char *nf = NULL;
     TEST_EQ_INT(get(port, "/nothing-here", &nf), 404);

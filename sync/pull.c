@@ -244,7 +244,7 @@ static void lane_write(struct lane *l, ps_page *page)
         pga_stmt st[PS_MAX_STMTS];
         for (int i = 0; i < s.n; i++)
             st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
-        rc = pga_tx(engine_pga(P->E, w->eo), st, s.n, on_written, l, &e);
+        rc = pga_tx_named(engine_pga(P->E, w->eo), st, s.name, s.n, on_written, l, &e);
         ps_stmts_free(&s);
     }
     if (!rc) {

@@ -33,6 +33,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "pgasync.h"
 #include "schema.h"
 
 #include <cjson/cJSON.h>
@@ -47,15 +48,15 @@ typedef struct ps_model {
     char *location_id;
     char *object_key;
     char *table_schema, *table_name;
-    char *qtable;  /* "schema"."table", quoted */
-    size_t ncols;  /* mapped columns, in map_row_init order */
-    char **types;  /* catalog type of each column (format_type) */
-    char *upsert;  /* $1..$ncols arrays, then generation, force, table_schema, table_name */
-    char *mark;    /* $1 location, $2 ids text[], $3 generation */
-    char *sweep;   /* $1 location, $2 generation, $3 scan start: soft delete */
-    char *hsweep;  /* same, hard delete */
-    char *fn_call; /* SELECT ghlsync.pull_upsert_...($1..): upsert + mark in a cached-plan
-                    * function (NULL: send upsert and mark as statements) */
+    char *qtable; /* "schema"."table", quoted */
+    size_t ncols; /* mapped columns, in map_row_init order */
+    char **types; /* catalog type of each column (format_type) */
+    char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
+    char *hsweep; /* same, hard delete */
+    /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
+     * different text (a schema change) never runs a stale statement */
+    char upsert_name[PGA_NAME_LEN];
 } ps_model;
 
 /* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
@@ -105,6 +106,7 @@ typedef struct ps_write_opts {
 typedef struct ps_stmts {
     int n;
     const char *sql[PS_MAX_STMTS];
+    const char *name[PS_MAX_STMTS]; /* prepared statement name (pga_tx_named), NULL: unnamed */
     int nparams[PS_MAX_STMTS];
     const char **params[PS_MAX_STMTS];
     char *owned[16]; /* strings built for the parameters */
@@ -139,6 +141,8 @@ void ps_state_free(ps_state *st);
 /* Start a new full scan: generation+1, cursor NULL, started_at now, fetched 0, complete false.
  * Returns the new generation and started_at (epoch ms) as a row. */
 extern const char ps_sql_scan_start[];
+/* A full scan's page: $3 cursor (jsonb text; NULL keeps it), $4 records, $5 total (NULL keeps). */
+extern const char ps_sql_save_cursor[];
 /* Scan complete: $3 generation. Sets complete, completed_at, last_full_scan_at, and the watermark
  * to started_at when there is none yet; clears the cursor. */
 extern const char ps_sql_scan_done[];

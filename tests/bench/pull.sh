@@ -5,7 +5,8 @@
 #   2. the same with a Node.js baseline (HighLevel's official SDK @gohighlevel/api-client + pg,
 #      one INSERT per page), installed with npm into tests/bench/node/ at bench time;
 #   3. default limits (100 per 10 s): a backfill's duration / the minimum the budget allows.
-# Usage: tests/bench/pull.sh [N] [N_LIMITED]   (defaults 100000 and 3000). BUILD=build/rel.
+# Usage: tests/bench/pull.sh [N] [N_LIMITED]   (defaults 100000 and 3000; N_LIMITED=0 skips part 3).
+# BUILD=build/rel; NO_BASELINE=1 skips part 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/rel}
@@ -65,7 +66,7 @@ echo "# figure: ghlsync backfill limits off: $rows records in ${secs}s = $g_rate
 
 # Node.js baseline (official SDK + pg): installed at bench time, not committed.
 b_rate=
-if command -v npm >/dev/null && command -v node >/dev/null; then
+if [ -z "${NO_BASELINE:-}" ] && command -v npm >/dev/null && command -v node >/dev/null; then
     if [ ! -d tests/bench/node/node_modules/@gohighlevel ]; then
         (cd tests/bench/node && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "# npm install failed: no baseline"
     fi
@@ -83,6 +84,7 @@ if command -v npm >/dev/null && command -v node >/dev/null; then
     fi
 fi
 stop_sim
+[ "$NL" -gt 0 ] || exit 0
 
 echo "# pull benchmark: $NL records with the default limits (100 per 10 s)"
 start_sim --seed-records "$NL"

@@ -14,12 +14,31 @@ static const char *const imode_name[] = {"incremental", "sorted_scan", "full_dif
 #define MAX_RETRIES     5
 
 struct pull_worker;
+struct lane;
+
+/* A page write in flight (or committed while an earlier one is not). */
+struct wslot {
+    struct lane *l;
+    long long seq;
+    char *cursor; /* searchAfter of the page's last record */
+    long long n;
+    bool busy, committed;
+    uint64_t t0; /* uv_hrtime at submission */
+};
 
 struct lane {
     struct pull_worker *w;
     bool full; /* full scan lane (else incremental) */
     bool active, fetching, ended, failed;
-    int writing;
+    int writing; /* statements in flight (page writes and scan start/end) */
+    /* Page writes: pages are numbered 1, 2, ...; up to max_writes of them are in flight, on
+     * several connections (pullstore.h ps_write_opts: the resume point only moves to a page
+     * whose predecessors are all committed). */
+    int max_writes;
+    struct wslot slot[PULL_MAX_WRITES];
+    long long seq_next;  /* number of the last page submitted */
+    long long seq_done;  /* pages 1..seq_done are committed */
+    long long seq_saved; /* the highest page number a submitted transaction saves */
     ps_page held;
     bool has_held;
     int prio;
@@ -29,6 +48,7 @@ struct lane {
     int page_no;       /* > 0: the server ignores searchAfter, page by number */
     long long pages, records;
     int retries;
+    uint64_t t_fetch0; /* uv_hrtime when the request in flight was made */
     /* full scans */
     int64_t gen, started_ms;
     bool diff; /* an incremental poll done as a full scan (full_diff mode) */
@@ -37,7 +57,6 @@ struct lane {
     int64_t since, max_seen, prev_upd;
     bool stop_below; /* sorted desc: the page reached `since` */
     bool sort_broken, filter_ignored;
-    char *wcursor;    /* cursor of the page being written */
     uv_timer_t timer; /* next poll / sweep / retry */
 };
 
@@ -57,6 +76,9 @@ struct pull_worker {
     bool schema_timer_on;
     bool schema_fetching;
     cJSON *schema_pending;
+    /* where the time goes (logged with pull.done): sums over pages, in ns */
+    uint64_t t_fetch, t_build, t_write;
+    long long n_writes;
 };
 
 struct pull {
@@ -138,10 +160,17 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         gs_err e = {0};
         pga_query(P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
     }
-    char n[32];
+    char n[32], tf[32], tb[32], tw[32], nw[32];
     snprintf(n, sizeof n, "%lld", w->fetched);
+    /* sums over requests / pages: fetch = request latency, build = JSON -> column arrays,
+     * write = page transaction latency (several overlap) */
+    snprintf(tf, sizeof tf, "%.0f", (double)w->t_fetch / 1e6);
+    snprintf(tb, sizeof tb, "%.0f", (double)w->t_build / 1e6);
+    snprintf(tw, sizeof tw, "%.0f", (double)w->t_write / 1e6);
+    snprintf(nw, sizeof nw, "%lld", w->n_writes);
     log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
-              LOC(w), "object", w->eo->key, "records", n, ok ? NULL : "error", why, NULL);
+              LOC(w), "object", w->eo->key, "records", n, "fetch_ms", tf, "build_ms", tb,
+              "write_ms", tw, "page_writes", nw, ok ? NULL : "error", why, NULL);
     if (P->prog)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)
@@ -191,41 +220,114 @@ static void lane_fail(struct lane *l, const char *why)
 
 static void lane_write(struct lane *l, ps_page *page);
 
+static bool window_full(const struct lane *l)
+{
+    return l->seq_next - l->seq_done >= l->max_writes;
+}
+
+static void slot_clear(struct wslot *sl)
+{
+    free(sl->cursor);
+    sl->cursor = NULL;
+    sl->busy = sl->committed = false;
+}
+
+/* Start numbering pages after `base` (the saved page of a resumed scan, else 0). */
+static void lane_slots_reset(struct lane *l, long long base)
+{
+    for (int i = 0; i < PULL_MAX_WRITES; i++)
+        slot_clear(&l->slot[i]);
+    l->seq_next = l->seq_done = l->seq_saved = base;
+}
+
+/* Committed pages that follow seq_done become the resume point (full scans). */
+static void advance_done(struct lane *l)
+{
+    struct pull_worker *w = l->w;
+    for (;;) {
+        struct wslot *sl = &l->slot[(l->seq_done + 1) % PULL_MAX_WRITES];
+        if (!sl->busy || !sl->committed || sl->seq != l->seq_done + 1)
+            return;
+        l->seq_done++;
+        if (l->full) {
+            if (sl->cursor) {
+                free(w->st.cursor);
+                w->st.cursor = sl->cursor;
+                sl->cursor = NULL;
+            }
+            w->st.page = l->seq_done;
+            w->st.fetched += sl->n;
+        }
+        slot_clear(sl);
+    }
+}
+
+/* The pool connection with the least work queued; ties rotate with the page number. */
+static pga_conn *pick_conn(struct lane *l, long long seq)
+{
+    struct engine *E = l->w->P->E;
+    if (!l->full || l->max_writes <= 1 || !E->pool || E->npool <= 1)
+        return engine_pga(E, l->w->eo);
+    int start = (int)(((long long)l->w->eo->pool_index + seq) % E->npool);
+    pga_conn *best = NULL;
+    int least = 0;
+    for (int k = 0; k < E->npool; k++) {
+        pga_conn *c = E->pool[(start + k) % E->npool];
+        int n = pga_pending(c);
+        if (!best || n < least) {
+            best = c;
+            least = n;
+        }
+    }
+    return best;
+}
+
+/* Write the page that waited for room in the window (or for a schema change), then fetch on. */
+static void lane_resume(struct lane *l)
+{
+    if (!l->has_held || window_full(l) || l->w->schema_pending || l->failed)
+        return;
+    ps_page p = l->held;
+    l->has_held = false;
+    lane_write(l, &p);
+    if (!l->ended && !l->w->P->stopping && !l->failed)
+        lane_fetch(l);
+}
+
 static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
     (void)nres;
-    struct lane *l = ud;
+    struct wslot *sl = ud;
+    struct lane *l = sl->l;
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
     l->writing--;
-    if (P->closing)
+    w->t_write += uv_hrtime() - sl->t0;
+    if (P->closing) {
+        slot_clear(sl);
         return;
-    if (err) {
-        char m[1200];
-        snprintf(m, sizeof m, "writing a page failed: %s", err->err.msg);
-        if (l->has_held) {
-            ps_page_free(&l->held);
-            l->has_held = false;
+    }
+    if (err || l->failed) {
+        /* A failed scan restarts from its resume point once its writes are over. */
+        slot_clear(sl);
+        if (err && !l->failed) {
+            char m[1200];
+            snprintf(m, sizeof m, "writing a page failed: %s", err->err.msg);
+            if (l->has_held) {
+                ps_page_free(&l->held);
+                l->has_held = false;
+            }
+            lane_fail(l, m);
         }
-        lane_fail(l, m);
         check_stopped(P);
         return;
     }
-    if (l->full && l->wcursor) {
-        free(w->st.cursor);
-        w->st.cursor = l->wcursor;
-        l->wcursor = NULL;
-    }
+    sl->committed = true;
+    advance_done(l);
     maybe_apply_schema(w);
-    if (l->has_held) {
-        ps_page p = l->held;
-        l->has_held = false;
-        lane_write(l, &p);
-        if (!l->ended && !P->stopping)
-            lane_fetch(l);
-    }
+    lane_resume(l);
     check_stopped(P);
     lane_maybe_finish(l);
 }
@@ -234,23 +336,47 @@ static void lane_write(struct lane *l, ps_page *page)
 {
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
-    ps_write_opts o = {.generation = l->full ? l->gen : -1,
-                       .force = l->full && !l->diff,
-                       .state = l->full ? PS_STATE_CURSOR : PS_STATE_NONE};
+    ps_write_opts o = {
+        .generation = l->full ? l->gen : -1, .force = l->full && !l->diff, .state = PS_STATE_NONE};
+    if (l->full && l->seq_done > l->seq_saved) {
+        o.state = PS_STATE_CURSOR;
+        o.cursor = w->st.cursor;
+        o.seq = l->seq_done;
+        o.fetched = w->st.fetched;
+        o.total = w->total;
+    }
+    long long seq = l->seq_next + 1;
+    struct wslot *sl = &l->slot[seq % PULL_MAX_WRITES];
     ps_stmts s;
     gs_err e = {0};
-    int rc = ps_page_stmts(page, &o, &s, &e);
+    int rc = sl->busy ? gs_err_set(&e, GS_ESTATE, "page window overrun") : 0;
+    char *cursor = NULL;
+    if (!rc && page->cursor && !(cursor = strdup(page->cursor)))
+        rc = gs_err_set(&e, GS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = ps_page_stmts(page, &o, &s, &e);
     if (!rc) {
         pga_stmt st[PS_MAX_STMTS];
         for (int i = 0; i < s.n; i++)
             st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
-        rc = pga_tx_named(engine_pga(P->E, w->eo), st, s.name, s.n, on_written, l, &e);
+        sl->l = l;
+        sl->t0 = uv_hrtime();
+        rc = pga_tx_named(pick_conn(l, seq), st, s.name, s.n, on_written, sl, &e);
         ps_stmts_free(&s);
     }
+    if (rc)
+        free(cursor);
     if (!rc) {
+        sl->cursor = cursor;
+        sl->busy = true;
+        sl->committed = false;
+        sl->seq = seq;
+        sl->n = (long long)page->n;
+        l->seq_next = seq;
+        if (o.state == PS_STATE_CURSOR)
+            l->seq_saved = o.seq;
         l->writing++;
-        free(l->wcursor);
-        l->wcursor = page->cursor ? strdup(page->cursor) : NULL;
+        w->n_writes++;
         P->E->ctr.pages++;
         P->E->ctr.records_pulled += page->n;
         if (l->full) {
@@ -345,7 +471,11 @@ static void on_page(hl_result *r, void *ud)
     l->retries = 0;
     ps_page page;
     gs_err e = {0};
-    if (ps_page_build(w->eo->model, r->json, LG(w), &page, &e)) {
+    uint64_t t0 = uv_hrtime();
+    w->t_fetch += t0 - l->t_fetch0;
+    int brc = ps_page_build(w->eo->model, r->json, LG(w), &page, &e);
+    w->t_build += uv_hrtime() - t0;
+    if (brc) {
         lane_fail(l, e.msg);
         return;
     }
@@ -396,22 +526,20 @@ static void on_page(hl_result *r, void *ud)
         cJSON_Delete(l->after);
         l->after = cJSON_Parse(page.cursor);
     }
-    if (end) {
+    if (end)
         l->ended = true;
-        if (page.n)
-            lane_write(l, &page);
-        else
-            ps_page_free(&page);
-        lane_maybe_finish(l);
-        return;
-    }
-    if (l->writing) {
+    if (!page.n) {
+        ps_page_free(&page);
+    } else if (window_full(l) || w->schema_pending) {
         l->held = page;
         l->has_held = true;
-        return; /* on_written fetches the next page */
+        return; /* lane_resume writes it and fetches the next page */
+    } else {
+        lane_write(l, &page);
     }
-    lane_write(l, &page);
-    if (!l->failed)
+    if (end)
+        lane_maybe_finish(l);
+    else if (!l->failed)
         lane_fetch(l);
 }
 
@@ -459,6 +587,7 @@ static void lane_fetch(struct lane *l)
     s.sort = sort;
     gs_err e = {0};
     l->fetching = true;
+    l->t_fetch0 = uv_hrtime();
     int rc = hl_search_records(w->eo->loc->hl, w->eo->key, &s, l->prio, NULL, on_page, l, &e);
     cJSON_Delete(sort);
     cJSON_Delete(filters);
@@ -577,6 +706,7 @@ static void full_begin(struct pull_worker *w)
 {
     struct lane *l = &w->full;
     l->active = true;
+    lane_slots_reset(l, w->st.page);
     if (w->P->prog)
         progress_set(w->P->prog, w->bar, w->fetched, w->total, now_ms(w->P));
     char f[32];
@@ -606,6 +736,8 @@ static void on_scan_start(pga_conn *c, PGresult *const *res, int nres, const pga
     w->st.complete = false;
     free(w->st.cursor);
     w->st.cursor = NULL;
+    w->st.page = 0;
+    w->st.fetched = 0;
     w->fetched = 0;
     if (w->P->stopping) {
         check_stopped(w->P);
@@ -644,6 +776,10 @@ static void on_full_timer(uv_timer_t *t)
     struct pull_worker *w = t->data;
     if (w->P->stopping || w->full.active)
         return;
+    if (w->full.writing) { /* writes of a failed scan still in flight */
+        full_schedule(w, 1000);
+        return;
+    }
     /* After a failure the scan resumes at its last committed cursor. */
     full_start(w, w->st.complete || w->st.generation == 0, false);
 }
@@ -670,10 +806,15 @@ static void incr_begin(struct pull_worker *w)
         return;
     }
     struct lane *l = &w->incr;
+    if (l->writing) { /* writes of a failed poll still in flight */
+        incr_schedule(w, 1000);
+        return;
+    }
     log_mode(w, w->mode,
              w->mode == IM_FILTER ? "filters and sort on updatedAt"
                                   : "mode stored by an earlier run (pull_state.mode)");
     lane_reset(l);
+    lane_slots_reset(l, 0);
     l->mode = w->mode;
     l->prio = RL_PRIO_PULL;
     l->active = true;
@@ -714,6 +855,8 @@ static void maybe_apply_schema(struct pull_worker *w)
     else if (changed)
         log_event(LG(w), LOG_INFO, "schema.changed", "location", LOC(w), "object", w->eo->key,
                   NULL);
+    lane_resume(&w->full);
+    lane_resume(&w->incr);
 }
 
 static void on_schema(hl_result *r, void *ud)
@@ -794,6 +937,9 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
             w->total = -1;
             w->full.w = w->incr.w = w;
             w->full.full = true;
+            int wr = o->writes > 0 ? o->writes : PULL_WRITES;
+            w->full.max_writes = wr < PULL_MAX_WRITES ? wr : PULL_MAX_WRITES;
+            w->incr.max_writes = 1;
             uv_timer_init(&E->loop.uv, &w->full.timer);
             uv_timer_init(&E->loop.uv, &w->incr.timer);
             uv_timer_init(&E->loop.uv, &w->schema_timer);
@@ -879,7 +1025,8 @@ void pull_free(pull *P)
                 ps_page_free(&ls[k]->held);
             cJSON_Delete(ls[k]->after);
             free(ls[k]->last_cursor);
-            free(ls[k]->wcursor);
+            for (int j = 0; j < PULL_MAX_WRITES; j++)
+                slot_clear(&ls[k]->slot[j]);
         }
         cJSON_Delete(w->schema_pending);
         ps_state_free(&w->st);
@@ -919,7 +1066,11 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
     gs_err e = {0};
     pull *P = NULL;
     int code = CLI_EXIT_RUNTIME;
-    if (engine_open(&E, ctx, eopts, &e) || (engine_signals(&E), 0) ||
+    /* a connection per page write in flight, and one for incremental polls */
+    struct engine_opts eo = *eopts;
+    if (eo.pool_size <= 0)
+        eo.pool_size = (po->writes > 0 ? po->writes : PULL_WRITES) + 1;
+    if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
         engine_discover(&E, true, NULL, &e)) {
         log_event(ctx->log, LOG_ERROR, po->mirror ? "run.failed" : "backfill.failed", "error",
                   e.msg, NULL);

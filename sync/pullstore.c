@@ -20,9 +20,9 @@ const char ps_sql_scan_start[] =
     "WHERE location_id = $1 AND object_key = $2 "
     "RETURNING generation, (extract(epoch FROM started_at) * 1000)::bigint";
 const char ps_sql_save_cursor[] =
-    "UPDATE ghlsync.pull_state SET cursor = COALESCE($3::jsonb, cursor), "
-    "fetched = fetched + $4::bigint, total = COALESCE($5::bigint, total), "
-    "updated_at = now() WHERE location_id = $1 AND object_key = $2";
+    "UPDATE ghlsync.pull_state SET cursor = COALESCE($3::jsonb, cursor), page = $4::integer, "
+    "fetched = $5::bigint, total = COALESCE($6::bigint, total), updated_at = now() "
+    "WHERE location_id = $1 AND object_key = $2 AND COALESCE(page, 0) < $4::integer";
 const char ps_sql_scan_done[] =
     "UPDATE ghlsync.pull_state SET complete = true, completed_at = now(), "
     "last_full_scan_at = now(), cursor = NULL, page = NULL, "
@@ -515,19 +515,20 @@ int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err 
         s->params[s->n++] = v;
     }
     if (o->state == PS_STATE_CURSOR) {
-        const char **v = calloc(5, sizeof *v);
+        const char **v = calloc(6, sizeof *v);
         if (!v)
             goto nomem;
         v[0] = m->location_id;
         v[1] = m->object_key;
-        v[2] = p->cursor;
-        v[3] = own(s, fmt_ll((long long)p->n));
-        v[4] = p->total >= 0 ? own(s, fmt_ll(p->total)) : NULL;
+        v[2] = o->cursor;
+        v[3] = own(s, fmt_ll(o->seq));
+        v[4] = own(s, fmt_ll(o->fetched));
+        v[5] = o->total >= 0 ? own(s, fmt_ll(o->total)) : NULL;
         s->sql[s->n] = ps_sql_save_cursor;
         s->name[s->n] = "ghlsync_pull_cursor";
-        s->nparams[s->n] = 5;
+        s->nparams[s->n] = 6;
         s->params[s->n++] = v;
-        if (!v[3])
+        if (!v[3] || !v[4] || (o->total >= 0 && !v[5]))
             goto nomem;
     } else if (o->state == PS_STATE_WATERMARK && p->max_upd != PS_NO_TIME) {
         const char **v = calloc(3, sizeof *v);
@@ -597,7 +598,7 @@ int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps
                   "SELECT mode, cursor::text, (extract(epoch FROM watermark) * 1000)::bigint, "
                   "generation, coalesce(total, -1), fetched, complete, "
                   "(extract(epoch FROM started_at) * 1000)::bigint, "
-                  "(extract(epoch FROM last_full_scan_at) * 1000)::bigint "
+                  "(extract(epoch FROM last_full_scan_at) * 1000)::bigint, coalesce(page, 0) "
                   "FROM ghlsync.pull_state WHERE location_id = $1 AND object_key = $2",
                   2, p, &r, e);
     if (rc)
@@ -615,6 +616,7 @@ int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps
     st->complete = PQgetvalue(r, 0, 6)[0] == 't';
     st->started_ms = ms_or_none(r, 7);
     st->last_full_scan_ms = ms_or_none(r, 8);
+    st->page = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
     PQclear(r);
     return 0;
 }

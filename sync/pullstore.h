@@ -92,14 +92,28 @@ void ps_page_free(ps_page *p);
 
 enum ps_state_kind {
     PS_STATE_NONE,      /* no pull_state change */
-    PS_STATE_CURSOR,    /* full scan: save cursor, fetched += n, total */
+    PS_STATE_CURSOR,    /* full scan: save the resume point (cursor, seq, fetched, total) */
     PS_STATE_WATERMARK, /* incremental (ascending): watermark = max(watermark, page max) */
 };
 
+/*
+ * The resume point of a full scan. Pages of a scan are numbered 1, 2, ... (pull_state.page is
+ * the number of the page whose cursor is saved) and several may be written at once, on several
+ * connections, committing in any order. A page's transaction saves the cursor of page `seq`
+ * only when pages 1..seq are known to be committed (the caller's promise), and the UPDATE
+ * skips it when a transaction that committed first saved a later page (page < seq): so the
+ * saved cursor never passes an uncommitted page, and never moves back. After a crash, pages
+ * after it are fetched and upserted again, which changes nothing (idempotent).
+ */
 typedef struct ps_write_opts {
     int64_t generation; /* < 0: not a full scan (rows keep their generation) */
     bool force;         /* rewrite rows whose updated_at equals the record's */
     enum ps_state_kind state;
+    /* PS_STATE_CURSOR: */
+    const char *cursor; /* searchAfter JSON text of page `seq` (NULL keeps the saved one) */
+    long long seq;      /* > 0 */
+    long long fetched;  /* records in pages 1..seq */
+    long long total;    /* the server's total, -1 = unknown (kept) */
 } ps_write_opts;
 
 #define PS_MAX_STMTS 3
@@ -128,6 +142,7 @@ typedef struct ps_state {
     int64_t watermark_ms; /* PS_NO_TIME when NULL */
     int64_t generation;
     long long total, fetched;
+    long long page; /* number of the page whose cursor is saved (ps_write_opts), 0 = none */
     bool complete;
     int64_t started_ms, last_full_scan_ms;
 } ps_state;
@@ -141,7 +156,8 @@ void ps_state_free(ps_state *st);
 /* Start a new full scan: generation+1, cursor NULL, started_at now, fetched 0, complete false.
  * Returns the new generation and started_at (epoch ms) as a row. */
 extern const char ps_sql_scan_start[];
-/* A full scan's page: $3 cursor (jsonb text; NULL keeps it), $4 records, $5 total (NULL keeps). */
+/* Save a resume point: $3 cursor (jsonb text; NULL keeps it), $4 page number (saved only when
+ * greater than the saved one), $5 fetched, $6 total (NULL keeps). */
 extern const char ps_sql_save_cursor[];
 /* Scan complete: $3 generation. Sets complete, completed_at, last_full_scan_at, and the watermark
  * to started_at when there is none yet; clears the cursor. */

@@ -9,7 +9,7 @@
 
 const char cmd_backfill_help[] =
     "usage: ghlsync [-c FILE] backfill [--full] [--object KEY]... [--location ID] [--writes N] "
-    "[OBJECT...]\n\n"
+    "[--snapshot] [OBJECT...]\n\n"
     "Copy every record of every configured object from HighLevel into PostgreSQL once,\n"
     "as fast as the rate limit allows, then exit 0. Each page is written together with its\n"
     "cursor in one transaction: after a crash, kill or Ctrl-C, running it again resumes where\n"
@@ -21,7 +21,11 @@ const char cmd_backfill_help[] =
     "    --full           ignore saved cursors: start every object from the beginning\n"
     "    --object KEY     only this object key (repeatable; same as OBJECT arguments)\n"
     "    --location ID    only this configured location\n"
-    "    --writes N       page transactions in flight per object (1-8, default 3)\n\n"
+    "    --writes N       page transactions in flight per object (1-8, default 3)\n"
+    "    --snapshot       load into a shadow table and replace the table's rows with it in\n"
+    "                     one transaction at the end: readers see the old rows or the new ones,\n"
+    "                     never a half-loaded table (implies --full; refused while the table\n"
+    "                     has unpushed local changes)\n\n"
     "Examples:\n"
     "    ghlsync backfill\n"
     "    ghlsync backfill --object custom_objects.pet --location ve9EPM428h8vShlRW1KT\n"
@@ -29,11 +33,10 @@ const char cmd_backfill_help[] =
 
 int cmd_backfill(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"full", no_argument, NULL, 'f'},
-                                         {"object", required_argument, NULL, 'o'},
-                                         {"location", required_argument, NULL, 'l'},
-                                         {"writes", required_argument, NULL, 'w'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"full", no_argument, NULL, 'f'},           {"object", required_argument, NULL, 'o'},
+        {"location", required_argument, NULL, 'l'}, {"writes", required_argument, NULL, 'w'},
+        {"snapshot", no_argument, NULL, 's'},       {NULL, 0, NULL, 0}};
     struct engine_opts eo = {0};
     struct pull_opts po = {.progress = isatty(2) == 1};
     const char **objs = calloc((size_t)argc + 1, sizeof *objs);
@@ -45,6 +48,9 @@ int cmd_backfill(struct cli_ctx *ctx, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         if (c == 'f') {
+            po.full = true;
+        } else if (c == 's') {
+            po.snapshot = true;
             po.full = true;
         } else if (c == 'o') {
             objs[nobj++] = optarg;

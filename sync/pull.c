@@ -2,6 +2,7 @@
 #include "pull.h"
 
 #include "progress.h"
+#include "pullsnap.h"
 #include "reconcile.h"
 
 #include <stdlib.h>
@@ -76,6 +77,9 @@ struct pull_worker {
     bool schema_timer_on;
     bool schema_fetching;
     cJSON *schema_pending;
+    /* --snapshot: pages go to the shadow table */
+    ps_model *shadow;
+    char shadow_name[SNAP_NAME_LEN];
     /* where the time goes (logged with pull.done): sums over pages, in ns */
     uint64_t t_fetch, t_build, t_write;
     long long n_writes;
@@ -338,7 +342,7 @@ static void lane_write(struct lane *l, ps_page *page)
     struct pull *P = w->P;
     ps_write_opts o = {
         .generation = l->full ? l->gen : -1, .force = l->full && !l->diff, .state = PS_STATE_NONE};
-    if (l->full && l->seq_done > l->seq_saved) {
+    if (l->full && !P->o.snapshot && l->seq_done > l->seq_saved) {
         o.state = PS_STATE_CURSOR;
         o.cursor = w->st.cursor;
         o.seq = l->seq_done;
@@ -473,7 +477,7 @@ static void on_page(hl_result *r, void *ud)
     gs_err e = {0};
     uint64_t t0 = uv_hrtime();
     w->t_fetch += t0 - l->t_fetch0;
-    int brc = ps_page_build(w->eo->model, r->json, LG(w), &page, &e);
+    int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, r->json, LG(w), &page, &e);
     w->t_build += uv_hrtime() - t0;
     if (brc) {
         lane_fail(l, e.msg);
@@ -681,6 +685,12 @@ static void lane_maybe_finish(struct lane *l)
         return;
     gs_err e = {0};
     int rc;
+    if (l->full && P->o.snapshot) {
+        /* the shadow holds exactly this scan; the swap marks it complete (pull_command) */
+        l->active = false;
+        full_complete(w);
+        return;
+    }
     if (l->full) {
         rc_stmts s;
         rc_finish_stmts(w->eo->model, l->gen, l->started_ms, settings(w)->soft_delete, &s);
@@ -1029,6 +1039,7 @@ void pull_free(pull *P)
                 slot_clear(&ls[k]->slot[j]);
         }
         cJSON_Delete(w->schema_pending);
+        ps_model_unref(w->shadow);
         ps_state_free(&w->st);
         free(w);
     }
@@ -1057,6 +1068,92 @@ void pull_summary(const pull *P, FILE *f)
     }
 }
 
+/* ---- --snapshot ---- */
+
+static bool same_table(const struct pull_worker *a, const struct pull_worker *b)
+{
+    return strcmp(a->eo->model->table_schema, b->eo->model->table_schema) == 0 &&
+           strcmp(a->eo->model->table_name, b->eo->model->table_name) == 0;
+}
+
+/* A shadow per table (locations of an object share its table) and a shadow model per worker. */
+static int snapshot_prepare(struct pull *P, gs_err *e)
+{
+    struct engine *E = P->E;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        const ps_model *m = w->eo->model;
+        size_t k = 0;
+        while (k < i && !same_table(P->w[k], w))
+            k++;
+        int rc = 0;
+        if (k < i)
+            memcpy(w->shadow_name, P->w[k]->shadow_name, sizeof w->shadow_name);
+        else
+            rc = snap_prepare(E->db, m->table_schema, m->table_name, w->shadow_name, e);
+        if (!rc)
+            rc = ps_model_new_shadow(E->db, w->eo->model, w->shadow_name, &w->shadow, e);
+        if (rc)
+            return rc;
+        log_event(LG(w), LOG_INFO, "snapshot.shadow", "location", LOC(w), "object", w->eo->key,
+                  "table", m->table_name, "shadow", w->shadow_name, NULL);
+    }
+    return 0;
+}
+
+/* After every scan completed: one swap transaction per table. Otherwise drop the shadows. */
+static int snapshot_finish(struct pull *P, bool swap, gs_err *e)
+{
+    struct engine *E = P->E;
+    int rc = 0;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        if (!w->shadow_name[0])
+            continue;
+        size_t k = 0;
+        while (k < i && !(P->w[k]->shadow_name[0] && same_table(P->w[k], w)))
+            k++;
+        if (k < i)
+            continue; /* done with the first worker of the table */
+        const ps_model *m = w->eo->model;
+        if (!swap || rc) {
+            snap_drop(E->db, m->table_schema, w->shadow_name);
+            continue;
+        }
+        const char **locs = calloc(P->n, sizeof *locs);
+        snap_scan *scans = calloc(P->n, sizeof *scans);
+        size_t n = 0;
+        if (!locs || !scans) {
+            free(locs);
+            free(scans);
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+            snap_drop(E->db, m->table_schema, w->shadow_name);
+            continue;
+        }
+        for (size_t j = i; j < P->n; j++)
+            if (P->w[j]->shadow_name[0] && same_table(P->w[j], w)) {
+                locs[n] = LOC(P->w[j]);
+                scans[n] = (snap_scan){LOC(P->w[j]), P->w[j]->eo->key, P->w[j]->full.gen};
+                n++;
+            }
+        snap_counts cnt;
+        rc = snap_swap(E->db, m->table_schema, m->table_name, w->shadow_name, locs, n,
+                       settings(w)->soft_delete, scans, n, &cnt, e);
+        free(locs);
+        free(scans);
+        if (rc) {
+            snap_drop(E->db, m->table_schema, w->shadow_name);
+            continue;
+        }
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%lld", cnt.loaded);
+        snprintf(b, sizeof b, "%lld", cnt.deleted);
+        log_event(LG(w), LOG_INFO, "snapshot.swapped", "table", m->table_name, "rows", a, "deleted",
+                  b, NULL);
+    }
+    return rc;
+}
+
 int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const struct pull_opts *po)
 {
     int rc = cli_load_config(ctx);
@@ -1082,11 +1179,25 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
         code = CLI_EXIT_OK;
         goto out;
     }
-    if (pull_new(&E, po, &P, &e) || pull_start(P, &e)) {
+    if (pull_new(&E, po, &P, &e) || (po->snapshot && snapshot_prepare(P, &e)) ||
+        pull_start(P, &e)) {
         fprintf(stderr, "ghlsync: %s\n", e.msg);
+        if (P && po->snapshot)
+            snapshot_finish(P, false, &e);
         goto out;
     }
     code = engine_run(&E, po->mirror);
+    if (po->snapshot) {
+        /* every scan complete: swap; else the live tables stay as they were */
+        bool all = !pull_failed(P) && P->active == 0 && code == 0;
+        gs_err se = {0};
+        if (snapshot_finish(P, all, &se)) {
+            fprintf(stderr, "ghlsync backfill: the snapshot was not swapped in: %s\n", se.msg);
+            code = CLI_EXIT_RUNTIME;
+        } else if (!all) {
+            fprintf(stderr, "ghlsync backfill: snapshot incomplete; the tables were not changed\n");
+        }
+    }
     if (!po->mirror) {
         int failed = pull_failed(P);
         pull_summary(P, stderr);

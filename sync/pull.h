@@ -46,6 +46,8 @@ struct pull_opts {
     bool progress; /* draw progress bars on stderr (a terminal) */
     int64_t schema_refresh_ms; /* `run`: re-fetch schemas this often; 0 = 5 minutes */
     int writes;                /* page writes in flight per full scan; 0 = PULL_WRITES */
+    bool snapshot; /* backfill: load into shadow tables, swap them in at the end (pullsnap.h);
+                    * implies full */
 };
 
 #define PULL_WRITES     3 /* default: measured in tests/bench/pull.sh */

@@ -121,7 +121,10 @@ void ps_model_unref(ps_model *m)
 {
     if (!m || --m->refs > 0)
         return;
-    schema_object_free(m->obj);
+    if (m->base)
+        ps_model_unref(m->base); /* the object belongs to the base model */
+    else
+        schema_object_free(m->obj);
     free(m->location_id);
     free(m->object_key);
     free(m->table_schema);
@@ -313,6 +316,49 @@ int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_mode
 out:
     PQclear(res);
     map_row_free(&row);
+    if (rc) {
+        ps_model_unref(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model **out, gs_err *e)
+{
+    (void)c;
+    *out = NULL;
+    ps_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    m->refs = 1;
+    m->base = ps_model_ref(base);
+    m->obj = base->obj;
+    m->location_id = xstrdup(base->location_id);
+    m->object_key = xstrdup(base->object_key);
+    m->table_schema = xstrdup(base->table_schema);
+    m->table_name = xstrdup(base->table_name);
+    sbuf q = SBUF_INIT;
+    ident_quote(&q, base->table_schema);
+    sbuf_putc(&q, '.');
+    ident_quote(&q, shadow);
+    m->qtable = sbuf_steal(&q);
+    m->ncols = base->ncols;
+    m->types = calloc(base->ncols, sizeof *m->types);
+    int rc = 0;
+    if (!m->location_id || !m->object_key || !m->table_schema || !m->table_name || !m->qtable ||
+        !m->types)
+        rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < base->ncols; i++)
+        if (!(m->types[i] = strdup(base->types[i])))
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+    map_row row;
+    if (!rc && !(rc = map_row_init(m->obj, &row, e))) {
+        rc = build_sql(m, (const char *const *)row.columns, e);
+        map_row_free(&row);
+    }
+    if (!rc)
+        pga_stmt_name(m->upsert, m->upsert_name, sizeof m->upsert_name);
     if (rc) {
         ps_model_unref(m);
         return rc;

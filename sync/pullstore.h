@@ -44,7 +44,8 @@
 
 typedef struct ps_model {
     int refs;
-    schema_object *obj; /* owned, resolved by ddl_plan_object */
+    struct ps_model *base; /* a shadow model (snapshot): the live table's model, one reference */
+    schema_object *obj;    /* owned (borrowed from `base`), resolved by ddl_plan_object */
     char *location_id;
     char *object_key;
     char *table_schema, *table_name;
@@ -62,6 +63,10 @@ typedef struct ps_model {
 /* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
  * connection used to read the column types. */
 int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e);
+/* The same object written into another table of the same schema and shape (`shadow`, for
+ * `backfill --snapshot`): rows and pull_state stay keyed by the live table's names (the outbox
+ * lookups use them), only the target of the upsert and the sweep changes. */
+int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model **out, gs_err *e);
 ps_model *ps_model_ref(ps_model *m);
 void ps_model_unref(ps_model *m);
 

@@ -145,6 +145,12 @@ static const char *const pending_changes =
     "AND ch.local_key = t.\"_local_id\" AND ch.state IN ('pending', 'retrying', 'failed', "
     "'unknown')";
 
+static bool is_array_type(const char *t)
+{
+    size_t n = strlen(t);
+    return n && t[n - 1] == ']';
+}
+
 static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
 {
     size_t n = m->ncols;
@@ -156,15 +162,19 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
         sbuf_puts(&b, ", ");
     }
     sbuf_puts(&b, "\"_synced_at\", \"_generation\", \"_deleted_at\")\nSELECT DISTINCT ON (u.c0) ");
+    /* A scalar column's values arrive as an array of its own type (each element parsed once, by
+     * the type's input function); an array column's as text[] cast per element (unnest would
+     * flatten an array of arrays). */
     for (size_t i = 0; i < n; i++) {
         sbuf_printf(&b, "u.c%zu", i);
-        if (strcmp(m->types[i], "text") != 0)
+        if (is_array_type(m->types[i]))
             sbuf_printf(&b, "::%s", m->types[i]);
         sbuf_puts(&b, ", ");
     }
     sbuf_printf(&b, "now(), $%zu::bigint, NULL::timestamptz\nFROM unnest(", n + 1);
     for (size_t i = 0; i < n; i++)
-        sbuf_printf(&b, "%s$%zu::text[]", i ? ", " : "", i + 1);
+        sbuf_printf(&b, "%s$%zu::%s[]", i ? ", " : "", i + 1,
+                    is_array_type(m->types[i]) ? "text" : m->types[i]);
     sbuf_puts(&b, ") WITH ORDINALITY AS u(");
     for (size_t i = 0; i < n; i++)
         sbuf_printf(&b, "c%zu, ", i);

@@ -6,8 +6,9 @@
 #      one INSERT per page), installed with npm into tests/bench/node/ at bench time;
 #   3. default limits (100 per 10 s): a backfill's duration / the minimum the budget allows.
 # Usage: tests/bench/pull.sh [N] [N_LIMITED]   (defaults 100000 and 3000; N_LIMITED=0 skips part 3).
-# BUILD=build/rel; NO_BASELINE=1 skips part 2; FSYNC=1 makes the server durable (see below);
-# GHLSYNC_ARGS adds backfill options (e.g. "--writes 1", "--snapshot").
+# BUILD=build/rel; NO_BASELINE=1 skips part 2; GHLSYNC_ARGS adds backfill options (e.g.
+# "--writes 1", "--snapshot"). The server is tests/support/pg.sh's: fsync=off,
+# synchronous_commit=off (printed below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/rel}
@@ -18,11 +19,6 @@ simpid=
 cleanup() { [ -n "$simpid" ] && kill "$simpid" 2>/dev/null; bash tests/support/pg.sh stop "$dir/pg"; rm -rf "$dir"; }
 trap cleanup EXIT
 eval "$(PG_TEST_PORT=${PG_TEST_PORT:-54351} bash tests/support/pg.sh start "$dir/pg")"
-# The test server runs fsync=off and synchronous_commit=off; FSYNC=1 turns both on (a durable
-# server: every page commit waits for its WAL flush).
-if [ -n "${FSYNC:-}" ]; then
-    psql -qc "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" >/dev/null
-fi
 echo "# server: fsync=$(psql -tAc 'SHOW fsync') synchronous_commit=$(psql -tAc 'SHOW synchronous_commit')"
 export GHLSYNC_DATADIR=$PWD
 

@@ -24,8 +24,8 @@
  *    which a full backfill uses so that a re-run rewrites every row; incremental polls skip
  *    records they already hold, saving the writes of the overlap window);
  *  - a column named in ghlsync.changes.changed_columns of a change to the same row (table_schema,
- *    table_name, local_key = _local_id) that is not final (state not done/failed/ignored) keeps
- *    its local value;
+ *    table_name, local_key = _local_id) that is pending, retrying, failed or unknown keeps its
+ *    local value (the partial index changes_open_row_idx serves the lookup);
  *  - _deleted_at is cleared (a record that reappears is undeleted), _synced_at = now(),
  *    _generation = the scan's generation when the page comes from a full scan; a row the record
  *    may not overwrite still gets the scan's generation (the mark of mark-and-sweep), nothing

@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 const char cmd_backfill_help[] =
-    "usage: ghlsync [-c FILE] backfill [--full] [--object KEY]... [--location ID] [OBJECT...]\n\n"
+    "usage: ghlsync [-c FILE] backfill [--full] [--object KEY]... [--location ID] [--writes N] "
+    "[--snapshot] [OBJECT...]\n\n"
     "Copy every record of every configured object from HighLevel into PostgreSQL once,\n"
     "as fast as the rate limit allows, then exit 0. Each page is written together with its\n"
     "cursor in one transaction: after a crash, kill or Ctrl-C, running it again resumes where\n"
@@ -19,7 +20,12 @@ const char cmd_backfill_help[] =
     "Options:\n"
     "    --full           ignore saved cursors: start every object from the beginning\n"
     "    --object KEY     only this object key (repeatable; same as OBJECT arguments)\n"
-    "    --location ID    only this configured location\n\n"
+    "    --location ID    only this configured location\n"
+    "    --writes N       page transactions in flight per object (1-8, default 3)\n"
+    "    --snapshot       load into a shadow table and replace the table's rows with it in\n"
+    "                     one transaction at the end: readers see the old rows or the new ones,\n"
+    "                     never a half-loaded table (implies --full; refused while the table\n"
+    "                     has unpushed local changes)\n\n"
     "Examples:\n"
     "    ghlsync backfill\n"
     "    ghlsync backfill --object custom_objects.pet --location ve9EPM428h8vShlRW1KT\n"
@@ -27,10 +33,10 @@ const char cmd_backfill_help[] =
 
 int cmd_backfill(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {{"full", no_argument, NULL, 'f'},
-                                         {"object", required_argument, NULL, 'o'},
-                                         {"location", required_argument, NULL, 'l'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"full", no_argument, NULL, 'f'},           {"object", required_argument, NULL, 'o'},
+        {"location", required_argument, NULL, 'l'}, {"writes", required_argument, NULL, 'w'},
+        {"snapshot", no_argument, NULL, 's'},       {NULL, 0, NULL, 0}};
     struct engine_opts eo = {0};
     struct pull_opts po = {.progress = isatty(2) == 1};
     const char **objs = calloc((size_t)argc + 1, sizeof *objs);
@@ -43,10 +49,22 @@ int cmd_backfill(struct cli_ctx *ctx, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         if (c == 'f') {
             po.full = true;
+        } else if (c == 's') {
+            po.snapshot = true;
+            po.full = true;
         } else if (c == 'o') {
             objs[nobj++] = optarg;
         } else if (c == 'l') {
             eo.only_location = optarg;
+        } else if (c == 'w') {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > PULL_MAX_WRITES) {
+                fprintf(stderr, "ghlsync backfill: --writes wants 1 to %d\n", PULL_MAX_WRITES);
+                free(objs);
+                return CLI_EXIT_USAGE;
+            }
+            po.writes = (int)v;
         } else {
             fprintf(stderr, "ghlsync backfill: unknown option %s\n%s", argv[optind - 1],
                     "see `ghlsync backfill --help`\n");

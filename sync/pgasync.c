@@ -1,13 +1,17 @@
 /* pgasync.c - see pgasync.h. */
 #include "pgasync.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct pstmt {
-    char *sql;
+    char *sql;  /* NULL: a prepared statement run by name only */
+    char *name; /* NULL: unnamed (parsed and planned each time) */
     int nparams;
     char **values;
+    int prep_only; /* pga_prepare: nothing to execute */
 } pstmt;
 
 typedef struct pop {
@@ -19,9 +23,17 @@ typedef struct pop {
     void *ud;
     PGresult **res; /* nst */
     int cur;        /* phase: -1 BEGIN, 0..nst-1 statements, nst COMMIT, nst+1 ROLLBACK */
+    int preparing;  /* the current statement's Parse is on the wire, its execution follows */
+    int nres_cb;    /* results handed to the callback */
     pga_error err;
     int failed;
 } pop;
+
+/* A statement prepared on the connection (protocol-level, so not undone by a ROLLBACK). */
+typedef struct prepared {
+    char *name;
+    char *sql;
+} prepared;
 
 enum { ST_CONNECTING, ST_READY, ST_FAILED, ST_CLOSED };
 
@@ -37,14 +49,22 @@ struct pga_conn {
     int npending;
     int events;
     char connerr[512];
+    prepared *prep;
+    int nprep, capprep;
 };
 
 static void drive(pga_conn *c);
+
+static char *dupn(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static void op_free(pop *o)
 {
     for (int i = 0; i < o->nst; i++) {
         free(o->st[i].sql);
+        free(o->st[i].name);
         for (int j = 0; j < o->st[i].nparams; j++)
             free(o->st[i].values[j]);
         free(o->st[i].values);
@@ -96,7 +116,7 @@ static void finish_head(pga_conn *c)
         c->tail = NULL;
     c->npending--;
     c->sent = 0;
-    o->cb(c, o->res, o->nst, o->failed ? &o->err : NULL, o->ud);
+    o->cb(c, o->res, o->nres_cb, o->failed ? &o->err : NULL, o->ud);
     op_free(o);
 }
 
@@ -124,11 +144,78 @@ static void set_pg_error(pop *o, PGresult *r, pga_conn *c)
         o->err.err.msg[--n] = '\0';
 }
 
+static const char *prepared_sql(const pga_conn *c, const char *name)
+{
+    for (int i = 0; i < c->nprep; i++)
+        if (strcmp(c->prep[i].name, name) == 0)
+            return c->prep[i].sql;
+    return NULL;
+}
+
+static int remember_prepared(pga_conn *c, const char *name, const char *sql)
+{
+    if (c->nprep == c->capprep) {
+        int cap = c->capprep ? c->capprep * 2 : 8;
+        prepared *p = realloc(c->prep, (size_t)cap * sizeof *p);
+        if (!p)
+            return -1;
+        c->prep = p;
+        c->capprep = cap;
+    }
+    prepared *p = &c->prep[c->nprep];
+    p->name = strdup(name);
+    p->sql = strdup(sql);
+    if (!p->name || !p->sql) {
+        free(p->name);
+        free(p->sql);
+        return -1;
+    }
+    c->nprep++;
+    return 0;
+}
+
+enum { SEND_OK = 0, SEND_FAILED = -1, SEND_NOTHING = 1, SEND_LOCAL_ERROR = 2 };
+
+/* A named statement of the head op: Parse it first when this connection has not, execute it by
+ * name otherwise. */
+static int send_named(pga_conn *c, pop *o, pstmt *s)
+{
+    const char *have = prepared_sql(c, s->name);
+    if (have && s->sql && strcmp(have, s->sql) != 0) {
+        o->failed = 1;
+        gs_err_set(&o->err.err, GS_ESTATE,
+                   "prepared statement \"%s\" already holds a different SQL text", s->name);
+        return SEND_LOCAL_ERROR;
+    }
+    if (!have) {
+        if (!s->sql) {
+            o->failed = 1;
+            gs_err_set(&o->err.err, GS_ESTATE,
+                       "statement \"%s\" is not prepared on this connection", s->name);
+            return SEND_LOCAL_ERROR;
+        }
+        if (!PQsendPrepare(c->pg, s->name, s->sql, s->nparams, NULL))
+            return SEND_FAILED;
+        o->preparing = 1;
+        c->sent = 1;
+        return SEND_OK;
+    }
+    if (s->prep_only)
+        return SEND_NOTHING;
+    if (!PQsendQueryPrepared(c->pg, s->name, s->nparams, (const char *const *)s->values, NULL, NULL,
+                             0))
+        return SEND_FAILED;
+    c->sent = 1;
+    return SEND_OK;
+}
+
 /* Send the command for the head op's current phase. */
 static int send_current(pga_conn *c)
 {
     pop *o = c->head;
     int ok;
+    if (o->cur >= 0 && o->cur < o->nst && o->st[o->cur].name)
+        return send_named(c, o, &o->st[o->cur]);
     if (o->cur == -1)
         ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
     else if (o->cur == o->nst)
@@ -141,9 +228,25 @@ static int send_current(pga_conn *c)
                                NULL, NULL, 0);
     }
     if (!ok)
-        return -1;
+        return SEND_FAILED;
     c->sent = 1;
+    return SEND_OK;
+}
+
+/* The current statement failed: a transaction rolls back; returns 1 when the op is done. */
+static int stmt_failed(pop *o)
+{
+    if (!o->is_tx)
+        return 1;
+    o->cur = o->nst + 1; /* ROLLBACK */
     return 0;
+}
+
+/* The current statement is complete; returns 1 when the op is done. */
+static int stmt_done(pop *o)
+{
+    o->cur++;
+    return o->cur == o->nst && !o->is_tx;
 }
 
 /* The command of the current phase has completed with result `r` (NULL for none). Returns 1
@@ -153,20 +256,31 @@ static int advance(pga_conn *c, PGresult *r)
     pop *o = c->head;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int bad = !(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY);
+    if (o->cur >= 0 && o->cur < o->nst && o->preparing) {
+        pstmt *s = &o->st[o->cur];
+        o->preparing = 0;
+        if (bad) {
+            o->res[o->cur] = r;
+            set_pg_error(o, r, c);
+            return stmt_failed(o);
+        }
+        PQclear(r);
+        if (remember_prepared(c, s->name, s->sql) != 0) {
+            o->failed = 1;
+            gs_err_set(&o->err.err, GS_ENOMEM, "out of memory");
+            return stmt_failed(o);
+        }
+        /* pga_prepare is done; a named statement now runs (next send_current) */
+        return s->prep_only ? stmt_done(o) : 0;
+    }
     if (o->cur >= 0 && o->cur < o->nst) {
         o->res[o->cur] = r;
         r = NULL;
         if (bad) {
             set_pg_error(o, o->res[o->cur], c);
-            if (!o->is_tx)
-                return 1;
-            o->cur = o->nst + 1; /* ROLLBACK */
-            return 0;
+            return stmt_failed(o);
         }
-        o->cur++;
-        if (o->cur == o->nst && !o->is_tx)
-            return 1;
-        return 0;
+        return stmt_done(o);
     }
     if (o->cur == -1) {
         if (bad) {
@@ -203,10 +317,17 @@ static void drive(pga_conn *c)
                 watch(c, 0);
                 return;
             }
-            if (send_current(c) != 0) {
+            int sr = send_current(c);
+            if (sr == SEND_FAILED) {
                 pop *o = c->head;
                 set_pg_error(o, NULL, c);
                 finish_head(c);
+                continue;
+            }
+            if (sr == SEND_NOTHING || sr == SEND_LOCAL_ERROR) {
+                pop *o = c->head;
+                if (sr == SEND_NOTHING ? stmt_done(o) : stmt_failed(o))
+                    finish_head(c);
                 continue;
             }
         }
@@ -330,6 +451,13 @@ void pga_close(pga_conn *c)
     fail_all(c, "connection closed");
     PQclear(c->last);
     c->last = NULL;
+    for (int i = 0; i < c->nprep; i++) {
+        free(c->prep[i].name);
+        free(c->prep[i].sql);
+    }
+    free(c->prep);
+    c->prep = NULL;
+    c->nprep = c->capprep = 0;
     if (c->poll) {
         uv_poll_stop(c->poll);
         c->poll->data = c;
@@ -340,13 +468,8 @@ void pga_close(pga_conn *c)
     }
 }
 
-static char *dupn(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
-static int submit(pga_conn *c, const pga_stmt *stmts, int n, int is_tx, pga_cb cb, void *ud,
-                  gs_err *e)
+static int submit(pga_conn *c, const pga_stmt *stmts, const char *const *names, int n, int is_tx,
+                  int prep_only, pga_cb cb, void *ud, gs_err *e)
 {
     if (c->state == ST_CLOSED || c->state == ST_FAILED)
         return gs_err_set(e, GS_EDB, "%s", c->connerr[0] ? c->connerr : "connection closed");
@@ -359,15 +482,18 @@ static int submit(pga_conn *c, const pga_stmt *stmts, int n, int is_tx, pga_cb c
     if (!o->st || !o->res)
         goto oom;
     for (int i = 0; i < n; i++) {
-        o->st[i].sql = strdup(stmts[i].sql);
-        if (!o->st[i].sql)
+        o->st[i].sql = dupn(stmts[i].sql);
+        if (stmts[i].sql && !o->st[i].sql)
             goto oom;
+        if (names && names[i] && !(o->st[i].name = strdup(names[i])))
+            goto oom;
+        o->st[i].prep_only = prep_only;
         if (stmts[i].nparams > 0) {
             o->st[i].values = calloc((size_t)stmts[i].nparams, sizeof(char *));
             if (!o->st[i].values)
                 goto oom;
             o->st[i].nparams = stmts[i].nparams;
-            for (int j = 0; j < stmts[i].nparams; j++) {
+            for (int j = 0; stmts[i].values && j < stmts[i].nparams; j++) {
                 o->st[i].values[j] = dupn(stmts[i].values[j]);
                 if (stmts[i].values[j] && !o->st[i].values[j])
                     goto oom;
@@ -375,6 +501,7 @@ static int submit(pga_conn *c, const pga_stmt *stmts, int n, int is_tx, pga_cb c
         }
     }
     o->is_tx = is_tx;
+    o->nres_cb = prep_only ? 0 : n;
     o->cur = is_tx ? -1 : 0;
     o->cb = cb;
     o->ud = ud;
@@ -397,15 +524,62 @@ oom:
 int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *values, pga_cb cb,
               void *ud, gs_err *e)
 {
+    if (!sql)
+        return gs_err_set(e, GS_EINVAL, "no SQL text");
     pga_stmt s = {sql, nparams, values};
-    return submit(c, &s, 1, 0, cb, ud, e);
+    return submit(c, &s, NULL, 1, 0, 0, cb, ud, e);
 }
 
 int pga_tx(pga_conn *c, const pga_stmt *stmts, int nstmts, pga_cb cb, void *ud, gs_err *e)
 {
+    return pga_tx_named(c, stmts, NULL, nstmts, cb, ud, e);
+}
+
+int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams, pga_cb cb, void *ud,
+                gs_err *e)
+{
+    if (!name || !*name || !sql)
+        return gs_err_set(e, GS_EINVAL, "a prepared statement needs a name and SQL text");
+    pga_stmt s = {sql, nparams, NULL};
+    const char *names[1] = {name};
+    return submit(c, &s, names, 1, 0, 1, cb, ud, e);
+}
+
+int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *values,
+                       pga_cb cb, void *ud, gs_err *e)
+{
+    if (!name || !*name)
+        return gs_err_set(e, GS_EINVAL, "no statement name");
+    pga_stmt s = {NULL, nparams, values};
+    const char *names[1] = {name};
+    return submit(c, &s, names, 1, 0, 0, cb, ud, e);
+}
+
+int pga_tx_named(pga_conn *c, const pga_stmt *stmts, const char *const *names, int nstmts,
+                 pga_cb cb, void *ud, gs_err *e)
+{
     if (nstmts <= 0)
         return gs_err_set(e, GS_EINVAL, "empty transaction");
-    return submit(c, stmts, nstmts, 1, cb, ud, e);
+    for (int i = 0; i < nstmts; i++)
+        if (!stmts[i].sql && !(names && names[i]))
+            return gs_err_set(e, GS_EINVAL, "statement %d has neither SQL nor a name", i + 1);
+    return submit(c, stmts, names, nstmts, 1, 0, cb, ud, e);
+}
+
+int pga_is_prepared(const pga_conn *c, const char *name)
+{
+    return prepared_sql(c, name) != NULL;
+}
+
+void pga_stmt_name(const char *sql, char *buf, size_t len)
+{
+    /* FNV-1a, 64 bits: a name per SQL text, so a new text (a schema change) gets a new name */
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    snprintf(buf, len, "pga_%016llx", (unsigned long long)h);
 }
 
 int pga_pending(const pga_conn *c)

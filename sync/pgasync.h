@@ -19,8 +19,22 @@
  *   pga_query(c, sql, nparams, values, cb, ud, &e);        // one statement
  *   pga_tx(c, stmts, nstmts, cb, ud, &e);                  // BEGIN; stmts...; COMMIT in order;
  *                                                          // first failure -> ROLLBACK, rest
- * skipped pga_close(c);                                          // pending work fails with
- * "closed"
+ *                                                          // skipped
+ *   pga_close(c);                                          // pending work fails with "closed"
+ *
+ * Prepared statements (parsed and planned once per connection instead of once per call; the
+ * plan cache then decides between custom and generic plans as for any prepared statement):
+ *   pga_prepare(c, name, sql, nparams, cb, ud, &e);        // no-op when `name` is prepared
+ *                                                          // with the same text already
+ *   pga_query_prepared(c, name, nparams, values, cb, ud, &e);
+ *   pga_tx_named(c, stmts, names, n, cb, ud, &e);          // pga_tx where names[i] != NULL runs
+ *                                                          // stmts[i] prepared under that name,
+ *                                                          // preparing it on first use
+ * The connection records the names it prepared (with their text: reusing a name for another
+ * text is an error, not a silent wrong statement). pga_stmt_name() derives a name from the SQL
+ * text, so a changed statement (a schema change gets a new model) gets a new name. A prepare
+ * that fails is a failure of that statement (a transaction rolls back); a prepared name is not
+ * forgotten by a ROLLBACK (protocol-level statements are not transactional).
  *
  * Ownership: `sql` and `values` are copied at submission (callers may free them right after).
  * The callback gets `res[0..nres-1]` (one PGresult per statement that ran; for pga_tx the
@@ -35,6 +49,7 @@
 #include "loop.h"
 
 #include <libpq-fe.h>
+#include <stddef.h>
 
 typedef struct pga_conn pga_conn;
 
@@ -57,6 +72,22 @@ void pga_close(pga_conn *c);
 int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *values, pga_cb cb,
               void *ud, gs_err *e);
 int pga_tx(pga_conn *c, const pga_stmt *stmts, int nstmts, pga_cb cb, void *ud, gs_err *e);
+
+/* Prepared statements (see the top comment). pga_prepare's callback gets nres = 0.
+ * pga_query_prepared fails (callback, GS_ESTATE) when `name` was not prepared on `c`. In
+ * pga_tx_named, `names` may be NULL (= pga_tx); stmts[i].sql may be NULL when names[i] is
+ * already prepared. */
+int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams, pga_cb cb, void *ud,
+                gs_err *e);
+int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *values,
+                       pga_cb cb, void *ud, gs_err *e);
+int pga_tx_named(pga_conn *c, const pga_stmt *stmts, const char *const *names, int nstmts,
+                 pga_cb cb, void *ud, gs_err *e);
+/* 1 when `name` has been prepared on this connection (a prepare still queued does not count). */
+int pga_is_prepared(const pga_conn *c, const char *name);
+/* "pga_" + 16 hex digits of a 64-bit hash of `sql` (buf >= PGA_NAME_LEN). */
+#define PGA_NAME_LEN 24
+void pga_stmt_name(const char *sql, char *buf, size_t len);
 
 /* Statements queued or running on this connection. */
 int pga_pending(const pga_conn *c);

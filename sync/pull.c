@@ -2,6 +2,7 @@
 #include "pull.h"
 
 #include "progress.h"
+#include "pullsnap.h"
 #include "reconcile.h"
 
 #include <stdlib.h>
@@ -14,12 +15,31 @@ static const char *const imode_name[] = {"incremental", "sorted_scan", "full_dif
 #define MAX_RETRIES     5
 
 struct pull_worker;
+struct lane;
+
+/* A page write in flight (or committed while an earlier one is not). */
+struct wslot {
+    struct lane *l;
+    long long seq;
+    char *cursor; /* searchAfter of the page's last record */
+    long long n;
+    bool busy, committed;
+    uint64_t t0; /* uv_hrtime at submission */
+};
 
 struct lane {
     struct pull_worker *w;
     bool full; /* full scan lane (else incremental) */
     bool active, fetching, ended, failed;
-    int writing;
+    int writing; /* statements in flight (page writes and scan start/end) */
+    /* Page writes: pages are numbered 1, 2, ...; up to max_writes of them are in flight, on
+     * several connections (pullstore.h ps_write_opts: the resume point only moves to a page
+     * whose predecessors are all committed). */
+    int max_writes;
+    struct wslot slot[PULL_MAX_WRITES];
+    long long seq_next;  /* number of the last page submitted */
+    long long seq_done;  /* pages 1..seq_done are committed */
+    long long seq_saved; /* the highest page number a submitted transaction saves */
     ps_page held;
     bool has_held;
     int prio;
@@ -29,6 +49,7 @@ struct lane {
     int page_no;       /* > 0: the server ignores searchAfter, page by number */
     long long pages, records;
     int retries;
+    uint64_t t_fetch0; /* uv_hrtime when the request in flight was made */
     /* full scans */
     int64_t gen, started_ms;
     bool diff; /* an incremental poll done as a full scan (full_diff mode) */
@@ -37,7 +58,6 @@ struct lane {
     int64_t since, max_seen, prev_upd;
     bool stop_below; /* sorted desc: the page reached `since` */
     bool sort_broken, filter_ignored;
-    char *wcursor;    /* cursor of the page being written */
     uv_timer_t timer; /* next poll / sweep / retry */
 };
 
@@ -57,6 +77,12 @@ struct pull_worker {
     bool schema_timer_on;
     bool schema_fetching;
     cJSON *schema_pending;
+    /* --snapshot: pages go to the shadow table */
+    ps_model *shadow;
+    char shadow_name[SNAP_NAME_LEN];
+    /* where the time goes (logged with pull.done): sums over pages, in ns */
+    uint64_t t_fetch, t_build, t_write;
+    long long n_writes;
 };
 
 struct pull {
@@ -138,10 +164,17 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         gs_err e = {0};
         pga_query(P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
     }
-    char n[32];
+    char n[32], tf[32], tb[32], tw[32], nw[32];
     snprintf(n, sizeof n, "%lld", w->fetched);
+    /* sums over requests / pages: fetch = request latency, build = JSON -> column arrays,
+     * write = page transaction latency (several overlap) */
+    snprintf(tf, sizeof tf, "%.0f", (double)w->t_fetch / 1e6);
+    snprintf(tb, sizeof tb, "%.0f", (double)w->t_build / 1e6);
+    snprintf(tw, sizeof tw, "%.0f", (double)w->t_write / 1e6);
+    snprintf(nw, sizeof nw, "%lld", w->n_writes);
     log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
-              LOC(w), "object", w->eo->key, "records", n, ok ? NULL : "error", why, NULL);
+              LOC(w), "object", w->eo->key, "records", n, "fetch_ms", tf, "build_ms", tb,
+              "write_ms", tw, "page_writes", nw, ok ? NULL : "error", why, NULL);
     if (P->prog)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)
@@ -191,41 +224,114 @@ static void lane_fail(struct lane *l, const char *why)
 
 static void lane_write(struct lane *l, ps_page *page);
 
+static bool window_full(const struct lane *l)
+{
+    return l->seq_next - l->seq_done >= l->max_writes;
+}
+
+static void slot_clear(struct wslot *sl)
+{
+    free(sl->cursor);
+    sl->cursor = NULL;
+    sl->busy = sl->committed = false;
+}
+
+/* Start numbering pages after `base` (the saved page of a resumed scan, else 0). */
+static void lane_slots_reset(struct lane *l, long long base)
+{
+    for (int i = 0; i < PULL_MAX_WRITES; i++)
+        slot_clear(&l->slot[i]);
+    l->seq_next = l->seq_done = l->seq_saved = base;
+}
+
+/* Committed pages that follow seq_done become the resume point (full scans). */
+static void advance_done(struct lane *l)
+{
+    struct pull_worker *w = l->w;
+    for (;;) {
+        struct wslot *sl = &l->slot[(l->seq_done + 1) % PULL_MAX_WRITES];
+        if (!sl->busy || !sl->committed || sl->seq != l->seq_done + 1)
+            return;
+        l->seq_done++;
+        if (l->full) {
+            if (sl->cursor) {
+                free(w->st.cursor);
+                w->st.cursor = sl->cursor;
+                sl->cursor = NULL;
+            }
+            w->st.page = l->seq_done;
+            w->st.fetched += sl->n;
+        }
+        slot_clear(sl);
+    }
+}
+
+/* The pool connection with the least work queued; ties rotate with the page number. */
+static pga_conn *pick_conn(struct lane *l, long long seq)
+{
+    struct engine *E = l->w->P->E;
+    if (!l->full || l->max_writes <= 1 || !E->pool || E->npool <= 1)
+        return engine_pga(E, l->w->eo);
+    int start = (int)(((long long)l->w->eo->pool_index + seq) % E->npool);
+    pga_conn *best = NULL;
+    int least = 0;
+    for (int k = 0; k < E->npool; k++) {
+        pga_conn *c = E->pool[(start + k) % E->npool];
+        int n = pga_pending(c);
+        if (!best || n < least) {
+            best = c;
+            least = n;
+        }
+    }
+    return best;
+}
+
+/* Write the page that waited for room in the window (or for a schema change), then fetch on. */
+static void lane_resume(struct lane *l)
+{
+    if (!l->has_held || window_full(l) || l->w->schema_pending || l->failed)
+        return;
+    ps_page p = l->held;
+    l->has_held = false;
+    lane_write(l, &p);
+    if (!l->ended && !l->w->P->stopping && !l->failed)
+        lane_fetch(l);
+}
+
 static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
     (void)nres;
-    struct lane *l = ud;
+    struct wslot *sl = ud;
+    struct lane *l = sl->l;
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
     l->writing--;
-    if (P->closing)
+    w->t_write += uv_hrtime() - sl->t0;
+    if (P->closing) {
+        slot_clear(sl);
         return;
-    if (err) {
-        char m[1200];
-        snprintf(m, sizeof m, "writing a page failed: %s", err->err.msg);
-        if (l->has_held) {
-            ps_page_free(&l->held);
-            l->has_held = false;
+    }
+    if (err || l->failed) {
+        /* A failed scan restarts from its resume point once its writes are over. */
+        slot_clear(sl);
+        if (err && !l->failed) {
+            char m[1200];
+            snprintf(m, sizeof m, "writing a page failed: %s", err->err.msg);
+            if (l->has_held) {
+                ps_page_free(&l->held);
+                l->has_held = false;
+            }
+            lane_fail(l, m);
         }
-        lane_fail(l, m);
         check_stopped(P);
         return;
     }
-    if (l->full && l->wcursor) {
-        free(w->st.cursor);
-        w->st.cursor = l->wcursor;
-        l->wcursor = NULL;
-    }
+    sl->committed = true;
+    advance_done(l);
     maybe_apply_schema(w);
-    if (l->has_held) {
-        ps_page p = l->held;
-        l->has_held = false;
-        lane_write(l, &p);
-        if (!l->ended && !P->stopping)
-            lane_fetch(l);
-    }
+    lane_resume(l);
     check_stopped(P);
     lane_maybe_finish(l);
 }
@@ -234,23 +340,47 @@ static void lane_write(struct lane *l, ps_page *page)
 {
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
-    ps_write_opts o = {.generation = l->full ? l->gen : -1,
-                       .force = l->full && !l->diff,
-                       .state = l->full ? PS_STATE_CURSOR : PS_STATE_NONE};
+    ps_write_opts o = {
+        .generation = l->full ? l->gen : -1, .force = l->full && !l->diff, .state = PS_STATE_NONE};
+    if (l->full && !P->o.snapshot && l->seq_done > l->seq_saved) {
+        o.state = PS_STATE_CURSOR;
+        o.cursor = w->st.cursor;
+        o.seq = l->seq_done;
+        o.fetched = w->st.fetched;
+        o.total = w->total;
+    }
+    long long seq = l->seq_next + 1;
+    struct wslot *sl = &l->slot[seq % PULL_MAX_WRITES];
     ps_stmts s;
     gs_err e = {0};
-    int rc = ps_page_stmts(page, &o, &s, &e);
+    int rc = sl->busy ? gs_err_set(&e, GS_ESTATE, "page window overrun") : 0;
+    char *cursor = NULL;
+    if (!rc && page->cursor && !(cursor = strdup(page->cursor)))
+        rc = gs_err_set(&e, GS_ENOMEM, "out of memory");
+    if (!rc)
+        rc = ps_page_stmts(page, &o, &s, &e);
     if (!rc) {
         pga_stmt st[PS_MAX_STMTS];
         for (int i = 0; i < s.n; i++)
             st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
-        rc = pga_tx(engine_pga(P->E, w->eo), st, s.n, on_written, l, &e);
+        sl->l = l;
+        sl->t0 = uv_hrtime();
+        rc = pga_tx_named(pick_conn(l, seq), st, s.name, s.n, on_written, sl, &e);
         ps_stmts_free(&s);
     }
+    if (rc)
+        free(cursor);
     if (!rc) {
+        sl->cursor = cursor;
+        sl->busy = true;
+        sl->committed = false;
+        sl->seq = seq;
+        sl->n = (long long)page->n;
+        l->seq_next = seq;
+        if (o.state == PS_STATE_CURSOR)
+            l->seq_saved = o.seq;
         l->writing++;
-        free(l->wcursor);
-        l->wcursor = page->cursor ? strdup(page->cursor) : NULL;
+        w->n_writes++;
         P->E->ctr.pages++;
         P->E->ctr.records_pulled += page->n;
         if (l->full) {
@@ -345,7 +475,11 @@ static void on_page(hl_result *r, void *ud)
     l->retries = 0;
     ps_page page;
     gs_err e = {0};
-    if (ps_page_build(w->eo->model, r->json, LG(w), &page, &e)) {
+    uint64_t t0 = uv_hrtime();
+    w->t_fetch += t0 - l->t_fetch0;
+    int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, r->json, LG(w), &page, &e);
+    w->t_build += uv_hrtime() - t0;
+    if (brc) {
         lane_fail(l, e.msg);
         return;
     }
@@ -396,22 +530,20 @@ static void on_page(hl_result *r, void *ud)
         cJSON_Delete(l->after);
         l->after = cJSON_Parse(page.cursor);
     }
-    if (end) {
+    if (end)
         l->ended = true;
-        if (page.n)
-            lane_write(l, &page);
-        else
-            ps_page_free(&page);
-        lane_maybe_finish(l);
-        return;
-    }
-    if (l->writing) {
+    if (!page.n) {
+        ps_page_free(&page);
+    } else if (window_full(l) || w->schema_pending) {
         l->held = page;
         l->has_held = true;
-        return; /* on_written fetches the next page */
+        return; /* lane_resume writes it and fetches the next page */
+    } else {
+        lane_write(l, &page);
     }
-    lane_write(l, &page);
-    if (!l->failed)
+    if (end)
+        lane_maybe_finish(l);
+    else if (!l->failed)
         lane_fetch(l);
 }
 
@@ -459,6 +591,7 @@ static void lane_fetch(struct lane *l)
     s.sort = sort;
     gs_err e = {0};
     l->fetching = true;
+    l->t_fetch0 = uv_hrtime();
     int rc = hl_search_records(w->eo->loc->hl, w->eo->key, &s, l->prio, NULL, on_page, l, &e);
     cJSON_Delete(sort);
     cJSON_Delete(filters);
@@ -552,6 +685,12 @@ static void lane_maybe_finish(struct lane *l)
         return;
     gs_err e = {0};
     int rc;
+    if (l->full && P->o.snapshot) {
+        /* the shadow holds exactly this scan; the swap marks it complete (pull_command) */
+        l->active = false;
+        full_complete(w);
+        return;
+    }
     if (l->full) {
         rc_stmts s;
         rc_finish_stmts(w->eo->model, l->gen, l->started_ms, settings(w)->soft_delete, &s);
@@ -577,6 +716,7 @@ static void full_begin(struct pull_worker *w)
 {
     struct lane *l = &w->full;
     l->active = true;
+    lane_slots_reset(l, w->st.page);
     if (w->P->prog)
         progress_set(w->P->prog, w->bar, w->fetched, w->total, now_ms(w->P));
     char f[32];
@@ -606,6 +746,8 @@ static void on_scan_start(pga_conn *c, PGresult *const *res, int nres, const pga
     w->st.complete = false;
     free(w->st.cursor);
     w->st.cursor = NULL;
+    w->st.page = 0;
+    w->st.fetched = 0;
     w->fetched = 0;
     if (w->P->stopping) {
         check_stopped(w->P);
@@ -644,6 +786,10 @@ static void on_full_timer(uv_timer_t *t)
     struct pull_worker *w = t->data;
     if (w->P->stopping || w->full.active)
         return;
+    if (w->full.writing) { /* writes of a failed scan still in flight */
+        full_schedule(w, 1000);
+        return;
+    }
     /* After a failure the scan resumes at its last committed cursor. */
     full_start(w, w->st.complete || w->st.generation == 0, false);
 }
@@ -670,10 +816,15 @@ static void incr_begin(struct pull_worker *w)
         return;
     }
     struct lane *l = &w->incr;
+    if (l->writing) { /* writes of a failed poll still in flight */
+        incr_schedule(w, 1000);
+        return;
+    }
     log_mode(w, w->mode,
              w->mode == IM_FILTER ? "filters and sort on updatedAt"
                                   : "mode stored by an earlier run (pull_state.mode)");
     lane_reset(l);
+    lane_slots_reset(l, 0);
     l->mode = w->mode;
     l->prio = RL_PRIO_PULL;
     l->active = true;
@@ -714,6 +865,8 @@ static void maybe_apply_schema(struct pull_worker *w)
     else if (changed)
         log_event(LG(w), LOG_INFO, "schema.changed", "location", LOC(w), "object", w->eo->key,
                   NULL);
+    lane_resume(&w->full);
+    lane_resume(&w->incr);
 }
 
 static void on_schema(hl_result *r, void *ud)
@@ -794,6 +947,9 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
             w->total = -1;
             w->full.w = w->incr.w = w;
             w->full.full = true;
+            int wr = o->writes > 0 ? o->writes : PULL_WRITES;
+            w->full.max_writes = wr < PULL_MAX_WRITES ? wr : PULL_MAX_WRITES;
+            w->incr.max_writes = 1;
             uv_timer_init(&E->loop.uv, &w->full.timer);
             uv_timer_init(&E->loop.uv, &w->incr.timer);
             uv_timer_init(&E->loop.uv, &w->schema_timer);
@@ -879,9 +1035,11 @@ void pull_free(pull *P)
                 ps_page_free(&ls[k]->held);
             cJSON_Delete(ls[k]->after);
             free(ls[k]->last_cursor);
-            free(ls[k]->wcursor);
+            for (int j = 0; j < PULL_MAX_WRITES; j++)
+                slot_clear(&ls[k]->slot[j]);
         }
         cJSON_Delete(w->schema_pending);
+        ps_model_unref(w->shadow);
         ps_state_free(&w->st);
         free(w);
     }
@@ -910,6 +1068,92 @@ void pull_summary(const pull *P, FILE *f)
     }
 }
 
+/* ---- --snapshot ---- */
+
+static bool same_table(const struct pull_worker *a, const struct pull_worker *b)
+{
+    return strcmp(a->eo->model->table_schema, b->eo->model->table_schema) == 0 &&
+           strcmp(a->eo->model->table_name, b->eo->model->table_name) == 0;
+}
+
+/* A shadow per table (locations of an object share its table) and a shadow model per worker. */
+static int snapshot_prepare(struct pull *P, gs_err *e)
+{
+    struct engine *E = P->E;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        const ps_model *m = w->eo->model;
+        size_t k = 0;
+        while (k < i && !same_table(P->w[k], w))
+            k++;
+        int rc = 0;
+        if (k < i)
+            memcpy(w->shadow_name, P->w[k]->shadow_name, sizeof w->shadow_name);
+        else
+            rc = snap_prepare(E->db, m->table_schema, m->table_name, w->shadow_name, e);
+        if (!rc)
+            rc = ps_model_new_shadow(E->db, w->eo->model, w->shadow_name, &w->shadow, e);
+        if (rc)
+            return rc;
+        log_event(LG(w), LOG_INFO, "snapshot.shadow", "location", LOC(w), "object", w->eo->key,
+                  "table", m->table_name, "shadow", w->shadow_name, NULL);
+    }
+    return 0;
+}
+
+/* After every scan completed: one swap transaction per table. Otherwise drop the shadows. */
+static int snapshot_finish(struct pull *P, bool swap, gs_err *e)
+{
+    struct engine *E = P->E;
+    int rc = 0;
+    for (size_t i = 0; i < P->n; i++) {
+        struct pull_worker *w = P->w[i];
+        if (!w->shadow_name[0])
+            continue;
+        size_t k = 0;
+        while (k < i && !(P->w[k]->shadow_name[0] && same_table(P->w[k], w)))
+            k++;
+        if (k < i)
+            continue; /* done with the first worker of the table */
+        const ps_model *m = w->eo->model;
+        if (!swap || rc) {
+            snap_drop(E->db, m->table_schema, w->shadow_name);
+            continue;
+        }
+        const char **locs = calloc(P->n, sizeof *locs);
+        snap_scan *scans = calloc(P->n, sizeof *scans);
+        size_t n = 0;
+        if (!locs || !scans) {
+            free(locs);
+            free(scans);
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+            snap_drop(E->db, m->table_schema, w->shadow_name);
+            continue;
+        }
+        for (size_t j = i; j < P->n; j++)
+            if (P->w[j]->shadow_name[0] && same_table(P->w[j], w)) {
+                locs[n] = LOC(P->w[j]);
+                scans[n] = (snap_scan){LOC(P->w[j]), P->w[j]->eo->key, P->w[j]->full.gen};
+                n++;
+            }
+        snap_counts cnt;
+        rc = snap_swap(E->db, m->table_schema, m->table_name, w->shadow_name, locs, n,
+                       settings(w)->soft_delete, scans, n, &cnt, e);
+        free(locs);
+        free(scans);
+        if (rc) {
+            snap_drop(E->db, m->table_schema, w->shadow_name);
+            continue;
+        }
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%lld", cnt.loaded);
+        snprintf(b, sizeof b, "%lld", cnt.deleted);
+        log_event(LG(w), LOG_INFO, "snapshot.swapped", "table", m->table_name, "rows", a, "deleted",
+                  b, NULL);
+    }
+    return rc;
+}
+
 int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const struct pull_opts *po)
 {
     int rc = cli_load_config(ctx);
@@ -919,7 +1163,11 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
     gs_err e = {0};
     pull *P = NULL;
     int code = CLI_EXIT_RUNTIME;
-    if (engine_open(&E, ctx, eopts, &e) || (engine_signals(&E), 0) ||
+    /* a connection per page write in flight, and one for incremental polls */
+    struct engine_opts eo = *eopts;
+    if (eo.pool_size <= 0)
+        eo.pool_size = (po->writes > 0 ? po->writes : PULL_WRITES) + 1;
+    if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
         engine_discover(&E, true, NULL, &e)) {
         log_event(ctx->log, LOG_ERROR, po->mirror ? "run.failed" : "backfill.failed", "error",
                   e.msg, NULL);
@@ -931,11 +1179,25 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
         code = CLI_EXIT_OK;
         goto out;
     }
-    if (pull_new(&E, po, &P, &e) || pull_start(P, &e)) {
+    if (pull_new(&E, po, &P, &e) || (po->snapshot && snapshot_prepare(P, &e)) ||
+        pull_start(P, &e)) {
         fprintf(stderr, "ghlsync: %s\n", e.msg);
+        if (P && po->snapshot)
+            snapshot_finish(P, false, &e);
         goto out;
     }
     code = engine_run(&E, po->mirror);
+    if (po->snapshot) {
+        /* every scan complete: swap; else the live tables stay as they were */
+        bool all = !pull_failed(P) && P->active == 0 && code == 0;
+        gs_err se = {0};
+        if (snapshot_finish(P, all, &se)) {
+            fprintf(stderr, "ghlsync backfill: the snapshot was not swapped in: %s\n", se.msg);
+            code = CLI_EXIT_RUNTIME;
+        } else if (!all) {
+            fprintf(stderr, "ghlsync backfill: snapshot incomplete; the tables were not changed\n");
+        }
+    }
     if (!po->mirror) {
         int failed = pull_failed(P);
         pull_summary(P, stderr);

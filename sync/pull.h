@@ -18,7 +18,12 @@
  *          that is ignored (records out of order) moves one mode down. The watermark is saved
  *          when a poll completes (a killed poll is repeated).
  * Fetch and write overlap: the next page is requested as soon as a page arrives (its cursor is
- * known), while the page is written; at most one page waits for the writer.
+ * known), while the page is written. A full scan keeps up to `writes` page transactions in flight
+ * at once, each on the least busy connection of the engine's pool (a page transaction is mostly
+ * server time); the resume cursor saved with them only ever moves to a page whose predecessors
+ * are all committed (pullstore.h, ps_write_opts), so kill -9 at any moment loses nothing: pages
+ * after the saved cursor are fetched and upserted again. Incremental polls write one page at a
+ * time. When the window is full, one page waits and fetching pauses.
  *
  * Stop (SIGTERM/SIGINT): no new request starts, the page being written commits, pages held are
  * written, then the engine stops (engine.h bounds this to 5 s).
@@ -40,7 +45,13 @@ struct pull_opts {
     bool full;     /* ignore saved cursors: start a new full scan */
     bool progress; /* draw progress bars on stderr (a terminal) */
     int64_t schema_refresh_ms; /* `run`: re-fetch schemas this often; 0 = 5 minutes */
+    int writes;                /* page writes in flight per full scan; 0 = PULL_WRITES */
+    bool snapshot; /* backfill: load into shadow tables, swap them in at the end (pullsnap.h);
+                    * implies full */
 };
+
+#define PULL_WRITES     3 /* default: measured in tests/bench/pull.sh */
+#define PULL_MAX_WRITES 8
 
 typedef struct pull pull;
 

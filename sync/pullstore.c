@@ -19,6 +19,10 @@ const char ps_sql_scan_start[] =
     "fetched = 0, complete = false, started_at = now(), updated_at = now(), last_error = NULL "
     "WHERE location_id = $1 AND object_key = $2 "
     "RETURNING generation, (extract(epoch FROM started_at) * 1000)::bigint";
+const char ps_sql_save_cursor[] =
+    "UPDATE ghlsync.pull_state SET cursor = COALESCE($3::jsonb, cursor), page = $4::integer, "
+    "fetched = $5::bigint, total = COALESCE($6::bigint, total), updated_at = now() "
+    "WHERE location_id = $1 AND object_key = $2 AND COALESCE(page, 0) < $4::integer";
 const char ps_sql_scan_done[] =
     "UPDATE ghlsync.pull_state SET complete = true, completed_at = now(), "
     "last_full_scan_at = now(), cursor = NULL, page = NULL, "
@@ -117,7 +121,10 @@ void ps_model_unref(ps_model *m)
 {
     if (!m || --m->refs > 0)
         return;
-    schema_object_free(m->obj);
+    if (m->base)
+        ps_model_unref(m->base); /* the object belongs to the base model */
+    else
+        schema_object_free(m->obj);
     free(m->location_id);
     free(m->object_key);
     free(m->table_schema);
@@ -128,8 +135,6 @@ void ps_model_unref(ps_model *m)
             free(m->types[i]);
     free(m->types);
     free(m->upsert);
-    free(m->mark);
-    free(m->fn_call);
     free(m->sweep);
     free(m->hsweep);
     free(m);
@@ -139,6 +144,12 @@ static const char *const pending_changes =
     "SELECT 1 FROM ghlsync.changes ch WHERE ch.table_schema = %s AND ch.table_name = %s "
     "AND ch.local_key = t.\"_local_id\" AND ch.state IN ('pending', 'retrying', 'failed', "
     "'unknown')";
+
+static bool is_array_type(const char *t)
+{
+    size_t n = strlen(t);
+    return n && t[n - 1] == ']';
+}
 
 static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
 {
@@ -151,23 +162,33 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
         sbuf_puts(&b, ", ");
     }
     sbuf_puts(&b, "\"_synced_at\", \"_generation\", \"_deleted_at\")\nSELECT DISTINCT ON (u.c0) ");
+    /* A scalar column's values arrive as an array of its own type (each element parsed once, by
+     * the type's input function); an array column's as text[] cast per element (unnest would
+     * flatten an array of arrays). */
     for (size_t i = 0; i < n; i++) {
         sbuf_printf(&b, "u.c%zu", i);
-        if (strcmp(m->types[i], "text") != 0)
+        if (is_array_type(m->types[i]))
             sbuf_printf(&b, "::%s", m->types[i]);
         sbuf_puts(&b, ", ");
     }
     sbuf_printf(&b, "now(), $%zu::bigint, NULL::timestamptz\nFROM unnest(", n + 1);
     for (size_t i = 0; i < n; i++)
-        sbuf_printf(&b, "%s$%zu::text[]", i ? ", " : "", i + 1);
+        sbuf_printf(&b, "%s$%zu::%s[]", i ? ", " : "", i + 1,
+                    is_array_type(m->types[i]) ? "text" : m->types[i]);
     sbuf_puts(&b, ") WITH ORDINALITY AS u(");
     for (size_t i = 0; i < n; i++)
         sbuf_printf(&b, "c%zu, ", i);
     /* A record deleted locally and not yet (or only just) deleted remotely is not brought back
-     * by a page read before the DELETE reached HighLevel (ghlsync.locally_deleted, 003). */
-    sbuf_puts(&b, "ord)\nWHERE u.c0 IS NOT NULL AND NOT ghlsync.locally_deleted(u.c0)\n"
-                  "ORDER BY u.c0, u.ord DESC\n"
-                  "ON CONFLICT (\"location_id\", \"id\") WHERE \"id\" IS NOT NULL DO UPDATE SET (");
+     * by a page read before the DELETE reached HighLevel (ghlsync.locally_deleted, 003). The
+     * function is asked once per page, and only about ids that have a delete change at all
+     * (changes_open_remote_idx): calling it for each record cost more than the insert. */
+    sbuf_puts(&b,
+              "ord)\nCROSS JOIN (SELECT COALESCE(array_agg(ch.remote_id), '{}') AS ids "
+              "FROM ghlsync.changes ch WHERE ch.op = 'delete' AND ch.remote_id IS NOT NULL "
+              "AND ch.remote_id = ANY($1::text[]) AND ghlsync.locally_deleted(ch.remote_id)) d\n"
+              "WHERE u.c0 IS NOT NULL AND u.c0 <> ALL (d.ids)\n"
+              "ORDER BY u.c0, u.ord DESC\n"
+              "ON CONFLICT (\"location_id\", \"id\") WHERE \"id\" IS NOT NULL DO UPDATE SET (");
     for (size_t i = 2; i < n; i++) {
         ident_quote(&b, cols[i]);
         sbuf_puts(&b, ", ");
@@ -176,7 +197,7 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     for (size_t i = 2; i < n; i++) {
         sbuf q = SBUF_INIT;
         ident_quote(&q, cols[i]);
-        sbuf_puts(&b, "CASE WHEN p.c @> ARRAY[");
+        sbuf_puts(&b, "CASE WHEN NOT p.newer OR p.c @> ARRAY[");
         ident_quote_literal(&b, cols[i]);
         sbuf_printf(&b, "]::text[] THEN t.%s ELSE EXCLUDED.%s END, ", sbuf_str(&q), sbuf_str(&q));
         sbuf_free(&q);
@@ -184,31 +205,33 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     char ps[32], pt[32];
     snprintf(ps, sizeof ps, "$%zu", n + 3);
     snprintf(pt, sizeof pt, "$%zu", n + 4);
-    sbuf_puts(&b, "now(), COALESCE(EXCLUDED.\"_generation\", t.\"_generation\"), NULL::timestamptz "
-                  "FROM (SELECT array_agg(x) AS c FROM ghlsync.changes ch, "
-                  "unnest(ch.changed_columns) x WHERE ");
+    /* "newer": the record may overwrite the row. A row it may not overwrite is still stamped
+     * with the scan's generation (the mark of mark-and-sweep, reconcile.h), in the same
+     * statement: a separate UPDATE ... WHERE id = ANY(ids) per page cost more than the upsert
+     * (its cached generic plan scanned the location). */
+    char newer[512];
+    snprintf(newer, sizeof newer,
+             "(t.\"updated_at\" IS NULL OR EXCLUDED.\"updated_at\" IS NULL OR "
+             "EXCLUDED.\"updated_at\" > t.\"updated_at\" OR ($%zu::boolean AND "
+             "EXCLUDED.\"updated_at\" = t.\"updated_at\") OR t.\"_deleted_at\" IS NOT NULL)",
+             n + 2);
+    sbuf_printf(&b,
+                "CASE WHEN p.newer THEN now() ELSE t.\"_synced_at\" END, "
+                "COALESCE(EXCLUDED.\"_generation\", t.\"_generation\"), NULL::timestamptz "
+                "FROM (SELECT array_agg(x) AS c, %s AS newer FROM ghlsync.changes ch, "
+                "unnest(ch.changed_columns) x WHERE ",
+                newer);
     sbuf_printf(&b,
                 "ch.table_schema = %s AND ch.table_name = %s AND ch.local_key = t.\"_local_id\" "
                 "AND ch.state IN ('pending', 'retrying', 'failed', 'unknown')) p)\n",
                 ps, pt);
     sbuf_printf(&b,
-                "WHERE t.\"updated_at\" IS NULL OR EXCLUDED.\"updated_at\" IS NULL OR "
-                "EXCLUDED.\"updated_at\" > t.\"updated_at\" OR ($%zu::boolean AND "
-                "EXCLUDED.\"updated_at\" = t.\"updated_at\") OR t.\"_deleted_at\" IS NOT NULL",
-                n + 2);
+                "WHERE %s OR (EXCLUDED.\"_generation\" IS NOT NULL AND "
+                "EXCLUDED.\"_generation\" IS DISTINCT FROM t.\"_generation\")",
+                newer);
     if (sbuf_failed(&b))
         goto nomem;
     m->upsert = sbuf_steal(&b);
-
-    sbuf_printf(&b,
-                "UPDATE %s SET \"_generation\" = $3::bigint, \"_deleted_at\" = NULL WHERE "
-                "\"location_id\" = $1 AND \"id\" IS NOT NULL AND \"id\" = ANY($2::text[]) AND "
-                "\"_generation\" IS "
-                "DISTINCT FROM $3::bigint",
-                m->qtable);
-    if (sbuf_failed(&b))
-        goto nomem;
-    m->mark = sbuf_steal(&b);
 
     const char *cond = "\"location_id\" = $1 AND \"id\" IS NOT NULL AND \"_generation\" IS "
                        "DISTINCT FROM $2::bigint AND (\"_synced_at\" IS NULL OR \"_synced_at\" < "
@@ -235,71 +258,6 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
 nomem:
     sbuf_free(&b);
     return gs_err_set(e, GS_ENOMEM, "out of memory");
-}
-
-/*
- * Parsing and planning the upsert (30+ array parameters, a CASE per column) costs ~9 ms per page
- * against ~0.7 ms to execute it, and pgasync has no prepared statements. A PL/pgSQL function
- * caches its plans per session, so the statement each page sends is a short
- * SELECT fn($1, ...). The function is named after a hash of its body, so a schema change makes
- * a new one (old ones are harmless). Tables wider than fit in a function's 100 arguments use
- * the plain statement.
- */
-static int build_function(PGconn *c, ps_model *m, gs_err *e)
-{
-    size_t n = m->ncols;
-    if (n + 4 > 95 || strstr(m->upsert, "$ghlsync_fn$") || strstr(m->mark, "$ghlsync_fn$"))
-        return 0;
-    sbuf body = SBUF_INIT;
-    sbuf_printf(&body, "BEGIN\n%s;\nIF $%zu IS NOT NULL THEN\n", m->upsert, n + 1);
-    /* the mark statement with the function's own parameter numbers */
-    sbuf_printf(
-        &body,
-        "UPDATE %s SET \"_generation\" = $%zu, \"_deleted_at\" = NULL WHERE "
-        "\"location_id\" = $%zu AND \"id\" IS NOT NULL AND \"id\" = ANY($1) AND \"_generation\" IS "
-        "DISTINCT FROM $%zu;\nEND IF;\nEND",
-        m->qtable, n + 1, n + 5, n + 1);
-    char fname[64];
-    snprintf(fname, sizeof fname, "pull_upsert_%08x_%08x", ident_hash(m->qtable, strlen(m->qtable)),
-             ident_hash(sbuf_str(&body), body.len));
-    sbuf q = SBUF_INIT;
-    sbuf_printf(&q, "CREATE OR REPLACE FUNCTION ghlsync.%s(", fname);
-    for (size_t i = 0; i < n; i++)
-        sbuf_puts(&q, "text[], ");
-    sbuf_printf(&q,
-                "bigint, boolean, text, text, text) RETURNS void LANGUAGE plpgsql "
-                "AS $ghlsync_fn$%s$ghlsync_fn$",
-                sbuf_str(&body));
-    sbuf_free(&body);
-    sbuf call = SBUF_INIT;
-    sbuf_printf(&call, "SELECT ghlsync.%s(", fname);
-    for (size_t i = 0; i < n + 5; i++)
-        sbuf_printf(&call, "%s$%zu", i ? ", " : "", i + 1);
-    sbuf_puts(&call, ")");
-    if (sbuf_failed(&q) || sbuf_failed(&call)) {
-        sbuf_free(&q);
-        sbuf_free(&call);
-        return gs_err_set(e, GS_ENOMEM, "out of memory");
-    }
-    /* Serialise with other processes creating the same function (and with DDL). */
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)MIGRATE_LOCK_KEY);
-    int rc = db_begin(c, e);
-    if (!rc)
-        rc = db_exec(c, lock, e);
-    if (!rc)
-        rc = db_exec(c, sbuf_str(&q), e);
-    if (!rc)
-        rc = db_commit(c, e);
-    else
-        db_rollback(c);
-    sbuf_free(&q);
-    if (rc) {
-        sbuf_free(&call);
-        return rc;
-    }
-    m->fn_call = sbuf_steal(&call);
-    return 0;
 }
 
 int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e)
@@ -362,11 +320,55 @@ int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_mode
         }
     }
     rc = build_sql(m, row.columns, e);
-    if (!rc)
-        rc = build_function(c, m, e);
+    if (!rc) {
+        pga_stmt_name(m->upsert, m->upsert_name, sizeof m->upsert_name);
+    }
 out:
     PQclear(res);
     map_row_free(&row);
+    if (rc) {
+        ps_model_unref(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model **out, gs_err *e)
+{
+    (void)c;
+    *out = NULL;
+    ps_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    m->refs = 1;
+    m->base = ps_model_ref(base);
+    m->obj = base->obj;
+    m->location_id = xstrdup(base->location_id);
+    m->object_key = xstrdup(base->object_key);
+    m->table_schema = xstrdup(base->table_schema);
+    m->table_name = xstrdup(base->table_name);
+    sbuf q = SBUF_INIT;
+    ident_quote(&q, base->table_schema);
+    sbuf_putc(&q, '.');
+    ident_quote(&q, shadow);
+    m->qtable = sbuf_steal(&q);
+    m->ncols = base->ncols;
+    m->types = calloc(base->ncols, sizeof *m->types);
+    int rc = 0;
+    if (!m->location_id || !m->object_key || !m->table_schema || !m->table_name || !m->qtable ||
+        !m->types)
+        rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < base->ncols; i++)
+        if (!(m->types[i] = strdup(base->types[i])))
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+    map_row row;
+    if (!rc && !(rc = map_row_init(m->obj, &row, e))) {
+        rc = build_sql(m, (const char *const *)row.columns, e);
+        map_row_free(&row);
+    }
+    if (!rc)
+        pga_stmt_name(m->upsert, m->upsert_name, sizeof m->upsert_name);
     if (rc) {
         ps_model_unref(m);
         return rc;
@@ -553,21 +555,7 @@ int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err 
     const char *gen = o->generation >= 0 ? own(s, fmt_ll(o->generation)) : NULL;
     if (o->generation >= 0 && !gen)
         goto nomem;
-    if (p->n && m->fn_call) {
-        const char **v = calloc(nc + 5, sizeof *v);
-        if (!v)
-            goto nomem;
-        for (size_t k = 0; k < nc; k++)
-            v[k] = p->arrays[k];
-        v[nc] = gen;
-        v[nc + 1] = o->force ? "true" : "false";
-        v[nc + 2] = m->table_schema;
-        v[nc + 3] = m->table_name;
-        v[nc + 4] = m->location_id;
-        s->sql[s->n] = m->fn_call;
-        s->nparams[s->n] = (int)nc + 5;
-        s->params[s->n++] = v;
-    } else if (p->n) {
+    if (p->n) {
         const char **v = calloc(nc + 4, sizeof *v);
         if (!v)
             goto nomem;
@@ -578,35 +566,25 @@ int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err 
         v[nc + 2] = m->table_schema;
         v[nc + 3] = m->table_name;
         s->sql[s->n] = m->upsert;
+        s->name[s->n] = m->upsert_name;
         s->nparams[s->n] = (int)nc + 4;
         s->params[s->n++] = v;
-        if (gen) {
-            v = calloc(3, sizeof *v);
-            if (!v)
-                goto nomem;
-            v[0] = m->location_id;
-            v[1] = p->arrays[0];
-            v[2] = gen;
-            s->sql[s->n] = m->mark;
-            s->nparams[s->n] = 3;
-            s->params[s->n++] = v;
-        }
     }
     if (o->state == PS_STATE_CURSOR) {
-        const char **v = calloc(5, sizeof *v);
+        const char **v = calloc(6, sizeof *v);
         if (!v)
             goto nomem;
         v[0] = m->location_id;
         v[1] = m->object_key;
-        v[2] = p->cursor;
-        v[3] = own(s, fmt_ll((long long)p->n));
-        v[4] = p->total >= 0 ? own(s, fmt_ll(p->total)) : NULL;
-        s->sql[s->n] = "UPDATE ghlsync.pull_state SET cursor = COALESCE($3::jsonb, cursor), "
-                       "fetched = fetched + $4::bigint, total = COALESCE($5::bigint, total), "
-                       "updated_at = now() WHERE location_id = $1 AND object_key = $2";
-        s->nparams[s->n] = 5;
+        v[2] = o->cursor;
+        v[3] = own(s, fmt_ll(o->seq));
+        v[4] = own(s, fmt_ll(o->fetched));
+        v[5] = o->total >= 0 ? own(s, fmt_ll(o->total)) : NULL;
+        s->sql[s->n] = ps_sql_save_cursor;
+        s->name[s->n] = "ghlsync_pull_cursor";
+        s->nparams[s->n] = 6;
         s->params[s->n++] = v;
-        if (!v[3])
+        if (!v[3] || !v[4] || (o->total >= 0 && !v[5]))
             goto nomem;
     } else if (o->state == PS_STATE_WATERMARK && p->max_upd != PS_NO_TIME) {
         const char **v = calloc(3, sizeof *v);
@@ -618,6 +596,7 @@ int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err 
         v[1] = m->object_key;
         v[2] = own(s, strdup(iso));
         s->sql[s->n] = ps_sql_set_watermark;
+        s->name[s->n] = "ghlsync_pull_watermark";
         s->nparams[s->n] = 3;
         s->params[s->n++] = v;
         if (!v[2])
@@ -675,7 +654,7 @@ int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps
                   "SELECT mode, cursor::text, (extract(epoch FROM watermark) * 1000)::bigint, "
                   "generation, coalesce(total, -1), fetched, complete, "
                   "(extract(epoch FROM started_at) * 1000)::bigint, "
-                  "(extract(epoch FROM last_full_scan_at) * 1000)::bigint "
+                  "(extract(epoch FROM last_full_scan_at) * 1000)::bigint, coalesce(page, 0) "
                   "FROM ghlsync.pull_state WHERE location_id = $1 AND object_key = $2",
                   2, p, &r, e);
     if (rc)
@@ -693,6 +672,7 @@ int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps
     st->complete = PQgetvalue(r, 0, 6)[0] == 't';
     st->started_ms = ms_or_none(r, 7);
     st->last_full_scan_ms = ms_or_none(r, 8);
+    st->page = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
     PQclear(r);
     return 0;
 }

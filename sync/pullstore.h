@@ -3,29 +3,39 @@
  *
  * A ps_model is the write plan of one (location, object): the resolved schema model (ddl.h), the
  * column list and the column types read from the catalog, and the SQL text. A page is turned
- * into one text[] array literal per column and written by a single multi-row upsert:
+ * into one array literal per column and written by a single multi-row upsert, a prepared
+ * statement (pgasync.h; named after its text, so a schema change makes a new one):
  *
- *   INSERT INTO t (...) SELECT DISTINCT ON (id) ... FROM unnest($1::text[], ...) WITH ORDINALITY
+ *   INSERT INTO t (...) SELECT DISTINCT ON (id) ... FROM unnest($1::text[], $2::<type>[], ...)
+ *   WITH ORDINALITY ... WHERE id is not locally deleted
  *   ON CONFLICT (location_id, id) WHERE id IS NOT NULL DO UPDATE SET (...) = (SELECT CASE ...)
- *   WHERE <remote updated_at not older than the row's>
+ *   WHERE <remote updated_at not older than the row's> OR <the row needs the scan's generation>
  *
- * Why not COPY into a temp table then merge: the loop's PostgreSQL client (pgasync.h) speaks only
- * the extended query protocol, and a COPY per page needs three round trips (create/copy/merge)
- * where the array upsert needs one statement. Figures in tests/bench/pull.sh's output.
+ * Where a page's time went (tests/bench/pull.sh, 100 records of the all-types object, 2-core
+ * machine): unprepared, parse + plan cost ~9 ms against ~1-3 ms of execution; a separate
+ * "mark" UPDATE ... WHERE id = ANY($ids) cost ~12 ms per page once its cached generic plan
+ * scanned the whole location (now folded into the upsert); what remains is the execution itself
+ * (~1 ms unnest + input functions, ~2 ms inserting 100 rows into a table with 4 indexes).
+ * Why not COPY into a temp table then merge: pgasync speaks only the extended query protocol,
+ * and COPY + merge writes every row twice where the array upsert writes it once.
  *
  * Rules the upsert enforces (the "no flip-flop" rules of the architecture):
  *  - a row whose updated_at is newer than the record's is not touched (equal: only when `force`,
  *    which a full backfill uses so that a re-run rewrites every row; incremental polls skip
  *    records they already hold, saving the writes of the overlap window);
  *  - a column named in ghlsync.changes.changed_columns of a change to the same row (table_schema,
- *    table_name, local_key = _local_id) that is not final (state not done/failed/ignored) keeps
- *    its local value;
+ *    table_name, local_key = _local_id) that is pending, retrying, failed or unknown keeps its
+ *    local value (the partial index changes_open_row_idx serves the lookup);
  *  - _deleted_at is cleared (a record that reappears is undeleted), _synced_at = now(),
- *    _generation = the scan's generation when the page comes from a full scan.
+ *    _generation = the scan's generation when the page comes from a full scan; a row the record
+ *    may not overwrite still gets the scan's generation (the mark of mark-and-sweep), nothing
+ *    else;
+ *  - a record with an open delete change (ghlsync.locally_deleted) is not inserted again.
  * The engine's sessions run SET ghlsync.origin = 'engine' so the push triggers skip these writes.
  *
  * Memory: a ps_model is reference counted (pages in flight keep the model they were built with
- * alive across a schema change); it owns its schema_object. A ps_page owns its strings and holds
+ * alive across a schema change); it owns its schema_object (a shadow model borrows its base's
+ * and holds a reference to the base). A ps_page owns its strings and holds
  * one model reference. ps_stmts owns the parameter strings it built.
  */
 #ifndef GHLSYNC_PULLSTORE_H
@@ -33,6 +43,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "pgasync.h"
 #include "schema.h"
 
 #include <cjson/cJSON.h>
@@ -43,24 +54,29 @@
 
 typedef struct ps_model {
     int refs;
-    schema_object *obj; /* owned, resolved by ddl_plan_object */
+    struct ps_model *base; /* a shadow model (snapshot): the live table's model, one reference */
+    schema_object *obj;    /* owned (borrowed from `base`), resolved by ddl_plan_object */
     char *location_id;
     char *object_key;
     char *table_schema, *table_name;
-    char *qtable;  /* "schema"."table", quoted */
-    size_t ncols;  /* mapped columns, in map_row_init order */
-    char **types;  /* catalog type of each column (format_type) */
-    char *upsert;  /* $1..$ncols arrays, then generation, force, table_schema, table_name */
-    char *mark;    /* $1 location, $2 ids text[], $3 generation */
-    char *sweep;   /* $1 location, $2 generation, $3 scan start: soft delete */
-    char *hsweep;  /* same, hard delete */
-    char *fn_call; /* SELECT ghlsync.pull_upsert_...($1..): upsert + mark in a cached-plan
-                    * function (NULL: send upsert and mark as statements) */
+    char *qtable; /* "schema"."table", quoted */
+    size_t ncols; /* mapped columns, in map_row_init order */
+    char **types; /* catalog type of each column (format_type) */
+    char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
+    char *hsweep; /* same, hard delete */
+    /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
+     * different text (a schema change) never runs a stale statement */
+    char upsert_name[PGA_NAME_LEN];
 } ps_model;
 
 /* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
  * connection used to read the column types. */
 int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e);
+/* The same object written into another table of the same schema and shape (`shadow`, for
+ * `backfill --snapshot`): rows and pull_state stay keyed by the live table's names (the outbox
+ * lookups use them), only the target of the upsert and the sweep changes. */
+int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model **out, gs_err *e);
 ps_model *ps_model_ref(ps_model *m);
 void ps_model_unref(ps_model *m);
 
@@ -91,20 +107,35 @@ void ps_page_free(ps_page *p);
 
 enum ps_state_kind {
     PS_STATE_NONE,      /* no pull_state change */
-    PS_STATE_CURSOR,    /* full scan: save cursor, fetched += n, total */
+    PS_STATE_CURSOR,    /* full scan: save the resume point (cursor, seq, fetched, total) */
     PS_STATE_WATERMARK, /* incremental (ascending): watermark = max(watermark, page max) */
 };
 
+/*
+ * The resume point of a full scan. Pages of a scan are numbered 1, 2, ... (pull_state.page is
+ * the number of the page whose cursor is saved) and several may be written at once, on several
+ * connections, committing in any order. A page's transaction saves the cursor of page `seq`
+ * only when pages 1..seq are known to be committed (the caller's promise), and the UPDATE
+ * skips it when a transaction that committed first saved a later page (page < seq): so the
+ * saved cursor never passes an uncommitted page, and never moves back. After a crash, pages
+ * after it are fetched and upserted again, which changes nothing (idempotent).
+ */
 typedef struct ps_write_opts {
     int64_t generation; /* < 0: not a full scan (rows keep their generation) */
     bool force;         /* rewrite rows whose updated_at equals the record's */
     enum ps_state_kind state;
+    /* PS_STATE_CURSOR: */
+    const char *cursor; /* searchAfter JSON text of page `seq` (NULL keeps the saved one) */
+    long long seq;      /* > 0 */
+    long long fetched;  /* records in pages 1..seq */
+    long long total;    /* the server's total, -1 = unknown (kept) */
 } ps_write_opts;
 
 #define PS_MAX_STMTS 3
 typedef struct ps_stmts {
     int n;
     const char *sql[PS_MAX_STMTS];
+    const char *name[PS_MAX_STMTS]; /* prepared statement name (pga_tx_named), NULL: unnamed */
     int nparams[PS_MAX_STMTS];
     const char **params[PS_MAX_STMTS];
     char *owned[16]; /* strings built for the parameters */
@@ -126,6 +157,7 @@ typedef struct ps_state {
     int64_t watermark_ms; /* PS_NO_TIME when NULL */
     int64_t generation;
     long long total, fetched;
+    long long page; /* number of the page whose cursor is saved (ps_write_opts), 0 = none */
     bool complete;
     int64_t started_ms, last_full_scan_ms;
 } ps_state;
@@ -139,6 +171,9 @@ void ps_state_free(ps_state *st);
 /* Start a new full scan: generation+1, cursor NULL, started_at now, fetched 0, complete false.
  * Returns the new generation and started_at (epoch ms) as a row. */
 extern const char ps_sql_scan_start[];
+/* Save a resume point: $3 cursor (jsonb text; NULL keeps it), $4 page number (saved only when
+ * greater than the saved one), $5 fetched, $6 total (NULL keeps). */
+extern const char ps_sql_save_cursor[];
 /* Scan complete: $3 generation. Sets complete, completed_at, last_full_scan_at, and the watermark
  * to started_at when there is none yet; clears the cursor. */
 extern const char ps_sql_scan_done[];

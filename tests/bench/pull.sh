@@ -5,7 +5,10 @@
 #   2. the same with a Node.js baseline (HighLevel's official SDK @gohighlevel/api-client + pg,
 #      one INSERT per page), installed with npm into tests/bench/node/ at bench time;
 #   3. default limits (100 per 10 s): a backfill's duration / the minimum the budget allows.
-# Usage: tests/bench/pull.sh [N] [N_LIMITED]   (defaults 100000 and 3000). BUILD=build/rel.
+# Usage: tests/bench/pull.sh [N] [N_LIMITED]   (defaults 100000 and 3000; N_LIMITED=0 skips part 3).
+# BUILD=build/rel; NO_BASELINE=1 skips part 2; GHLSYNC_ARGS adds backfill options (e.g.
+# "--writes 1", "--snapshot"). The server is tests/support/pg.sh's: fsync=off,
+# synchronous_commit=off (printed below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/rel}
@@ -16,6 +19,7 @@ simpid=
 cleanup() { [ -n "$simpid" ] && kill "$simpid" 2>/dev/null; bash tests/support/pg.sh stop "$dir/pg"; rm -rf "$dir"; }
 trap cleanup EXIT
 eval "$(PG_TEST_PORT=${PG_TEST_PORT:-54351} bash tests/support/pg.sh start "$dir/pg")"
+echo "# server: fsync=$(psql -tAc 'SHOW fsync') synchronous_commit=$(psql -tAc 'SHOW synchronous_commit')"
 export GHLSYNC_DATADIR=$PWD
 
 start_sim() { # args...
@@ -58,14 +62,15 @@ echo "# pull benchmark: $N records of custom_objects.pet (all data types), limit
 start_sim --seed-records "$N" --burst 0 --daily 0
 psql -qc "CREATE DATABASE b1"
 config b1 100000
-measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill
+# shellcheck disable=SC2086
+measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill ${GHLSYNC_ARGS:-}
 rows=$(psql -d b1 -tAc "SELECT count(*) FROM ghl.pet")
 g_rate=$(awk -v n="$rows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')
 echo "# figure: ghlsync backfill limits off: $rows records in ${secs}s = $g_rate records/s, peak RSS $((rss / 1024)) MiB, CPU ${cpu}s"
 
 # Node.js baseline (official SDK + pg): installed at bench time, not committed.
 b_rate=
-if command -v npm >/dev/null && command -v node >/dev/null; then
+if [ -z "${NO_BASELINE:-}" ] && command -v npm >/dev/null && command -v node >/dev/null; then
     if [ ! -d tests/bench/node/node_modules/@gohighlevel ]; then
         (cd tests/bench/node && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "# npm install failed: no baseline"
     fi
@@ -83,6 +88,7 @@ if command -v npm >/dev/null && command -v node >/dev/null; then
     fi
 fi
 stop_sim
+[ "$NL" -gt 0 ] || exit 0
 
 echo "# pull benchmark: $NL records with the default limits (100 per 10 s)"
 start_sim --seed-records "$NL"

@@ -241,6 +241,158 @@ static void bad_conninfo_fails_pending(void)
     gs_loop_close(&L);
 }
 
+static void run_until_calls(gs_loop *L, ctx *x, int n)
+{
+    while (x->calls < n)
+        uv_run(&L->uv, UV_RUN_ONCE);
+}
+
+static void prepared_once_per_connection(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    const char *ins = "insert into t values ($1::int, $2) returning v";
+    char name[PGA_NAME_LEN], other[PGA_NAME_LEN], again[PGA_NAME_LEN];
+    pga_stmt_name(ins, name, sizeof name);
+    pga_stmt_name("select 1", other, sizeof other);
+    pga_stmt_name(ins, again, sizeof again);
+    TEST_EQ_STR(name, again);
+    TEST_CHECK(strcmp(name, other) != 0);
+    TEST_CHECK(strncmp(name, "pga_", 4) == 0 && strlen(name) == 20);
+
+    tag tp = {&x, 1}, tp2 = {&x, 2};
+    TEST_REQUIRE(pga_prepare(c, name, ins, 2, record, &tp, &e) == 0);
+    TEST_REQUIRE(pga_prepare(c, name, ins, 2, record, &tp2, &e) == 0); /* same text: no-op */
+    TEST_CHECK(!pga_is_prepared(c, name));                             /* queued, not done */
+    run_until_calls(&L, &x, 2);
+    TEST_CHECK(!x.failed);
+    TEST_EQ_INT(x.nres, 0);
+    TEST_CHECK(pga_is_prepared(c, name));
+
+    tag tq[5];
+    for (int i = 0; i < 5; i++) {
+        char id[16], v[24];
+        snprintf(id, sizeof id, "%d", i + 1);
+        snprintf(v, sizeof v, "v'%d", i + 1);
+        const char *vals[2] = {id, v};
+        tq[i] = (tag){&x, 10 + i};
+        TEST_REQUIRE(pga_query_prepared(c, name, 2, vals, record, &tq[i], &e) == 0);
+    }
+    run_until_calls(&L, &x, 7);
+    TEST_CHECK(!x.failed);
+    TEST_EQ_STR(x.last, "v'5");
+
+    /* a transaction naming the same statement (text given) and a new one (prepared on use) */
+    const char *sel = "select count(*)::text from t where id >= $1::int";
+    char selname[PGA_NAME_LEN];
+    pga_stmt_name(sel, selname, sizeof selname);
+    const char *a6[2] = {"6", "six"}, *a7[2] = {"7", "seven"}, *one[1] = {"1"};
+    pga_stmt st[4] = {{ins, 2, a6}, {ins, 2, a7}, {"select 'unnamed'", 0, NULL}, {sel, 1, one}};
+    const char *names[4] = {name, name, NULL, selname};
+    tag tt = {&x, 20};
+    TEST_REQUIRE(pga_tx_named(c, st, names, 4, record, &tt, &e) == 0);
+    run_until_calls(&L, &x, 8);
+    TEST_CHECK_MSG(!x.failed, "%s", x.last);
+    TEST_EQ_INT(x.nres, 4);
+    TEST_EQ_STR(x.last, "7");
+
+    /* the server holds exactly the two named statements of this connection */
+    tag tc = {&x, 21};
+    pga_query(c, "select count(*)::text from pg_prepared_statements", 0, NULL, record, &tc, &e);
+    run_until_calls(&L, &x, 9);
+    TEST_EQ_STR(x.last, "2");
+
+    /* another connection prepares for itself */
+    pga_conn *c2;
+    TEST_REQUIRE(pga_open(&L, ci, &c2, &e) == 0);
+    TEST_CHECK(!pga_is_prepared(c2, name));
+    const char *a8[2] = {"8", "eight"};
+    pga_stmt st2[1] = {{ins, 2, a8}};
+    const char *names2[1] = {name};
+    tag t2 = {&x, 22};
+    TEST_REQUIRE(pga_tx_named(c2, st2, names2, 1, record, &t2, &e) == 0);
+    run_until_calls(&L, &x, 10);
+    TEST_CHECK_MSG(!x.failed, "%s", x.last);
+    TEST_EQ_STR(x.last, "eight");
+    TEST_CHECK(pga_is_prepared(c2, name));
+    pga_close(c2);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static void prepared_errors(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    /* executing a name nobody prepared */
+    const char *v1[1] = {"1"};
+    tag t1 = {&x, 1};
+    TEST_REQUIRE(pga_query_prepared(c, "nope", 1, v1, record, &t1, &e) == 0);
+    run_until_calls(&L, &x, 1);
+    TEST_CHECK(x.failed);
+    TEST_CHECK(strstr(x.last, "not prepared") != NULL);
+
+    /* a prepare that fails inside a transaction rolls the transaction back */
+    const char *ins = "insert into t values ($1::int, 'x')";
+    const char *bad = "insert into no_such_table values ($1::int)";
+    pga_stmt st[2] = {{ins, 1, v1}, {bad, 1, v1}};
+    const char *names[2] = {"ins", "bad"};
+    tag t2 = {&x, 2};
+    TEST_REQUIRE(pga_tx_named(c, st, names, 2, record, &t2, &e) == 0);
+    tag t3 = {&x, 3};
+    pga_query(c, "select count(*)::text from t", 0, NULL, record, &t3, &e);
+    run_until_calls(&L, &x, 3);
+    TEST_EQ_INT(x.order[1], 2);
+    TEST_EQ_STR(x.last, "0"); /* row 1 rolled back */
+    TEST_CHECK(pga_is_prepared(c, "ins"));
+    TEST_CHECK(!pga_is_prepared(c, "bad"));
+
+    /* ... but "ins" stays prepared (not transactional): run it by name only */
+    pga_stmt st3[1] = {{NULL, 1, v1}};
+    const char *names3[1] = {"ins"};
+    tag t4 = {&x, 4};
+    TEST_REQUIRE(pga_tx_named(c, st3, names3, 1, record, &t4, &e) == 0);
+    tag t5 = {&x, 5};
+    pga_query(c, "select count(*)::text from t", 0, NULL, record, &t5, &e);
+    run_until_calls(&L, &x, 5);
+    TEST_EQ_STR(x.last, "1");
+
+    /* one name, another text: refused before reaching the server, and the tx rolls back */
+    const char *v2[1] = {"2"};
+    pga_stmt st4[2] = {{"insert into t values ($1::int, 'y')", 1, v2}, {"select 2", 0, NULL}};
+    const char *names4[2] = {NULL, "ins"};
+    st4[1].sql = "insert into t values ($1::int, 'other text')";
+    st4[1].nparams = 1;
+    st4[1].values = v2;
+    tag t6 = {&x, 6};
+    TEST_REQUIRE(pga_tx_named(c, st4, names4, 2, record, &t6, &e) == 0);
+    tag t7 = {&x, 7};
+    pga_query(c, "select count(*)::text from t", 0, NULL, record, &t7, &e);
+    run_until_calls(&L, &x, 6);
+    TEST_CHECK(x.failed);
+    TEST_CHECK(strstr(x.last, "different SQL") != NULL);
+    run_until_calls(&L, &x, 7);
+    TEST_EQ_STR(x.last, "1");
+
+    /* argument checks */
+    TEST_CHECK(pga_prepare(c, "", "select 1", 0, record, &t7, &e) != 0);
+    TEST_CHECK(pga_query_prepared(c, NULL, 0, NULL, record, &t7, &e) != 0);
+    pga_stmt none[1] = {{NULL, 0, NULL}};
+    TEST_CHECK(pga_tx_named(c, none, NULL, 1, record, &t7, &e) != 0);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
 int main(void)
 {
     if (!tpg_available()) {
@@ -253,5 +405,7 @@ int main(void)
     TEST_RUN(errors_sqlstate);
     TEST_RUN(loop_runs_while_query_runs);
     TEST_RUN(bad_conninfo_fails_pending);
+    TEST_RUN(prepared_once_per_connection);
+    TEST_RUN(prepared_errors);
     return test_done();
 }

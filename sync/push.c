@@ -36,6 +36,7 @@ typedef struct ptarget {
     char *select_sql;    /* row fetch */
     char *writeback_sql; /* row write-back */
     char *state_sql;     /* row _sync_state/_sync_error */
+    char *dedupe_sql;    /* drop a row pull inserted for a record push just created */
     size_t ncols;        /* map_row_init columns */
     const char **cols;   /* borrowed names (model / map_sys_columns) */
     char **coltypes;     /* PostgreSQL type of each column, for comparisons */
@@ -91,6 +92,7 @@ typedef struct pjob {
     long status;
     cJSON *conflicts; /* compared columns: [{"c": column index}] */
     cJSON *stash;     /* create body text while sent_at is being committed */
+    bool releasing;   /* the job's claims are being released after a failed finish */
 } pjob;
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -141,6 +143,7 @@ static void target_free(ptarget *t)
     free(t->qtable);
     free(t->select_sql);
     free(t->writeback_sql);
+    free(t->dedupe_sql);
     free(t->state_sql);
     free(t->cols);
     for (size_t i = 0; t->coltypes && i < t->ncols; i++)
@@ -240,13 +243,30 @@ static int target_build(ptarget *t, const schema_object *m, const char *ext_fiel
 
     sbuf_printf(&st, "UPDATE %s SET _sync_state = $2, _sync_error = $3 WHERE _local_id = $1",
                 sbuf_str(&q));
-    if (sbuf_failed(&q) || sbuf_failed(&s) || sbuf_failed(&w) || sbuf_failed(&st)) {
+
+    /* Between the API creating a record and this write-back, a pull page can bring the new
+     * record in as a row of its own (it does not know the local row is the same record). The
+     * local row is the one that stays (changes and users refer to its _local_id): the pulled
+     * copy goes, and any change recorded against it is moved to the local row. The engine
+     * session's origin marker keeps the capture trigger from recording this DELETE.
+     * $1 local key, $2 location id, $3 remote id, $4 schema, $5 table. */
+    sbuf dd = SBUF_INIT;
+    sbuf_printf(&dd,
+                "WITH dup AS (DELETE FROM %s WHERE location_id = $2 AND id = $3 AND _local_id <> "
+                "$1::bigint RETURNING _local_id) UPDATE ghlsync.changes SET local_key = $1::bigint "
+                "WHERE table_schema = $4 AND table_name = $5 AND local_key IN (SELECT _local_id "
+                "FROM dup)",
+                sbuf_str(&q));
+    if (sbuf_failed(&q) || sbuf_failed(&s) || sbuf_failed(&w) || sbuf_failed(&st) ||
+        sbuf_failed(&dd)) {
         sbuf_free(&q);
         sbuf_free(&s);
         sbuf_free(&w);
         sbuf_free(&st);
+        sbuf_free(&dd);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
+    t->dedupe_sql = sbuf_steal(&dd);
     t->qtable = sbuf_steal(&q);
     t->select_sql = sbuf_steal(&s);
     t->writeback_sql = sbuf_steal(&w);
@@ -745,14 +765,27 @@ static void job_end(pjob *j)
     check_idle(P);
 }
 
+static bool pick_all(const pchange *c);
+static void job_release(pjob *j, bool (*pick)(const pchange *), int64_t delay_ms);
+
 static void on_end_stmt(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
     (void)nres;
     pjob *j = ud;
-    if (err && !j->P->closing)
+    if (err && !j->P->closing) {
         log_db(j->P, "finishing a change", err);
+        /* The changes are still claimed by this (live) session, so nothing would ever pick
+         * them up again: release them for a retry in a few seconds. A create that was sent is
+         * then settled by the in-doubt path (external id lookup, or parked), never re-sent
+         * blindly. Only once: if releasing fails too, the claims die with the session. */
+        if (!j->releasing) {
+            j->releasing = true;
+            job_release(j, pick_all, 2000);
+            return;
+        }
+    }
     job_end(j);
 }
 
@@ -907,9 +940,11 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     char lock_sql[600];
     snprintf(lock_sql, sizeof lock_sql, "SELECT 1 FROM %s WHERE _local_id = $1 FOR UPDATE",
              j->t->qtable);
-    pga_stmt st[5] = {
+    const char *pdd[] = {j->keytxt, j->loc->id, rid, j->schema, j->table};
+    pga_stmt st[6] = {
         {release_sql, 1, prel},
         {lock_sql, 1, pl},
+        {j->t->dedupe_sql, 5, pdd}, /* rid NULL: matches nothing */
         {j->t->writeback_sql, (int)np, p},
         {"UPDATE ghlsync.changes SET state = 'done', done_at = now(), remote_id = "
          "coalesce(remote_id, $2), claim_pid = NULL, claim_start = NULL, last_status = $3::int, "
@@ -922,7 +957,7 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     for (size_t i = 0; i < j->n; i++)
         if (pick(&j->ch[i]))
             P->st.done++;
-    end_with(j, st, rid ? 5 : 4);
+    end_with(j, st, rid ? 6 : 5);
     sbuf_free(&rest);
     free(p);
     map_row_free(&row);

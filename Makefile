@@ -100,8 +100,10 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 
 all: $(BUILD)/ghlsync $(if $(SIM_SRCS),$(BUILD)/hlsim)
 
+# Rebuilt from scratch: 'ar rcs' only adds, so an object of a deleted source would linger.
 $(BUILD)/libghlsync.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(QAR) rcs $@ $^
 
 $(BUILD)/ghlsync: $(BUILD)/sync/main.o $(BUILD)/libghlsync.a

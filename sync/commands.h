@@ -9,9 +9,8 @@
  * CLI_EXIT_OK, CLI_EXIT_RUNTIME (the work failed) or CLI_EXIT_USAGE (bad arguments or bad
  * configuration).
  *
- * Adding a command implementation: define cmd_NAME and cmd_NAME_help in your own file
- * (sync/cmd_NAME.c) and delete the CLI_STUB(NAME, ...) entry for it from sync/cmd_stubs.c
- * (move its help text along and extend it with your options).
+ * Adding a command: define cmd_NAME and cmd_NAME_help in its own file (sync/cmd_NAME.c),
+ * declare them below and list it in cli.c's command table.
  *
  * Memory: the context and everything in it belong to the CLI; commands must not free them.
  */

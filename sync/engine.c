@@ -4,6 +4,7 @@
 #include "db.h"
 #include "ddl.h"
 #include "migrate.h"
+#include "push_service.h"
 #include "schema.h"
 
 #include <signal.h>
@@ -11,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The services `ghlsync run` starts after the pull workers. Push and metrics add one line each:
- *   {"push", push_service_start, push_service_stop},
- */
+/* The services `ghlsync run` starts after the pull workers. */
 const struct engine_service engine_services[] = {
+    {"push", push_service_start, push_service_stop},
     {NULL, NULL, NULL},
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
@@ -499,6 +499,8 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
             eo->pool_index = (int)(li * 7 + L->n_objects);
             L->n_objects++;
             rc = ps_model_new(E->db, models[i], L->cfg->id, &eo->model, e);
+            if (!rc) /* every time: a new field is a new pushed column; idempotent */
+                rc = push_service_triggers(E, eo, e);
         }
         free(models);
     }
@@ -510,10 +512,19 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     return rc;
 }
 
+static void *service_state(struct engine *E, const char *name)
+{
+    for (size_t i = 0; E->service_state && i < engine_n_services; i++)
+        if (strcmp(engine_services[i].name, name) == 0)
+            return E->service_state[i];
+    return NULL;
+}
+
 int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
                         bool *changed, gs_err *e)
 {
     *changed = false;
+    bool trig = false;
     ddl_plan plan;
     ddl_plan_init(&plan);
     ddl_settings s;
@@ -527,6 +538,7 @@ int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_objec
         rc = db_exec(E->db, "SET lock_timeout = '3s'", e);
         if (!rc)
             rc = ddl_apply(E->db, &plan, e);
+        trig = !rc;
         db_exec(E->db, "RESET lock_timeout", NULL);
         if (!rc) {
             *changed = true;
@@ -545,7 +557,8 @@ int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_objec
         return rc;
     ps_model_unref(eo->model);
     eo->model = m;
-    return 0;
+    push_service_model_changed(service_state(E, "push"), eo);
+    return trig ? push_service_triggers(E, eo, e) : 0;
 }
 
 /* ---- run, signals ---- */

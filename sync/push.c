@@ -30,6 +30,7 @@ typedef struct ptarget {
     char *key;
     const schema_object *model;
     enum cfg_conflict conflict;
+    bool hard_delete;
     const schema_field *ext; /* external id field, NULL = none */
     char *qtable;
     char *select_sql;    /* row fetch */
@@ -263,6 +264,7 @@ static ptarget *target_new(push_loc *l, const push_target *pt, gs_err *e)
     t->loc = l;
     t->key = strdup(pt->object_key);
     t->conflict = pt->conflict;
+    t->hard_delete = pt->hard_delete;
     if (!t->key || target_build(t, pt->model, pt->external_id_field, e)) {
         if (!t->key)
             gs_err_set(e, GS_ENOMEM, "out of memory");
@@ -352,10 +354,17 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
                           .hl = t->loc->hl,
                           .model = model,
                           .conflict = t->conflict,
+                          .hard_delete = t->hard_delete,
                           .external_id_field = t->ext ? t->ext->field_key : NULL};
         ptarget *n = target_new(t->loc, &pt, e);
         if (!n)
             return e ? e->code : GS_ENOMEM;
+        /* schemas are re-fetched every few minutes: free what no job can use any more */
+        if (P->jobs_alive == 0) {
+            for (size_t k = 0; k < P->nretired; k++)
+                target_free(P->retired[k]);
+            P->nretired = 0;
+        }
         /* jobs in flight keep the old target: retire it, free it with the service */
         ptarget **rt = realloc(P->retired, (P->nretired + 1) * sizeof *rt);
         if (!rt) {
@@ -942,6 +951,55 @@ static void job_api_error(pjob *j, const hl_result *r, bool is_create)
     }
 }
 
+/* A PUT (or its conflict GET) found the record deleted in HighLevel while the row changed
+ * locally: an update/delete conflict. remote_wins: the deletion wins - the changes are ignored,
+ * the conflict recorded, the row marked deleted (as the pull's sweep would). Other policies
+ * cannot undo a remote deletion (a new record would get a new id): the changes fail with the
+ * API's answer and an operator decides (`ghlsync errors`). */
+static void job_remote_gone(pjob *j, const hl_result *r)
+{
+    if (j->t->conflict != CFG_REMOTE_WINS || !j->remote_id) {
+        job_settle(j, "failed", r->status, r->message, pick_all, false);
+        return;
+    }
+    push_service *P = j->P;
+    sbuf ids = SBUF_INIT, del = SBUF_INIT;
+    ids_lit(j, &ids, pick_all);
+    if (j->t->hard_delete)
+        sbuf_printf(&del, "DELETE FROM %s WHERE _local_id = $1", j->t->qtable);
+    else
+        sbuf_printf(&del,
+                    "UPDATE %s SET _deleted_at = coalesce(_deleted_at, now()), _sync_state = "
+                    "'done', _sync_error = NULL WHERE _local_id = $1",
+                    j->t->qtable);
+    char st_txt[16];
+    snprintf(st_txt, sizeof st_txt, "%ld", r->status);
+    const char *pc[] = {sbuf_str(&ids), cfg_conflict_name(j->t->conflict)};
+    const char *pu[] = {sbuf_str(&ids), st_txt, r->message};
+    const char *pd[] = {j->keytxt};
+    pga_stmt st[3] = {
+        {"INSERT INTO ghlsync.conflicts (change_id, location_id, object_key, table_schema, "
+         "table_name, local_key, remote_id, column_name, base_value, local_value, remote_value, "
+         "policy, resolution, resolved_at) SELECT id, location_id, object_key, table_schema, "
+         "table_name, local_key, remote_id, NULL, old_values, new_values, NULL, $2, "
+         "'remote_deleted', now() FROM ghlsync.changes WHERE id = ANY($1::bigint[])",
+         2, pc},
+        {"UPDATE ghlsync.changes SET state = 'ignored', done_at = now(), claim_pid = NULL, "
+         "claim_start = NULL, last_status = $2::int, last_error = 'deleted in HighLevel: ' || $3, "
+         "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+         3, pu},
+        {sbuf_str(&del), 1, pd},
+    };
+    P->st.conflicts++;
+    P->st.ignored += (long)j->n;
+    log_event(P->L->log, LOG_INFO, "push.remote_deleted", "table", j->table, "local_key", j->keytxt,
+              "id", j->remote_id, "msg",
+              "deleted in HighLevel while changed locally; remote_wins: the deletion wins", NULL);
+    end_with(j, st, 3);
+    sbuf_free(&ids);
+    sbuf_free(&del);
+}
+
 /* ---- API calls --------------------------------------------------------------------------- */
 
 static void on_write_done(hl_result *r, void *ud)
@@ -954,6 +1012,10 @@ static void on_write_done(hl_result *r, void *ud)
     j->status = r->status;
     if (r->kind == HL_OK && r->json) {
         job_writeback(j, r->json, pick_all);
+        return;
+    }
+    if (r->kind == HL_REJECTED && r->status == 404) {
+        job_remote_gone(j, r);
         return;
     }
     job_api_error(j, r, false);
@@ -1207,7 +1269,7 @@ static void on_remote_get(hl_result *r, void *ud)
     }
     P->st.gets++;
     if (r->kind == HL_REJECTED && r->status == 404) {
-        job_settle(j, "failed", r->status, r->message, pick_all, false);
+        job_remote_gone(j, r);
         return;
     }
     if (r->kind != HL_OK || !r->json) {

@@ -29,6 +29,10 @@
  *            newest_wins: the later of the local change time and the remote updatedAt wins) and
  *            recorded in ghlsync.conflicts with base, local and remote values. So a PUT costs one
  *            request; the GET is paid only when pull saw the record move after the local edit.
+ *            A record deleted in HighLevel while the row changed (PUT/GET 404) is a conflict
+ *            too: remote_wins ignores the changes, records resolution 'remote_deleted' and marks
+ *            the row deleted (_deleted_at, or removes it with hard_delete) as pull would; the
+ *            other policies fail the changes for an operator (a new record would get a new id).
  *   outcome  OK: the response record is written back to the row (as the engine, no echo) except
  *            columns that newer open changes protect, _sync_state 'done' (or 'pending' when newer
  *            changes wait), changes 'done'. REJECTED: changes 'failed' with the API's status and
@@ -68,6 +72,7 @@ typedef struct push_target {
     const schema_object *model;    /* resolved by ddl_plan_object; borrowed */
     enum cfg_conflict conflict;    /* policy */
     const char *external_id_field; /* field key or property key; NULL = none */
+    bool hard_delete;              /* soft_delete = false: a remote deletion removes the row */
 } push_target;
 
 typedef struct push_opts {

@@ -21,4 +21,5 @@ if [ -x "$HLSIM_BIN" ] && [ -x "$BUILD"/bench/bench_sched ]; then
 else
     echo "== rate scheduler: skipped (no simulator binary at $HLSIM_BIN)"
 fi
+BUILD=$BUILD bash tests/bench/push.sh || rc=1
 exit $rc

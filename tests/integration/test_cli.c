@@ -180,20 +180,6 @@ static void usage_errors(void)
     result_free(&r);
 }
 
-static void stubs_say_not_implemented(void)
-{
-    /* Commands still stubbed; each engineer who implements one removes it here. */
-    const char *cmds[] = {"push"};
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct result r = run(cmds[i], NULL);
-        char want[64];
-        snprintf(want, sizeof want, "ghlsync %s: not implemented yet\n", cmds[i]);
-        EXPECT_STATUS(r, 2);
-        TEST_EQ_STR(r.err, want);
-        result_free(&r);
-    }
-}
-
 static void init_writes_the_sample(void)
 {
     char sub[512];
@@ -462,7 +448,6 @@ int main(void)
     }
     TEST_RUN(help_everywhere);
     TEST_RUN(usage_errors);
-    TEST_RUN(stubs_say_not_implemented);
     TEST_RUN(init_writes_the_sample);
     TEST_RUN(check_reports_config_errors);
     TEST_RUN(config_path_fallback);

@@ -1,6 +1,7 @@
 /* test_push.c - local SQL writes reach the simulator: insert / update / delete with every data
  * type (compared with the admin dump), a rejected value fails only its own change, and a burst
- * of 10,000 updates to 100 records is coalesced into 100 calls. */
+ * of 10,000 updates to 100 records is coalesced into 100 calls; a record deleted remotely while
+ * updated locally. */
 #include "ident.h"
 #include "mapping.h"
 #include "test.h"
@@ -264,6 +265,63 @@ static void test_burst_is_coalesced(void)
     tpush_close(&d);
 }
 
+/* A record deleted in HighLevel while the row was updated locally: remote_wins lets the deletion
+ * win (changes ignored, conflict 'remote_deleted', row marked deleted, nothing left for an
+ * operator); local_wins cannot undo it and fails the change with the API's 404. */
+static void remote_deleted_case(enum cfg_conflict policy, const char *tag)
+{
+    tpush_db d;
+    TEST_REQUIRE(tpush_setup_sim(&d, tag, &sim, 0, "custom_objects.pet", CFG_DIR_BOTH) == 0);
+    tpush_eng g;
+    TEST_REQUIRE(tpush_eng_open(&g, &sim, 0, &d, policy, NULL, true) == 0);
+    TEST_CHECK(tpg_exec(d.conn, "INSERT INTO ghl.pet (name) VALUES ('keep'), ('gone')"));
+    TEST_REQUIRE(tpush_eng_run(&g, 20000) == 0);
+    char *id = scalar(&d, "SELECT id FROM ghl.pet WHERE name = 'gone'");
+    TEST_REQUIRE(id != NULL);
+    char path[300];
+    snprintf(path, sizeof path, "/_admin/records/custom_objects.pet/%s?locationId=%s", id,
+             sim.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&sim, "DELETE", path, NULL, NULL), 200);
+    free(id);
+    TEST_CHECK(tpg_exec(d.conn, "UPDATE ghl.pet SET age = 4 WHERE name IN ('gone', 'keep')"));
+    TEST_REQUIRE(tpush_eng_run(&g, 20000) == 0);
+    EQ_SQL(&d, "SELECT _sync_state FROM ghl.pet WHERE name = 'keep'", "done");
+    if (policy == CFG_REMOTE_WINS) {
+        EQ_SQL(&d, "SELECT count(*) FROM ghlsync.push_errors", "0");
+        EQ_SQL(&d,
+               "SELECT state || ' ' || last_status FROM ghlsync.changes WHERE op = 'update' "
+               "AND local_key = (SELECT _local_id FROM ghl.pet WHERE name = 'gone')",
+               "ignored 404");
+        EQ_SQL(&d,
+               "SELECT (_deleted_at IS NOT NULL)::text || ' ' || _sync_state FROM ghl.pet "
+               "WHERE name = 'gone'",
+               "true done");
+        EQ_SQL(&d,
+               "SELECT resolution || ' ' || policy || ' ' || (local_value->>'age') FROM "
+               "ghlsync.conflicts",
+               "remote_deleted remote_wins 4");
+        EQ_SQL(&d, "SELECT count(*) FROM ghl.pet WHERE _deleted_at IS NULL", "1");
+    } else {
+        EQ_SQL(&d, "SELECT count(*) || ' ' || min(last_status) FROM ghlsync.push_errors", "1 404");
+        EQ_SQL(&d,
+               "SELECT (_deleted_at IS NULL)::text || ' ' || _sync_state FROM ghl.pet "
+               "WHERE name = 'gone'",
+               "true failed");
+    }
+    tpush_eng_close(&g);
+    tpush_close(&d);
+}
+
+static void test_remote_deleted_remote_wins(void)
+{
+    remote_deleted_case(CFG_REMOTE_WINS, "push_gone_rw");
+}
+
+static void test_remote_deleted_local_wins(void)
+{
+    remote_deleted_case(CFG_LOCAL_WINS, "push_gone_lw");
+}
+
 int main(void)
 {
     if (!tpg_available()) {
@@ -278,9 +336,11 @@ int main(void)
     tsim_stop(&sim);
     /* a fresh simulator per case: the dump comparisons see only that case's records */
     test_fn cases[] = {test_insert_update_delete_every_type,
-                       test_rejected_value_fails_only_its_change, test_burst_is_coalesced};
+                       test_rejected_value_fails_only_its_change, test_burst_is_coalesced,
+                       test_remote_deleted_remote_wins, test_remote_deleted_local_wins};
     const char *names[] = {"test_insert_update_delete_every_type",
-                           "test_rejected_value_fails_only_its_change", "test_burst_is_coalesced"};
+                           "test_rejected_value_fails_only_its_change", "test_burst_is_coalesced",
+                           "test_remote_deleted_remote_wins", "test_remote_deleted_local_wins"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (tsim_start(&sim, args) != 0) {
             test_skip(names[i], "simulator did not start");

@@ -93,6 +93,10 @@ static void recompute(rl_budget *b)
         r = b->p.burst - 1; /* burst 1: backfill shares the only slot */
     b->reserve = r;
     b->lookahead_ms = (uint64_t)b->p.window_ms / 20;
+    /* One interval: k intervals would let k+1 start together, and their slots would free
+     * together one hold later, leaving the window full for about k intervals just before:
+     * pushes arriving then wait that long. */
+    b->tolerance_ms = b->interval_ms;
 }
 
 void rl_budget_init(rl_budget *b, const rl_params *p)
@@ -200,6 +204,11 @@ uint64_t rl_budget_next(const rl_budget *b, int prio, uint64_t now)
         at = b->hold_until;
     if (b->day_block_until > at)
         at = b->day_block_until;
+    if (b->smooth && prio > RL_PRIO_PUSH) {
+        double paced = b->tat - b->tolerance_ms;
+        if (paced > (double)at)
+            at = (uint64_t)ceil(paced);
+    }
     at = window_free_at(b, b->p.burst, at);
     if (at == UINT64_MAX || prio < RL_PRIO_BACKFILL)
         return at;
@@ -216,6 +225,7 @@ void rl_budget_take(rl_budget *b, int prio, uint64_t now)
     ring_prune(&b->hi, now);
     if (prio < RL_PRIO_BACKFILL)
         ring_push(&b->hi, now + b->hold_ms, 1);
+    b->tat = (b->tat > n ? b->tat : n) + b->interval_ms;
     if (prio > RL_PRIO_PUSH && daily_low(b)) {
         double sb = b->slow_tat > n ? b->slow_tat : n;
         b->slow_tat = sb + b->interval_ms * SLOW_FACTOR;
@@ -277,6 +287,11 @@ int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t no
     return blocked;
 }
 
+void rl_budget_set_smooth(rl_budget *b, bool on)
+{
+    b->smooth = on;
+}
+
 /* ---- scheduler ---- */
 
 struct rl_queue {
@@ -311,6 +326,7 @@ struct rl_sched {
 };
 
 static void on_timer(uv_timer_t *t);
+static void arm(rl_sched *s, uint64_t at);
 
 rl_sched *rl_sched_new(gs_loop *L)
 {
@@ -399,6 +415,15 @@ const rl_budget *rl_loc_budget(const rl_loc *loc)
 const char *rl_loc_id(const rl_loc *loc)
 {
     return loc->id;
+}
+
+void rl_loc_set_smooth(rl_loc *loc, bool on)
+{
+    if (loc->b.smooth == on)
+        return;
+    rl_budget_set_smooth(&loc->b, on);
+    if (loc->pending > 0)
+        arm(loc->s, gs_loop_now_ms(loc->s->L));
 }
 
 rl_loc *rl_queue_loc(const rl_queue *q)

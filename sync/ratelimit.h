@@ -43,6 +43,19 @@
  *    UTC, logged once ("rate.daily_exhausted") and resumed by itself ("rate.daily_resumed").
  * A cap on requests in flight per location (max_inflight) keeps slow responses from piling up.
  *
+ * Smooth mode (rl_loc_set_smooth; on while a push service serves the location, i.e. under
+ * `ghlsync run`). Bursting is what a one-shot backfill wants, but it is what hurts pushes that
+ * arrive after backfill has spent the window: they wait for it to roll (seconds). In smooth mode
+ * every class below push (pull, schema, backfill) is additionally paced evenly (GCRA): emission
+ * interval T = W/B*(1+headroom), tolerance one interval (two may start together; a larger
+ * tolerance makes the slots it bunched free together, leaving a gap as long in which pushes wait).
+ * Every start, pushes and auth included, advances the same pacing clock, so all classes together
+ * stay near B per window and the held slots expire evenly, about one every T. Push and auth ignore
+ * the pacing and only need a free slot in the window: when it is full one frees within about T, and
+ * pushes go first. The pacing clock is kept in both modes, so switching smooth mode on right after
+ * a burst waits for that burst's share instead of adding to it. The sliding-window hold stays the
+ * safety guarantee in both modes; pacing only decides who gets the slots.
+ *
  * Priorities (lower value first): RL_PRIO_AUTH (token refresh, internal) > RL_PRIO_PUSH >
  * RL_PRIO_PULL (incremental) > RL_PRIO_SCHEMA > RL_PRIO_BACKFILL. Within one priority of one
  * location, queues (one per object, or any name the caller picks) take turns round-robin, so a
@@ -121,6 +134,9 @@ typedef struct rl_budget {
     rl_ring held;             /* completed (and foreign, from Remaining) requests' slots */
     rl_ring hi;               /* starts above backfill, expiring after H: their demand */
     double slow_tat;          /* next start of non-push classes while the daily budget is low */
+    double tat;               /* pacing clock: theoretical arrival time of the next start (ms) */
+    double tolerance_ms;      /* how far ahead of the pacing clock smooth-mode classes may run */
+    bool smooth;              /* pace pull/schema/backfill evenly (see "Smooth mode") */
     uint64_t hold_until;      /* nothing starts before (429) */
     uint64_t day_block_until; /* monotonic ms; 0 = not blocked by the daily limit */
     long daily_remaining;     /* -1 unknown; estimate: last header minus starts since */
@@ -145,6 +161,9 @@ void rl_budget_take(rl_budget *b, int prio, uint64_t now);
  * for the day rollover. Returns 1 when this call just blocked the budget
  * until the next UTC day, 0 otherwise. */
 int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t now, uint64_t wall);
+
+/* Smooth mode on or off (see "Smooth mode" above); takes effect for the next start. */
+void rl_budget_set_smooth(rl_budget *b, bool on);
 
 /* ---- scheduler ---- */
 
@@ -184,6 +203,9 @@ bool rl_cancel(rl_item *it);
 
 /* Report the response to a granted request (exactly once per grant). */
 void rl_complete(rl_loc *loc, const http_rate *rate, long status);
+
+/* Smooth mode for a location (rl_budget_set_smooth); queued items are re-examined at once. */
+void rl_loc_set_smooth(rl_loc *loc, bool on);
 
 /* Read-only view of a location's budget (statistics, tests). */
 const rl_budget *rl_loc_budget(const rl_loc *loc);

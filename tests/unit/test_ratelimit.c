@@ -37,14 +37,17 @@ typedef struct {
     double hi_per_s;   /* mean arrivals per second above backfill (0: none) */
     bool hi_steady;    /* evenly spaced instead of random */
     uint64_t hi_from;  /* first arrival not before (ms) */
+    bool hi_push_only; /* every higher-priority request is a push (else a random class) */
     uint64_t lat_min, lat_max;
     int fail_pct, nosend_pct;
+    bool smooth;          /* smooth mode from the start */
+    uint64_t toggle_mean; /* > 0: smooth mode flips at random moments, this far apart on average */
 } simcfg;
 
 typedef struct {
     treq *q;
     int n, cap;
-    long bf_started, n429;
+    long bf_started, n429, toggles;
     uint64_t last_bf_start;
     double *delay; /* scheduling delay of each higher-priority request (ms) */
     uint64_t *delay_at;
@@ -89,7 +92,14 @@ static void sim_run(const simcfg *C, simres *R)
         next_hi =
             C->hi_from + (C->hi_steady ? 0 : rnd(&R->seed) % (uint64_t)(1000.0 / C->hi_per_s));
     long bf_left = C->backfill, bf_out = 0;
+    rl_budget_set_smooth(&b, C->smooth);
+    uint64_t next_toggle = C->toggle_mean ? rnd(&R->seed) % (2 * C->toggle_mean) : UINT64_MAX;
     while (t < C->duration) {
+        if (next_toggle <= t) {
+            rl_budget_set_smooth(&b, !b.smooth);
+            R->toggles++;
+            next_toggle = t + 1 + rnd(&R->seed) % (2 * C->toggle_mean);
+        }
         /* arrivals */
         while (next_hi <= t) {
             if (nh == caph) {
@@ -98,7 +108,8 @@ static void sim_run(const simcfg *C, simres *R)
                 hp = realloc(hp, (size_t)caph * sizeof *hp);
             }
             hq[nh] = next_hi;
-            hp[nh++] = (int)(rnd(&R->seed) % 4); /* auth, push, pull, schema */
+            /* auth, push, pull, schema */
+            hp[nh++] = C->hi_push_only ? RL_PRIO_PUSH : (int)(rnd(&R->seed) % 4);
             double mean = 1000.0 / C->hi_per_s;
             next_hi += C->hi_steady ? (uint64_t)mean : 1 + rnd(&R->seed) % (uint64_t)(2 * mean);
         }
@@ -196,6 +207,8 @@ static void sim_run(const simcfg *C, simres *R)
         uint64_t nt = wake;
         if (next_hi < nt)
             nt = next_hi;
+        if (next_toggle < nt)
+            nt = next_toggle;
         for (int i = 0; i < R->n; i++)
             if (R->q[i].reached && !R->q[i].answered && R->q[i].r < nt)
                 nt = R->q[i].r;
@@ -258,6 +271,12 @@ static double delay_pct(const simres *R, uint64_t from, double p, int *n)
     return out;
 }
 
+/* The pacing interval T of smooth mode. */
+static double b_interval(const rl_params *p)
+{
+    return (double)p->window_ms / p->burst * (1.0 + p->headroom);
+}
+
 /* Property: random latencies (including longer than the window), random response outcomes and
  * random mixes of priorities, over many windows: counting each request at ANY arrival time
  * between its send and its response, no rolling window holds more than `burst`; the simulated
@@ -269,7 +288,7 @@ static void rolling_window_never_exceeded_random_traffic(void)
     static const uint64_t lat[][2] = {{0, 0}, {0, 50}, {5, 400}, {0, 3000}, {200, 200}};
     static const double hi[] = {0, 0.3, 4, 40};
     uint64_t seed = 777;
-    for (int run = 0; run < 40; run++) {
+    for (int run = 0; run < 60; run++) {
         simcfg C = {0};
         C.seed = seed = seed * 2862933555777941757ull + 3037000493ull;
         C.p.burst = bursts[rnd(&seed) % 4];
@@ -286,18 +305,34 @@ static void rolling_window_never_exceeded_random_traffic(void)
         C.fail_pct = (int)(rnd(&seed) % 10);
         C.nosend_pct = (int)(rnd(&seed) % 10);
         C.duration = (uint64_t)C.p.window_ms * (C.p.burst >= 100 ? 12 : 30);
+        /* bursting, smooth, or flipping between the two at random moments */
+        int mode = run % 3;
+        C.smooth = mode == 1 || (mode == 2 && rnd(&seed) % 2);
+        if (mode == 2)
+            C.toggle_mean = 1 + rnd(&seed) % (uint64_t)(2 * C.p.window_ms);
         simres R;
         sim_run(&C, &R);
+        TEST_CHECK_MSG(mode != 2 || R.toggles > 0, "run %d: smooth mode never flipped", run);
         int worst = worst_window(&R, C.p.window_ms);
         TEST_CHECK_MSG(worst <= C.p.burst,
-                       "run %d (burst %d window %d lat %llu..%llu hi %.2f/s): worst window %d", run,
-                       C.p.burst, C.p.window_ms, (unsigned long long)C.lat_min,
-                       (unsigned long long)C.lat_max, C.hi_per_s, worst);
+                       "run %d (burst %d window %d lat %llu..%llu hi %.2f/s mode %d): worst window "
+                       "%d",
+                       run, C.p.burst, C.p.window_ms, (unsigned long long)C.lat_min,
+                       (unsigned long long)C.lat_max, C.hi_per_s, mode, worst);
         TEST_CHECK_MSG(R.n429 == 0, "run %d: %ld 429s", run, R.n429);
         /* and it does not get there by starving: at least half a burst per window */
-        TEST_CHECK_MSG(C.backfill >= 0 ||
-                           2 * (long)R.n * C.p.window_ms >= (long)C.duration * C.p.burst / 2,
-                       "run %d: only %d requests", run, R.n);
+        /* a backfill worker with few requests outstanding is bounded by latency instead */
+        int depth = C.bf_depth < C.p.max_inflight ? C.bf_depth : C.p.max_inflight;
+        double can = (double)C.duration * C.p.burst / C.p.window_ms;
+        double lat_bound = (double)depth * (double)C.duration / (double)(C.lat_max ? C.lat_max : 1);
+        if (lat_bound < can)
+            can = lat_bound;
+        TEST_CHECK_MSG(C.backfill >= 0 || 4.0 * R.n >= can,
+                       "run %d (burst %d window %d inflight %d lat %llu..%llu hi %.2f/s depth %d "
+                       "mode %d): only %d requests",
+                       run, C.p.burst, C.p.window_ms, C.p.max_inflight,
+                       (unsigned long long)C.lat_min, (unsigned long long)C.lat_max, C.hi_per_s,
+                       C.bf_depth, mode, R.n);
         sim_free(&R);
     }
 }
@@ -405,6 +440,96 @@ static void push_delay_low_under_saturating_backfill(void)
              p99, all99, used, R.bf_started, R.n);
     test_report("push_delay_steady_stream_figures", true, info);
     sim_free(&R);
+}
+
+/* What `ghlsync run` does: smooth mode, backfill saturating the location from t=0 and a steady
+ * 4 pushes/s from t=0.1 s (the bench_sched scenario). Every push, the first window's included,
+ * starts within 1 s at p99 and within two pacing intervals plus the latency spread at worst
+ * (slots free about one per interval, unevenly when latencies differ); the window stays
+ * used (pushes + backfill), over 60 windows, for short and long latencies. */
+static void smooth_mode_push_stream_beside_backfill(void)
+{
+    static const uint64_t lat[][2] = {{1, 20}, {20, 300}};
+    for (int i = 0; i < 2; i++) {
+        simcfg C = {0};
+        C.p = (rl_params){.burst = 100, .window_ms = 10000, .headroom = 0.02};
+        C.seed = 4242 + (uint64_t)i;
+        C.backfill = -1;
+        C.bf_depth = 8;
+        C.lat_min = lat[i][0];
+        C.lat_max = lat[i][1];
+        C.hi_per_s = 4;
+        C.hi_steady = true;
+        C.hi_from = 100;
+        C.hi_push_only = true;
+        C.smooth = true;
+        C.duration = 600000;
+        simres R;
+        sim_run(&C, &R);
+        int n;
+        double p99 = delay_pct(&R, 0, 0.99, &n);
+        double mx = delay_pct(&R, 0, 1.0, &n);
+        double used = (double)R.n / (600000.0 / 10200.0 * 100.0);
+        double used_w = (double)R.n / (600000.0 / 10000.0 * 100.0);
+        TEST_CHECK_MSG(n > 2000 && p99 < 1000, "lat %llu..%llu: push p99 %.0f ms (n=%d)",
+                       (unsigned long long)C.lat_min, (unsigned long long)C.lat_max, p99, n);
+        /* a slot frees about every interval; uneven latencies make the gaps uneven */
+        double bound = 2 * b_interval(&C.p) + (double)(C.lat_max - C.lat_min);
+        TEST_CHECK_MSG(mx < bound, "lat %llu..%llu: push max %.0f ms (bound %.0f)",
+                       (unsigned long long)C.lat_min, (unsigned long long)C.lat_max, mx, bound);
+        TEST_CHECK_MSG(used >= 0.95, "lat %llu..%llu: utilisation %.3f",
+                       (unsigned long long)C.lat_min, (unsigned long long)C.lat_max, used);
+        TEST_CHECK_MSG(R.bf_started > 0.5 * (double)R.n, "backfill %ld of %d", R.bf_started, R.n);
+        TEST_CHECK(worst_window(&R, 10000) <= 100);
+        TEST_EQ_INT(R.n429, 0);
+        char info[200];
+        snprintf(info, sizeof info,
+                 "smooth, lat %llu..%llu ms, 4 pushes/s: push p99 %.0f ms max %.0f ms (n=%d), "
+                 "utilisation %.3f of B/(W*(1+headroom)), %.3f of B/W, backfill %ld of %d",
+                 (unsigned long long)C.lat_min, (unsigned long long)C.lat_max, p99, mx, n, used,
+                 used_w, R.bf_started, R.n);
+        test_report(i ? "smooth_figures_lat_20_300" : "smooth_figures_lat_1_20", true, info);
+        sim_free(&R);
+    }
+}
+
+/* Smooth mode paces the classes below push: after the tolerance (one) they start one per
+ * interval, while a push needs only a free slot; every start advances the same pacing clock. */
+static void smooth_mode_paces_below_push_only(void)
+{
+    rl_params p = {.burst = 100, .window_ms = 10000, .headroom = 0.02};
+    rl_budget b;
+    rl_budget_init(&b, &p);
+    rl_budget_set_smooth(&b, true);
+    uint64_t now = 1000;
+    int n = 0;
+    while (rl_budget_next(&b, RL_PRIO_BACKFILL, now) <= now && n < 200) {
+        rl_budget_take(&b, RL_PRIO_BACKFILL, now);
+        n++;
+    }
+    TEST_EQ_INT(n, 2); /* the tolerance is one interval */
+    TEST_CHECK(rl_budget_next(&b, RL_PRIO_PULL, now) > now);
+    TEST_CHECK(rl_budget_next(&b, RL_PRIO_SCHEMA, now) > now);
+    /* pushes are not paced: a dozen start at once */
+    for (int i = 0; i < 12; i++) {
+        TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_PUSH, now), now);
+        rl_budget_take(&b, RL_PRIO_PUSH, now);
+    }
+    TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_AUTH, now), now);
+    /* ...but they used the pace: backfill's next start moved 12 intervals on */
+    uint64_t next = rl_budget_next(&b, RL_PRIO_BACKFILL, now);
+    double want = now + (double)(n + 12) * b.interval_ms - b.tolerance_ms;
+    TEST_CHECK_MSG((double)next >= want - 1 && (double)next <= want + 1, "next %llu want %.0f",
+                   (unsigned long long)next, want);
+    /* then one per interval */
+    uint64_t prev = next;
+    rl_budget_take(&b, RL_PRIO_BACKFILL, next);
+    uint64_t after = rl_budget_next(&b, RL_PRIO_BACKFILL, next);
+    TEST_CHECK_MSG(after - prev >= 101 && after - prev <= 103, "spacing %llu",
+                   (unsigned long long)(after - prev));
+    /* off again: backfill bursts up to its reserve rule, whatever the pacing clock says */
+    rl_budget_set_smooth(&b, false);
+    TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_BACKFILL, after), after);
 }
 
 static void retry_after_holds_then_resumes(void)
@@ -582,6 +707,53 @@ static void priorities_then_round_robin(void)
     gs_loop_close(&L);
 }
 
+/* rl_loc_set_smooth through the scheduler: backfill is paced, pushes are not. */
+static void loc_smooth_mode_paces_backfill_not_push(void)
+{
+    gs_loop L;
+    gs_err e = {0};
+    TEST_REQUIRE(gs_loop_init(&L, NULL, NULL, &e) == 0);
+    rl_params p = {.burst = 100, .window_ms = 10000, .max_inflight = 100};
+    rl_loc *loc = rl_location(L.sched, "loc3", &p);
+    rl_queue *bf = rl_queue_get(loc, "o", RL_PRIO_BACKFILL);
+    rl_queue *push = rl_queue_get(loc, "o", RL_PRIO_PUSH);
+    rl_loc_set_smooth(loc, true);
+    TEST_CHECK(rl_loc_budget(loc)->smooth);
+    char log[32][16];
+    int n = 0;
+    titem items[30];
+    memset(items, 0, sizeof items);
+    for (int i = 0; i < 30; i++) {
+        snprintf(items[i].tag, sizeof items[i].tag, "%c%d", i < 20 ? 'b' : 'p', i);
+        items[i].log = log;
+        items[i].n = &n;
+        items[i].it.grant = grant_log;
+        rl_submit(i < 20 ? bf : push, &items[i].it);
+    }
+    uint64_t now = 1000000;
+    uint64_t next = rl_sched_dispatch(L.sched, now, 0);
+    /* all ten pushes at once; they used ten intervals of the pace, so backfill waits for the
+     * ninth (one interval of tolerance) */
+    TEST_EQ_INT(n, 10);
+    for (int i = 0; i < n; i++)
+        TEST_CHECK(log[i][0] == 'p');
+    const rl_budget *b = rl_loc_budget(loc);
+    double want = (double)now + 9 * b->interval_ms;
+    TEST_CHECK_MSG((double)next >= want - 1 && (double)next <= want + 1, "next +%llu want +%.0f",
+                   (unsigned long long)(next - now), want - (double)now);
+    rl_sched_dispatch(L.sched, next, 0);
+    TEST_EQ_INT(n, 11);
+    TEST_CHECK(log[10][0] == 'b');
+    /* off: the rest bursts at once (the reserve rule leaves plenty of room) */
+    rl_loc_set_smooth(loc, false);
+    rl_sched_dispatch(L.sched, next, 0);
+    TEST_EQ_INT(n, 30);
+    http_rate r = no_rate();
+    for (int i = 0; i < 30; i++)
+        rl_complete(loc, &r, 200);
+    gs_loop_close(&L);
+}
+
 static void inflight_cap_holds_until_completion(void)
 {
     gs_loop L;
@@ -626,11 +798,14 @@ int main(void)
     TEST_RUN(backfill_alone_reaches_the_floor);
     TEST_RUN(push_starts_at_once_when_backfill_saturates);
     TEST_RUN(push_delay_low_under_saturating_backfill);
+    TEST_RUN(smooth_mode_paces_below_push_only);
+    TEST_RUN(smooth_mode_push_stream_beside_backfill);
     TEST_RUN(retry_after_holds_then_resumes);
     TEST_RUN(remaining_below_our_count_holds_foreign_slots);
     TEST_RUN(server_limits_override_config);
     TEST_RUN(daily_low_slows_pull_and_zero_waits_for_utc_day);
     TEST_RUN(priorities_then_round_robin);
     TEST_RUN(inflight_cap_holds_until_completion);
+    TEST_RUN(loc_smooth_mode_paces_backfill_not_push);
     return test_done();
 }

@@ -242,8 +242,12 @@ int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t no
         b->inflight--;
     if (b->day_block_until && now >= b->day_block_until)
         b->day_block_until = 0;
-    if (!rate)
-        return 0; /* nothing reached the server: the slot is free again */
+    if (!rate) {
+        /* nothing reached the server: the slot is free again, and so is its share of the pace
+         * (the pacing clock never runs behind now: rl_budget_take starts from max(tat, now)) */
+        b->tat -= b->interval_ms;
+        return 0;
+    }
     ring_prune(&b->held, now);
     bool changed = false;
     if (rate->max > 0 && rate->max != b->p.burst) {

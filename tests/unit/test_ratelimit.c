@@ -527,6 +527,9 @@ static void smooth_mode_paces_below_push_only(void)
     uint64_t after = rl_budget_next(&b, RL_PRIO_BACKFILL, next);
     TEST_CHECK_MSG(after - prev >= 101 && after - prev <= 103, "spacing %llu",
                    (unsigned long long)(after - prev));
+    /* a request that was never sent gives its interval back */
+    rl_budget_done(&b, NULL, 0, next, 0);
+    TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_BACKFILL, next), next);
     /* off again: backfill bursts up to its reserve rule, whatever the pacing clock says */
     rl_budget_set_smooth(&b, false);
     TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_BACKFILL, after), after);

@@ -105,6 +105,9 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
             rc = push_add_target(s->P, &t, e);
             if (!rc)
                 rc = keep_ref(s, eo, e);
+            /* pushes share this location with backfill: pace the rest evenly (ratelimit.h) */
+            if (!rc && L->hl)
+                rl_loc_set_smooth(hl_location_budget(L->hl), true);
             n++;
         }
     }

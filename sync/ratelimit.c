@@ -23,11 +23,80 @@ void rl_params_defaults(rl_params *p)
         p->daily_low = 0.05;
     if (p->max_inflight <= 0)
         p->max_inflight = 16;
+    if (p->reserve <= 0)
+        p->reserve = 0.05;
 }
+
+/* ---- rings of slot expiries ---- */
+
+static struct rl_mark *ring_at(rl_ring *r, int i)
+{
+    return &r->m[(r->head + i) % RL_RING];
+}
+
+static const struct rl_mark *ring_get(const rl_ring *r, int i)
+{
+    return &r->m[(r->head + i) % RL_RING];
+}
+
+static void ring_prune(rl_ring *r, uint64_t now)
+{
+    while (r->len > 0 && r->m[r->head].until <= now) {
+        r->total -= r->m[r->head].n;
+        r->head = (r->head + 1) % RL_RING;
+        r->len--;
+    }
+}
+
+static void ring_push(rl_ring *r, uint64_t until, long n)
+{
+    if (n <= 0)
+        return;
+    if (r->len > 0) {
+        struct rl_mark *last = ring_at(r, r->len - 1);
+        /* keep the ring sorted: an earlier expiry (the window shrank) is held until the last */
+        if (until < last->until)
+            until = last->until;
+        if (until == last->until || r->len == RL_RING) {
+            last->until = until;
+            last->n += (uint32_t)n;
+            r->total += n;
+            return;
+        }
+    }
+    struct rl_mark *m = ring_at(r, r->len);
+    m->until = until;
+    m->n = (uint32_t)n;
+    r->len++;
+    r->total += n;
+}
+
+/* Slots of r still held at `now`. */
+static long ring_alive(const rl_ring *r, uint64_t now)
+{
+    long n = r->total;
+    for (int i = 0; i < r->len && ring_get(r, i)->until <= now; i++)
+        n -= ring_get(r, i)->n;
+    return n;
+}
+
+/* ---- budget ---- */
 
 static void recompute(rl_budget *b)
 {
     b->interval_ms = (double)b->p.window_ms / b->p.burst * (1.0 + b->p.headroom);
+    b->hold_ms = (uint64_t)ceil((double)b->p.window_ms * (1.0 + b->p.headroom)) + RL_MARGIN_MS;
+    int r = (int)floor((double)b->p.burst * b->p.reserve);
+    if (r < 1)
+        r = 1;
+    if (r > b->p.burst - 1)
+        r = b->p.burst - 1; /* burst 1: backfill shares the only slot */
+    b->reserve = r;
+    b->lookahead_ms = (uint64_t)b->p.window_ms / 20;
+    /* One interval: k intervals would let k+1 start together, and their slots would free
+     * together one hold later, leaving the window full for about k intervals just before:
+     * pushes arriving then wait that long. */
+    b->tolerance_ms = b->interval_ms;
 }
 
 void rl_budget_init(rl_budget *b, const rl_params *p)
@@ -41,33 +110,122 @@ void rl_budget_init(rl_budget *b, const rl_params *p)
     b->daily_limit = b->p.daily;
 }
 
+long rl_budget_held(const rl_budget *b, uint64_t now)
+{
+    return b->inflight + ring_alive(&b->held, now);
+}
+
 static bool daily_low(const rl_budget *b)
 {
     return b->daily_remaining >= 0 && b->daily_limit > 0 &&
            (double)b->daily_remaining < b->p.daily_low * (double)b->daily_limit;
 }
 
+/* Earliest u >= t at which fewer than `limit` slots are held (UINT64_MAX: only a completion can
+ * free one). */
+static uint64_t window_free_at(const rl_budget *b, long limit, uint64_t t)
+{
+    long must_expire = b->inflight + ring_alive(&b->held, t) - (limit - 1);
+    if (must_expire <= 0)
+        return t;
+    if (b->inflight >= limit)
+        return UINT64_MAX;
+    long got = 0;
+    for (int i = 0; i < b->held.len; i++) {
+        const struct rl_mark *m = ring_get(&b->held, i);
+        if (m->until <= t)
+            continue;
+        got += m->n;
+        if (got >= must_expire)
+            return m->until;
+    }
+    return UINT64_MAX; /* unreachable: alive entries cover must_expire */
+}
+
+/* Would a backfill start at t leave enough slots for the higher priorities? A slot that frees
+ * within `lookahead` of a need counts as available (a push may wait that long). Their demand
+ * rate is what they started during the last H; at every moment u of the next H, the slots free
+ * after this start plus those freed by u + lookahead must cover rate * (u - t) + reserve. With no
+ * demand this is: reserve slots free now or within the lookahead. When the answer is no,
+ * *retry gets the next time at which it may change. */
+static bool leaves_room(const rl_budget *b, uint64_t t, uint64_t *retry)
+{
+    long n_hi = ring_alive(&b->hi, t);
+    long free_after = b->p.burst - rl_budget_held(b, t) - 1;
+    double rate = (double)n_hi / (double)b->hold_ms;
+    uint64_t look = b->lookahead_ms;
+    long freed = 0;
+    uint64_t horizon = t + b->hold_ms;
+    bool ok = true;
+    uint64_t next = UINT64_MAX;
+    for (int i = 0; i < b->held.len; i++) {
+        const struct rl_mark *m = ring_get(&b->held, i);
+        if (m->until <= t)
+            continue;
+        uint64_t u = m->until > t + look ? m->until - look : t;
+        if (u > horizon)
+            break;
+        if (u > t && (double)(free_after + freed) < rate * (double)(u - t) + b->reserve) {
+            ok = false;
+            next = u;
+            break;
+        }
+        freed += m->n;
+    }
+    if (ok && free_after + freed < n_hi + b->reserve)
+        ok = false;
+    if (!ok) {
+        /* the demand estimate falls as old starts expire */
+        for (int i = 0; i < b->hi.len; i++) {
+            const struct rl_mark *m = ring_get(&b->hi, i);
+            if (m->until > t) {
+                if (m->until < next)
+                    next = m->until;
+                break;
+            }
+        }
+        if (n_hi > 0) {
+            /* the demand profile moves with time: look again soon */
+            uint64_t step = (uint64_t)ceil(b->interval_ms);
+            if (next > t + step)
+                next = t + step;
+        }
+        *retry = next;
+    }
+    return ok;
+}
+
 uint64_t rl_budget_next(const rl_budget *b, int prio, uint64_t now)
 {
-    (void)now;
-    double t = b->tat;
-    if (prio > RL_PRIO_PUSH && daily_low(b) && b->slow_tat > t)
-        t = b->slow_tat;
-    uint64_t at = (uint64_t)ceil(t < 0 ? 0 : t);
+    uint64_t at = now;
+    if (prio > RL_PRIO_PUSH && daily_low(b) && b->slow_tat > (double)at)
+        at = (uint64_t)ceil(b->slow_tat);
     if (b->hold_until > at)
         at = b->hold_until;
     if (b->day_block_until > at)
         at = b->day_block_until;
+    if (b->smooth && prio > RL_PRIO_PUSH) {
+        double paced = b->tat - b->tolerance_ms;
+        if (paced > (double)at)
+            at = (uint64_t)ceil(paced);
+    }
+    at = window_free_at(b, b->p.burst, at);
+    if (at == UINT64_MAX || prio < RL_PRIO_BACKFILL)
+        return at;
+    uint64_t retry = UINT64_MAX;
+    if (!leaves_room(b, at, &retry))
+        return retry > at ? retry : at + 1;
     return at;
 }
 
 void rl_budget_take(rl_budget *b, int prio, uint64_t now)
 {
     double n = (double)now;
-    /* A start that is late by up to T/2 keeps the schedule (timer lateness must not cost
-     * throughput); later than that, the schedule restarts from now. */
-    double base = b->tat > n - b->interval_ms / 2 ? b->tat : n - b->interval_ms / 2;
-    b->tat = base + b->interval_ms;
+    ring_prune(&b->held, now);
+    ring_prune(&b->hi, now);
+    if (prio < RL_PRIO_BACKFILL)
+        ring_push(&b->hi, now + b->hold_ms, 1);
+    b->tat = (b->tat > n ? b->tat : n) + b->interval_ms;
     if (prio > RL_PRIO_PUSH && daily_low(b)) {
         double sb = b->slow_tat > n ? b->slow_tat : n;
         b->slow_tat = sb + b->interval_ms * SLOW_FACTOR;
@@ -78,22 +236,19 @@ void rl_budget_take(rl_budget *b, int prio, uint64_t now)
         b->daily_remaining--;
 }
 
-static void hold(rl_budget *b, uint64_t until)
-{
-    if (until > b->hold_until)
-        b->hold_until = until;
-    if ((double)until > b->tat)
-        b->tat = (double)until;
-}
-
 int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t now, uint64_t wall)
 {
     if (b->inflight > 0)
         b->inflight--;
     if (b->day_block_until && now >= b->day_block_until)
         b->day_block_until = 0;
-    if (!rate)
+    if (!rate) {
+        /* nothing reached the server: the slot is free again, and so is its share of the pace
+         * (the pacing clock never runs behind now: rl_budget_take starts from max(tat, now)) */
+        b->tat -= b->interval_ms;
         return 0;
+    }
+    ring_prune(&b->held, now);
     bool changed = false;
     if (rate->max > 0 && rate->max != b->p.burst) {
         b->p.burst = (int)rate->max;
@@ -105,6 +260,8 @@ int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t no
     }
     if (changed)
         recompute(b);
+    /* the request may have reached the server (even a transport failure): hold its slot */
+    ring_push(&b->held, now + b->hold_ms, 1);
     if (rate->daily_limit > 0)
         b->daily_limit = rate->daily_limit;
     if (status == 429) {
@@ -113,11 +270,12 @@ int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t no
                                                  : (uint64_t)b->p.window_ms;
         if (wait == 0)
             wait = (uint64_t)ceil(b->interval_ms);
-        hold(b, now + wait);
+        if (now + wait > b->hold_until)
+            b->hold_until = now + wait;
     } else if (rate->remaining >= 0) {
-        long avail = rate->remaining - b->inflight;
-        if (avail < 0)
-            hold(b, now + (uint64_t)ceil(b->interval_ms * (double)(-avail)));
+        long foreign = (b->p.burst - rate->remaining) - rl_budget_held(b, now);
+        if (foreign > 0)
+            ring_push(&b->held, now + b->hold_ms, foreign);
     }
     int blocked = 0;
     if (rate->daily_remaining >= 0) {
@@ -131,6 +289,11 @@ int rl_budget_done(rl_budget *b, const http_rate *rate, long status, uint64_t no
         }
     }
     return blocked;
+}
+
+void rl_budget_set_smooth(rl_budget *b, bool on)
+{
+    b->smooth = on;
 }
 
 /* ---- scheduler ---- */
@@ -167,6 +330,7 @@ struct rl_sched {
 };
 
 static void on_timer(uv_timer_t *t);
+static void arm(rl_sched *s, uint64_t at);
 
 rl_sched *rl_sched_new(gs_loop *L)
 {
@@ -255,6 +419,15 @@ const rl_budget *rl_loc_budget(const rl_loc *loc)
 const char *rl_loc_id(const rl_loc *loc)
 {
     return loc->id;
+}
+
+void rl_loc_set_smooth(rl_loc *loc, bool on)
+{
+    if (loc->b.smooth == on)
+        return;
+    rl_budget_set_smooth(&loc->b, on);
+    if (loc->pending > 0)
+        arm(loc->s, gs_loop_now_ms(loc->s->L));
 }
 
 rl_loc *rl_queue_loc(const rl_queue *q)

@@ -941,7 +941,17 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     snprintf(lock_sql, sizeof lock_sql, "SELECT 1 FROM %s WHERE _local_id = $1 FOR UPDATE",
              j->t->qtable);
     const char *pdd[] = {j->keytxt, j->loc->id, rid, j->schema, j->table};
-    pga_stmt st[6] = {
+    /* The local row gets its remote id now (a create, or an adopted create): a pull page that
+     * holds the new record may be in flight, its INSERT not yet visible to the de-duplication.
+     * SHARE ROW EXCLUSIVE conflicts with the page's ROW EXCLUSIVE lock, so this waits for the
+     * page to commit, and the statements after it (each with a fresh snapshot, READ COMMITTED)
+     * see its row. Held for the length of this short transaction, and only for creates. */
+    char table_lock_sql[600];
+    snprintf(table_lock_sql, sizeof table_lock_sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
+             j->t->qtable);
+    bool assigns_id = rid && !j->remote_id;
+    pga_stmt st[7] = {
+        {assigns_id ? table_lock_sql : "SELECT 1", 0, NULL},
         {release_sql, 1, prel},
         {lock_sql, 1, pl},
         {j->t->dedupe_sql, 5, pdd}, /* rid NULL: matches nothing */
@@ -957,7 +967,7 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     for (size_t i = 0; i < j->n; i++)
         if (pick(&j->ch[i]))
             P->st.done++;
-    end_with(j, st, rid ? 6 : 5);
+    end_with(j, st, rid ? 7 : 6);
     sbuf_free(&rest);
     free(p);
     map_row_free(&row);

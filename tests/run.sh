@@ -19,12 +19,17 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/support/lsan.supp:pr
 export GHLSYNC_TOP=$PWD HLSIM_BIN=$PWD/$BUILD/hlsim GHLSYNC_BIN=$PWD/$BUILD/ghlsync TOOLS_DIR=$PWD/$BUILD/tools
 
 pgdir=$(mktemp -d /tmp/ghlsync-test-pg.XXXXXX)
+# Scratch files of every test program go to a directory of this run, removed with the server.
+scratch=$(mktemp -d /tmp/ghlsync-test-tmp.XXXXXX)
+chmod 755 "$scratch"
 cleanup() {
     bash tests/support/pg.sh stop "$pgdir"
+    rm -rf "$scratch"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 eval "$(bash tests/support/pg.sh start "$pgdir")" || { echo "0 passed, 1 failed"; exit 1; }
+export TMPDIR=$scratch
 
 logs=$BUILD/test-logs
 mkdir -p "$logs"

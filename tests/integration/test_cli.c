@@ -450,7 +450,7 @@ int main(void)
         test_skip("cli", "no GHLSYNC_BIN: run through tests/run.sh");
         return test_done();
     }
-    snprintf(dir, sizeof dir, "/tmp/ghlsync-test-cli.XXXXXX");
+    snprintf(dir, sizeof dir, "%s/ghlsync-test-cli.XXXXXX", test_tmpdir());
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;

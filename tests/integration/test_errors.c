@@ -33,7 +33,7 @@ static void test_list_show_retry_ignore(void)
     tpush_db d;
     TEST_REQUIRE(tpush_setup_sim(&d, "errors_cli", &sim, 0, "custom_objects.pet", CFG_DIR_BOTH) ==
                  0);
-    snprintf(cfg_path, sizeof cfg_path, "/tmp/ghlsync-errors-%d.toml", (int)getpid());
+    snprintf(cfg_path, sizeof cfg_path, "%s/ghlsync-errors-%d.toml", test_tmpdir(), (int)getpid());
     FILE *f = fopen(cfg_path, "w");
     TEST_REQUIRE(f);
     fprintf(f, "[database]\nurl = \"%s\"\n[[locations]]\nid = \"%s\"\ntoken_env = \"GST_TOKEN\"\n",

@@ -268,7 +268,8 @@ static void state_roundtrip(void)
 
 static void state_file(void)
 {
-    char tmpl[] = "/tmp/hlsim-state-XXXXXX";
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/hlsim-state-XXXXXX", test_tmpdir());
     int fd = mkstemp(tmpl);
     TEST_REQUIRE(fd >= 0);
     const char *st =

@@ -73,7 +73,8 @@ static void test_changed_file_refused_and_new_one_applied(void)
     char ci[512];
     PGconn *c = tpg_fresh_db("mig_changed", ci, sizeof ci);
     TEST_REQUIRE(c);
-    char dir[] = "/tmp/ghlsync-mig-XXXXXX";
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/ghlsync-mig-XXXXXX", test_tmpdir());
     TEST_REQUIRE(mkdtemp(dir));
     char p1[600], p2[600], junk[600];
     snprintf(p1, sizeof p1, "%s/001_a.sql", dir);

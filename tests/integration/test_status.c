@@ -18,7 +18,8 @@ static char cfg_path[256];
 
 static bool write_config(const char *conninfo)
 {
-    snprintf(cfg_path, sizeof cfg_path, "/tmp/ghlsync-test-status-%ld.toml", (long)getpid());
+    snprintf(cfg_path, sizeof cfg_path, "%s/ghlsync-test-status-%ld.toml", test_tmpdir(),
+             (long)getpid());
     FILE *f = fopen(cfg_path, "w");
     if (!f)
         return false;

@@ -19,6 +19,9 @@ void test_skip(const char *name, const char *why);
 int test_done(void);
 bool test_check(bool ok, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Where tests put scratch files: $TMPDIR (tests/run.sh gives each run its own and removes it
+ * afterwards), else /tmp. */
+const char *test_tmpdir(void);
 /* Only for cases generated at run time (e.g. one per conformance file). */
 void test_report(const char *name, bool ok, const char *detail);
 

@@ -1,5 +1,6 @@
 /* tpull.c - see tpull.h. */
 #include "tpull.h"
+#include "test.h"
 
 #include "ddl.h"
 #include "ident.h"
@@ -29,7 +30,8 @@ long tpull_now_ms(void)
 
 bool tpull_config(const tsim *s, const char *conninfo, const char *extra, char *path, size_t len)
 {
-    char dir[] = "/tmp/ghlsync-tpull-XXXXXX";
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/ghlsync-tpull-XXXXXX", test_tmpdir());
     if (!mkdtemp(dir))
         return false;
     snprintf(path, len, "%s/sync.toml", dir);
@@ -42,7 +44,7 @@ bool tpull_config(const tsim *s, const char *conninfo, const char *extra, char *
     if (extra)
         fputs(extra, f);
     for (int i = 0; i < s->n_loc; i++) {
-        char tf[300];
+        char tf[600];
         snprintf(tf, sizeof tf, "%s/token%d", dir, i);
         FILE *t = fopen(tf, "w");
         if (!t) {

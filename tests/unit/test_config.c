@@ -556,7 +556,7 @@ static void urls(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ghlsync-test-config.XXXXXX");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ghlsync-test-config.XXXXXX", test_tmpdir());
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 1;

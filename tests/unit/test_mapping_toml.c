@@ -32,7 +32,8 @@ static void test_repo_file_matches_builtin(void)
 
 static int load_text(const char *text, gs_err *e)
 {
-    char path[] = "/tmp/ghlsync-types-XXXXXX";
+    char path[512];
+    snprintf(path, sizeof path, "%s/ghlsync-types-XXXXXX", test_tmpdir());
     int fd = mkstemp(path);
     if (fd < 0)
         return -100;

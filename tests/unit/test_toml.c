@@ -397,7 +397,8 @@ static void parse_file(void)
     TEST_EQ_INT(rc, GS_EIO);
     TEST_EQ_STR(err.msg, "cannot read /nonexistent/dir/sync.toml: No such file or directory");
     TEST_CHECK(root == NULL);
-    char path[] = "/tmp/test_toml_XXXXXX";
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_toml_XXXXXX", test_tmpdir());
     int fd = mkstemp(path);
     TEST_REQUIRE(fd >= 0);
     const char *doc = "[db]\nport = 5432\nport = 1\n";
@@ -405,7 +406,7 @@ static void parse_file(void)
     close(fd);
     rc = toml_parse_file(path, &root, &err);
     TEST_EQ_INT(rc, GS_EPARSE);
-    char want[256];
+    char want[700];
     snprintf(want, sizeof want, "%s:3:1: duplicate key 'port' (already defined at line 2)", path);
     TEST_EQ_STR(err.msg, want);
     unlink(path);

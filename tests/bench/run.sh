@@ -22,4 +22,8 @@ else
     echo "== rate scheduler: skipped (no simulator binary at $HLSIM_BIN)"
 fi
 BUILD=$BUILD bash tests/bench/push.sh || rc=1
+# Pull end to end (1,000,000 records, limits off, against the official Node SDK + pg baseline;
+# then a rate-limited backfill against the floor the limit allows). PULL_N / PULL_N_LIMITED
+# shrink it for a quick look.
+BUILD=$BUILD bash tests/bench/pull.sh "${PULL_N:-1000000}" "${PULL_N_LIMITED:-25000}" || rc=1
 exit $rc

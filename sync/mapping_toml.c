@@ -1,6 +1,8 @@
 /* mapping_toml.c - loading the type map from mappings/types.toml (see mapping.h). Kept apart
  * from mapping.c so that the codecs do not depend on the TOML parser. */
 #include "mapping.h"
+
+#include "datadir.h"
 #include "toml.h"
 
 #include <stdio.h>
@@ -84,17 +86,5 @@ int map_types_load(const char *path, map_types **out, gs_err *err)
 
 int map_types_find_file(char *out, size_t len, gs_err *err)
 {
-    const char *dd = getenv("GHLSYNC_DATADIR");
-    if (dd && *dd) {
-        snprintf(out, len, "%s/mappings/types.toml", dd);
-        if (access(out, R_OK) == 0)
-            return 0;
-    }
-    snprintf(out, len, "mappings/types.toml");
-    if (access(out, R_OK) == 0)
-        return 0;
-    return gs_err_set(err, GS_ENOTFOUND,
-                      "no type map: looked for %s/mappings/types.toml and ./mappings/types.toml "
-                      "(set GHLSYNC_DATADIR to the directory holding mappings/)",
-                      dd && *dd ? dd : "$GHLSYNC_DATADIR");
+    return datadir_find("mappings/types.toml", false, out, len, err);
 }

@@ -1,6 +1,8 @@
 /* migrate.c - see migrate.h. */
 #include "migrate.h"
 
+#include "datadir.h"
+
 #include "db.h"
 #include "sbuf.h"
 
@@ -19,27 +21,9 @@ typedef struct mig {
     char *sql;
 } mig;
 
-static bool is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int migrate_find_dir(char *out, size_t len, gs_err *err)
 {
-    const char *dd = getenv("GHLSYNC_DATADIR");
-    if (dd && *dd) {
-        snprintf(out, len, "%s/migrations", dd);
-        if (is_dir(out))
-            return 0;
-    }
-    snprintf(out, len, "migrations");
-    if (is_dir(out))
-        return 0;
-    return gs_err_set(err, GS_ENOTFOUND,
-                      "no migrations directory: looked in %s%s and ./migrations (set "
-                      "GHLSYNC_DATADIR to the directory holding migrations/)",
-                      dd && *dd ? dd : "$GHLSYNC_DATADIR", "/migrations");
+    return datadir_find("migrations", true, out, len, err);
 }
 
 static void migs_free(mig *m, size_t n)

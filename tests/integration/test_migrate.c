@@ -182,7 +182,7 @@ static void test_find_dir(void)
     TEST_REQUIRE(getcwd(old, sizeof old));
     TEST_REQUIRE(chdir(top) == 0);
     TEST_EQ_INT(migrate_find_dir(out, sizeof out, &e), 0);
-    TEST_EQ_STR(out, "migrations");
+    TEST_EQ_STR(out, "./migrations");
     TEST_REQUIRE(chdir("/") == 0);
     TEST_EQ_INT(migrate_find_dir(out, sizeof out, &e), GS_ENOTFOUND);
     TEST_CHECK_MSG(strstr(e.msg, "GHLSYNC_DATADIR"), "%s", e.msg);

@@ -447,10 +447,41 @@ static const map_type *resolve_type(ctx *x, schema_field *f)
     const map_type *t;
     if (name) {
         t = map_types_get(x->s->types, name);
+        if (!t && map_pg_type_valid(name)) {
+            /* A plain PostgreSQL type (sync.toml documents field_types that way): keep the
+             * codec the field's dataType maps to and store it in that column type. */
+            const map_type *base = map_types_get(x->s->types, f->data_type);
+            if (!base)
+                base = &x->s->types->fallback;
+            map_type *own = calloc(1, sizeof *own);
+            size_t nl = strlen(f->data_type) + strlen(name) + 2;
+            char *nm = own ? malloc(nl) : NULL;
+            if (nm)
+                snprintf(nm, nl, "%s:%s", f->data_type, name);
+            if (own) {
+                own->name = nm;
+                own->column = strdup(name);
+                own->currency_column = base->currency_column ? strdup(base->currency_column) : NULL;
+                own->codec = base->codec;
+            }
+            if (!own || !nm || !own->column || (base->currency_column && !own->currency_column)) {
+                if (own) {
+                    free(own->name);
+                    free(own->column);
+                    free(own->currency_column);
+                    free(own);
+                }
+                x->rc = gs_err_set(x->err, GS_ENOMEM, "out of memory");
+                return NULL;
+            }
+            f->type_own = own;
+            t = own;
+        }
         if (!t) {
             x->rc = gs_err_set(x->err, GS_ECONFIG,
-                               "field %s: type override \"%s\" is not in the type map (known "
-                               "names are the [types.*] entries of mappings/types.toml)",
+                               "field %s: type override \"%s\" is neither an entry of the type map "
+                               "(the [types.*] names of mappings/types.toml) nor a PostgreSQL "
+                               "type made of [a-z0-9_ (),[]]",
                                f->field_key, name);
             return NULL;
         }

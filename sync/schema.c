@@ -1,6 +1,8 @@
 /* schema.c - see schema.h. */
 #include "schema.h"
 
+#include "mapping.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,12 @@ static void field_clear(schema_field *f)
     free(f->options);
     cJSON_Delete(f->raw);
     free(f->type_name);
+    if (f->type_own) {
+        free(f->type_own->name);
+        free(f->type_own->column);
+        free(f->type_own->currency_column);
+        free(f->type_own);
+    }
     free(f->column);
     free(f->currency_column);
 }

@@ -47,6 +47,8 @@ typedef struct schema_field {
     char *type_name;             /* key of that type in the map (e.g. "TEXT", or the
                                   * dataType itself for the fallback) */
     bool type_unknown;           /* dataType not in the map: fallback used */
+    struct map_type *type_own;   /* `type` when an override names a plain PostgreSQL type:
+                                  * the field's own codec with that column type (owned) */
     char *column;                /* column holding the value */
     char *currency_column;       /* money codec only */
 } schema_field;

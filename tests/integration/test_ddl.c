@@ -425,7 +425,27 @@ static void test_table_override_and_collision(void)
     TEST_EQ_INT(plan_json(NULL, resp, &s4, &p, false, &e), 0);
     TEST_CHECK(plan_has(&p, "\"age\" text"));
     ddl_plan_free(&p);
+    /* A plain PostgreSQL type, as sync.toml documents field_types: the column type changes,
+     * the field keeps its dataType's codec. */
+    schema_object *m = NULL;
+    ov[0].type = "integer";
+    TEST_EQ_INT(plan_json(NULL, resp, &s4, &p, false, &e), 0);
+    TEST_CHECK(plan_has(&p, "\"age\" integer"));
+    ddl_plan_free(&p);
+    TEST_EQ_INT(schema_object_from_json(resp, &m, &e), 0);
+    if (m) {
+        TEST_EQ_INT(ddl_plan_object(NULL, m, &s4, &p, &e), 0);
+        const schema_field *age = schema_find_field(m, "custom_objects.pet.age");
+        TEST_CHECK(age && age->type && !strcmp(age->type->column, "integer"));
+        TEST_CHECK(age && age->type &&
+                   age->type->codec == map_types_get(types, "NUMERICAL")->codec);
+        ddl_plan_free(&p);
+        schema_object_free(m);
+    }
     ov[0].type = "NOPE";
+    TEST_EQ_INT(plan_json(NULL, resp, &s4, &p, false, &e), GS_ECONFIG);
+    ddl_plan_free(&p);
+    ov[0].type = "integer; drop table x";
     TEST_EQ_INT(plan_json(NULL, resp, &s4, &p, false, &e), GS_ECONFIG);
     ddl_plan_free(&p);
     cJSON_Delete(resp);

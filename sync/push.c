@@ -950,24 +950,29 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     snprintf(table_lock_sql, sizeof table_lock_sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
              j->t->qtable);
     bool assigns_id = rid && !j->remote_id;
-    pga_stmt st[7] = {
-        {assigns_id ? table_lock_sql : "SELECT 1", 0, NULL},
-        {release_sql, 1, prel},
-        {lock_sql, 1, pl},
-        {j->t->dedupe_sql, 5, pdd}, /* rid NULL: matches nothing */
-        {j->t->writeback_sql, (int)np, p},
-        {"UPDATE ghlsync.changes SET state = 'done', done_at = now(), remote_id = "
-         "coalesce(remote_id, $2), claim_pid = NULL, claim_start = NULL, last_status = $3::int, "
-         "last_error = NULL, attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
-         3, pd},
-        {"UPDATE ghlsync.changes SET remote_id = $4 WHERE table_schema = $2 AND table_name = $3 "
-         "AND local_key = $1 AND remote_id IS NULL AND state IN " OPEN_STATES,
-         4, pr},
-    };
+    pga_stmt st[7];
+    int n = 0;
+    if (assigns_id) { /* creates only: an update already has its id, nothing to race with */
+        st[n++] = (pga_stmt){table_lock_sql, 0, NULL};
+        st[n++] = (pga_stmt){j->t->dedupe_sql, 5, pdd};
+    }
+    st[n++] = (pga_stmt){release_sql, 1, prel};
+    st[n++] = (pga_stmt){lock_sql, 1, pl};
+    st[n++] = (pga_stmt){j->t->writeback_sql, (int)np, p};
+    st[n++] = (pga_stmt){"UPDATE ghlsync.changes SET state = 'done', done_at = now(), remote_id = "
+                         "coalesce(remote_id, $2), claim_pid = NULL, claim_start = NULL, "
+                         "last_status = $3::int, last_error = NULL, attempts = attempts + 1 "
+                         "WHERE id = ANY($1::bigint[])",
+                         3, pd};
+    if (rid)
+        st[n++] = (pga_stmt){"UPDATE ghlsync.changes SET remote_id = $4 WHERE table_schema = $2 "
+                             "AND table_name = $3 AND local_key = $1 AND remote_id IS NULL AND "
+                             "state IN " OPEN_STATES,
+                             4, pr};
     for (size_t i = 0; i < j->n; i++)
         if (pick(&j->ch[i]))
             P->st.done++;
-    end_with(j, st, rid ? 7 : 6);
+    end_with(j, st, n);
     sbuf_free(&rest);
     free(p);
     map_row_free(&row);

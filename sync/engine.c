@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The services `ghlsync run` starts after the pull workers. "ops" comes first: it starts
  * before and stops after the others, so that its final write of ghlsync.runtime counts their
@@ -83,33 +84,67 @@ static bool records_supported(const char *key)
     return strncmp(key, "custom_objects.", 15) == 0 || strcmp(key, "business") == 0;
 }
 
+/*
+ * The refresh token to start from. The configured file (read by the config loader) and the
+ * pair in ghlsync.oauth_tokens can disagree: the database is newer after a rotation whose file
+ * write failed, the file is newer after a database restore or a re-authorisation. The one
+ * written last wins (file mtime against the row's updated_at); the other becomes the fallback
+ * that oauth.c tries once if the first is refused, so a wrong guess costs one request.
+ */
 static int load_oauth(struct engine *E, const struct cfg_location *cl, char **access,
-                      char **refresh, int64_t *exp_ms, gs_err *e)
+                      char **refresh, char **alt, int64_t *exp_ms, gs_err *e)
 {
     *access = NULL;
+    *alt = NULL;
     *refresh = cl->refresh_token ? strdup(cl->refresh_token) : NULL;
     *exp_ms = 0;
     const char *p[1] = {cl->id};
     PGresult *r;
     int rc = db_query(E->db,
                       "SELECT access_token, refresh_token, "
-                      "(extract(epoch FROM expires_at) * 1000)::bigint "
+                      "(extract(epoch FROM expires_at) * 1000)::bigint, "
+                      "(extract(epoch FROM updated_at) * 1000)::bigint "
                       "FROM ghlsync.oauth_tokens WHERE location_id = $1",
                       1, p, &r, e);
     if (rc)
         return rc;
     if (PQntuples(r) == 1) {
-        free(*refresh);
-        *refresh = strdup(PQgetvalue(r, 0, 1));
+        const char *db_ref = PQgetvalue(r, 0, 1);
+        log_add_secret(E->log, db_ref);
+        int64_t db_ms = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        struct stat st;
+        bool file_newer = false;
+        if (*refresh && strcmp(*refresh, db_ref) != 0 && cl->refresh_token_file &&
+            stat(cl->refresh_token_file, &st) == 0) {
+            int64_t f_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+            file_newer = f_ms > db_ms;
+        }
+        if (*refresh && strcmp(*refresh, db_ref) != 0) {
+            log_event(E->log, LOG_INFO, "oauth.start_token", "location", cl->id, "from",
+                      file_newer ? "refresh_token_file" : "database", "msg",
+                      "the refresh token file and ghlsync.oauth_tokens differ; starting from the "
+                      "one written last, the other is the fallback",
+                      NULL);
+            if (!file_newer) {
+                *alt = *refresh;
+                *refresh = strdup(db_ref);
+            } else {
+                *alt = strdup(db_ref);
+            }
+        } else if (!*refresh) {
+            *refresh = strdup(db_ref);
+        }
+        /* the stored access token belongs to the stored pair; still valid until it expires */
         if (!PQgetisnull(r, 0, 0))
             *access = strdup(PQgetvalue(r, 0, 0));
         if (!PQgetisnull(r, 0, 2))
             *exp_ms = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-        log_add_secret(E->log, *refresh);
         if (*access)
             log_add_secret(E->log, *access);
     }
     PQclear(r);
+    if (!*refresh)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -198,13 +233,21 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         L->E = E;
         L->cfg = cl;
         if (cl->auth == CFG_AUTH_OAUTH) {
-            char *acc, *ref;
+            char *acc, *ref, *alt;
             int64_t exp;
-            if ((rc = load_oauth(E, cl, &acc, &ref, &exp, e)))
+            if ((rc = load_oauth(E, cl, &acc, &ref, &alt, &exp, e)))
                 return rc;
             L->hl = hl_location_add(E->hl, cl->id, acc, ref, exp, E->meta, NULL, e);
+            if (L->hl &&
+                oa_token_set_file(hl_location_token(L->hl), cl->refresh_token_file, alt) != 0) {
+                free(acc);
+                free(ref);
+                free(alt);
+                return gs_err_set(e, GS_ENOMEM, "out of memory");
+            }
             free(acc);
             free(ref);
+            free(alt);
         } else {
             L->hl = hl_location_add(E->hl, cl->id, cl->token, NULL, 0, E->meta, NULL, e);
         }

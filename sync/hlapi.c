@@ -321,6 +321,11 @@ static void on_http(http_result *h, void *ud)
         return;
     }
     sbuf msg = SBUF_INIT;
+    if (h->too_large && h->status >= 200 && h->status < 300 && r->is_read) {
+        /* read whole or cut after draining: either way never parsed, never retried as is */
+        finish(r, HL_REJECTED, NULL, "response larger than the configured limit");
+        return;
+    }
     if (h->curl_code != 0 || h->status == 0) {
         sbuf_printf(&msg, "%s %s: %s", r->method, r->url, h->error ? h->error : "no response");
         if (!r->idempotent && h->request_sent)

@@ -140,7 +140,8 @@ static void rotation_follows_the_file(void)
     TEST_REQUIRE(c2 != NULL);
     now = sim_refresh(&s);
     TEST_REQUIRE(now != NULL);
-    TEST_REQUIRE(write_config(&s, ci2, dir, "sync2.toml", NULL, cfg2, sizeof cfg2, rtf, sizeof rtf));
+    TEST_REQUIRE(
+        write_config(&s, ci2, dir, "sync2.toml", NULL, cfg2, sizeof cfg2, rtf, sizeof rtf));
     TEST_EQ_INT(tpull_run(cfg2, bf, log, 60000), 0);
     n = tpg_scalar(c2, "SELECT count(*) FROM ghl.pet");
     TEST_EQ_STR(n ? n : "(null)", "25");

@@ -37,8 +37,14 @@ static void invalid_utf8_becomes_fffd(void)
     sv_stats st;
     /* a stray 0xFF, a truncated 3-byte sequence (one U+FFFD for the maximal subpart), an
      * encoded surrogate (ED A0 80: three subparts), an overlong C0 80 */
-    char *r = repaired("\"a\xFF" "b\xE2\x82" "c\xED\xA0\x80" "d\xC0\x80\"", &st);
-    TEST_EQ_STR(r, "\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+    char *r = repaired("\"a\xFF"
+                       "b\xE2\x82"
+                       "c\xED\xA0\x80"
+                       "d\xC0\x80\"",
+                       &st);
+    TEST_EQ_STR(r, "\"a\xEF\xBF\xBD"
+                   "b\xEF\xBF\xBD"
+                   "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
                    "d\xEF\xBF\xBD\xEF\xBF\xBD\"");
     TEST_EQ_INT(st.bad_utf8, 7);
     free(r);
@@ -77,8 +83,9 @@ static void split_a_page_with_a_deep_record(void)
     size_t cap = depth * 2 + 512;
     char *doc = malloc(cap);
     TEST_REQUIRE(doc != NULL);
-    int n = snprintf(doc, cap, "{\"traceId\":\"t\",\"records\":[ {\"id\":\"r1\",\"v\":\"]}\"},"
-                               " {\"id\":\"r2\",\"searchAfter\":[2,\"r2\"],\"deep\":");
+    int n = snprintf(doc, cap,
+                     "{\"traceId\":\"t\",\"records\":[ {\"id\":\"r1\",\"v\":\"]}\"},"
+                     " {\"id\":\"r2\",\"searchAfter\":[2,\"r2\"],\"deep\":");
     for (size_t i = 0; i < depth; i++)
         doc[n++] = '[';
     for (size_t i = 0; i < depth; i++)

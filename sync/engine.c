@@ -289,6 +289,11 @@ void engine_close(struct engine *E)
         for (size_t j = 0; j < L->n_skipped; j++)
             free(L->skipped[j]);
         free(L->skipped);
+        for (size_t j = 0; j < L->n_unavailable; j++) {
+            free(L->unavailable[j].key);
+            free(L->unavailable[j].why);
+        }
+        free(L->unavailable);
     }
     free(E->locs);
     if (E->types)
@@ -335,6 +340,48 @@ void engine_wait(struct engine *E, const bool *flag)
 
 /* ---- discovery ---- */
 
+struct nap {
+    uv_timer_t t;
+    bool done;
+};
+
+static void nap_done(uv_timer_t *t)
+{
+    ((struct nap *)t->data)->done = true;
+}
+
+/* Wait on the loop (other work goes on). */
+static void engine_nap(struct engine *E, uint64_t ms)
+{
+    struct nap n = {.done = false};
+    uv_timer_init(&E->loop.uv, &n.t);
+    n.t.data = &n;
+    uv_timer_start(&n.t, nap_done, ms, 0);
+    engine_wait(E, &n.done);
+    uv_close((uv_handle_t *)&n.t, NULL);
+    uv_run(&E->loop.uv, UV_RUN_NOWAIT);
+}
+
+/* Start-up rides out an API outage ([pull] outage_timeout): true when the caller should send
+ * the calls that failed as retryable again, after this wait. */
+static bool outage_wait(struct engine *E, int64_t *since, size_t n_failed)
+{
+    int64_t budget = E->cfg->pull.outage_timeout_ms;
+    if (!n_failed || budget <= 0 || E->stopping)
+        return false;
+    int64_t now = (int64_t)gs_wall_ms();
+    if (!*since) {
+        *since = now;
+        log_event(E->log, LOG_WARN, "schema.waiting", "msg",
+                  "the API keeps failing at start; waiting and retrying (outage_timeout)", NULL);
+    }
+    if (now - *since >= budget)
+        return false;
+    int64_t waited = now - *since;
+    engine_nap(E, waited < 2000 ? 1000 : waited < 30000 ? 5000 : 15000);
+    return !E->stopping;
+}
+
 struct fetch {
     struct engine *E;
     struct engine_location *L;
@@ -346,9 +393,13 @@ struct fetch {
     bool *done;
 };
 
+/* fetch.status: 0 ok, else the hl_kind + 1, or FETCH_UNREADABLE when the server answered with
+ * a body the parser refuses (not an outage: waiting would not help). */
+#define FETCH_UNREADABLE 100
+
 static void fetch_done(struct fetch *f, hl_result *r)
 {
-    f->status = r->kind == HL_OK ? 0 : (int)r->kind + 1;
+    f->status = r->kind == HL_OK ? 0 : r->raw ? FETCH_UNREADABLE : (int)r->kind + 1;
     if (r->kind == HL_OK) {
         f->json = r->json;
         r->json = NULL;
@@ -433,6 +484,38 @@ static void settings_for(struct engine *E, const char *key, const char *loc, ddl
     }
 }
 
+/* Record (and log, and show in ghlsync.pull_state.last_error) an object left out. */
+static int note_unavailable(struct engine *E, struct engine_location *L, const char *key,
+                            const char *why, gs_err *e)
+{
+    struct engine_unavailable *u =
+        realloc(L->unavailable, (L->n_unavailable + 1) * sizeof *L->unavailable);
+    if (!u)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    L->unavailable = u;
+    u[L->n_unavailable] = (struct engine_unavailable){strdup(key), strdup(why)};
+    if (!u[L->n_unavailable].key || !u[L->n_unavailable].why) {
+        free(u[L->n_unavailable].key);
+        free(u[L->n_unavailable].why);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    L->n_unavailable++;
+    E->n_unavailable++;
+    log_event(E->log, LOG_ERROR, "schema.unavailable", "location", L->cfg->id, "object", key,
+              "error", why, "msg", "this object is left out; the others sync", NULL);
+    /* start-up, before the loop serves anything: a synchronous write is fine here */
+    const char *p[3] = {L->cfg->id, key, why};
+    PGresult *r;
+    gs_err ignore = {0};
+    if (db_query(E->db,
+                 "INSERT INTO ghlsync.pull_state (location_id, object_key, last_error) "
+                 "VALUES ($1, $2, $3) ON CONFLICT (location_id, object_key) "
+                 "DO UPDATE SET last_error = excluded.last_error",
+                 3, p, &r, &ignore) == 0)
+        PQclear(r);
+    return 0;
+}
+
 int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
 {
     int rc = 0;
@@ -456,6 +539,25 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     if (pending == 0)
         done = true;
     engine_wait(E, &done);
+    for (int64_t since = 0; !rc;) {
+        size_t nf = 0;
+        for (size_t i = 0; i < E->nlocs; i++)
+            nf += lists[i].status == HL_RETRYABLE + 1;
+        if (!outage_wait(E, &since, nf))
+            break;
+        done = false;
+        for (size_t i = 0; !rc && i < E->nlocs; i++) {
+            if (lists[i].status != HL_RETRYABLE + 1)
+                continue;
+            lists[i].status = 0;
+            pending++;
+            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, &lists[i], e)))
+                pending--;
+        }
+        if (pending == 0)
+            done = true;
+        engine_wait(E, &done);
+    }
     for (size_t i = 0; !rc && i < E->nlocs; i++)
         if (lists[i].status)
             rc = gs_err_set(e, GS_EHTTP, "location %s: listing objects failed: %s",
@@ -499,10 +601,35 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     if (pending == 0)
         done = true;
     engine_wait(E, &done);
-    for (size_t i = 0; !rc && i < nf; i++)
-        if (fs[i].status)
-            rc = gs_err_set(e, GS_EHTTP, "location %s: fetching the schema of %s failed: %s",
-                            fs[i].L->cfg->id, fs[i].key, fs[i].msg);
+    for (int64_t since = 0; !rc;) {
+        size_t nr = 0;
+        for (size_t i = 0; i < nf; i++)
+            nr += fs[i].status == HL_RETRYABLE + 1;
+        if (!outage_wait(E, &since, nr))
+            break;
+        done = false;
+        for (size_t i = 0; !rc && i < nf; i++) {
+            if (fs[i].status != HL_RETRYABLE + 1)
+                continue;
+            fs[i].status = 0;
+            pending++;
+            if ((rc = hl_get_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema, &fs[i], e)))
+                pending--;
+        }
+        if (pending == 0)
+            done = true;
+        engine_wait(E, &done);
+    }
+    /* One object's definition failing (an outage that outlasted the retries, an answer the
+     * parser cannot read) leaves out that object only. */
+    for (size_t i = 0; !rc && i < nf; i++) {
+        if (!fs[i].status)
+            continue;
+        char why[1200];
+        snprintf(why, sizeof why, "fetching the schema of %s failed: %s", fs[i].key, fs[i].msg);
+        if ((rc = note_unavailable(E, fs[i].L, fs[i].key, why, e)))
+            break;
+    }
     /* 3. plan (and apply) per location: one plan may hold several objects, not the same object
      * twice, and the next location's plan must see what this one created. */
     for (size_t li = 0; !rc && li < E->nlocs; li++) {
@@ -514,11 +641,17 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
         if (!models)
             rc = gs_err_set(e, GS_ENOMEM, "out of memory");
         for (size_t i = 0; !rc && i < nf; i++) {
-            if (fs[i].L != L)
+            if (fs[i].L != L || fs[i].status)
                 continue;
             schema_object *obj = NULL;
-            if ((rc = schema_object_from_json(fs[i].json, &obj, e)))
-                break;
+            if ((rc = schema_object_from_json(fs[i].json, &obj, e))) {
+                char why[1200];
+                snprintf(why, sizeof why, "the schema of %s cannot be read: %s", fs[i].key, e->msg);
+                gs_err_clear(e);
+                if ((rc = note_unavailable(E, L, fs[i].key, why, e)))
+                    break;
+                continue;
+            }
             ddl_settings s;
             ddl_field_override *ov;
             settings_for(E, fs[i].key, L->cfg->id, &s, &ov);

@@ -329,3 +329,108 @@ int sv_split(const char *doc, size_t len, const char *key, sv_span **items, size
     *n = 0;
     return gs_err_set(e, GS_EPARSE, "\"%s\" is not a well-formed array", key);
 }
+
+size_t sv_depth(const char *d, size_t len)
+{
+    size_t depth = 0, max = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = d[i];
+        if (c == '"') {
+            size_t j = skip_string(d, i, len);
+            if (!j)
+                break;
+            i = j - 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == '}' || c == ']') && depth) {
+            depth--;
+        }
+    }
+    return max;
+}
+
+int sv_head_member(const char *head, size_t len, const char *envelope, const char *key,
+                   sv_span *out)
+{
+    /* walk the top-level members up to the envelope, complete ones only */
+    size_t i = skip_ws(head, 0, len);
+    if (i >= len || head[i] != '{')
+        return GS_ENOTFOUND;
+    i = skip_ws(head, i + 1, len);
+    for (;;) {
+        if (i >= len || head[i] != '"')
+            return GS_ENOTFOUND;
+        size_t ke = skip_string(head, i, len);
+        if (!ke)
+            return GS_ENOTFOUND;
+        bool hit = key_is(head, i, ke, envelope);
+        i = skip_ws(head, ke, len);
+        if (i >= len || head[i] != ':')
+            return GS_ENOTFOUND;
+        i = skip_ws(head, i + 1, len);
+        if (hit)
+            break;
+        size_t ve = skip_value(head, i, len);
+        if (!ve)
+            return GS_ENOTFOUND;
+        i = skip_ws(head, ve, len);
+        if (i >= len || head[i] != ',')
+            return GS_ENOTFOUND;
+        i = skip_ws(head, i + 1, len);
+    }
+    if (i >= len || head[i] != '[')
+        return GS_ENOTFOUND;
+    i = skip_ws(head, i + 1, len);
+    if (i >= len || head[i] != '{')
+        return GS_ENOTFOUND;
+    /* members of the first element, until the cut */
+    i = skip_ws(head, i + 1, len);
+    while (i < len && head[i] == '"') {
+        size_t ke = skip_string(head, i, len);
+        if (!ke)
+            return GS_ENOTFOUND;
+        bool hit = key_is(head, i, ke, key);
+        i = skip_ws(head, ke, len);
+        if (i >= len || head[i] != ':')
+            return GS_ENOTFOUND;
+        i = skip_ws(head, i + 1, len);
+        size_t ve = skip_value(head, i, len);
+        if (!ve || ve >= len)
+            return GS_ENOTFOUND; /* cut inside (or right after) the value */
+        if (hit) {
+            out->off = i;
+            out->len = ve - i;
+            return 0;
+        }
+        i = skip_ws(head, ve, len);
+        if (i >= len || head[i] != ',')
+            return GS_ENOTFOUND;
+        i = skip_ws(head, i + 1, len);
+    }
+    return GS_ENOTFOUND;
+}
+
+int sv_tail_member(const char *tail, size_t len, const char *key, sv_span *out)
+{
+    size_t kl = strlen(key);
+    if (len < kl + 3)
+        return GS_ENOTFOUND;
+    for (size_t p = len - kl - 2; p-- > 0;) {
+        if (tail[p] != '"' || memcmp(tail + p + 1, key, kl) != 0 || tail[p + 1 + kl] != '"')
+            continue;
+        if (p > 0 && tail[p - 1] == '\\')
+            continue; /* an escaped quote inside a string, not a key */
+        size_t i = skip_ws(tail, p + kl + 2, len);
+        if (i >= len || tail[i] != ':')
+            continue;
+        i = skip_ws(tail, i + 1, len);
+        size_t ve = skip_value(tail, i, len);
+        if (!ve)
+            continue;
+        out->off = i;
+        out->len = ve - i;
+        return 0;
+    }
+    return GS_ENOTFOUND;
+}

@@ -58,4 +58,18 @@ int sv_split(const char *doc, size_t len, const char *key, sv_span **items, size
  * quotes). GS_ENOTFOUND when absent, GS_EPARSE when `obj` is not a well-formed object shape. */
 int sv_member(const char *obj, size_t len, const char *key, sv_span *out);
 
+/* Deepest nesting of arrays and objects in d[0..len) (strings skipped). */
+size_t sv_depth(const char *d, size_t len);
+
+/* For an answer cut after its first bytes (http.h too_large): the value of member `key` of the
+ * FIRST element of the array under top-level `envelope`, if it lies wholly in the head.
+ * GS_ENOTFOUND otherwise. */
+int sv_head_member(const char *head, size_t len, const char *envelope, const char *key,
+                   sv_span *out);
+/* For the last bytes of such an answer: the value of the LAST `"key":` in the tail that is
+ * followed by a complete value. A textual search, so it relies on the record's own member
+ * coming after any nested one of the same name (true of searchAfter in every answer shape seen:
+ * it closes each record); GS_ENOTFOUND when there is none. */
+int sv_tail_member(const char *tail, size_t len, const char *key, sv_span *out);
+
 #endif

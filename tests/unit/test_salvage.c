@@ -133,8 +133,27 @@ static void split_refuses_what_is_not_salvageable(void)
     TEST_EQ_INT(sv_split(unterminated, strlen(unterminated), "records", &it, &k, &e), GS_EPARSE);
 }
 
+static void ends_of_an_oversized_answer(void)
+{
+    const char *head =
+        "{\"records\":[{\"id\":\"big1\",\"owner\":[],\"properties\":{\"notes\":\"xxxx";
+    sv_span sp;
+    TEST_EQ_INT(sv_head_member(head, strlen(head), "records", "id", &sp), 0);
+    TEST_CHECK(sp.len == 6 && memcmp(head + sp.off, "\"big1\"", 6) == 0);
+    TEST_EQ_INT(sv_head_member(head, strlen(head), "records", "properties", &sp), GS_ENOTFOUND);
+    TEST_EQ_INT(sv_head_member(head, strlen(head), "contacts", "id", &sp), GS_ENOTFOUND);
+    /* the record's own cursor closes it; a nested one earlier, an escaped one in a string */
+    const char *tail = "xx\\\"searchAfter\\\":[0]\",\"meta\":{\"searchAfter\":[1,\"n\"]},"
+                       "\"searchAfter\":[1704067220000,\"big1\"],\"relations\":[]}],\"total\":3}";
+    TEST_EQ_INT(sv_tail_member(tail, strlen(tail), "searchAfter", &sp), 0);
+    TEST_CHECK(sp.len == 22 && memcmp(tail + sp.off, "[1704067220000,\"big1\"]", 22) == 0);
+    TEST_EQ_INT(sv_tail_member("xxxx", 4, "searchAfter", &sp), GS_ENOTFOUND);
+    TEST_EQ_INT(sv_depth("{\"a\":[[1],{\"b\":\"[[[[\"}]}", 23), 3);
+}
+
 int main(void)
 {
+    TEST_RUN(ends_of_an_oversized_answer);
     TEST_RUN(valid_text_is_left_alone);
     TEST_RUN(invalid_utf8_becomes_fffd);
     TEST_RUN(surrogates_and_nul);

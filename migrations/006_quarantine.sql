@@ -120,3 +120,21 @@ LEFT JOIN last_fail lf ON lf.location_id = k.location_id AND lf.object_key = k.o
 LEFT JOIN cf ON cf.location_id = k.location_id AND cf.object_key = k.object_key
 LEFT JOIN ghlsync.runtime rt ON rt.location_id = k.location_id
 LEFT JOIN qr ON qr.location_id = k.location_id AND qr.object_key = k.object_key;
+
+-- The OAuth pairs are the engine's alone: not even a read grant is kept for other roles (a BI
+-- role granted SELECT ON ALL TABLES IN SCHEMA ghlsync would otherwise see live refresh tokens).
+REVOKE ALL ON ghlsync.oauth_tokens FROM PUBLIC;
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT DISTINCT a.grantee::regrole::text AS role
+             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+             WHERE c.oid = 'ghlsync.oauth_tokens'::regclass
+               AND a.grantee <> c.relowner AND a.grantee <> 0
+    LOOP
+        -- regrole's text is already a quoted identifier
+        EXECUTE 'REVOKE ALL ON ghlsync.oauth_tokens FROM ' || g.role;
+    END LOOP;
+END
+$$;

@@ -193,12 +193,7 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     if ((rc = gs_loop_init(&E->loop, E->log, &ho, e)))
         return rc;
     E->loop_ready = true;
-    const char *cid = NULL, *csec = NULL;
-    for (size_t i = 0; i < c->n_locations; i++)
-        if (c->locations[i].auth == CFG_AUTH_OAUTH) {
-            cid = c->locations[i].client_id;
-            csec = c->locations[i].client_secret;
-        }
+    /* App credentials are per location (oa_token_set_client below), never client-wide. */
     hl_client_opts hop = {.base_url = c->api.base_url,
                           .version = c->api.version,
                           .rate = {.burst = c->rate_limit.burst,
@@ -206,8 +201,6 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
                                    .daily = c->rate_limit.daily,
                                    .headroom = c->rate_limit.headroom},
                           .timeout_ms = (long)c->api.request_timeout_ms,
-                          .client_id = cid,
-                          .client_secret = csec,
                           .on_answer = forward_answer,
                           .on_answer_ud = E};
     if ((rc = hl_client_new(&E->loop, &hop, &E->hl, e)))
@@ -239,7 +232,9 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
                 return rc;
             L->hl = hl_location_add(E->hl, cl->id, acc, ref, exp, E->meta, NULL, e);
             if (L->hl &&
-                oa_token_set_file(hl_location_token(L->hl), cl->refresh_token_file, alt) != 0) {
+                (oa_token_set_file(hl_location_token(L->hl), cl->refresh_token_file, alt) != 0 ||
+                 oa_token_set_client(hl_location_token(L->hl), cl->client_id, cl->client_secret) !=
+                     0)) {
                 free(acc);
                 free(ref);
                 free(alt);

@@ -147,6 +147,22 @@ long oa_refresh_count(const oa_token *t)
     return t->n_refresh;
 }
 
+int oa_token_set_client(oa_token *t, const char *client_id, const char *client_secret)
+{
+    char *i = dup_or_null(client_id), *s = dup_or_null(client_secret);
+    if ((client_id && !i) || (client_secret && !s)) {
+        free(i);
+        free(s);
+        return GS_ENOMEM;
+    }
+    free(t->client_id);
+    free(t->client_secret);
+    t->client_id = i;
+    t->client_secret = s;
+    log_add_secret(t->L->log, s);
+    return 0;
+}
+
 int oa_token_set_file(oa_token *t, const char *path, const char *alt_refresh)
 {
     char *f = dup_or_null(path), *a = dup_or_null(alt_refresh);

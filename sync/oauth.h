@@ -65,6 +65,10 @@ struct oa_waiter {
  * `expires_at_ms` is UTC ms (0 = unknown). Returns NULL on OOM. */
 oa_token *oa_token_new(gs_loop *L, rl_loc *budget, const char *location_id, const char *access,
                        const char *refresh, int64_t expires_at_ms, pga_conn *db, const oa_opts *o);
+/* The app credentials this location's refresh uses (each location, or agency, may be installed
+ * through its own app); replaces the client-wide ones given to oa_token_new. Copied. 0 or
+ * GS_ENOMEM. */
+int oa_token_set_client(oa_token *t, const char *client_id, const char *client_secret);
 /* Rewrite `path` (NULL: none) with the refresh token after every rotation; `alt_refresh` (may be
  * NULL) is the second candidate described above. Both copied. 0 or GS_ENOMEM. */
 int oa_token_set_file(oa_token *t, const char *path, const char *alt_refresh);

@@ -194,12 +194,68 @@ static void rotation_follows_the_file(void)
     tsim_stop(&s);
 }
 
+/* Two locations installed through different apps: each refreshes with its own credentials.
+ * Location 1's app secret is wrong (and listed last, where the old code took the credentials
+ * of every location from): location 0 must still sync. */
+static void each_location_uses_its_own_app(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "2", "--seed-records", "12", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    setenv("GHLT_CLIENT_ID", "hlsim-client", 1);
+    setenv("GHLT_CLIENT_SECRET", "hlsim-secret", 1);
+    setenv("GHLT_BAD_SECRET", "not-the-secret", 1);
+    char dir[512], cfg[600], ci[512], log[700];
+    snprintf(dir, sizeof dir, "%s/oauth-apps-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    PGconn *c = tpg_fresh_db("oa_apps", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    for (int i = 0; i < 2; i++) {
+        char rtf[600];
+        snprintf(rtf, sizeof rtf, "%s/refresh%d", dir, i);
+        FILE *t = fopen(rtf, "w");
+        TEST_REQUIRE(t != NULL);
+        fprintf(t, "%s\n", s.loc[i].refresh);
+        fclose(t);
+        chmod(rtf, 0600);
+    }
+    snprintf(cfg, sizeof cfg, "%s/sync.toml", dir);
+    FILE *f = fopen(cfg, "w");
+    TEST_REQUIRE(f != NULL);
+    fprintf(f,
+            "[api]\nbase_url = \"%s\"\ninsecure_http = true\nrequest_timeout = \"10s\"\n\n"
+            "[database]\nurl = \"%s\"\n\n[pull]\noutage_timeout = \"0s\"\n\n"
+            "[[locations]]\nid = \"%s\"\nclient_id_env = \"GHLT_CLIENT_ID\"\n"
+            "client_secret_env = \"GHLT_CLIENT_SECRET\"\nrefresh_token_file = \"refresh0\"\n"
+            "objects = [\"custom_objects.pet\"]\n\n"
+            "[[locations]]\nid = \"%s\"\nclient_id_env = \"GHLT_CLIENT_ID\"\n"
+            "client_secret_env = \"GHLT_BAD_SECRET\"\nrefresh_token_file = \"refresh1\"\n"
+            "objects = [\"custom_objects.pet\"]\n",
+            s.base_url, ci, s.loc[0].id, s.loc[1].id);
+    fclose(f);
+    const char *bf[] = {"backfill", NULL};
+    int rc = tpull_run(cfg, bf, log, 60000);
+    TEST_CHECK_MSG(rc != 0, "location 1 cannot refresh: the run is not a success (%d)", rc);
+    char q[300];
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.pet WHERE location_id = '%s'", s.loc[0].id);
+    char *n = tpg_scalar(c, q);
+    TEST_EQ_STR(n ? n : "(null)", "12");
+    free(n);
+    TEST_CHECK_MSG(!log_has(log, "not-the-secret") && !log_has(log, "hlsim-secret"),
+                   "no client secret in the log");
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
         test_skip("rotation_follows_the_file", "no PostgreSQL or binaries");
+        test_skip("each_location_uses_its_own_app", "no PostgreSQL or binaries");
         return test_done();
     }
     TEST_RUN(rotation_follows_the_file);
+    TEST_RUN(each_location_uses_its_own_app);
     return test_done();
 }

@@ -45,6 +45,8 @@ void hs_alnum_id(hs_rng *r, char out[21]);
 bool hs_is_hex24(const char *s);
 bool hs_valid_date(const char *s); /* YYYY-MM-DD, a real calendar day */
 void hs_sleep_ms(int64_t ms, const volatile int *stop);
+void hs_fold(char *s); /* lower case, ASCII and Latin-1 letters, in place */
+bool hs_ci_contains(const char *hay, const char *needle, bool whole); /* folded */
 
 /* ---- data types of fields ----------------------------------------------------------------- */
 enum hs_dtype {

@@ -291,7 +291,7 @@ static cJSON *data(cview *v)
 static bool scalar_eq(const cJSON *a, const cJSON *want)
 {
     if (cJSON_IsString(a) && cJSON_IsString(want))
-        return strcasecmp(a->valuestring, want->valuestring) == 0;
+        return hs_ci_contains(a->valuestring, want->valuestring, true);
     if (cJSON_IsNumber(a) && cJSON_IsNumber(want))
         return a->valuedouble == want->valuedouble;
     if (cJSON_IsNumber(a) && cJSON_IsString(want))
@@ -313,7 +313,7 @@ static bool any_eq(const cJSON *v, const cJSON *want, bool contains)
         return false;
     }
     if (contains && cJSON_IsString(v) && cJSON_IsString(want))
-        return strcasestr(v->valuestring, want->valuestring) != NULL;
+        return hs_ci_contains(v->valuestring, want->valuestring, false);
     return scalar_eq(v, want);
 }
 
@@ -398,12 +398,10 @@ typedef struct qry {
 
 static bool query_match(const qry *q, cview *v)
 {
-    if (!strcasestr(v->r->props, q->text))
-        return false;
     static const char *const k[] = {"firstName", "lastName", "email", "phone", "companyName"};
     for (int i = 0; i < 5; i++) {
         const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data(v), k[i]));
-        if (s && strcasestr(s, q->text))
+        if (s && hs_ci_contains(s, q->text, false))
             return true;
     }
     const char *fn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data(v), "firstName"));
@@ -411,7 +409,7 @@ static bool query_match(const qry *q, cview *v)
     if (fn && ln) {
         char full[600];
         snprintf(full, sizeof full, "%s %s", fn, ln);
-        return strcasestr(full, q->text) != NULL;
+        return hs_ci_contains(full, q->text, false);
     }
     return false;
 }
@@ -496,8 +494,7 @@ static void cand_keys(cand *cd, const sspec *sp)
         } else if (cJSON_IsString(x) && x->valuestring[0]) {
             k->kind = 2;
             k->str = strdup(x->valuestring);
-            for (char *p = k->str; *p; p++)
-                *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+            hs_fold(k->str);
         } else {
             k->kind = 0;
         }

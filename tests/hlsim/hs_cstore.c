@@ -547,8 +547,9 @@ static void put_lower(hs_buf *b, const char *s)
         return;
     }
     char *t = strdup(s);
-    for (char *p = t; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    if (!t)
+        abort();
+    hs_fold(t);
     hs_buf_json_str(b, t);
     free(t);
 }

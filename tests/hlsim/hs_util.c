@@ -298,3 +298,28 @@ const char *hs_route_name(int r)
 {
     return r >= 0 && r < R__COUNT ? route_names[r] : "?";
 }
+
+void hs_fold(char *s)
+{
+    /* ASCII and the Latin-1 letters (U+00C0..U+00DE but U+00D7): the same bytes count, so a
+     * folded copy lines up with the original; enough for names like "Müller" or "ZOË" */
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (unsigned char)(*p + 32);
+        else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97)
+            p[1] = (unsigned char)(p[1] + 0x20), p++;
+    }
+}
+
+bool hs_ci_contains(const char *hay, const char *needle, bool whole)
+{
+    char *h = strdup(hay), *n = strdup(needle);
+    if (!h || !n)
+        abort();
+    hs_fold(h);
+    hs_fold(n);
+    bool r = whole ? strcmp(h, n) == 0 : strstr(h, n) != NULL;
+    free(h);
+    free(n);
+    return r;
+}

@@ -317,8 +317,8 @@ static void custom_field_types(void)
         TEST_CHECK_MSG(st == 422 && has_msg(j, id), "%s bad value -> %ld", t[i].key, st);
         cJSON_Delete(j);
         /* null clears */
-        snprintf(body, sizeof body, "{\"customFields\":[{\"key\":\"contact.%s\",\"field_value\":null}]}",
-                 t[i].key);
+        snprintf(body, sizeof body,
+                 "{\"customFields\":[{\"key\":\"contact.%s\",\"field_value\":null}]}", t[i].key);
         j = call(0, "PUT", path, body, &st);
         TEST_CHECK(st == 200 && cf_value(get(j, "contact"), id) == NULL);
         cJSON_Delete(j);
@@ -336,10 +336,9 @@ static void definitions(void)
     TEST_EQ_INT(st, 200);
     cJSON *list = get(defs, "customFields");
     TEST_CHECK(cJSON_GetArraySize(list) >= 12);
-    static const char *const types[] = {"TEXT",     "LARGE_TEXT",       "NUMERICAL", "MONETORY",
-                                        "SINGLE_OPTIONS", "MULTIPLE_OPTIONS", "CHECKBOX",
-                                        "RADIO",    "DATE",             "PHONE",
-                                        "TEXTBOX_LIST", "FILE_UPLOAD"};
+    static const char *const types[] = {
+        "TEXT",     "LARGE_TEXT", "NUMERICAL", "MONETORY", "SINGLE_OPTIONS", "MULTIPLE_OPTIONS",
+        "CHECKBOX", "RADIO",      "DATE",      "PHONE",    "TEXTBOX_LIST",   "FILE_UPLOAD"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         bool found = false;
         cJSON *f;
@@ -358,8 +357,8 @@ static void definitions(void)
         bool same = false;
         cJSON *g;
         cJSON_ArrayForEach(g, get(obj, "fields")) same |=
-            !strcmp(str(g, "id"), str(f, "id")) && !strcmp(str(g, "fieldKey"), str(f, "fieldKey")) &&
-            cJSON_IsFalse(get(g, "standard"));
+            !strcmp(str(g, "id"), str(f, "id")) &&
+            !strcmp(str(g, "fieldKey"), str(f, "fieldKey")) && cJSON_IsFalse(get(g, "standard"));
         TEST_CHECK_MSG(same, "%s missing from /objects/contact", str(f, "fieldKey"));
     }
     bool std_first = false;
@@ -383,7 +382,8 @@ static void definitions(void)
                       &st);
     TEST_EQ_INT(st, 201);
     char fid[64];
-    snprintf(fid, sizeof fid, "%s", str(get(nf, "customField"), "id") ? str(get(nf, "customField"), "id") : "");
+    snprintf(fid, sizeof fid, "%s",
+             str(get(nf, "customField"), "id") ? str(get(nf, "customField"), "id") : "");
     cJSON_Delete(nf);
     char id2[64];
     field_id("colour", id2);
@@ -532,9 +532,11 @@ static void search_paging(void)
     cJSON_ArrayForEach(c, all) since += strcmp(str(c, "dateUpdated"), t) >= 0;
     TEST_CHECK(since > 0 && since < n);
     char f[300];
-    snprintf(f, sizeof f, "[{\"field\":\"dateUpdated\",\"operator\":\"range\",\"value\":{\"gte\":\"%s\"}}]", t);
+    snprintf(f, sizeof f,
+             "[{\"field\":\"dateUpdated\",\"operator\":\"range\",\"value\":{\"gte\":\"%s\"}}]", t);
     page_all("dateUpdated", false, 500, f, since);
-    snprintf(f, sizeof f, "[{\"field\":\"dateUpdated\",\"operator\":\"range\",\"value\":{\"gte\":%lld}}]",
+    snprintf(f, sizeof f,
+             "[{\"field\":\"dateUpdated\",\"operator\":\"range\",\"value\":{\"gte\":%lld}}]",
              1704412800000LL);
     page_all("dateUpdated", false, 250, f, since);
     char extra[400];
@@ -543,7 +545,9 @@ static void search_paging(void)
 
     /* page offsets read the same sequence as the cursor */
     long st;
-    cJSON *p2 = search("\"pageLimit\":7,\"page\":3,\"sort\":[{\"field\":\"dateAdded\",\"direction\":\"asc\"}]", &st);
+    cJSON *p2 = search(
+        "\"pageLimit\":7,\"page\":3,\"sort\":[{\"field\":\"dateAdded\",\"direction\":\"asc\"}]",
+        &st);
     TEST_EQ_STR(str(cJSON_GetArrayItem(get(p2, "contacts"), 0), "id"),
                 str(cJSON_GetArrayItem(all, 14), "id"));
     cJSON_Delete(p2);
@@ -556,8 +560,9 @@ static void search_paging(void)
     TEST_EQ_INT(cJSON_GetArraySize(get(first, "searchAfter")), 3);
     bool sorted = true;
     for (int i = 1; i < cJSON_GetArraySize(get(two, "contacts")); i++)
-        sorted &= strcmp(str(cJSON_GetArrayItem(get(two, "contacts"), i - 1), "lastNameLowerCase"),
-                         str(cJSON_GetArrayItem(get(two, "contacts"), i), "lastNameLowerCase")) <= 0;
+        sorted &=
+            strcmp(str(cJSON_GetArrayItem(get(two, "contacts"), i - 1), "lastNameLowerCase"),
+                   str(cJSON_GetArrayItem(get(two, "contacts"), i), "lastNameLowerCase")) <= 0;
     TEST_CHECK(sorted);
     cJSON_Delete(two);
     cJSON_Delete(root);
@@ -587,7 +592,7 @@ static void search_filters(void)
         hi += cJSON_IsNumber(sv) && sv->valuedouble >= 50 && sv->valuedouble < 80;
         no_email += !str(c, "email");
         dnd += cJSON_IsTrue(get(c, "dnd"));
-        q += str(c, "lastName") && strcasestr(str(c, "lastName"), "müll") != NULL;
+        q += str(c, "lastName") && strstr(str(c, "lastName"), "Müll") != NULL;
     }
     char extra[1024];
     TEST_EQ_INT(total_of("\"pageLimit\":1,\"filters\":[{\"field\":\"tags\",\"operator\":\"eq\","
@@ -623,9 +628,10 @@ static void search_filters(void)
     snprintf(up, sizeof up, "%s", em);
     for (char *p = up; *p; p++)
         *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-    snprintf(extra, sizeof extra,
-             "\"pageLimit\":1,\"filters\":[{\"field\":\"email\",\"operator\":\"eq\",\"value\":\"%s\"}]",
-             up);
+    snprintf(
+        extra, sizeof extra,
+        "\"pageLimit\":1,\"filters\":[{\"field\":\"email\",\"operator\":\"eq\",\"value\":\"%s\"}]",
+        up);
     TEST_CHECK(total_of(extra) >= 1);
     snprintf(extra, sizeof extra,
              "\"pageLimit\":1,\"filters\":[{\"field\":\"customFields.%s.Twitter\",\"operator\":"
@@ -656,7 +662,8 @@ static void switches(void)
                               "\"eq\",\"value\":\"vip\"}]"),
                 422);
     admin_ok("PUT", "/_admin/switches", "{\"filters\":\"on\",\"sort\":false}");
-    j = search("\"pageLimit\":3,\"sort\":[{\"field\":\"dateUpdated\",\"direction\":\"desc\"}]", &st);
+    j = search("\"pageLimit\":3,\"sort\":[{\"field\":\"dateUpdated\",\"direction\":\"desc\"}]",
+               &st);
     cJSON *d = search("\"pageLimit\":3", &st);
     TEST_EQ_STR(str(cJSON_GetArrayItem(get(j, "contacts"), 0), "id"),
                 str(cJSON_GetArrayItem(get(d, "contacts"), 0), "id"));
@@ -675,10 +682,12 @@ static void index_lag(void)
 {
     long st;
     long n = total_of("\"pageLimit\":1");
-    cJSON *j = search("\"pageLimit\":1,\"sort\":[{\"field\":\"dateAdded\",\"direction\":\"asc\"}]", &st);
+    cJSON *j =
+        search("\"pageLimit\":1,\"sort\":[{\"field\":\"dateAdded\",\"direction\":\"asc\"}]", &st);
     char old_id[64], old_upd[40];
     snprintf(old_id, sizeof old_id, "%s", str(cJSON_GetArrayItem(get(j, "contacts"), 0), "id"));
-    snprintf(old_upd, sizeof old_upd, "%s", str(cJSON_GetArrayItem(get(j, "contacts"), 0), "dateUpdated"));
+    snprintf(old_upd, sizeof old_upd, "%s",
+             str(cJSON_GetArrayItem(get(j, "contacts"), 0), "dateUpdated"));
     cJSON_Delete(j);
 
     admin_ok("PUT", "/_admin/switches", "{\"indexLagMs\":600000}");
@@ -699,9 +708,10 @@ static void index_lag(void)
     TEST_EQ_STR(str(get(j, "contact"), "city"), "Lagville");
     cJSON_Delete(j);
     char f[600];
-    snprintf(f, sizeof f,
-             "\"pageLimit\":1,\"filters\":[{\"field\":\"id\",\"operator\":\"eq\",\"value\":\"%s\"}]",
-             old_id);
+    snprintf(
+        f, sizeof f,
+        "\"pageLimit\":1,\"filters\":[{\"field\":\"id\",\"operator\":\"eq\",\"value\":\"%s\"}]",
+        old_id);
     j = search(f, &st);
     cJSON *c = cJSON_GetArrayItem(get(j, "contacts"), 0);
     TEST_EQ_STR(str(c, "dateUpdated"), old_upd);
@@ -812,7 +822,8 @@ static void faults_and_another_user(void)
     TEST_EQ_INT(search_status("\"pageLimit\":1"), 503);
     admin_ok("POST", "/_admin/faults", "{\"kind\":\"rate429\",\"path\":\"/contacts\",\"count\":1}");
     TEST_EQ_INT(search_status("\"pageLimit\":1"), 429);
-    admin_ok("POST", "/_admin/faults", "{\"kind\":\"truncate\",\"path\":\"/contacts\",\"count\":1}");
+    admin_ok("POST", "/_admin/faults",
+             "{\"kind\":\"truncate\",\"path\":\"/contacts\",\"count\":1}");
     char *resp = NULL;
     snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"pageLimit\":5}", S.loc[0].id);
     TEST_EQ_INT(tsim_api(&S, 0, "POST", "/contacts/search", body, &resp), 200);
@@ -890,10 +901,12 @@ static void admin_edits_and_state(void)
     TEST_REQUIRE(tsim_admin(&S, "GET", path, NULL, &s2) == 200);
     cJSON *a = cJSON_Parse(s1), *b = cJSON_Parse(s2);
     cJSON *ca = NULL, *cb = NULL, *o;
-    cJSON_ArrayForEach(o, get(cJSON_GetArrayItem(get(a, "locations"), 0), "objects")) if (
-        !strcmp(str(get(o, "object"), "key"), "contact")) ca = o;
-    cJSON_ArrayForEach(o, get(cJSON_GetArrayItem(get(b, "locations"), 0), "objects")) if (
-        !strcmp(str(get(o, "object"), "key"), "contact")) cb = o;
+    cJSON_ArrayForEach(o, get(cJSON_GetArrayItem(get(a, "locations"), 0),
+                              "objects")) if (!strcmp(str(get(o, "object"), "key"), "contact")) ca =
+        o;
+    cJSON_ArrayForEach(o, get(cJSON_GetArrayItem(get(b, "locations"), 0),
+                              "objects")) if (!strcmp(str(get(o, "object"), "key"), "contact")) cb =
+        o;
     TEST_REQUIRE(ca && cb);
     TEST_CHECK(cJSON_GetArraySize(get(ca, "contacts")) > N_SEEDED / 2);
     TEST_CHECK(cJSON_Compare(get(ca, "contacts"), get(cb, "contacts"), true));
@@ -913,8 +926,8 @@ int main(void)
 {
     char n[16];
     snprintf(n, sizeof n, "%d", N_SEEDED);
-    const char *args[] = {"--seed-contacts", n, "--seed-records", "5", "--burst", "0",
-                          "--daily",         "0", NULL};
+    const char *args[] = {
+        "--seed-contacts", n, "--seed-records", "5", "--burst", "0", "--daily", "0", NULL};
     if (tsim_start(&S, args) != 0) {
         test_report("hlsim starts", false, "see # lines");
         return test_done();

@@ -313,7 +313,7 @@ static void contact_search(hs_call *k, hs_object *o)
     if (cJSON_IsString(loc) && strcmp(loc->valuestring, k->loc->id)) {
         fail(k, 403, "The token does not have access to this location");
     } else {
-        int st = hs_contact_search(k->c, k->loc, o, b, &k->out, errs);
+        int st = hs_family_search(k->c, k->loc, o, HS_FAM_CONTACTS, b, &k->out, errs);
         if (st != 200) {
             free(k->out.d);
             memset(&k->out, 0, sizeof k->out);
@@ -339,10 +339,12 @@ static void loc_custom_fields(hs_call *k, hs_object *o)
     }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "customFields");
-    /* opportunity custom fields are not simulated yet: model=opportunity lists none */
-    if (!m || strcmp(m, "opportunity")) {
-        const cJSON *f;
+    const cJSON *f;
+    if (!m || strcmp(m, "opportunity"))
         cJSON_ArrayForEach(f, o->fields) cJSON_AddItemToArray(arr, cJSON_Duplicate(f, 1));
+    if (!m || strcmp(m, "contact")) {
+        hs_object *op = hs_opps_obj(k->c, k->loc);
+        cJSON_ArrayForEach(f, op->fields) cJSON_AddItemToArray(arr, cJSON_Duplicate(f, 1));
     }
     char *s = cJSON_PrintUnformatted(j);
     k->status = 200;

@@ -338,7 +338,8 @@ static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, 
         {
             bool ok = !strcmp(it->string, "id") || !strcmp(it->string, "key") ||
                       !strcmp(it->string, "field_value") ||
-                      (mode == M_ADMIN && !strcmp(it->string, "value"));
+                      (mode == M_ADMIN &&
+                       (!strcmp(it->string, "value") || !strcmp(it->string, "fieldValue")));
             if (!ok) {
                 e(errs, "customFields.property %s should not exist", it->string, NULL);
                 bad = true;
@@ -359,6 +360,8 @@ static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, 
         const cJSON *val = cJSON_GetObjectItemCaseSensitive(item, "field_value");
         if (!val)
             val = cJSON_GetObjectItemCaseSensitive(item, "value");
+        if (!val)
+            val = cJSON_GetObjectItemCaseSensitive(item, "fieldValue");
         if (!val) {
             e(errs, "customFields.%s: field_value is required", jstr(f, "id"), NULL);
             continue;
@@ -591,4 +594,14 @@ hs_rec *hs_contact_new(hs_ctx *c, hs_object *o, cJSON *data, int64_t created, in
     r->created_src = r->updated_src = (uint8_t)src;
     hs_contact_set_data(r, data);
     return r;
+}
+
+void hs_cfields_apply(const hs_object *o, const cJSON *v, bool admin, cJSON *out, cJSON *errs)
+{
+    apply_cfs(o, v, admin ? M_ADMIN : M_UPDATE, out, errs);
+}
+
+bool hs_parse_day(const char *s, char out[11])
+{
+    return parse_day(s, out);
 }

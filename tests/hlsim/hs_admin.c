@@ -474,6 +474,8 @@ static void dispatch(areq *a)
     hs_ctx *c = a->c;
     int cst =
         a->nseg ? hs_contacts_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out) : 0;
+    if (!cst && a->nseg)
+        cst = hs_opps_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out);
     if (cst) {
         a->status = cst;
     } else if (is(a, "GET", 1, "health", NULL)) {

@@ -421,8 +421,11 @@ cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON 
         set(out, "lastActionDate", cJSON_CreateNumber((double)now));
     if (jstr(out, "status") && strcmp(jstr(out, "status"), "lost"))
         set(out, "lostReasonId", NULL);
-    const cJSON *iv = get(out, "indexVersion");
-    set(out, "indexVersion", cJSON_CreateNumber(cJSON_IsNumber(iv) ? iv->valuedouble + 1 : 1));
+    const cJSON *iv = get(out, "indexVersion"), *biv = get(body, "indexVersion");
+    if (mode == OW_ADMIN && cJSON_IsNumber(biv)) /* a dump loads back as it was */
+        set(out, "indexVersion", cJSON_CreateNumber(biv->valuedouble));
+    else
+        set(out, "indexVersion", cJSON_CreateNumber(cJSON_IsNumber(iv) ? iv->valuedouble + 1 : 1));
     return out;
 }
 

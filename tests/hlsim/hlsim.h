@@ -349,7 +349,6 @@ hs_object *hs_contacts_obj(hs_ctx *c, hs_loc *l);
 bool hs_is_contacts(const hs_object *o);
 void hs_contacts_settle(hs_ctx *c, hs_object *o);     /* due versions -> index */
 hs_rec *hs_contact_get(hs_object *o, const char *id); /* current version, NULL if none */
-size_t hs_contacts_count(hs_object *o);               /* current contacts */
 /* snap (owned) becomes the current version of its contact; deleted=1 removes it */
 void hs_contact_commit(hs_ctx *c, hs_object *o, hs_rec *snap);
 hs_rec *hs_rec_clone(const hs_rec *r);

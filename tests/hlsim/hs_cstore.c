@@ -123,23 +123,6 @@ hs_rec *hs_contact_get(hs_object *o, const char *id)
     return hs_rec_find(o, id);
 }
 
-size_t hs_contacts_count(hs_object *o)
-{
-    size_t n = o->by_created.n;
-    const hs_map *m = &o->cs->cur;
-    for (size_t i = 0; i < m->cap; i++) {
-        hs_rec *r = m->slots[i];
-        if (!r || r == (hs_rec *)1)
-            continue;
-        bool indexed = hs_rec_find(o, r->id) != NULL;
-        if (r->deleted && indexed)
-            n--;
-        else if (!r->deleted && !indexed)
-            n++;
-    }
-    return n;
-}
-
 /* ---- duplicate lookup ----------------------------------------------------------------------- */
 
 static uint64_t str_hash(const char *s)

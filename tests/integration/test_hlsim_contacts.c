@@ -624,6 +624,7 @@ static void search_filters(void)
     /* email eq is case-insensitive */
     const char *em = NULL;
     cJSON_ArrayForEach(c, all) if (!em && str(c, "email")) em = str(c, "email");
+    TEST_REQUIRE(em != NULL);
     char up[200];
     snprintf(up, sizeof up, "%s", em);
     for (char *p = up; *p; p++)

@@ -326,6 +326,49 @@ static void contact_search(hs_call *k, hs_object *o)
     cJSON_Delete(b);
 }
 
+/* GET /contacts/search/duplicate?locationId=&email=&number=: the store, not the search index,
+ * so it sees a contact created a moment ago (what a retry after an unknown outcome needs) */
+static void contact_dup(hs_call *k, hs_object *o)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, k->q_all)
+    {
+        if (strcmp(it->string, "locationId") && strcmp(it->string, "email") &&
+            strcmp(it->string, "number")) {
+            char m[300];
+            snprintf(m, sizeof m, "property %.200s should not exist", it->string);
+            fail(k, 422, m);
+            return;
+        }
+    }
+    const char *loc = jstr(k->q_all, "locationId");
+    if (!loc || !*loc) {
+        fail(k, 422, "locationId should not be empty");
+        return;
+    }
+    if (strcmp(loc, k->loc->id)) {
+        fail(k, 403, "The token does not have access to this location");
+        return;
+    }
+    hs_cstore *cs = o->cs;
+    int order[2] = {CDUP_EMAIL, CDUP_PHONE}, n = 2;
+    if (cs->n_rule) {
+        n = cs->n_rule;
+        memcpy(order, cs->rule, sizeof order);
+    }
+    const char *id = NULL;
+    for (int i = 0; i < n && !id; i++)
+        id = hs_contact_dup_find(o, order[i],
+                                 jstr(k->q_all, order[i] == CDUP_EMAIL ? "email" : "number"), NULL);
+    hs_rec *r = id ? hs_contact_get(o, id) : NULL;
+    if (r) {
+        contact_out(k, 200, "{\"contact\":", o, r);
+    } else {
+        k->status = 200;
+        hs_buf_puts(&k->out, "{\"contact\":null}");
+    }
+}
+
 static void loc_custom_fields(hs_call *k, hs_object *o)
 {
     if (strcmp(k->key, k->loc->id)) {
@@ -387,6 +430,9 @@ void hs_contacts_dispatch(hs_call *k)
         break;
     case R_LOC_CF_LIST:
         loc_custom_fields(k, o);
+        break;
+    case R_CONTACT_DUP:
+        contact_dup(k, o);
         break;
     default:
         fail(k, 404, "Not Found");

@@ -112,6 +112,8 @@ static int route(const char *m, const char *url, char *key, char *id)
         snprintf(id, 128, "%.127s", s[1]);
         if (n == 2)
             return get ? R_CONTACT_GET : put ? R_CONTACT_PUT : del ? R_CONTACT_DELETE : R_NONE;
+        if (n == 3 && !strcmp(s[1], "search") && !strcmp(s[2], "duplicate"))
+            return get ? R_CONTACT_DUP : R_NONE;
         if (n == 3 && !strcmp(s[2], "tags"))
             return post ? R_CONTACT_TAGS_ADD : del ? R_CONTACT_TAGS_DEL : R_NONE;
         return R_NONE;
@@ -536,7 +538,7 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
     k.q_location = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "locationId");
     k.q_fetch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fetchProperties");
     k.q_model = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "model");
-    if (k.route >= R_OPP_GSEARCH && k.route <= R_OPP_STATUS) {
+    if ((k.route >= R_OPP_GSEARCH && k.route <= R_OPP_STATUS) || k.route == R_CONTACT_DUP) {
         k.q_all = cJSON_CreateObject();
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, k.q_all);
     }

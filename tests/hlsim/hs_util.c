@@ -289,6 +289,7 @@ static const char *const route_names[R__COUNT] = {
     "DELETE /contacts/{id}",
     "POST /contacts/{id}/tags",
     "DELETE /contacts/{id}/tags",
+    "GET /contacts/search/duplicate",
     "GET /locations/{id}/customFields",
     "GET /opportunities/search",
     "POST /opportunities/search",

@@ -718,8 +718,22 @@ static void index_lag(void)
     TEST_EQ_STR(str(c, "dateUpdated"), old_upd);
     TEST_CHECK(!str(c, "city") || strcmp(str(c, "city"), "Lagville"));
     cJSON_Delete(j);
+    /* the duplicate lookup reads the store: it finds the new contact at once */
+    char dpath[300];
+    snprintf(dpath, sizeof dpath, "/contacts/search/duplicate?locationId=%s&email=LAG@example.com",
+             S.loc[0].id);
+    j = call(0, "GET", dpath, NULL, &st);
+    TEST_EQ_INT(st, 200);
+    TEST_EQ_STR(str(get(j, "contact"), "id"), path + strlen("/contacts/"));
+    cJSON_Delete(j);
     /* a delete: search still lists it, GET does not */
     cJSON_Delete(call(0, "DELETE", path, NULL, &st));
+    j = call(0, "GET", dpath, NULL, &st);
+    TEST_CHECK(st == 200 && cJSON_IsNull(get(j, "contact")));
+    cJSON_Delete(j);
+    snprintf(dpath, sizeof dpath, "/contacts/search/duplicate?locationId=%s&phone=1", S.loc[0].id);
+    cJSON_Delete(call(0, "GET", dpath, NULL, &st));
+    TEST_EQ_INT(st, 422);
     cJSON_Delete(call(0, "GET", path, NULL, &st));
     TEST_EQ_INT(st, 404);
     TEST_EQ_INT(total_of("\"pageLimit\":1"), n);

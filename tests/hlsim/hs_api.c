@@ -871,6 +871,8 @@ void hs_api_dispatch(hs_call *k)
     case R_CONTACT_TAGS_ADD:
     case R_CONTACT_TAGS_DEL:
     case R_CONTACT_DUP:
+    case R_CONTACT_FOLLOWERS_ADD:
+    case R_CONTACT_FOLLOWERS_DEL:
     case R_LOC_CF_LIST:
         hs_contacts_dispatch(k);
         break;

@@ -116,6 +116,8 @@ static int route(const char *m, const char *url, char *key, char *id)
             return get ? R_CONTACT_DUP : R_NONE;
         if (n == 3 && !strcmp(s[2], "tags"))
             return post ? R_CONTACT_TAGS_ADD : del ? R_CONTACT_TAGS_DEL : R_NONE;
+        if (n == 3 && !strcmp(s[2], "followers"))
+            return post ? R_CONTACT_FOLLOWERS_ADD : del ? R_CONTACT_FOLLOWERS_DEL : R_NONE;
         return R_NONE;
     }
     if (!strcmp(s[0], "opportunities")) {

@@ -290,6 +290,8 @@ static const char *const route_names[R__COUNT] = {
     "POST /contacts/{id}/tags",
     "DELETE /contacts/{id}/tags",
     "GET /contacts/search/duplicate",
+    "POST /contacts/{id}/followers",
+    "DELETE /contacts/{id}/followers",
     "GET /locations/{id}/customFields",
     "GET /opportunities/search",
     "POST /opportunities/search",

@@ -211,6 +211,18 @@ static void crud_and_shapes(void)
     j = call(0, "POST", path, "{\"tags\":[\"x\"],\"locationId\":\"y\"}", &st);
     TEST_EQ_INT(st, 422);
     cJSON_Delete(j);
+    /* followers: their own endpoints, the answer names what changed */
+    snprintf(path, sizeof path, "/contacts/%s/followers", id);
+    j = call(0, "POST", path, "{\"followers\":[\"u1\",\"u2\"]}", &st);
+    TEST_EQ_INT(st, 201);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followers")), 2);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followersAdded")), 2);
+    cJSON_Delete(j);
+    j = call(0, "DELETE", path, "{\"followers\":[\"u1\",\"u9\"]}", &st);
+    TEST_EQ_INT(st, 200);
+    TEST_EQ_STR(cJSON_GetStringValue(cJSON_GetArrayItem(get(j, "followers"), 0)), "u2");
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followersRemoved")), 1);
+    cJSON_Delete(j);
 
     /* strict bodies */
     snprintf(path, sizeof path, "/contacts/%s", id);
@@ -221,6 +233,7 @@ static void crud_and_shapes(void)
         {"{\"additionalEmails\":[\"a@b.co\"]}", "property additionalEmails should not exist"},
         {"{\"locationId\":\"x\"}", "property locationId should not exist"},
         {"{\"type\":\"customer\"}", "property type should not exist"},
+        {"{\"followers\":[\"u1\"]}", "property followers should not exist"},
         {"{\"email\":\"not-an-email\"}", "email must be an email"},
         {"{\"phone\":\"12\"}", "phone must be a valid phone number"},
         {"{\"dnd\":\"yes\"}", "dnd must be a boolean value"},

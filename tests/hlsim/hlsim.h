@@ -219,6 +219,8 @@ enum hs_route {
     R_OPP_GET,
     R_OPP_PUT,
     R_OPP_DELETE,
+    R_OPP_FOLLOWERS_ADD,
+    R_OPP_FOLLOWERS_DEL,
     R_OPP_STATUS,
     R_OAUTH_TOKEN,
     R_ADMIN,

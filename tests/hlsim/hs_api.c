@@ -884,6 +884,8 @@ void hs_api_dispatch(hs_call *k)
     case R_OPP_GET:
     case R_OPP_PUT:
     case R_OPP_DELETE:
+    case R_OPP_FOLLOWERS_ADD:
+    case R_OPP_FOLLOWERS_DEL:
     case R_OPP_STATUS:
         hs_opps_dispatch(k);
         break;

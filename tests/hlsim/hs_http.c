@@ -136,6 +136,8 @@ static int route(const char *m, const char *url, char *key, char *id)
             return get ? R_OPP_GET : put ? R_OPP_PUT : del ? R_OPP_DELETE : R_NONE;
         if (n == 3 && !strcmp(s[2], "status"))
             return put ? R_OPP_STATUS : R_NONE;
+        if (n == 3 && !strcmp(s[2], "followers"))
+            return post ? R_OPP_FOLLOWERS_ADD : del ? R_OPP_FOLLOWERS_DEL : R_NONE;
         return R_NONE;
     }
     if (n == 3 && !strcmp(s[0], "locations") && s[1][0] && !strcmp(s[2], "customFields")) {

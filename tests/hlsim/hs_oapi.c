@@ -426,6 +426,80 @@ out:
     cJSON_Delete(b);
 }
 
+/* POST / DELETE /opportunities/{id}/followers {followers: [...]}; DELETE also takes
+ * ?isRemoveAllFollowers=true */
+static void followers(hs_call *k, hs_object *o, hs_rec *r, bool add)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, k->q_all)
+    {
+        if (add || strcmp(it->string, "isRemoveAllFollowers")) {
+            char m[300];
+            snprintf(m, sizeof m, "property %.200s should not exist", it->string);
+            fail(k, 422, m);
+            return;
+        }
+    }
+    bool all = !add && jstr(k->q_all, "isRemoveAllFollowers") &&
+               !strcmp(jstr(k->q_all, "isRemoveAllFollowers"), "true");
+    cJSON *b = k->body_len || !all ? parse_body(k) : cJSON_CreateObject();
+    if (!b)
+        return;
+    const cJSON *vals = get(b, "followers");
+    bool ok =
+        all ? cJSON_GetArraySize(b) == 0 || (cJSON_GetArraySize(b) == 1 && cJSON_IsArray(vals))
+            : cJSON_GetArraySize(b) == 1 && cJSON_IsArray(vals);
+    cJSON_ArrayForEach(it, vals) ok = ok && cJSON_IsString(it) && it->valuestring[0];
+    if (!ok) {
+        fail(k, 422, "body must be {\"followers\": [user ids]} and nothing else");
+        cJSON_Delete(b);
+        return;
+    }
+    cJSON *d = cJSON_Parse(r->props), *changed = cJSON_CreateArray();
+    cJSON *cur = get(d, "followers");
+    if (!cJSON_IsArray(cur)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(d, "followers");
+        cur = cJSON_AddArrayToObject(d, "followers");
+    }
+    if (all) {
+        while (cJSON_GetArraySize(cur))
+            cJSON_AddItemToArray(changed, cJSON_DetachItemFromArray(cur, 0));
+    }
+    const cJSON *todo = all ? NULL : vals;
+    cJSON_ArrayForEach(it, todo)
+    {
+        int at = -1, i = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, cur)
+        {
+            if (!strcmp(x->valuestring, it->valuestring))
+                at = i;
+            i++;
+        }
+        if (add && at < 0)
+            cJSON_AddItemToArray(cur, cJSON_CreateString(it->valuestring));
+        else if (!add && at >= 0)
+            cJSON_DeleteItemFromArray(cur, at);
+        else
+            continue;
+        cJSON_AddItemToArray(changed, cJSON_CreateString(it->valuestring));
+    }
+    char *txt = cJSON_PrintUnformatted(d);
+    free(r->props);
+    r->props = txt;
+    int64_t now = hs_now_ms();
+    hs_rec_touch(o, r, now > r->updated ? now : r->updated + 1);
+    char *f = cJSON_PrintUnformatted(cur), *c = cJSON_PrintUnformatted(changed);
+    k->status = add ? 201 : 200;
+    hs_buf_printf(&k->out, "{\"followers\":%s,\"%s\":%s}", f ? f : "[]",
+                  add ? "followersAdded" : "followersRemoved", c ? c : "[]");
+    free(f);
+    free(c);
+    cJSON_Delete(changed);
+    cJSON_Delete(d);
+    cJSON_Delete(b);
+}
+
 void hs_opps_dispatch(hs_call *k)
 {
     hs_object *o = hs_opps_obj(k->c, k->loc);
@@ -434,7 +508,8 @@ void hs_opps_dispatch(hs_call *k)
         hs_contacts_settle(k->c, co);
     hs_rec *r = NULL;
     if (k->route == R_OPP_GET || k->route == R_OPP_PUT || k->route == R_OPP_DELETE ||
-        k->route == R_OPP_STATUS) {
+        k->route == R_OPP_STATUS || k->route == R_OPP_FOLLOWERS_ADD ||
+        k->route == R_OPP_FOLLOWERS_DEL) {
         r = hs_rec_find(o, k->id);
         if (!r) {
             fail(k, 404, "Opportunity not found");
@@ -474,6 +549,10 @@ void hs_opps_dispatch(hs_call *k)
         break;
     case R_OPP_STATUS:
         write_opp(k, o, r, OW_ADMIN);
+        break;
+    case R_OPP_FOLLOWERS_ADD:
+    case R_OPP_FOLLOWERS_DEL:
+        followers(k, o, r, k->route == R_OPP_FOLLOWERS_ADD);
         break;
     case R_OPP_DELETE:
         hs_rec_remove(o, r);

@@ -301,6 +301,8 @@ static const char *const route_names[R__COUNT] = {
     "GET /opportunities/{id}",
     "PUT /opportunities/{id}",
     "DELETE /opportunities/{id}",
+    "POST /opportunities/{id}/followers",
+    "DELETE /opportunities/{id}/followers",
     "PUT /opportunities/{id}/status",
     "POST /oauth/token",
     "/_admin",

@@ -199,6 +199,23 @@ static void crud_and_status(void)
     TEST_CHECK(cJSON_IsNull(get(get(j, "opportunity"), "lostReasonId")));
     cJSON_Delete(j);
 
+    /* followers */
+    char fpath[260];
+    snprintf(fpath, sizeof fpath, "%s/followers", path);
+    j = call(0, "POST", fpath, "{\"followers\":[\"u1\",\"u2\"]}", &st);
+    TEST_EQ_INT(st, 201);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followersAdded")), 2);
+    cJSON_Delete(j);
+    j = call(0, "DELETE", fpath, "{\"followers\":[\"u2\"]}", &st);
+    TEST_EQ_INT(st, 200);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followers")), 1);
+    cJSON_Delete(j);
+    snprintf(fpath, sizeof fpath, "%s/followers?isRemoveAllFollowers=true", path);
+    j = call(0, "DELETE", fpath, NULL, &st);
+    TEST_EQ_INT(st, 200);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followers")), 0);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followersRemoved")), 1);
+    cJSON_Delete(j);
     j = call(0, "DELETE", path, NULL, &st);
     TEST_CHECK(st == 200 && cJSON_IsTrue(get(j, "succeded")));
     cJSON_Delete(j);

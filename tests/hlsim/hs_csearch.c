@@ -806,6 +806,9 @@ int hs_family_search(hs_ctx *c, hs_loc *l, hs_object *o, int family, const cJSON
             e422(errs, "property filters should not exist");
             return 422;
         }
+    }
+    /* "ignore" drops the filters unread, as the records search does */
+    if (jf && cJSON_GetArraySize(jf) > 0 && c->sw.filters == FILTERS_ON) {
         root.node = N_AND;
         root.nkids = cJSON_GetArraySize(jf);
         root.kids = calloc((size_t)root.nkids, sizeof *root.kids);
@@ -816,8 +819,7 @@ int hs_family_search(hs_ctx *c, hs_loc *l, hs_object *o, int family, const cJSON
             free_filt(&root);
             return 422;
         }
-        if (c->sw.filters == FILTERS_ON)
-            rootp = &root;
+        rootp = &root;
     }
     qry q = {{0}, false, d->qkeys, family == HS_FAM_CONTACTS};
     if (jq && jq->valuestring[0]) {

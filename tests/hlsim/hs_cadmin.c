@@ -47,6 +47,8 @@ static const char *jstr(const cJSON *o, const char *k)
 static bool time_arg(const cJSON *v, int64_t *ms)
 {
     if (cJSON_IsNumber(v)) {
+        if (!(v->valuedouble > -1e15 && v->valuedouble < 1e15))
+            return false; /* no epoch ms; the cast would be undefined */
         *ms = (int64_t)v->valuedouble;
         return true;
     }

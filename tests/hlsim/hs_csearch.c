@@ -160,8 +160,9 @@ static bool time_value(const cJSON *v, double *out)
 {
     int64_t ms;
     if (cJSON_IsNumber(v)) {
+        /* epoch ms within +-31,000 years: bounds become int64 index keys */
         *out = v->valuedouble;
-        return true;
+        return v->valuedouble > -1e15 && v->valuedouble < 1e15;
     }
     if (cJSON_IsString(v) && hs_parse_iso_ms(v->valuestring, &ms)) {
         *out = (double)ms;
@@ -702,7 +703,7 @@ static bool parse_cursor(const cJSON *sa, const sspec *sp, cand *cur, hs_rec *fa
         skey *k = &cur->k[i];
         bool timef = sp->n == 0 || sp->field[i] == F_ADDED || sp->field[i] == F_UPDATED;
         k->str = NULL;
-        if (cJSON_IsNumber(v)) {
+        if (cJSON_IsNumber(v) && (!timef || (v->valuedouble > -1e15 && v->valuedouble < 1e15))) {
             k->kind = 1;
             k->num = v->valuedouble;
         } else if (cJSON_IsString(v) && !timef) {

@@ -256,7 +256,7 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
     }
     case DT_DATE: {
         char day[11];
-        if (cJSON_IsNumber(v)) {
+        if (cJSON_IsNumber(v) && v->valuedouble > -1e15 && v->valuedouble < 1e15) {
             char iso[32];
             hs_iso_ms((int64_t)v->valuedouble, iso);
             snprintf(day, sizeof day, "%.10s", iso);

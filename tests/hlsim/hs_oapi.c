@@ -590,6 +590,8 @@ cJSON *hs_opps_state_json(hs_ctx *c, hs_loc *l, hs_object *o)
 static bool time_arg(const cJSON *v, int64_t *ms)
 {
     if (cJSON_IsNumber(v)) {
+        if (!(v->valuedouble > -1e15 && v->valuedouble < 1e15))
+            return false; /* no epoch ms; the cast would be undefined */
         *ms = (int64_t)v->valuedouble;
         return true;
     }

@@ -368,7 +368,7 @@ cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON 
         for (int i = 0; times[i]; i++) {
             const cJSON *v = get(body, times[i]);
             int64_t ms;
-            if (cJSON_IsNumber(v))
+            if (cJSON_IsNumber(v) && v->valuedouble > -1e15 && v->valuedouble < 1e15)
                 set(out, times[i], cJSON_CreateNumber(v->valuedouble));
             else if (cJSON_IsString(v) && hs_parse_iso_ms(v->valuestring, &ms))
                 set(out, times[i], cJSON_CreateNumber((double)ms));

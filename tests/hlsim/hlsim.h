@@ -417,7 +417,9 @@ void hs_cfields_apply(const hs_object *o, const cJSON *v, bool admin, cJSON *out
 cJSON *hs_pipeline_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *name,
                        const char *const *stages); /* stages: NULL-terminated names */
 cJSON *hs_pipeline_find(const hs_object *o, const char *id);
-enum { OW_CREATE, OW_UPDATE, OW_ADMIN };
+/* OW_LOAD: as OW_ADMIN, but references (pipeline, stage, contact, lost reason) are not checked:
+ * a dump may name a contact deleted since */
+enum { OW_CREATE, OW_UPDATE, OW_ADMIN, OW_LOAD };
 /* Validate an opportunity write over base; NULL with errs (422) or ref_err (400) set. */
 cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON *body, int mode,
                     int64_t now, cJSON *errs, char *ref_err, size_t ref_len);

@@ -599,14 +599,15 @@ static bool time_arg(const cJSON *v, int64_t *ms)
 }
 
 /* an opportunity from an admin body (read shape accepted); NULL with errs */
-static hs_rec *opp_from(hs_ctx *c, hs_object *co, hs_object *o, const cJSON *body, cJSON *errs)
+static hs_rec *opp_from(hs_ctx *c, hs_object *co, hs_object *o, const cJSON *body, bool load,
+                        cJSON *errs)
 {
     char ref[300];
     int64_t now = hs_now_ms(), created = now, updated;
     cJSON *b = cJSON_Duplicate(body, 1);
     /* a dump's read shape: customFields [{id, fieldValue}], lastXAt as ISO strings */
     cJSON_DeleteItemFromObjectCaseSensitive(b, "contact");
-    cJSON *d = hs_opp_apply(co, o, NULL, b, OW_ADMIN, now, errs, ref, sizeof ref);
+    cJSON *d = hs_opp_apply(co, o, NULL, b, load ? OW_LOAD : OW_ADMIN, now, errs, ref, sizeof ref);
     cJSON_Delete(b);
     if (!d) {
         if (!cJSON_GetArraySize(errs))
@@ -660,7 +661,7 @@ bool hs_opps_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *entry, cJSON 
     const cJSON *oj;
     cJSON_ArrayForEach(oj, get(entry, "opportunities"))
     {
-        hs_rec *r = opp_from(c, co, o, oj, errs);
+        hs_rec *r = opp_from(c, co, o, oj, true, errs);
         if (!r)
             return false;
         hs_rec_append(o, r);
@@ -791,7 +792,7 @@ int hs_opps_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, cons
     } else if (nseg == 1 && !strcmp(method, "GET")) {
         reply(&res, 200, hs_opps_state_json(c, l, o));
     } else if (nseg == 1 && !strcmp(method, "POST")) {
-        hs_rec *r = opp_from(c, co, o, body, errs);
+        hs_rec *r = opp_from(c, co, o, body, false, errs);
         if (!r) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "statusCode", 422);

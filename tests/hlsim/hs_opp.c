@@ -303,6 +303,9 @@ cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON 
                                         "relations",
                                         "searchAfter",
                                         NULL};
+    bool load = mode == OW_LOAD;
+    if (load)
+        mode = OW_ADMIN;
     const char *const *allowed = mode == OW_CREATE ? create : mode == OW_UPDATE ? update : admin;
     int before = cJSON_GetArraySize(errs);
     ref_err[0] = 0;
@@ -404,6 +407,8 @@ cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON 
     const char *lr = jstr(out, "lostReasonId");
     if (!ref_err[0] && lr && !lost_reason_known(o, lr))
         snprintf(ref_err, ref_len, "Lost reason %.60s not found", lr);
+    if (load)
+        ref_err[0] = 0;
     if (ref_err[0]) {
         cJSON_Delete(out);
         return NULL;

@@ -100,6 +100,26 @@ static int route(const char *m, const char *url, char *key, char *id)
         }
         return R_NONE;
     }
+    if (!strcmp(s[0], "contacts")) {
+        if (n == 1 || (n == 2 && !s[1][0]))
+            return post ? R_CONTACT_CREATE : R_NONE;
+        if (n == 2 && !strcmp(s[1], "search"))
+            return post ? R_CONTACT_SEARCH : R_NONE;
+        if (n == 2 && !strcmp(s[1], "upsert"))
+            return post ? R_CONTACT_UPSERT : R_NONE;
+        if (!s[1][0] || strlen(s[1]) > 127)
+            return R_NONE;
+        snprintf(id, 128, "%.127s", s[1]);
+        if (n == 2)
+            return get ? R_CONTACT_GET : put ? R_CONTACT_PUT : del ? R_CONTACT_DELETE : R_NONE;
+        if (n == 3 && !strcmp(s[2], "tags"))
+            return post ? R_CONTACT_TAGS_ADD : del ? R_CONTACT_TAGS_DEL : R_NONE;
+        return R_NONE;
+    }
+    if (n == 3 && !strcmp(s[0], "locations") && s[1][0] && !strcmp(s[2], "customFields")) {
+        snprintf(key, 256, "%s", s[1]);
+        return get ? R_LOC_CF_LIST : R_NONE;
+    }
     if (n == 2 && !strcmp(s[0], "oauth") && !strcmp(s[1], "token"))
         return post ? R_OAUTH_TOKEN : R_NONE;
     return R_NONE;
@@ -487,6 +507,7 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
 
     k.q_location = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "locationId");
     k.q_fetch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fetchProperties");
+    k.q_model = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "model");
     k.body = st->body.d ? st->body.d : "";
     k.body_len = st->body.n;
     pthread_mutex_lock(&c->mu);

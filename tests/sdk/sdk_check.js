@@ -133,6 +133,105 @@ const PET = 'custom_objects.pet';
     if (after.fields.find(x => x.id === f.id)) return 'field still listed after delete';
   });
 
+  // ---- contacts ------------------------------------------------------------------------------
+  const cfs = await (async () => {
+    try { return (await ghl.locations.getCustomFields({ locationId: loc, model: 'contact' })).customFields; }
+    catch (e) { return []; }
+  })();
+  const cfId = key => (cfs.find(f => f.fieldKey === `contact.${key}`) || {}).id;
+
+  await check('contact custom field definitions: every data type, same ids in the schema', async () => {
+    const types = new Set(cfs.map(f => f.dataType));
+    for (const t of ['TEXT', 'LARGE_TEXT', 'NUMERICAL', 'MONETORY', 'SINGLE_OPTIONS', 'MULTIPLE_OPTIONS',
+                     'CHECKBOX', 'RADIO', 'DATE', 'PHONE', 'TEXTBOX_LIST', 'FILE_UPLOAD'])
+      if (!types.has(t)) return `no contact ${t} field`;
+    const s = await ghl.objects.getObjectSchemaByKey({ key: 'contact', locationId: loc, fetchProperties: 'true' });
+    for (const f of cfs)
+      if (!s.fields.find(g => g.id === f.id && g.fieldKey === f.fieldKey)) return `${f.fieldKey} not in the schema`;
+  });
+
+  await check('searchContactsAdvanced pages with searchAfter cover every contact once', async () => {
+    const seen = new Set();
+    let after = null, total = null;
+    for (let i = 0; i < 200; i++) {
+      const body = { locationId: loc, pageLimit: 9,
+        sort: [{ field: 'dateUpdated', direction: 'asc' }],
+        filters: [{ field: 'dateUpdated', operator: 'range', value: { gte: '2024-01-01T00:00:00.000Z' } }] };
+      if (after) body.searchAfter = after;
+      const p = await ghl.contacts.searchContactsAdvanced(body);
+      total = p.total;
+      if (p.contacts.length === 0) break;
+      for (const c of p.contacts) {
+        if (seen.has(c.id)) return `contact ${c.id} seen twice`;
+        if ('firstName' in c) return 'search sent firstName (the docs say only the LowerCase forms)';
+        seen.add(c.id);
+      }
+      after = p.contacts[p.contacts.length - 1].searchAfter;
+    }
+    if (!(total > 0) || seen.size !== total) return `saw ${seen.size} contacts, total says ${total}`;
+  });
+
+  await check('searchContactsAdvanced refuses an unknown key and a deep page (422)', async () => {
+    const e1 = await expectError(() => ghl.contacts.searchContactsAdvanced({ locationId: loc, pageLimit: 5, limit: 5 }), 422);
+    if (e1) return `unknown key: ${e1}`;
+    return expectError(() => ghl.contacts.searchContactsAdvanced({ locationId: loc, pageLimit: 500, page: 21 }), 422);
+  });
+
+  await check('createContact, getContact, updateContact, addTags, removeTags, deleteContact', async () => {
+    const c = await ghl.contacts.createContact({ locationId: loc, firstName: 'Ada', lastName: 'Lovelace',
+      email: 'ada@example.com', phone: '+1 555 010 2030', tags: ['math'],
+      customFields: [{ id: cfId('plan'), field_value: 'Pro' }, { key: 'score', field_value: 42 }] });
+    const id = c.contact && c.contact.id;
+    if (!id) return `create: ${JSON.stringify(c)}`;
+    const g = await ghl.contacts.getContact({ contactId: id });
+    if (g.contact.firstName !== 'Ada') return `get: ${JSON.stringify(g.contact)}`;
+    const plan = (g.contact.customFields || []).find(x => x.id === cfId('plan'));
+    if (!plan || plan.value !== 'Pro') return `custom field read shape: ${JSON.stringify(g.contact.customFields)}`;
+    const u = await ghl.contacts.updateContact({ contactId: id }, { city: 'London' });
+    if (u.succeded !== true || u.contact.city !== 'London' || u.contact.firstName !== 'Ada')
+      return `update: ${JSON.stringify(u)}`;
+    const a = await ghl.contacts.addTags({ contactId: id }, { tags: ['engine'] });
+    if (!a.tags || !a.tags.includes('math') || !a.tags.includes('engine')) return `addTags: ${JSON.stringify(a)}`;
+    const r = await ghl.contacts.removeTags({ contactId: id }, { tags: ['math'] });
+    if (!r.tags || r.tags.join() !== 'engine') return `removeTags: ${JSON.stringify(r)}`;
+    const up = await ghl.contacts.upsertContact({ locationId: loc, email: 'ada@example.com', state: 'CA' });
+    if (up.new !== false || up.contact.id !== id) return `upsert: ${JSON.stringify(up)}`;
+    const d = await ghl.contacts.deleteContact({ contactId: id });
+    if (d.succeded !== true) return `delete: ${JSON.stringify(d)}`;
+    return expectError(() => ghl.contacts.getContact({ contactId: id }), 404);
+  });
+
+  await check('additionalEmails is not writable (422), a bad option is a 422 naming the field', async () => {
+    const e1 = await expectError(() => ghl.contacts.createContact({ locationId: loc, additionalEmails: ['x@example.com'] }), 422);
+    if (e1) return e1;
+    try {
+      await ghl.contacts.createContact({ locationId: loc, customFields: [{ id: cfId('plan'), field_value: 'Gold' }] });
+      return 'accepted an unknown option';
+    } catch (e) {
+      const st = e.statusCode || (e.response && e.response.status);
+      if (st !== 422) return `status ${st}`;
+    }
+  });
+
+  await check('duplicate rule: createContact answers 400 with meta.contactId', async () => {
+    const c = await ghl.contacts.createContact({ locationId: loc, firstName: 'Dup', email: 'dup@example.com' });
+    await admin('PUT', `/_admin/contact-settings?locationId=${loc}`, { duplicates: ['email'] });
+    let why = 'second create succeeded';
+    try { await ghl.contacts.createContact({ locationId: loc, email: 'DUP@example.com' }); }
+    catch (e) {
+      const st = e.statusCode || (e.response && e.response.status);
+      // the SDK's GHLError carries the response body as e.response
+      const body = (e.response && e.response.data) || e.response || {};
+      const meta = body.meta || {};
+      why = st === 400 && meta.contactId === c.contact.id && meta.matchingField === 'email' &&
+        body.message === 'This location does not allow duplicated contacts.'
+        ? null : `status ${st}, ${JSON.stringify(body).slice(0, 300)}`;
+    }
+    await admin('PUT', `/_admin/contact-settings?locationId=${loc}`, { duplicates: [] });
+    await ghl.contacts.deleteContact({ contactId: c.contact.id });
+    return why;
+  });
+
   await check('bad token is 401, other location is 403', async () => {
     const bad = new HighLevel({ privateIntegrationToken: 'nope-not-a-token', ...quiet });
     const e1 = await expectError(() => bad.objects.getObjectByLocationId({ locationId: loc }), 401);

@@ -5,6 +5,7 @@
  *
  *   hlsim_load --url http://127.0.0.1:PORT --token T --location L [--object custom_objects.pet]
  *              [--conns 4] [--seconds 10] [--limit 100] [--sort createdAt|updatedAt]
+ *   --object contact: POST /contacts/search, --sort dateAdded|dateUpdated, --limit up to 500
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -104,7 +105,11 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char full[512], auth[512];
-    snprintf(full, sizeof full, "%s/objects/%s/records/search", url, object);
+    /* --object contact reads POST /contacts/search (sort dateAdded or dateUpdated) */
+    if (!strcmp(object, "contact"))
+        snprintf(full, sizeof full, "%s/contacts/search", url);
+    else
+        snprintf(full, sizeof full, "%s/objects/%s/records/search", url, object);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     CURLM *m = curl_multi_init();
     conn *cs = calloc((size_t)nconn, sizeof *cs);

@@ -29,7 +29,7 @@ const fam_column fam_sys_columns[] = {
 const size_t fam_n_sys_columns = sizeof fam_sys_columns / sizeof *fam_sys_columns;
 
 /* The order decides which family serves a key that several could (none today). */
-static const fam_family *const families[] = {&fam_objects};
+static const fam_family *const families[] = {&fam_objects, &fam_contacts};
 
 const fam_family *fam_for_key(const char *object_key)
 {

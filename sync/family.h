@@ -128,6 +128,8 @@ struct fam_family {
 
     /* search */
     int page_max;             /* the documented page-size maximum */
+    int64_t index_lag_ms;     /* how far search may lag writes: the incremental window is never
+                               * narrower ([pull] overlap is widened to it) */
     const char *envelope;     /* answer key of the record array: "records", "contacts" */
     const char *updated_name; /* the updated-at field as filters and sort name it (logs) */
     const char *created_key[2], *updated_key[2]; /* record keys (first found wins) */
@@ -180,6 +182,11 @@ struct fam_family {
 };
 
 extern const fam_family fam_objects;
+extern const fam_family fam_contacts;
+
+/* "updates may take a few seconds to appear in the search results" (highlevel-crm.md 1.1):
+ * an order of magnitude more. */
+#define FAM_CONTACTS_LAG_MS 30000
 
 /* The family serving an object key; NULL when none does (the key is skipped with a log line). */
 const fam_family *fam_for_key(const char *object_key);

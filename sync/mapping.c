@@ -532,8 +532,10 @@ int map_encode_field(const schema_field *f, const cJSON *props, char **v1, char 
             cJSON_Delete(arr);
             break;
         }
-        if (!cJSON_IsArray(v))
-            warnf(warnings, f, "expected an array of files; kept as JSON");
+        /* an array of files (records), or an object keyed by uuid (contacts: the write
+         * shape's FileField, highlevel-crm.md 1.2) */
+        if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+            warnf(warnings, f, "expected an array or object of files; kept as JSON");
         *v1 = json_text(v);
         break;
     case MAP_TEXTBOX_LIST:

@@ -558,8 +558,10 @@ static void lane_fetch(struct lane *l)
     if (l->fetching || l->ended || P->stopping)
         return;
     const fam_family *fam = fam_of(w->eo->model->obj);
+    /* [pull] page_size is 1..100; 100 (its default and maximum) means the family's own maximum
+     * (records 100, contacts 500) */
     int limit = P->E->cfg->pull.page_size;
-    fam_query q = {.page_limit = limit < fam->page_max ? limit : fam->page_max,
+    fam_query q = {.page_limit = limit >= 100 || limit > fam->page_max ? fam->page_max : limit,
                    .since = FAM_NO_TIME};
     if (l->page_no > 0)
         q.page = l->page_no;
@@ -808,7 +810,8 @@ static void incr_begin(struct pull_worker *w)
     l->mode = w->mode;
     l->prio = RL_PRIO_PULL;
     l->active = true;
-    l->since = w->st.watermark_ms - P->E->cfg->pull.overlap_ms;
+    int64_t overlap = P->E->cfg->pull.overlap_ms, lag = fam_of(w->eo->model->obj)->index_lag_ms;
+    l->since = w->st.watermark_ms - (overlap > lag ? overlap : lag);
     lane_fetch(l);
 }
 

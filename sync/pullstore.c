@@ -194,12 +194,18 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
         sbuf_puts(&b, ", ");
     }
     sbuf_puts(&b, "\"_synced_at\", \"_generation\", \"_deleted_at\") = (SELECT ");
+    const fam_family *fam = fam_of(m->obj);
     for (size_t i = 2; i < n; i++) {
         sbuf q = SBUF_INIT;
         ident_quote(&q, cols[i]);
         sbuf_puts(&b, "CASE WHEN NOT p.newer OR p.c @> ARRAY[");
         ident_quote_literal(&b, cols[i]);
-        sbuf_printf(&b, "]::text[] THEN t.%s ELSE EXCLUDED.%s END, ", sbuf_str(&q), sbuf_str(&q));
+        sbuf_puts(&b, "]::text[] ");
+        /* a lower-cased spelling of what the row holds keeps the row's (family.h) */
+        const fam_std *sc = fam_row_std(fam, i);
+        if (sc && (sc->flags & FAM_STD_KEEP_CASE))
+            sbuf_printf(&b, "OR lower(t.%s) = EXCLUDED.%s ", sbuf_str(&q), sbuf_str(&q));
+        sbuf_printf(&b, "THEN t.%s ELSE EXCLUDED.%s END, ", sbuf_str(&q), sbuf_str(&q));
         sbuf_free(&q);
     }
     char ps[32], pt[32];

@@ -94,6 +94,9 @@ typedef struct pjob {
     cJSON *conflicts; /* compared columns: [{"c": column index}] */
     cJSON *stash;     /* create body text while sent_at is being committed */
     bool releasing;   /* the job's claims are being released after a failed finish */
+    /* FAM_STD_SET_DIFF columns still to send: [{"c": column, "add": [...], "remove": [...]}] */
+    cJSON *set_ops;
+    bool adopting; /* a create found its record existing (duplicate rule): now an update */
 } pjob;
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -122,6 +125,10 @@ static void ids_lit(const pjob *j, sbuf *b, bool (*pick)(const pchange *))
 }
 
 static void job_end(pjob *j);
+static void set_next(pjob *j);
+static const char *policy_name(enum cfg_conflict c);
+static bool set_ops_build(pjob *j);
+static void do_update(pjob *j);
 static void claim(push_loc *l);
 static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
 
@@ -586,6 +593,7 @@ static void job_free(pjob *j)
     free(j->table);
     cJSON_Delete(j->conflicts);
     cJSON_Delete(j->stash);
+    cJSON_Delete(j->set_ops);
     free(j);
 }
 
@@ -944,7 +952,7 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     char table_lock_sql[600];
     snprintf(table_lock_sql, sizeof table_lock_sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
              j->t->qtable);
-    bool assigns_id = rid && !j->remote_id;
+    bool assigns_id = rid && (!j->remote_id || j->adopting);
     pga_stmt st[7];
     int n = 0;
     if (assigns_id) { /* creates only: an update already has its id, nothing to race with */
@@ -1055,6 +1063,10 @@ static void on_write_done(hl_result *r, void *ud)
         return;
     }
     j->status = r->status;
+    if (r->kind == HL_OK && r->json && cJSON_GetArraySize(j->set_ops) > 0) {
+        set_next(j);
+        return;
+    }
     if (r->kind == HL_OK && r->json) {
         job_writeback(j, r->json, pick_all);
         return;
@@ -1064,6 +1076,178 @@ static void on_write_done(hl_result *r, void *ud)
         return;
     }
     job_api_error(j, r, false);
+}
+
+/* ---- set columns (tags): sent as the elements added and removed, never as the whole list,
+ * which would drop an element someone else added meanwhile. Then the record is read back. */
+
+static void on_set_done(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    if (j->P->closing) {
+        job_end(j);
+        return;
+    }
+    j->status = r->status;
+    if (r->kind == HL_OK) {
+        set_next(j);
+        return;
+    }
+    if (r->kind == HL_REJECTED && r->status == 404) {
+        job_remote_gone(j, r);
+        return;
+    }
+    job_api_error(j, r, false);
+}
+
+static void set_next(pjob *j)
+{
+    const fam_family *fam = fam_of(j->t->model);
+    gs_err e = {0};
+    cJSON *op;
+    while ((op = cJSON_GetArrayItem(j->set_ops, 0))) {
+        size_t c = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(op, "c"));
+        const fam_std *col = fam_row_std(fam, c);
+        for (int k = 0; k < 2; k++) {
+            const char *what = k ? "remove" : "add";
+            cJSON *items = cJSON_DetachItemFromObjectCaseSensitive(op, what);
+            if (cJSON_GetArraySize(items) == 0) {
+                cJSON_Delete(items);
+                continue;
+            }
+            int rc = k ? fam->set_remove(j->loc->hl, j->t->key, j->remote_id, col, items,
+                                         RL_PRIO_PUSH, on_set_done, j, &e)
+                       : fam->set_add(j->loc->hl, j->t->key, j->remote_id, col, items, RL_PRIO_PUSH,
+                                      on_set_done, j, &e);
+            cJSON_Delete(items);
+            if (rc) {
+                log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+                job_release(j, pick_all, 1000);
+            }
+            return;
+        }
+        cJSON_DeleteItemFromArray(j->set_ops, 0);
+    }
+    /* the answers carry only the set: read the record back for the write-back */
+    if (fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e)) {
+        log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+        job_release(j, pick_all, 1000);
+    }
+}
+
+static bool has_str(const cJSON *arr, const char *s)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (cJSON_IsString(it) && !strcmp(it->valuestring, s))
+            return true;
+    }
+    return false;
+}
+
+/* The set operations of the changed set columns: base = the value before the oldest claimed
+ * change of the column. Returns false on out-of-memory. */
+static bool set_ops_build(pjob *j)
+{
+    const fam_family *fam = fam_of(j->t->model);
+    for (size_t c = 0; c < j->t->ncols; c++) {
+        const fam_std *sc = fam_row_std(fam, c);
+        if (!j->changed[c] || !sc || !(sc->flags & FAM_STD_SET_DIFF))
+            continue;
+        const cJSON *base = NULL;
+        for (size_t i = 0; i < j->n && !base; i++)
+            base = cJSON_GetObjectItemCaseSensitive(j->ch[i].old_values, j->t->cols[c]);
+        cJSON *now = NULL;
+        gs_err e;
+        if (!j->values[c] || map_array_decode(j->values[c], &now, &e))
+            now = cJSON_CreateArray();
+        cJSON *op = cJSON_CreateObject();
+        cJSON *add = cJSON_CreateArray(), *rm = cJSON_CreateArray();
+        if (!j->set_ops)
+            j->set_ops = cJSON_CreateArray();
+        if (!now || !op || !add || !rm || !j->set_ops) {
+            cJSON_Delete(now);
+            cJSON_Delete(op);
+            cJSON_Delete(add);
+            cJSON_Delete(rm);
+            return false;
+        }
+        const cJSON *it;
+        cJSON_ArrayForEach(it, now)
+        {
+            if (cJSON_IsString(it) && !has_str(base, it->valuestring) &&
+                !has_str(add, it->valuestring))
+                cJSON_AddItemToArray(add, cJSON_CreateString(it->valuestring));
+        }
+        cJSON_ArrayForEach(it, base)
+        {
+            if (cJSON_IsString(it) && !has_str(now, it->valuestring) &&
+                !has_str(rm, it->valuestring))
+                cJSON_AddItemToArray(rm, cJSON_CreateString(it->valuestring));
+        }
+        cJSON_Delete(now);
+        cJSON_AddNumberToObject(op, "c", (double)c);
+        cJSON_AddItemToObject(op, "add", add);
+        cJSON_AddItemToObject(op, "remove", rm);
+        cJSON_AddItemToArray(j->set_ops, op);
+    }
+    return true;
+}
+
+static void on_adoption_recorded(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                                 void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    pjob *j = ud;
+    if (err || j->P->closing) {
+        if (err && !j->P->closing)
+            log_db(j->P, "recording an adopted duplicate", err);
+        job_end(j);
+        return;
+    }
+    /* the local values go out as an update under the policy: the record is read first and
+     * compared column by column (on_remote_get, base = nothing) */
+    for (size_t i = 0; i < j->n; i++)
+        j->ch[i].sent = false;
+    j->suspect = true;
+    do_update(j);
+}
+
+/* The create was refused because the record exists (the family's duplicate rule, e.g. a
+ * contact with the same email): the row adopts that record instead of making a second one,
+ * and ghlsync.conflicts says so. */
+static void adopt_existing(pjob *j, const char *id, const hl_result *r)
+{
+    push_service *P = j->P;
+    free(j->remote_id);
+    j->remote_id = strdup(id);
+    j->adopting = true;
+    P->st.adopted++;
+    P->st.conflicts++;
+    log_event(P->L->log, LOG_INFO, "push.duplicate_adopted", "table", j->table, "local_key",
+              j->keytxt, "id", id, "msg", r->message, NULL);
+    sbuf ids = SBUF_INIT;
+    ids_lit(j, &ids, pick_all);
+    char *meta = r->json ? cJSON_PrintUnformatted(r->json) : NULL;
+    const char *p[] = {sbuf_str(&ids), id, meta, policy_name(j->t->conflict)};
+    gs_err e = {0};
+    if (!j->remote_id ||
+        pga_query(P->db,
+                  "INSERT INTO ghlsync.conflicts (change_id, location_id, object_key, "
+                  "table_schema, table_name, local_key, remote_id, column_name, base_value, "
+                  "local_value, remote_value, policy, resolution, resolved_at) SELECT id, "
+                  "location_id, object_key, table_schema, table_name, local_key, $2, NULL, NULL, "
+                  "new_values, $3::jsonb, $4, 'duplicate_adopted', now() FROM ghlsync.changes "
+                  "WHERE id = ANY($1::bigint[])",
+                  4, p, on_adoption_recorded, j, &e)) {
+        log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
+        job_end(j);
+    }
+    free(meta);
+    sbuf_free(&ids);
 }
 
 static void on_create_done(hl_result *r, void *ud)
@@ -1077,6 +1261,12 @@ static void on_create_done(hl_result *r, void *ud)
     if (r->kind == HL_OK && r->json) {
         j->P->st.creates++;
         job_writeback(j, r->json, pick_all);
+        return;
+    }
+    const char *existing =
+        fam_of(j->t->model)->existing_id ? fam_of(j->t->model)->existing_id(r) : NULL;
+    if (existing) {
+        adopt_existing(j, existing, r);
         return;
     }
     if (r->kind == HL_OK) {
@@ -1210,11 +1400,21 @@ static void do_put(pjob *j)
         job_settle(j, "failed", 0, e.msg, pick_all, false);
         return;
     }
-    if (cJSON_GetArraySize(body) == 0) {
-        /* nothing left to send (every column dropped by the conflict policy): take the remote
-         * record as it is */
+    cJSON_Delete(j->set_ops);
+    j->set_ops = NULL;
+    if (!set_ops_build(j)) {
         cJSON_Delete(body);
-        fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e);
+        job_end(j);
+        return;
+    }
+    if (cJSON_GetArraySize(body) == 0) {
+        /* nothing left to send (every column dropped by the conflict policy, or only set
+         * columns changed): the set operations, then the remote record as it is */
+        cJSON_Delete(body);
+        if (cJSON_GetArraySize(j->set_ops) > 0)
+            set_next(j);
+        else
+            fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e);
         return;
     }
     j->P->st.updates++;
@@ -1328,6 +1528,9 @@ static void on_remote_get(hl_result *r, void *ud)
     for (size_t c = 0; c < j->t->ncols; c++) {
         if (!j->changed[c])
             continue;
+        const fam_std *sc = fam_row_std(fam, c);
+        if (sc && (sc->flags & FAM_STD_SET_DIFF))
+            continue; /* sent as a difference: both sides' elements stay, no conflict */
         const char *col = j->t->cols[c];
         const cJSON *base = NULL;
         const char *latest = NULL;
@@ -1339,9 +1542,13 @@ static void on_remote_get(hl_result *r, void *ud)
                 if (!strcmp(j->ch[i].cols[k], col))
                     latest = j->ch[i].created;
         }
+        cJSON *none = NULL;
+        if (!base && j->adopting)
+            base = none = cJSON_CreateNull(); /* an adopted create: the row had nothing */
         if (!base)
             continue;
         char *btxt = cJSON_PrintUnformatted(base);
+        cJSON_Delete(none);
         int pb = PARAM(btxt);
         free(btxt);
         int pr = PARAM(remote.values[c]);

@@ -30,9 +30,8 @@ static char *scalar(PGconn *c, const char *sql)
 static void backfill_equals_contacts(void)
 {
     tsim s;
-    const char *args[] = {"--locations",  "1",   "--seed-records",  "0",  "--seed-contacts",
-                          "650",          "--burst", "0",           "--page-cap", "100",
-                          "--search-names", NULL};
+    const char *args[] = {"--locations", "1", "--seed-records", "0",   "--seed-contacts", "650",
+                          "--burst",     "0", "--page-cap",     "100", "--search-names",  NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("ct_eq", ci, sizeof ci);
@@ -67,8 +66,8 @@ static void backfill_equals_contacts(void)
 static void names_without_original_case(void)
 {
     tsim s;
-    const char *args[] = {"--locations", "1",       "--seed-records", "0",
-                          "--seed-contacts", "40", "--burst", "0", NULL};
+    const char *args[] = {
+        "--locations", "1", "--seed-records", "0", "--seed-contacts", "40", "--burst", "0", NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("ct_names", ci, sizeof ci);
@@ -96,8 +95,7 @@ static void names_without_original_case(void)
     TEST_EQ_INT(tsim_admin(&s, "PUT", path, "{\"city\": \"Lowertown\"}", NULL), 200);
     const char *full[] = {"backfill", "--full", NULL};
     TEST_EQ_INT(tpull_run(cfg, full, NULL, 50000), 0);
-    snprintf(q, sizeof q, "SELECT first_name || '/' || city FROM ghl.contacts WHERE id = '%s'",
-             id);
+    snprintf(q, sizeof q, "SELECT first_name || '/' || city FROM ghl.contacts WHERE id = '%s'", id);
     char *v = scalar(c, q);
     char want[300];
     snprintf(want, sizeof want, "%s/Lowertown", first);
@@ -113,9 +111,8 @@ static void names_without_original_case(void)
 static void kill9_then_resume(void)
 {
     tsim s;
-    const char *args[] = {"--locations",     "1",    "--seed-records", "0",
-                          "--seed-contacts", "900",  "--burst",        "0",
-                          "--latency-ms",    "4",    "--search-names", NULL};
+    const char *args[] = {"--locations", "1", "--seed-records", "0", "--seed-contacts", "900",
+                          "--burst",     "0", "--latency-ms",   "4", "--search-names",  NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("ct_kill", ci, sizeof ci);
@@ -123,25 +120,32 @@ static void kill9_then_resume(void)
     TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 20\n", cfg, sizeof cfg));
     const char *a[] = {"backfill", NULL};
     srand((unsigned)getpid());
-    int killed = 0;
+    int killed = 0, mid_scan = 0;
     for (int round = 0; round < 3; round++) {
         pid_t p = tpull_spawn(cfg, a, "/dev/null");
         TEST_REQUIRE(p > 0);
         for (int i = 0; i < 1500; i++) {
-            char *t = scalar(c, "SELECT to_regclass('ghl.contacts') IS NOT NULL");
+            char *t = scalar(c, "SELECT to_regclass('ghl.contacts') IS NOT NULL AND "
+                                "(SELECT count(*) > 0 FROM ghl.contacts)");
             bool up = strcmp(t, "t") == 0;
             free(t);
             if (up)
                 break;
             usleep(10000);
         }
-        usleep((useconds_t)(rand() % 600000));
+        usleep((useconds_t)(rand() % 300000));
         if (kill(p, SIGKILL) == 0)
             killed++;
         tpull_wait(p, 10000);
+        char *done = scalar(c, "SELECT complete FROM ghlsync.pull_state WHERE object_key = "
+                               "'contact'");
+        mid_scan += strcmp(done, "f") == 0;
+        free(done);
     }
+    TEST_CHECK(mid_scan > 0); /* at least one kill hit the scan itself */
     char *mid = scalar(c, "SELECT count(*) FROM ghl.contacts");
-    printf("# %d kills; %s contacts saved before the last resume\n", killed, mid);
+    printf("# %d kills, %d of them mid-scan; %s contacts saved before the last resume\n", killed,
+           mid_scan, mid);
     free(mid);
     TEST_EQ_INT(tpull_run(cfg, a, NULL, 55000), 0);
     TEST_EQ_INT(tcontacts_compare(&s, 0, c, true), 0);
@@ -157,9 +161,8 @@ static void kill9_then_resume(void)
 static void mirror_through_index_lag(void)
 {
     tsim s;
-    const char *args[] = {"--locations", "1",  "--seed-records",  "0",  "--seed-contacts",
-                          "30",          "--burst", "0", "--index-lag-ms", "2000",
-                          "--search-names", NULL};
+    const char *args[] = {"--locations", "1", "--seed-records", "0",    "--seed-contacts", "30",
+                          "--burst",     "0", "--index-lag-ms", "2000", "--search-names",  NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("ct_mirror", ci, sizeof ci);
@@ -189,13 +192,13 @@ static void mirror_through_index_lag(void)
     snprintf(path, sizeof path, "/_admin/contacts/%s?locationId=%s", del, s.loc[0].id);
     TEST_EQ_INT(tsim_admin(&s, "DELETE", path, NULL, NULL), 200);
     TEST_CHECK(tpull_wait_scalar(
-        c, "SELECT count(*)::text FROM ghl.contacts WHERE email = 'remote.made@example.com'",
-        "1", 30000));
+        c, "SELECT count(*)::text FROM ghl.contacts WHERE email = 'remote.made@example.com'", "1",
+        30000));
     char q[300];
     snprintf(q, sizeof q, "SELECT city FROM ghl.contacts WHERE id = '%s'", upd);
     TEST_CHECK(tpull_wait_scalar(c, q, "Lagville", 30000));
-    snprintf(q, sizeof q, "SELECT (_deleted_at IS NOT NULL)::text FROM ghl.contacts WHERE id = '%s'",
-             del);
+    snprintf(q, sizeof q,
+             "SELECT (_deleted_at IS NOT NULL)::text FROM ghl.contacts WHERE id = '%s'", del);
     TEST_CHECK(tpull_wait_scalar(c, q, "true", 30000));
     TEST_EQ_INT(tcontacts_compare(&s, 0, c, true), 0);
     kill(p, SIGTERM);

@@ -73,9 +73,8 @@ static int count_email(const tsim *s, const char *email)
 static void push_contacts(void)
 {
     tsim s;
-    const char *args[] = {"--locations",     "1",  "--seed-records", "0",
-                          "--seed-contacts", "20", "--burst",        "0",
-                          "--index-lag-ms",  "2000", "--search-names", NULL};
+    const char *args[] = {"--locations", "1", "--seed-records", "0",    "--seed-contacts", "20",
+                          "--burst",     "0", "--index-lag-ms", "2000", "--search-names",  NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("ct_push", ci, sizeof ci);

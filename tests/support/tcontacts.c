@@ -78,15 +78,24 @@ static int differ(int *nd, const char *id, const char *what, const cJSON *want, 
 static const struct {
     const char *col, *key;
 } std_keys[] = {
-    {"email", "email"},          {"phone", "phone"},
-    {"company_name", "companyName"}, {"business_id", "businessId"},
-    {"source", "source"},        {"type", "type"},
-    {"dnd", "dnd"},              {"dnd_settings", "dndSettings"},
-    {"tags", "tags"},            {"assigned_to", "assignedTo"},
-    {"followers", "followers"},  {"address1", "address1"},
-    {"city", "city"},            {"state", "state"},
-    {"postal_code", "postalCode"}, {"country", "country"},
-    {"website", "website"},      {"timezone", "timezone"},
+    {"email", "email"},
+    {"phone", "phone"},
+    {"company_name", "companyName"},
+    {"business_id", "businessId"},
+    {"source", "source"},
+    {"type", "type"},
+    {"dnd", "dnd"},
+    {"dnd_settings", "dndSettings"},
+    {"tags", "tags"},
+    {"assigned_to", "assignedTo"},
+    {"followers", "followers"},
+    {"address1", "address1"},
+    {"city", "city"},
+    {"state", "state"},
+    {"postal_code", "postalCode"},
+    {"country", "country"},
+    {"website", "website"},
+    {"timezone", "timezone"},
     {"additional_emails", "additionalEmails"},
 };
 
@@ -145,9 +154,9 @@ int tcontacts_compare(const tsim *s, int loc, PGconn *c, bool names)
         }
         const cJSON *dob = cJSON_GetObjectItemCaseSensitive(ct, "dateOfBirth");
         const cJSON *gdob = cJSON_GetObjectItemCaseSensitive(row, "date_of_birth");
-        if (cJSON_IsString(dob) ? !cJSON_IsString(gdob) ||
-                                      strncmp(dob->valuestring, gdob->valuestring, 10)
-                                : !empty(gdob))
+        if (cJSON_IsString(dob)
+                ? !cJSON_IsString(gdob) || strncmp(dob->valuestring, gdob->valuestring, 10)
+                : !empty(gdob))
             differ(&nd, id, "date_of_birth", dob, gdob);
         const char *tk[2][2] = {{"dateAdded", "created_at"}, {"dateUpdated", "updated_at"}};
         for (int i = 0; i < 2; i++) {

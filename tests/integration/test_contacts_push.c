@@ -152,6 +152,40 @@ static void push_contacts(void)
     TEST_EQ_STR(n, "0");
     free(n);
 
+    /* 4. plain writes: an update (changed fields only), a create, a delete */
+    char *ed = scalar(c, "SELECT id FROM ghl.contacts WHERE id IS NOT NULL ORDER BY id OFFSET 2 "
+                         "LIMIT 1");
+    snprintf(q, sizeof q,
+             "UPDATE ghl.contacts SET city = 'Pushville', score = 42.5, interests = "
+             "'{Music,Travel}' WHERE id = '%s'",
+             ed);
+    TEST_CHECK(tpg_exec(c, q));
+    TEST_CHECK(tpg_exec(c, "INSERT INTO ghl.contacts (location_id, first_name, last_name, "
+                           "email, tags, dnd, date_of_birth, nickname) SELECT location_id, "
+                           "'New', 'Person', 'new.person@example.com', '{a,b}', true, "
+                           "'1990-02-03', 'newbie' FROM ghl.contacts LIMIT 1"));
+    char *gone = scalar(c, "SELECT id FROM ghl.contacts WHERE id IS NOT NULL ORDER BY id "
+                           "DESC OFFSET 3 LIMIT 1");
+    snprintf(q, sizeof q, "DELETE FROM ghl.contacts WHERE id = '%s'", gone);
+    TEST_CHECK(tpg_exec(c, q));
+    TEST_CHECK(tpull_wait_scalar(c,
+                                 "SELECT count(*)::text FROM ghlsync.changes WHERE state NOT IN "
+                                 "('done', 'ignored')",
+                                 "0", 30000));
+    char *js = tcontacts_get(&s, 0, gone);
+    TEST_CHECK(js == NULL);
+    free(js);
+    js = tcontacts_get(&s, 0, ed);
+    TEST_REQUIRE(js != NULL);
+    TEST_CHECK(strstr(js, "\"city\":\"Pushville\"") != NULL);
+    TEST_CHECK(strstr(js, "42.5") != NULL);
+    free(js);
+    TEST_EQ_INT(count_email(&s, "new.person@example.com"), 1);
+    /* the table equals HighLevel (write-backs included) */
+    TEST_EQ_INT(tcontacts_compare(&s, 0, c, true), 0);
+    free(ed);
+    free(gone);
+
     kill(p, SIGTERM);
     TEST_EQ_INT(tpull_wait(p, 15000), 0);
     free(lk);

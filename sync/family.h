@@ -143,6 +143,9 @@ struct fam_family {
                         const cJSON **props, sbuf *warnings);
     /* An FAM_K_EXTRA column's value (malloc'd JSON text or NULL). NULL hook = never. */
     int (*extra_value)(const schema_object *o, const cJSON *record, char **out);
+    /* A 2xx write answer that says it did not succeed ({"succeded": false}; either spelling).
+     * NULL hook = a 2xx is success. */
+    bool (*answer_failed)(const cJSON *answer);
     /* The record inside a read or write answer ({"record": {...}} -> {...}); the answer itself
      * when it is not wrapped. */
     const cJSON *(*answer_record)(const cJSON *answer);

@@ -1055,6 +1055,17 @@ static void job_remote_gone(pjob *j, const hl_result *r)
 
 /* ---- API calls --------------------------------------------------------------------------- */
 
+/* A 2xx whose body says the write did not happen is a rejection (family.h answer_failed). */
+static bool answer_refused(const pjob *j, hl_result *r)
+{
+    const fam_family *fam = fam_of(j->t->model);
+    if (r->kind != HL_OK || !r->json || !fam->answer_failed || !fam->answer_failed(r->json))
+        return false;
+    r->kind = HL_REJECTED;
+    r->message = "HighLevel answered the write with success = false";
+    return true;
+}
+
 static void on_write_done(hl_result *r, void *ud)
 {
     pjob *j = ud;
@@ -1062,6 +1073,7 @@ static void on_write_done(hl_result *r, void *ud)
         job_end(j);
         return;
     }
+    answer_refused(j, r);
     j->status = r->status;
     if (r->kind == HL_OK && r->json && cJSON_GetArraySize(j->set_ops) > 0) {
         set_next(j);
@@ -1286,6 +1298,7 @@ static void on_delete_done(hl_result *r, void *ud)
         job_end(j);
         return;
     }
+    answer_refused(j, r);
     if (r->kind == HL_OK) {
         j->P->st.deletes++;
         sbuf ids = SBUF_INIT;

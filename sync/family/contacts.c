@@ -375,6 +375,15 @@ static int extra_value(const schema_object *o, const cJSON *record, char **out)
     return fail ? GS_ENOMEM : 0;
 }
 
+/* {"succeded": true} as the spec spells it, {"succeeded": ...} as English does: either. */
+static bool answer_failed(const cJSON *answer)
+{
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(answer, "succeded");
+    if (!ok)
+        ok = cJSON_GetObjectItemCaseSensitive(answer, "succeeded");
+    return cJSON_IsFalse(ok);
+}
+
 static const cJSON *answer_record(const cJSON *answer)
 {
     const cJSON *inner = cJSON_GetObjectItemCaseSensitive(answer, "contact");
@@ -664,6 +673,7 @@ const fam_family fam_contacts = {
     .search = search,
     .field_values = field_values,
     .extra_value = extra_value,
+    .answer_failed = answer_failed,
     .answer_record = answer_record,
     .row_to_body = row_to_body,
     .create = create,

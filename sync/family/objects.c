@@ -246,6 +246,7 @@ const fam_family fam_objects = {
     .search = search,
     .field_values = field_values,
     .extra_value = NULL,
+    .answer_failed = NULL,
     .answer_record = answer_record,
     .row_to_body = row_to_body,
     .create = create,

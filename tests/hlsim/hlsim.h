@@ -113,6 +113,7 @@ typedef struct hs_object {
     hs_index by_created, by_updated;
     uint64_t version;     /* bumped on every record write */
     struct hs_cstore *cs; /* contact only: lag queue, current versions, duplicates */
+    cJSON *extra;         /* opportunity only: {"pipelines": [...], "lostReasons": [...]} */
 } hs_object;
 
 typedef struct hs_token {
@@ -178,6 +179,7 @@ typedef struct hs_switches {
     bool omit_total;
     bool search_names; /* contacts search also sends firstName/lastName */
     long index_lag_ms; /* contacts: a write reaches search this much later */
+    bool opp_post_401; /* POST /opportunities/search answers 401 (IAM Service) */
 } hs_switches;
 
 /* ---- counters ----------------------------------------------------------------------------- */
@@ -205,7 +207,21 @@ enum hs_route {
     R_CONTACT_DELETE,
     R_CONTACT_TAGS_ADD,
     R_CONTACT_TAGS_DEL,
+    R_CONTACT_DUP,
+    R_CONTACT_FOLLOWERS_ADD,
+    R_CONTACT_FOLLOWERS_DEL,
     R_LOC_CF_LIST,
+    R_OPP_GSEARCH,
+    R_OPP_PSEARCH,
+    R_OPP_PIPELINES,
+    R_OPP_LOST,
+    R_OPP_CREATE,
+    R_OPP_GET,
+    R_OPP_PUT,
+    R_OPP_DELETE,
+    R_OPP_FOLLOWERS_ADD,
+    R_OPP_FOLLOWERS_DEL,
+    R_OPP_STATUS,
     R_OAUTH_TOKEN,
     R_ADMIN,
     R__COUNT
@@ -249,6 +265,7 @@ typedef struct hs_ctx {
     uint64_t trace_seq; /* atomic */
     bool quiet;
     long seed_contacts; /* contacts per location at start-up */
+    long seed_opps;     /* opportunities per location at start-up */
 } hs_ctx;
 
 /* ---- store (hs_store.c) ------------------------------------------------------------------- */
@@ -337,7 +354,6 @@ hs_object *hs_contacts_obj(hs_ctx *c, hs_loc *l);
 bool hs_is_contacts(const hs_object *o);
 void hs_contacts_settle(hs_ctx *c, hs_object *o);     /* due versions -> index */
 hs_rec *hs_contact_get(hs_object *o, const char *id); /* current version, NULL if none */
-size_t hs_contacts_count(hs_object *o);               /* current contacts */
 /* snap (owned) becomes the current version of its contact; deleted=1 removes it */
 void hs_contact_commit(hs_ctx *c, hs_object *o, hs_rec *snap);
 hs_rec *hs_rec_clone(const hs_rec *r);
@@ -364,8 +380,9 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
 /* a new contact version from data (admin/web/API) */
 hs_rec *hs_contact_new(hs_ctx *c, hs_object *o, cJSON *data, int64_t created, int src);
 void hs_contact_set_data(hs_rec *r, const cJSON *data);
-int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_buf *out,
-                      cJSON *errs);
+enum { HS_FAM_CONTACTS, HS_FAM_OPPORTUNITIES };
+int hs_family_search(hs_ctx *c, hs_loc *l, hs_object *o, int family, const cJSON *body, hs_buf *out,
+                     cJSON *errs);
 void hs_seed_contacts(hs_ctx *c, hs_loc *l, hs_object *o, long n);
 char *hs_seed_contact_json(hs_ctx *c, hs_object *o, long i); /* stored data of a new contact */
 void hs_seed_cf_value(hs_rng *r, const cJSON *f, hs_buf *b); /* a read-shape value */
@@ -377,6 +394,34 @@ void hs_contacts_dispatch(struct hs_call *k);
 cJSON *hs_contacts_state_json(hs_ctx *c, hs_loc *l, hs_object *o); /* {customFields, contacts} */
 bool hs_contacts_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *fields,
                       const cJSON *contacts, cJSON *errs);
+
+/* ---- opportunities and pipelines (hs_opp.c, hs_oapi.c) ------------------------------------ */
+/* Opportunities live in the standard `opportunity` object like contacts (map + indexes, data
+ * in hs_rec.props, no lag); its `fields` hold the opportunity custom field definitions and its
+ * `extra` the pipelines (with stages) and lost reasons. */
+enum { OV_GET, OV_POST_SEARCH };
+hs_object *hs_opps_obj(hs_ctx *c, hs_loc *l);
+bool hs_is_opps(const hs_object *o);
+void hs_opp_render(hs_buf *b, const hs_ctx *c, const hs_loc *l, const hs_object *o, const hs_rec *r,
+                   int view, const char *search_after);
+struct hs_call;
+void hs_opps_dispatch(struct hs_call *k);
+void hs_seed_opportunities(hs_ctx *c, hs_loc *l, long n);
+void hs_web_opp_step(hs_ctx *c, hs_object *o);
+int hs_opps_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const char *qloc,
+                  const cJSON *body, char **out);
+cJSON *hs_opps_state_json(hs_ctx *c, hs_loc *l,
+                          hs_object *o); /* {opportunities, pipelines, lostReasons} */
+bool hs_opps_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *entry, cJSON *errs);
+void hs_cfields_apply(const hs_object *o, const cJSON *v, bool admin, cJSON *out, cJSON *errs);
+cJSON *hs_pipeline_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *name,
+                       const char *const *stages); /* stages: NULL-terminated names */
+cJSON *hs_pipeline_find(const hs_object *o, const char *id);
+enum { OW_CREATE, OW_UPDATE, OW_ADMIN };
+/* Validate an opportunity write over base; NULL with errs (422) or ref_err (400) set. */
+cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON *body, int mode,
+                    int64_t now, cJSON *errs, char *ref_err, size_t ref_len);
+bool hs_parse_day(const char *s, char out[11]);
 
 /* seeding (hs_seed.c) */
 void hs_seed_location(hs_ctx *c, hs_loc *l, long n_records);
@@ -416,6 +461,7 @@ typedef struct hs_call {
     char id[128];                     /* record {id} */
     const char *q_location, *q_fetch; /* query arguments or NULL */
     const char *q_model;              /* ?model= of /locations/{id}/customFields */
+    cJSON *q_all;                     /* every query argument (opportunity routes), or NULL */
     const char *body;
     size_t body_len;
     int status;

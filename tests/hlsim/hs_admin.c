@@ -323,6 +323,7 @@ static cJSON *switches_json(const hs_ctx *c)
     cJSON_AddBoolToObject(j, "omitTotal", c->sw.omit_total);
     cJSON_AddBoolToObject(j, "searchNames", c->sw.search_names);
     cJSON_AddNumberToObject(j, "indexLagMs", (double)c->sw.index_lag_ms);
+    cJSON_AddStringToObject(j, "oppPostSearch", c->sw.opp_post_401 ? "401" : "on");
     return j;
 }
 
@@ -349,6 +350,9 @@ static void switches_put(areq *a)
             sw.omit_total = cJSON_IsTrue(it);
         } else if (!strcmp(it->string, "searchNames") && cJSON_IsBool(it)) {
             sw.search_names = cJSON_IsTrue(it);
+        } else if (!strcmp(it->string, "oppPostSearch") && cJSON_IsString(it) &&
+                   (!strcmp(it->valuestring, "on") || !strcmp(it->valuestring, "401"))) {
+            sw.opp_post_401 = !strcmp(it->valuestring, "401");
         } else if (!strcmp(it->string, "indexLagMs") && cJSON_IsNumber(it) &&
                    it->valuedouble >= 0 && it->valuedouble <= 3600000) {
             sw.index_lag_ms = (long)it->valuedouble;
@@ -359,7 +363,7 @@ static void switches_put(areq *a)
     badk:
         bad(a, 422,
             "switches: filters on|ignore|reject, sort bool, pageCap number, omitTotal bool, "
-            "searchNames bool, indexLagMs 0..3600000");
+            "searchNames bool, indexLagMs 0..3600000, oppPostSearch on|401");
         return;
     }
     a->c->sw = sw;
@@ -470,6 +474,8 @@ static void dispatch(areq *a)
     hs_ctx *c = a->c;
     int cst =
         a->nseg ? hs_contacts_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out) : 0;
+    if (!cst && a->nseg)
+        cst = hs_opps_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out);
     if (cst) {
         a->status = cst;
     } else if (is(a, "GET", 1, "health", NULL)) {

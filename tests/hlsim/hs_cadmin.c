@@ -118,15 +118,16 @@ bool hs_contacts_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *fields,
     {
         const char *fk = jstr(f, "fieldKey");
         int dt = hs_dtype_parse(jstr(f, "dataType"));
-        if (!fk || strncmp(fk, "contact.", 8) || !fk[8] || dt == DT_UNKNOWN ||
+        size_t pl = strlen(o->key);
+        if (!fk || strncmp(fk, o->key, pl) || fk[pl] != '.' || !fk[pl + 1] || dt == DT_UNKNOWN ||
             hs_cfield_find(o, fk) || (jstr(f, "id") && hs_cfield_find(o, jstr(f, "id")))) {
             cJSON_AddItemToArray(
-                errs, cJSON_CreateString("contact customFields: each needs a new fieldKey "
-                                         "contact.<key>, a known dataType and a new id"));
+                errs, cJSON_CreateString("customFields: each needs a new fieldKey "
+                                         "<object>.<key>, a known dataType and a new id"));
             return false;
         }
-        cJSON *nf =
-            hs_cfield_add(c, l, o, fk + 8, jstr(f, "name") ? jstr(f, "name") : fk + 8, dt, NULL);
+        const char *sk = fk + pl + 1;
+        cJSON *nf = hs_cfield_add(c, l, o, sk, jstr(f, "name") ? jstr(f, "name") : sk, dt, NULL);
         const cJSON *it;
         cJSON_ArrayForEach(it, f)
         {
@@ -137,6 +138,8 @@ bool hs_contacts_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *fields,
             cJSON_AddItemToObject(nf, it->string, cJSON_Duplicate(it, 1));
         }
     }
+    if (!o->cs)
+        return true; /* opportunity fields: the records are loaded by hs_opps_load */
     const cJSON *cj;
     cJSON_ArrayForEach(cj, contacts)
     {
@@ -282,8 +285,9 @@ static const char *opt_str(const cJSON *it)
 static void field_add(cres *res, hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body)
 {
     const char *key = jstr(body, "key");
-    if (key && !strncmp(key, "contact.", 8))
-        key += 8;
+    size_t pl = strlen(o->key);
+    if (key && !strncmp(key, o->key, pl) && key[pl] == '.')
+        key += pl + 1;
     int dt = hs_dtype_parse(jstr(body, "dataType"));
     if (!valid_key(key) || dt == DT_UNKNOWN || hs_cfield_find(o, key)) {
         bad(res, 422, "need key (new, lowercase letters, digits, _), dataType (known)");
@@ -396,22 +400,29 @@ int hs_contacts_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, 
                       const cJSON *body, char **out)
 {
     bool contacts = !strcmp(seg[0], "contacts"), fields = !strcmp(seg[0], "contact-fields"),
-         sets = !strcmp(seg[0], "contact-settings"), old = !strcmp(seg[0], "fields");
-    if (!contacts && !fields && !sets && !old)
+         sets = !strcmp(seg[0], "contact-settings"), old = !strcmp(seg[0], "fields"),
+         ofields = !strcmp(seg[0], "opportunity-fields");
+    if (!contacts && !fields && !sets && !old && !ofields)
         return 0;
+    bool opp = ofields;
     hs_loc *l = hs_loc_find(c, qloc);
     if (old) {
         /* the records admin's /fields calls reach contact fields too */
         if (!l)
             return 0;
-        hs_object *o = hs_obj_find(l, "contact");
         bool is_c = false;
-        if (nseg == 1)
-            is_c = !strcmp(method, "POST") && jstr(body, "objectKey") &&
-                   !strcmp(jstr(body, "objectKey"), "contact");
-        else if (nseg == 2 && hs_is_contacts(o)) {
-            const cJSON *f = hs_cfield_find(o, seg[1]);
-            is_c = f && (!strcmp(jstr(f, "id"), seg[1]) || !strcmp(jstr(f, "fieldKey"), seg[1]));
+        for (int w = 0; w < 2 && !is_c; w++) {
+            const char *key = w ? "opportunity" : "contact";
+            hs_object *o = hs_obj_find(l, key);
+            if (nseg == 1)
+                is_c = !strcmp(method, "POST") && jstr(body, "objectKey") &&
+                       !strcmp(jstr(body, "objectKey"), key);
+            else if (nseg == 2 && (hs_is_contacts(o) || hs_is_opps(o))) {
+                const cJSON *f = hs_cfield_find(o, seg[1]);
+                is_c =
+                    f && (!strcmp(jstr(f, "id"), seg[1]) || !strcmp(jstr(f, "fieldKey"), seg[1]));
+            }
+            opp = is_c && w == 1;
         }
         if (!is_c)
             return 0;
@@ -421,8 +432,11 @@ int hs_contacts_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, 
     if (!l) {
         bad(&res, 404, "?locationId= must name a known location");
     } else {
-        hs_object *o = hs_contacts_obj(c, l);
-        hs_contacts_settle(c, o);
+        hs_object *o = opp ? hs_opps_obj(c, l) : hs_contacts_obj(c, l);
+        if (!opp)
+            hs_contacts_settle(c, o);
+        if (ofields)
+            fields = true;
         if (contacts) {
             contacts_call(&res, c, l, o, method, seg, nseg, body);
         } else if (sets && nseg == 1) {
@@ -432,7 +446,7 @@ int hs_contacts_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, 
         } else if (fields && nseg == 2) {
             cJSON *f = hs_cfield_find(o, seg[1]);
             if (!f)
-                bad(&res, 404, "no such contact custom field (id or fieldKey)");
+                bad(&res, 404, "no such custom field (id or fieldKey)");
             else
                 field_edit(&res, c, o, f, method, body);
         } else {

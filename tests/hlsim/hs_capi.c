@@ -238,28 +238,33 @@ static void contact_delete(hs_call *k, hs_object *o)
     hs_buf_puts(&k->out, "{\"succeded\":true}");
 }
 
-static void contact_tags(hs_call *k, hs_object *o, bool add)
+/* POST / DELETE /contacts/{id}/tags and /followers: add to or remove from one list key.
+ * Tags answer {"tags": [all]}; followers {"followers": [all], "followersAdded"|"followersRemoved"}
+ * (the spec's answer DTOs). */
+static void contact_list_op(hs_call *k, hs_object *o, const char *key, bool add)
 {
     cJSON *b = parse_body(k);
     if (!b)
         return;
-    cJSON *errs = cJSON_CreateArray();
-    const cJSON *it, *tags = cJSON_GetObjectItemCaseSensitive(b, "tags");
+    char m[300];
+    cJSON *errs = cJSON_CreateArray(), *changed = cJSON_CreateArray();
+    const cJSON *it, *vals = cJSON_GetObjectItemCaseSensitive(b, key);
     cJSON_ArrayForEach(it, b)
     {
-        if (strcmp(it->string, "tags")) {
-            char m[300];
+        if (strcmp(it->string, key)) {
             snprintf(m, sizeof m, "property %.200s should not exist", it->string);
             cJSON_AddItemToArray(errs, cJSON_CreateString(m));
         }
     }
-    if (!cJSON_IsArray(tags))
-        cJSON_AddItemToArray(errs, cJSON_CreateString("tags must be an array"));
-    cJSON_ArrayForEach(it, tags)
+    if (!cJSON_IsArray(vals)) {
+        snprintf(m, sizeof m, "%s must be an array", key);
+        cJSON_AddItemToArray(errs, cJSON_CreateString(m));
+    }
+    cJSON_ArrayForEach(it, vals)
     {
         if (!cJSON_IsString(it) || !it->valuestring[0]) {
-            cJSON_AddItemToArray(
-                errs, cJSON_CreateString("each value in tags must be a non-empty string"));
+            snprintf(m, sizeof m, "each value in %s must be a non-empty string", key);
+            cJSON_AddItemToArray(errs, cJSON_CreateString(m));
             break;
         }
     }
@@ -271,12 +276,12 @@ static void contact_tags(hs_call *k, hs_object *o, bool add)
     if (!r)
         goto out;
     cJSON *d = data_of(r);
-    cJSON *cur = cJSON_GetObjectItemCaseSensitive(d, "tags");
+    cJSON *cur = cJSON_GetObjectItemCaseSensitive(d, key);
     if (!cJSON_IsArray(cur)) {
-        cJSON_DeleteItemFromObjectCaseSensitive(d, "tags");
-        cur = cJSON_AddArrayToObject(d, "tags");
+        cJSON_DeleteItemFromObjectCaseSensitive(d, key);
+        cur = cJSON_AddArrayToObject(d, key);
     }
-    cJSON_ArrayForEach(it, tags)
+    cJSON_ArrayForEach(it, vals)
     {
         int at = -1, i = 0;
         const cJSON *x;
@@ -290,15 +295,26 @@ static void contact_tags(hs_call *k, hs_object *o, bool add)
             cJSON_AddItemToArray(cur, cJSON_CreateString(it->valuestring));
         else if (!add && at >= 0)
             cJSON_DeleteItemFromArray(cur, at);
+        else
+            continue;
+        cJSON_AddItemToArray(changed, cJSON_CreateString(it->valuestring));
     }
     hs_rec *v = new_version(r, d, SRC_API);
     hs_contact_commit(k->c, o, v);
     k->status = add ? 201 : 200;
     char *s = cJSON_PrintUnformatted(cur);
-    hs_buf_printf(&k->out, "{\"tags\":%s}", s ? s : "[]");
+    hs_buf_printf(&k->out, "{\"%s\":%s", key, s ? s : "[]");
     free(s);
+    if (!strcmp(key, "followers")) {
+        s = cJSON_PrintUnformatted(changed);
+        hs_buf_printf(&k->out, ",\"%s\":%s", add ? "followersAdded" : "followersRemoved",
+                      s ? s : "[]");
+        free(s);
+    }
+    hs_buf_puts(&k->out, "}");
     cJSON_Delete(d);
 out:
+    cJSON_Delete(changed);
     cJSON_Delete(errs);
     cJSON_Delete(b);
 }
@@ -313,7 +329,7 @@ static void contact_search(hs_call *k, hs_object *o)
     if (cJSON_IsString(loc) && strcmp(loc->valuestring, k->loc->id)) {
         fail(k, 403, "The token does not have access to this location");
     } else {
-        int st = hs_contact_search(k->c, k->loc, o, b, &k->out, errs);
+        int st = hs_family_search(k->c, k->loc, o, HS_FAM_CONTACTS, b, &k->out, errs);
         if (st != 200) {
             free(k->out.d);
             memset(&k->out, 0, sizeof k->out);
@@ -324,6 +340,49 @@ static void contact_search(hs_call *k, hs_object *o)
     }
     cJSON_Delete(errs);
     cJSON_Delete(b);
+}
+
+/* GET /contacts/search/duplicate?locationId=&email=&number=: the store, not the search index,
+ * so it sees a contact created a moment ago (what a retry after an unknown outcome needs) */
+static void contact_dup(hs_call *k, hs_object *o)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, k->q_all)
+    {
+        if (strcmp(it->string, "locationId") && strcmp(it->string, "email") &&
+            strcmp(it->string, "number")) {
+            char m[300];
+            snprintf(m, sizeof m, "property %.200s should not exist", it->string);
+            fail(k, 422, m);
+            return;
+        }
+    }
+    const char *loc = jstr(k->q_all, "locationId");
+    if (!loc || !*loc) {
+        fail(k, 422, "locationId should not be empty");
+        return;
+    }
+    if (strcmp(loc, k->loc->id)) {
+        fail(k, 403, "The token does not have access to this location");
+        return;
+    }
+    hs_cstore *cs = o->cs;
+    int order[2] = {CDUP_EMAIL, CDUP_PHONE}, n = 2;
+    if (cs->n_rule) {
+        n = cs->n_rule;
+        memcpy(order, cs->rule, sizeof order);
+    }
+    const char *id = NULL;
+    for (int i = 0; i < n && !id; i++)
+        id = hs_contact_dup_find(o, order[i],
+                                 jstr(k->q_all, order[i] == CDUP_EMAIL ? "email" : "number"), NULL);
+    hs_rec *r = id ? hs_contact_get(o, id) : NULL;
+    if (r) {
+        contact_out(k, 200, "{\"contact\":", o, r);
+    } else {
+        k->status = 200;
+        hs_buf_puts(&k->out, "{\"contact\":null}");
+    }
 }
 
 static void loc_custom_fields(hs_call *k, hs_object *o)
@@ -339,10 +398,12 @@ static void loc_custom_fields(hs_call *k, hs_object *o)
     }
     cJSON *j = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(j, "customFields");
-    /* opportunity custom fields are not simulated yet: model=opportunity lists none */
-    if (!m || strcmp(m, "opportunity")) {
-        const cJSON *f;
+    const cJSON *f;
+    if (!m || strcmp(m, "opportunity"))
         cJSON_ArrayForEach(f, o->fields) cJSON_AddItemToArray(arr, cJSON_Duplicate(f, 1));
+    if (!m || strcmp(m, "contact")) {
+        hs_object *op = hs_opps_obj(k->c, k->loc);
+        cJSON_ArrayForEach(f, op->fields) cJSON_AddItemToArray(arr, cJSON_Duplicate(f, 1));
     }
     char *s = cJSON_PrintUnformatted(j);
     k->status = 200;
@@ -378,13 +439,22 @@ void hs_contacts_dispatch(hs_call *k)
         contact_delete(k, o);
         break;
     case R_CONTACT_TAGS_ADD:
-        contact_tags(k, o, true);
+        contact_list_op(k, o, "tags", true);
         break;
     case R_CONTACT_TAGS_DEL:
-        contact_tags(k, o, false);
+        contact_list_op(k, o, "tags", false);
         break;
     case R_LOC_CF_LIST:
         loc_custom_fields(k, o);
+        break;
+    case R_CONTACT_DUP:
+        contact_dup(k, o);
+        break;
+    case R_CONTACT_FOLLOWERS_ADD:
+        contact_list_op(k, o, "followers", true);
+        break;
+    case R_CONTACT_FOLLOWERS_DEL:
+        contact_list_op(k, o, "followers", false);
         break;
     default:
         fail(k, 404, "Not Found");

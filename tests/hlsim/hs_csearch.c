@@ -1,6 +1,7 @@
 /*
- * hs_csearch.c - POST /contacts/search: body validation, filters (fields and operators of the
- * ClickUp "Search Contacts" page), sort (at most 2), page / searchAfter paging, total.
+ * hs_csearch.c - POST /contacts/search and POST /opportunities/search: body validation, filters
+ * (fields and operators of the ClickUp "Search Contacts" / "Search Opportunity" pages), sort (at
+ * most 2), page / searchAfter paging, total. The two differ only by the tables of `descs`.
  *
  * It reads the contact object's indexes, i.e. what the search index has seen (see
  * hs_cstore.c for the lag). With no sort or one sort on dateAdded / dateUpdated, a page starts at
@@ -17,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum { F_ADDED, F_UPDATED, F_STR, F_BOOL, F_ARR, F_DOB, F_ID, F_CF, F_CFSUB };
+enum { F_ADDED, F_UPDATED, F_STR, F_BOOL, F_ARR, F_TIME, F_ID, F_CF, F_CFSUB };
 enum { OP_EQ, OP_NEQ, OP_CONTAINS, OP_NCONTAINS, OP_EXISTS, OP_NEXISTS, OP_RANGE };
 enum { N_LEAF, N_AND, N_OR };
 #define OPB(x) (1u << (x))
@@ -28,15 +29,36 @@ enum { N_LEAF, N_AND, N_OR };
 #define OPS_RANGE (OPB(OP_RANGE) | OPB(OP_EXISTS) | OPB(OP_NEXISTS))
 #define OPS_NUM   (OPS_EQ | OPB(OP_RANGE))
 
-static const struct {
-    const char *name, *key;
+typedef struct sfield {
+    const char *name, *key; /* filter field, data key */
     int kind;
     unsigned ops;
-} sfields[] = {
+} sfield;
+
+typedef struct sortable {
+    const char *name, *key;
+    int field; /* F_ADDED, F_UPDATED (indexed) or -1 (data key) */
+} sortable;
+
+/* what differs between the contacts and the opportunities search */
+typedef struct sdesc {
+    const sfield *fields;
+    size_t nfields;
+    const sortable *sorts;
+    size_t nsorts;
+    const char *cf_prefix; /* customFields. / custom_fields. */
+    const char *limit_key; /* pageLimit / limit */
+    const char *list_key;  /* contacts / opportunities */
+    const char *extra_key; /* another allowed body key or NULL */
+    const char *const *qkeys;
+    bool aggregations;
+} sdesc;
+
+static const sfield cfields[] = {
     {"id", NULL, F_ID, OPS_EQ},
     {"dateAdded", NULL, F_ADDED, OPS_RANGE},
     {"dateUpdated", NULL, F_UPDATED, OPS_RANGE},
-    {"dateOfBirth", "dateOfBirth", F_DOB, OPS_RANGE},
+    {"dateOfBirth", "dateOfBirth", F_TIME, OPS_RANGE},
     {"email", "email", F_STR, OPS_EQ},
     {"phone", "phone", F_STR, OPS_EQ},
     {"firstNameLowerCase", "firstName", F_STR, OPS_TEXT},
@@ -57,6 +79,55 @@ static const struct {
     {"dnd", "dnd", F_BOOL, OPS_EQ},
     {"tags", "tags", F_ARR, OPS_TEXT},
     {"followers", "followers", F_ARR, OPS_EQ},
+};
+
+static const sfield ofields[] = {
+    {"id", NULL, F_ID, OPS_EQ},
+    {"date_added", NULL, F_ADDED, OPS_RANGE},
+    {"date_updated", NULL, F_UPDATED, OPS_RANGE},
+    {"last_status_change_date", "lastStatusChangeAt", F_TIME, OPS_RANGE},
+    {"last_stage_change_date", "lastStageChangeAt", F_TIME, OPS_RANGE},
+    {"name", "name", F_STR, OPS_TEXT},
+    {"monetary_value", "monetaryValue", F_STR, OPS_NUM},
+    {"pipeline_id", "pipelineId", F_STR, OPS_EQ},
+    {"pipeline_stage_id", "pipelineStageId", F_STR, OPS_EQ},
+    {"status", "status", F_STR, OPS_EQ},
+    {"lost_reason_id", "lostReasonId", F_STR, OPS_EQ},
+    {"source", "source", F_STR, OPS_TEXT},
+    {"assigned_to", "assignedTo", F_STR, OPS_EQ},
+    {"followers", "followers", F_ARR, OPS_EQ},
+    {"contact_id", "contactId", F_STR, OPS_EQ},
+};
+
+static const sortable csorts[] = {
+    {"dateAdded", NULL, F_ADDED},
+    {"dateUpdated", NULL, F_UPDATED},
+    {"firstNameLowerCase", "firstName", -1},
+    {"lastNameLowerCase", "lastName", -1},
+    {"businessName", "companyName", -1},
+    {"email", "email", -1},
+    {"dnd", "dnd", -1},
+    {"source", "source", -1},
+};
+
+static const sortable osorts[] = {
+    {"date_added", NULL, F_ADDED},
+    {"date_updated", NULL, F_UPDATED},
+    {"name", "name", -1},
+    {"monetary_value", "monetaryValue", -1},
+    {"last_status_change_date", "lastStatusChangeAt", -1},
+    {"last_stage_change_date", "lastStageChangeAt", -1},
+};
+
+static const char *const cqkeys[] = {"firstName", "lastName",    "email",
+                                     "phone",     "companyName", NULL};
+static const char *const oqkeys[] = {"name", "source", NULL};
+
+static const sdesc descs[] = {
+    {cfields, sizeof cfields / sizeof cfields[0], csorts, sizeof csorts / sizeof csorts[0],
+     "customFields.", "pageLimit", "contacts", NULL, cqkeys, false},
+    {ofields, sizeof ofields / sizeof ofields[0], osorts, sizeof osorts / sizeof osorts[0],
+     "custom_fields.", "limit", "opportunities", "additionalDetails", oqkeys, true},
 };
 
 typedef struct cfilt {
@@ -109,11 +180,12 @@ static bool time_value(const cJSON *v, double *out)
 
 static bool is_time(const cfilt *f)
 {
-    return f->kind == F_ADDED || f->kind == F_UPDATED || f->kind == F_DOB ||
+    return f->kind == F_ADDED || f->kind == F_UPDATED || f->kind == F_TIME ||
            (f->kind == F_CF && f->dtype == DT_DATE);
 }
 
-static bool compile(const hs_object *o, const cJSON *j, cfilt *f, cJSON *errs, int depth)
+static bool compile(const sdesc *d, const hs_object *o, const cJSON *j, cfilt *f, cJSON *errs,
+                    int depth)
 {
     char m[400];
     memset(f, 0, sizeof *f);
@@ -145,7 +217,7 @@ static bool compile(const hs_object *o, const cJSON *j, cfilt *f, cJSON *errs, i
         int i = 0;
         cJSON_ArrayForEach(it, kids)
         {
-            if (!compile(o, it, &f->kids[i++], errs, depth + 1))
+            if (!compile(d, o, it, &f->kids[i++], errs, depth + 1))
                 return false;
         }
         return true;
@@ -169,19 +241,20 @@ static bool compile(const hs_object *o, const cJSON *j, cfilt *f, cJSON *errs, i
     }
     unsigned ops = 0;
     f->kind = -1;
-    for (size_t i = 0; i < sizeof sfields / sizeof sfields[0]; i++)
-        if (!strcmp(sfields[i].name, field)) {
-            f->kind = sfields[i].kind;
-            f->key = sfields[i].key;
-            ops = sfields[i].ops;
+    for (size_t i = 0; i < d->nfields; i++)
+        if (!strcmp(d->fields[i].name, field)) {
+            f->kind = d->fields[i].kind;
+            f->key = d->fields[i].key;
+            ops = d->fields[i].ops;
         }
-    if (f->kind < 0 && !strncmp(field, "customFields.", 13)) {
+    size_t pl = strlen(d->cf_prefix);
+    if (f->kind < 0 && !strncmp(field, d->cf_prefix, pl)) {
         char id[64];
-        snprintf(id, sizeof id, "%.63s", field + 13);
+        snprintf(id, sizeof id, "%.63s", field + pl);
         char *dot = strchr(id, '.');
         if (dot) {
             *dot = 0;
-            snprintf(f->sub, sizeof f->sub, "%s", strchr(field + 13, '.') + 1);
+            snprintf(f->sub, sizeof f->sub, "%s", strchr(field + pl, '.') + 1);
         }
         const cJSON *fd = hs_cfield_find(o, id);
         const char *fid =
@@ -394,16 +467,19 @@ static bool eval(const cfilt *f, cview *v)
 typedef struct qry {
     char text[80];
     bool on;
+    const char *const *keys;
+    bool names; /* contacts: also "first last" */
 } qry;
 
 static bool query_match(const qry *q, cview *v)
 {
-    static const char *const k[] = {"firstName", "lastName", "email", "phone", "companyName"};
-    for (int i = 0; i < 5; i++) {
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data(v), k[i]));
+    for (int i = 0; q->keys[i]; i++) {
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data(v), q->keys[i]));
         if (s && hs_ci_contains(s, q->text, false))
             return true;
     }
+    if (!q->names)
+        return false;
     const char *fn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data(v), "firstName"));
     const char *ln = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data(v), "lastName"));
     if (fn && ln) {
@@ -491,6 +567,8 @@ static void cand_keys(cand *cd, const sspec *sp)
             k->num = 0;
         } else if (cJSON_IsBool(x)) {
             k->num = cJSON_IsTrue(x);
+        } else if (cJSON_IsNumber(x)) {
+            k->num = x->valuedouble;
         } else if (cJSON_IsString(x) && x->valuestring[0]) {
             k->kind = 2;
             k->str = strdup(x->valuestring);
@@ -559,21 +637,8 @@ static bool only_bounds(const cfilt *root, int tf)
     return true;
 }
 
-static bool parse_sort(const cJSON *js, sspec *sp, cJSON *errs)
+static bool parse_sort(const sdesc *d, const cJSON *js, sspec *sp, cJSON *errs)
 {
-    static const struct {
-        const char *name, *key;
-        int field;
-    } sortable[] = {
-        {"dateAdded", NULL, F_ADDED},
-        {"dateUpdated", NULL, F_UPDATED},
-        {"firstNameLowerCase", "firstName", -1},
-        {"lastNameLowerCase", "lastName", -1},
-        {"businessName", "companyName", -1},
-        {"email", "email", -1},
-        {"dnd", "dnd", -1},
-        {"source", "source", -1},
-    };
     char m[300];
     memset(sp, 0, sizeof *sp);
     if (cJSON_GetArraySize(js) > 2) {
@@ -600,16 +665,16 @@ static bool parse_sort(const cJSON *js, sspec *sp, cJSON *errs)
             return false;
         }
         int k = -1;
-        for (size_t i = 0; i < sizeof sortable / sizeof sortable[0]; i++)
-            if (!strcmp(sortable[i].name, fld))
+        for (size_t i = 0; i < d->nsorts; i++)
+            if (!strcmp(d->sorts[i].name, fld))
                 k = (int)i;
         if (k < 0) {
             snprintf(m, sizeof m, "sort: %.200s is not a sortable field", fld);
             e422(errs, m);
             return false;
         }
-        sp->field[sp->n] = sortable[k].field;
-        sp->key[sp->n] = sortable[k].key;
+        sp->field[sp->n] = d->sorts[k].field;
+        sp->key[sp->n] = d->sorts[k].key;
         sp->desc[sp->n] = dir && !strcmp(dir, "desc");
         sp->n++;
     }
@@ -653,17 +718,19 @@ static bool parse_cursor(const cJSON *sa, const sspec *sp, cand *cur, hs_rec *fa
     return true;
 }
 
-int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_buf *out,
-                      cJSON *errs)
+int hs_family_search(hs_ctx *c, hs_loc *l, hs_object *o, int family, const cJSON *body, hs_buf *out,
+                     cJSON *errs)
 {
+    const sdesc *d = &descs[family == HS_FAM_OPPORTUNITIES];
     char m[400];
     const cJSON *it;
     cJSON_ArrayForEach(it, body)
     {
-        static const char *const allowed[] = {"locationId",  "page",    "pageLimit", "query",
+        static const char *const allowed[] = {"locationId",  "page",    "query",
                                               "searchAfter", "filters", "sort"};
-        bool ok = false;
-        for (int i = 0; i < 7; i++)
+        bool ok = !strcmp(it->string, d->limit_key) ||
+                  (d->extra_key && !strcmp(it->string, d->extra_key));
+        for (int i = 0; i < 6; i++)
             ok |= !strcmp(it->string, allowed[i]);
         if (!ok) {
             snprintf(m, sizeof m, "property %.200s should not exist", it->string);
@@ -672,7 +739,7 @@ int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_
     }
     const cJSON *jloc = cJSON_GetObjectItemCaseSensitive(body, "locationId");
     const cJSON *jpage = cJSON_GetObjectItemCaseSensitive(body, "page");
-    const cJSON *jlim = cJSON_GetObjectItemCaseSensitive(body, "pageLimit");
+    const cJSON *jlim = cJSON_GetObjectItemCaseSensitive(body, d->limit_key);
     const cJSON *jq = cJSON_GetObjectItemCaseSensitive(body, "query");
     const cJSON *jsa = cJSON_GetObjectItemCaseSensitive(body, "searchAfter");
     const cJSON *jf = cJSON_GetObjectItemCaseSensitive(body, "filters");
@@ -687,14 +754,15 @@ int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_
         else
             page = (long)jpage->valuedouble;
     }
+    snprintf(m, sizeof m, "%s should not be empty", d->limit_key);
     if (!jlim)
-        e422(errs, "pageLimit should not be empty");
+        e422(errs, m);
     else if (!cJSON_IsNumber(jlim) || jlim->valuedouble != floor(jlim->valuedouble))
-        e422(errs, "pageLimit must be an integer number");
+        snprintf(m, sizeof m, "%s must be an integer number", d->limit_key), e422(errs, m);
     else if (jlim->valuedouble > 500)
-        e422(errs, "pageLimit must not be greater than 500");
+        snprintf(m, sizeof m, "%s must not be greater than 500", d->limit_key), e422(errs, m);
     else if (jlim->valuedouble < 1)
-        e422(errs, "pageLimit must not be less than 1");
+        snprintf(m, sizeof m, "%s must not be less than 1", d->limit_key), e422(errs, m);
     else
         limit = (long)jlim->valuedouble;
     if (jq && !cJSON_IsString(jq))
@@ -711,7 +779,22 @@ int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_
         return 422;
 
     sspec sp;
-    if (js && !parse_sort(js, &sp, errs))
+    const cJSON *jx = d->extra_key ? cJSON_GetObjectItemCaseSensitive(body, d->extra_key) : NULL;
+    if (jx) {
+        /* additionalDetails {notes, tasks, calendarEvents, unReadConversations}: booleans */
+        bool ok = cJSON_IsObject(jx);
+        cJSON_ArrayForEach(it, jx) ok =
+            ok && cJSON_IsBool(it) &&
+            (!strcmp(it->string, "notes") || !strcmp(it->string, "tasks") ||
+             !strcmp(it->string, "calendarEvents") || !strcmp(it->string, "unReadConversations"));
+        if (!ok) {
+            e422(errs,
+                 "additionalDetails must be {notes, tasks, calendarEvents, unReadConversations} "
+                 "booleans");
+            return 422;
+        }
+    }
+    if (js && !parse_sort(d, js, &sp, errs))
         return 422;
     if (!js || c->sw.sort_off)
         memset(&sp, 0, sizeof sp);
@@ -723,20 +806,22 @@ int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_
             e422(errs, "property filters should not exist");
             return 422;
         }
+    }
+    /* "ignore" drops the filters unread, as the records search does */
+    if (jf && cJSON_GetArraySize(jf) > 0 && c->sw.filters == FILTERS_ON) {
         root.node = N_AND;
         root.nkids = cJSON_GetArraySize(jf);
         root.kids = calloc((size_t)root.nkids, sizeof *root.kids);
         int i = 0;
         bool ok = true;
-        cJSON_ArrayForEach(it, jf) ok = ok && compile(o, it, &root.kids[i++], errs, 1);
+        cJSON_ArrayForEach(it, jf) ok = ok && compile(d, o, it, &root.kids[i++], errs, 1);
         if (!ok) {
             free_filt(&root);
             return 422;
         }
-        if (c->sw.filters == FILTERS_ON)
-            rootp = &root;
+        rootp = &root;
     }
-    qry q = {{0}, false};
+    qry q = {{0}, false, d->qkeys, family == HS_FAM_CONTACTS};
     if (jq && jq->valuestring[0]) {
         snprintf(q.text, sizeof q.text, "%s", jq->valuestring);
         q.on = true;
@@ -752,7 +837,9 @@ int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_
         return 422;
     }
     if (!use_cursor && page * limit > 10000) {
-        e422(errs, "page * pageLimit must not exceed 10000: use searchAfter to read further");
+        snprintf(m, sizeof m, "page * %s must not exceed 10000: use searchAfter to read further",
+                 d->limit_key);
+        e422(errs, m);
         free_filt(&root);
         return 422;
     }
@@ -844,16 +931,21 @@ int hs_contact_search(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *body, hs_
         free(cv);
     }
 
-    hs_buf_puts(out, "{\"contacts\":[");
+    hs_buf_printf(out, "{\"%s\":[", d->list_key);
     for (long i = 0; i < npage; i++) {
         if (i)
             hs_buf_puts(out, ",");
-        hs_contact_render(out, c, l, o, pagev[i], CV_SEARCH, afters[i].d);
+        if (family == HS_FAM_CONTACTS)
+            hs_contact_render(out, c, l, o, pagev[i], CV_SEARCH, afters[i].d);
+        else
+            hs_opp_render(out, c, l, o, pagev[i], OV_POST_SEARCH, afters[i].d);
         free(afters[i].d);
     }
     hs_buf_puts(out, "]");
     if (!c->sw.omit_total)
         hs_buf_printf(out, ",\"total\":%lld", total);
+    if (d->aggregations)
+        hs_buf_puts(out, ",\"aggregations\":{}");
     hs_buf_puts(out, "}");
     free(afters);
     free(pagev);

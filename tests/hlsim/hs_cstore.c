@@ -123,23 +123,6 @@ hs_rec *hs_contact_get(hs_object *o, const char *id)
     return hs_rec_find(o, id);
 }
 
-size_t hs_contacts_count(hs_object *o)
-{
-    size_t n = o->by_created.n;
-    const hs_map *m = &o->cs->cur;
-    for (size_t i = 0; i < m->cap; i++) {
-        hs_rec *r = m->slots[i];
-        if (!r || r == (hs_rec *)1)
-            continue;
-        bool indexed = hs_rec_find(o, r->id) != NULL;
-        if (r->deleted && indexed)
-            n--;
-        else if (!r->deleted && !indexed)
-            n++;
-    }
-    return n;
-}
-
 /* ---- duplicate lookup ----------------------------------------------------------------------- */
 
 static uint64_t str_hash(const char *s)
@@ -345,7 +328,7 @@ cJSON *hs_cfield_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *short_key, 
         hs_alnum_id(&c->rng, id);
     while (hs_cfield_find(o, id));
     hs_iso_ms(hs_now_ms(), when);
-    snprintf(fk, sizeof fk, "contact.%s", short_key);
+    snprintf(fk, sizeof fk, "%s.%s", o->key, short_key);
     int pos = 0;
     cJSON *x;
     cJSON_ArrayForEach(x, o->fields)
@@ -369,7 +352,7 @@ cJSON *hs_cfield_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *short_key, 
     cJSON_AddBoolToObject(f, "isMultiFileAllowed", dtype == DT_FILE_UPLOAD);
     cJSON_AddNumberToObject(f, "maxFileLimit", dtype == DT_FILE_UPLOAD ? 3 : 0);
     cJSON_AddStringToObject(f, "locationId", l->id);
-    cJSON_AddStringToObject(f, "model", "contact");
+    cJSON_AddStringToObject(f, "model", o->key);
     cJSON_AddStringToObject(f, "dateAdded", when);
     cJSON_AddItemToArray(o->fields, f);
     return f;
@@ -379,12 +362,13 @@ cJSON *hs_cfield_find(const hs_object *o, const char *key)
 {
     if (!key)
         return NULL;
+    size_t pl = strlen(o->key);
     cJSON *f;
     cJSON_ArrayForEach(f, o->fields)
     {
         const char *id = jstr(f, "id"), *fk = jstr(f, "fieldKey");
         if ((id && !strcmp(id, key)) || (fk && !strcmp(fk, key)) ||
-            (fk && !strncmp(fk, "contact.", 8) && !strcmp(fk + 8, key)))
+            (fk && !strncmp(fk, o->key, pl) && fk[pl] == '.' && !strcmp(fk + pl + 1, key)))
             return f;
     }
     return NULL;
@@ -415,7 +399,7 @@ void hs_cfield_remove(hs_ctx *c, hs_object *o, cJSON *f)
     for (size_t i = 0; i < o->by_created.n; i++)
         strip_value(o->by_created.v[i], id);
     hs_cstore *cs = o->cs;
-    for (size_t i = 0; i < cs->qn; i++)
+    for (size_t i = 0; cs && i < cs->qn; i++)
         strip_value(cs->q[(cs->qhead + i) % cs->qcap].snap, id);
     o->version++;
 }
@@ -424,10 +408,17 @@ void hs_cfield_remove(hs_ctx *c, hs_object *o, cJSON *f)
  * custom ones; the custom ones share ids and fieldKeys with /locations/{id}/customFields */
 cJSON *hs_cfields_objects_shape(const hs_loc *l, const hs_object *o)
 {
-    static const struct {
+    typedef struct {
         const char *key, *name;
         int dt;
-    } std[] = {
+    } stdf;
+    static const stdf ostd[] = {
+        {"name", "Opportunity Name", DT_TEXT},
+        {"monetary_value", "Lead Value", DT_MONETORY},
+        {"source", "Source", DT_TEXT},
+        {"status", "Status", DT_SINGLE_OPTIONS},
+    };
+    static const stdf cstd[] = {
         {"first_name", "First Name", DT_TEXT},
         {"last_name", "Last Name", DT_TEXT},
         {"email", "Email", DT_TEXT},
@@ -443,12 +434,15 @@ cJSON *hs_cfields_objects_shape(const hs_loc *l, const hs_object *o)
         {"date_of_birth", "Date Of Birth", DT_DATE},
         {"source", "Contact Source", DT_TEXT},
     };
+    bool opp = !strcmp(o->key, "opportunity");
+    const stdf *std = opp ? ostd : cstd;
+    size_t nstd = opp ? sizeof ostd / sizeof ostd[0] : sizeof cstd / sizeof cstd[0];
     char when[32];
     hs_iso_ms(o->date_added, when);
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < sizeof std / sizeof std[0]; i++) {
+    for (size_t i = 0; i < nstd; i++) {
         char fk[64], id[21];
-        snprintf(fk, sizeof fk, "contact.%s", std[i].key);
+        snprintf(fk, sizeof fk, "%s.%s", o->key, std[i].key);
         hs_rng r = {str_hash(l->id) ^ str_hash(fk)};
         hs_alnum_id(&r, id);
         cJSON *f = cJSON_CreateObject();
@@ -458,7 +452,7 @@ cJSON *hs_cfields_objects_shape(const hs_loc *l, const hs_object *o)
         cJSON_AddStringToObject(f, "placeholder", "");
         cJSON_AddBoolToObject(f, "showInForms", true);
         cJSON_AddStringToObject(f, "locationId", l->id);
-        cJSON_AddStringToObject(f, "objectKey", "contact");
+        cJSON_AddStringToObject(f, "objectKey", o->key);
         cJSON_AddStringToObject(f, "dataType", hs_dtype_name(std[i].dt));
         cJSON_AddStringToObject(f, "parentId", o->folder_id);
         cJSON_AddStringToObject(f, "fieldKey", fk);
@@ -479,7 +473,7 @@ cJSON *hs_cfields_objects_shape(const hs_loc *l, const hs_object *o)
                                 jstr(cf, "placeholder") ? jstr(cf, "placeholder") : "");
         cJSON_AddBoolToObject(f, "showInForms", true);
         cJSON_AddStringToObject(f, "locationId", l->id);
-        cJSON_AddStringToObject(f, "objectKey", "contact");
+        cJSON_AddStringToObject(f, "objectKey", o->key);
         cJSON_AddStringToObject(f, "dataType", hs_dtype_name(dt));
         cJSON_AddStringToObject(f, "parentId", o->folder_id);
         cJSON_AddStringToObject(f, "fieldKey", jstr(cf, "fieldKey") ? jstr(cf, "fieldKey") : "");

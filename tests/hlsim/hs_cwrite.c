@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,10 +78,15 @@ static const struct {
     {"searchAfter", K_SKIP, M_ADMIN},
 };
 
-static void e(cJSON *errs, const char *fmt, const char *a, const char *b)
+static void e(cJSON *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void e(cJSON *errs, const char *fmt, ...)
 {
     char m[600];
-    snprintf(m, sizeof m, fmt, a ? a : "", b ? b : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
     cJSON_AddItemToArray(errs, cJSON_CreateString(m));
 }
 
@@ -162,7 +168,7 @@ static bool str_in(const cJSON *arr, const char *s)
 static bool dnd_one(const cJSON *v, const char *name, cJSON *errs)
 {
     if (!cJSON_IsObject(v)) {
-        e(errs, "%s must be an object {status, message?, code?}", name, NULL);
+        e(errs, "%s must be an object {status, message?, code?}", name);
         return false;
     }
     const cJSON *it;
@@ -180,8 +186,7 @@ static bool dnd_one(const cJSON *v, const char *name, cJSON *errs)
     }
     const char *st = jstr(v, "status");
     if (!st || (strcmp(st, "active") && strcmp(st, "inactive") && strcmp(st, "permanent"))) {
-        e(errs, "%s.status must be one of the following values: active, inactive, permanent", name,
-          NULL);
+        e(errs, "%s.status must be one of the following values: active, inactive, permanent", name);
         return false;
     }
     return true;
@@ -208,7 +213,7 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
         return cJSON_Duplicate(v, 1);
     case DT_PHONE:
         if (!cJSON_IsString(v) || !valid_phone(v->valuestring)) {
-            e(errs, "%s: must be a phone number string", nm, NULL);
+            e(errs, "%s: must be a phone number string", nm);
             return NULL;
         }
         return cJSON_Duplicate(v, 1);
@@ -220,7 +225,7 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
         double d = cJSON_IsString(v) ? strtod(v->valuestring, &end) : 0;
         if (cJSON_IsString(v) && end != v->valuestring && !*end && isfinite(d))
             return cJSON_CreateNumber(d);
-        e(errs, "%s: must be a number", nm, NULL);
+        e(errs, "%s: must be a number", nm);
         return NULL;
     }
     case DT_SINGLE_OPTIONS:
@@ -259,7 +264,7 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
         }
         if (cJSON_IsString(v) && parse_day(v->valuestring, day))
             return cJSON_CreateString(day);
-        e(errs, "%s: must be a date (YYYY-MM-DD, an ISO-8601 timestamp or epoch ms)", nm, NULL);
+        e(errs, "%s: must be a date (YYYY-MM-DD, an ISO-8601 timestamp or epoch ms)", nm);
         return NULL;
     }
     case DT_TEXTBOX_LIST: {
@@ -282,7 +287,7 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
         const cJSON *lim = cJSON_GetObjectItemCaseSensitive(f, "maxFileLimit");
         if (cJSON_IsNumber(lim) && lim->valuedouble > 0 &&
             cJSON_GetArraySize(v) > (int)lim->valuedouble) {
-            e(errs, "%s: more files than maxFileLimit", nm, NULL);
+            e(errs, "%s: more files than maxFileLimit", nm);
             return NULL;
         }
         const cJSON *it;
@@ -299,14 +304,14 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
             }
             if (!ok) {
                 e(errs, "%s: each file must be {\"<uuid>\": {\"url\", \"meta\"?, \"documentId\"?}}",
-                  nm, NULL);
+                  nm);
                 return NULL;
             }
         }
         return cJSON_Duplicate(v, 1);
     }
     default:
-        e(errs, "%s: field has an unsupported dataType", nm, NULL);
+        e(errs, "%s: field has an unsupported dataType", nm);
         return NULL;
     }
     e(errs, "%s: wrong type for a %s field", nm, hs_dtype_name(dt));
@@ -316,7 +321,7 @@ static cJSON *cf_value(const cJSON *f, const cJSON *v, bool *clear, cJSON *errs)
 static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, cJSON *errs)
 {
     if (!cJSON_IsArray(v)) {
-        e(errs, "customFields must be an array", NULL, NULL);
+        e(errs, "customFields must be an array");
         return;
     }
     cJSON *cf = cJSON_GetObjectItemCaseSensitive(out, "customFields");
@@ -328,8 +333,7 @@ static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, 
     cJSON_ArrayForEach(item, v)
     {
         if (!cJSON_IsObject(item)) {
-            e(errs, "customFields: each item must be an object {id or key, field_value}", NULL,
-              NULL);
+            e(errs, "customFields: each item must be an object {id or key, field_value}");
             continue;
         }
         bool bad = false;
@@ -338,9 +342,10 @@ static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, 
         {
             bool ok = !strcmp(it->string, "id") || !strcmp(it->string, "key") ||
                       !strcmp(it->string, "field_value") ||
-                      (mode == M_ADMIN && !strcmp(it->string, "value"));
+                      (mode == M_ADMIN &&
+                       (!strcmp(it->string, "value") || !strcmp(it->string, "fieldValue")));
             if (!ok) {
-                e(errs, "customFields.property %s should not exist", it->string, NULL);
+                e(errs, "customFields.property %s should not exist", it->string);
                 bad = true;
             }
         }
@@ -348,19 +353,21 @@ static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, 
             continue;
         const char *id = jstr(item, "id"), *key = jstr(item, "key");
         if (!id && !key) {
-            e(errs, "customFields: each item needs a string id or key", NULL, NULL);
+            e(errs, "customFields: each item needs a string id or key");
             continue;
         }
         const cJSON *f = hs_cfield_find(o, id ? id : key);
         if (!f || (id && strcmp(jstr(f, "id"), id))) {
-            e(errs, "customFields: unknown custom field %s", id ? id : key, NULL);
+            e(errs, "customFields: unknown custom field %s", id ? id : key);
             continue;
         }
         const cJSON *val = cJSON_GetObjectItemCaseSensitive(item, "field_value");
         if (!val)
             val = cJSON_GetObjectItemCaseSensitive(item, "value");
+        if (!val)
+            val = cJSON_GetObjectItemCaseSensitive(item, "fieldValue");
         if (!val) {
-            e(errs, "customFields.%s: field_value is required", jstr(f, "id"), NULL);
+            e(errs, "customFields.%s: field_value is required", jstr(f, "id"));
             continue;
         }
         bool clear;
@@ -371,7 +378,7 @@ static void apply_cfs(const hs_object *o, const cJSON *v, int mode, cJSON *out, 
         else if (nv)
             set(cf, jstr(f, "id"), nv);
         else if (cJSON_GetArraySize(errs) == before)
-            e(errs, "customFields.%s: invalid value", jstr(f, "id"), NULL);
+            e(errs, "customFields.%s: invalid value", jstr(f, "id"));
     }
 }
 
@@ -404,7 +411,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
             k = "address1";
         }
         if (kind < 0) {
-            e(errs, "property %s should not exist", it->string, NULL);
+            e(errs, "property %s should not exist", it->string);
             continue;
         }
         bool null = cJSON_IsNull(it);
@@ -416,17 +423,17 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
             if (null) {
                 set(out, k, NULL);
             } else if (!cJSON_IsString(it)) {
-                e(errs, "%s must be a string", k, NULL);
+                e(errs, "%s must be a string", k);
             } else if (kind == K_TYPE && strcmp(it->valuestring, "lead") &&
                        strcmp(it->valuestring, "customer")) {
-                e(errs, "type must be one of the following values: lead, customer", NULL, NULL);
+                e(errs, "type must be one of the following values: lead, customer");
             } else {
                 set(out, k, cJSON_CreateString(it->valuestring));
             }
             break;
         case K_NAME:
             if (!null && !cJSON_IsString(it)) {
-                e(errs, "name must be a string", NULL, NULL);
+                e(errs, "name must be a string");
             } else if (!null && !names_given) {
                 /* "name" fills first and last name when they are not sent */
                 const char *s = it->valuestring;
@@ -443,7 +450,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
             if (null)
                 set(out, k, NULL);
             else if (!cJSON_IsString(it) || !valid_email(it->valuestring))
-                e(errs, "email must be an email", NULL, NULL);
+                e(errs, "email must be an email");
             else
                 set(out, k, cJSON_CreateString(it->valuestring));
             break;
@@ -451,7 +458,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
             if (null) {
                 set(out, k, NULL);
             } else if (!cJSON_IsString(it) || !valid_phone(it->valuestring)) {
-                e(errs, "phone must be a valid phone number", NULL, NULL);
+                e(errs, "phone must be a valid phone number");
             } else {
                 char p[64];
                 hs_contact_norm_phone(it->valuestring, p, sizeof p);
@@ -460,13 +467,13 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
             break;
         case K_BOOL:
             if (!cJSON_IsBool(it))
-                e(errs, "%s must be a boolean value", k, NULL);
+                e(errs, "%s must be a boolean value", k);
             else
                 set(out, k, cJSON_CreateBool(cJSON_IsTrue(it)));
             break;
         case K_DND: {
             if (!cJSON_IsObject(it)) {
-                e(errs, "dndSettings must be an object", NULL, NULL);
+                e(errs, "dndSettings must be an object");
                 break;
             }
             static const char *const ch[] = {"Call", "Email", "SMS", "WhatsApp", "GMB", "FB"};
@@ -482,7 +489,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
                 char nm[64];
                 snprintf(nm, sizeof nm, "dndSettings.%.40s", x->string);
                 if (!known) {
-                    e(errs, "dndSettings.property %s should not exist", x->string, NULL);
+                    e(errs, "dndSettings.property %s should not exist", x->string);
                     ok = false;
                 } else if (dnd_one(x, nm, errs)) {
                     set(nd, x->string, cJSON_Duplicate(x, 1));
@@ -499,8 +506,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
         case K_INDND: {
             const cJSON *all = cJSON_GetObjectItemCaseSensitive(it, "all");
             if (!cJSON_IsObject(it) || cJSON_GetArraySize(it) != (all ? 1 : 0)) {
-                e(errs, "inboundDndSettings must be an object {all: {status, message?}}", NULL,
-                  NULL);
+                e(errs, "inboundDndSettings must be an object {all: {status, message?}}");
                 break;
             }
             if (all && !dnd_one(all, "inboundDndSettings.all", errs))
@@ -515,7 +521,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
                 break;
             }
             if (!cJSON_IsArray(it)) {
-                e(errs, "%s must be an array", k, NULL);
+                e(errs, "%s must be an array", k);
                 break;
             }
             cJSON *arr = cJSON_CreateArray();
@@ -528,7 +534,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
                     e(errs,
                       kind == K_EMAILS ? "each value in %s must be an email"
                                        : "each value in %s must be a non-empty string",
-                      k, NULL);
+                      k);
                     ok = false;
                     break;
                 }
@@ -551,8 +557,7 @@ cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body
             } else {
                 e(errs,
                   "dateOfBirth must be a date (YYYY-MM-DD, MM/DD/YYYY, MM-DD-YYYY, YYYY/MM/DD or "
-                  "ISO-8601)",
-                  NULL, NULL);
+                  "ISO-8601)");
             }
             break;
         }
@@ -591,4 +596,14 @@ hs_rec *hs_contact_new(hs_ctx *c, hs_object *o, cJSON *data, int64_t created, in
     r->created_src = r->updated_src = (uint8_t)src;
     hs_contact_set_data(r, data);
     return r;
+}
+
+void hs_cfields_apply(const hs_object *o, const cJSON *v, bool admin, cJSON *out, cJSON *errs)
+{
+    apply_cfs(o, v, admin ? M_ADMIN : M_UPDATE, out, errs);
+}
+
+bool hs_parse_day(const char *s, char out[11])
+{
+    return parse_day(s, out);
 }

@@ -256,10 +256,11 @@ void hs_seed_location(hs_ctx *c, hs_loc *l, long n)
     }
     hs_contacts_obj(c, l);
     hs_object *opp = hs_obj_new(c, l, "opportunity", "Opportunity", "Opportunities", true);
-    opp->records_supported = false;
-    hs_field_add(c, l, opp, "name", "Opportunity name", DT_TEXT, NULL);
-    hs_field_add(c, l, opp, "monetary_value", "Value", DT_MONETORY, NULL);
-    set_primary(opp, "name");
+    for (int i = 0; i < 2; i++) { /* the two objects-shaped fields it had, as for contact */
+        char burn[21];
+        hs_alnum_id(&c->rng, burn);
+    }
+    (void)opp;
 
     /* Records: createdAt spread from 2024-01-01 at a steady pace, updatedAt later but not in
      * the future, so the data set is the same for a given --seed whatever the wall clock. */
@@ -288,6 +289,9 @@ void hs_seed_location(hs_ctx *c, hs_loc *l, long n)
     c->rng.s = h ^ 0xC0A7AC75ull;
     hs_seed_contact_fields(c, l, con);
     hs_seed_contacts(c, l, con, c->seed_contacts);
+    /* opportunities (pipelines, lost reasons, custom fields, records) from a third stream */
+    c->rng.s = h ^ 0x0990A7E5ull;
+    hs_seed_opportunities(c, l, c->seed_opps);
     c->rng = saved;
 }
 

@@ -43,6 +43,23 @@ static void dump_loc(hs_ctx *c, hs_loc *l, hs_buf *b)
             cJSON_Delete(w);
             continue;
         }
+        if (hs_is_opps(o)) {
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddItemToObject(w, "object", hs_obj_json(l, o, true));
+            cJSON_AddItemToObject(w, "fields", cJSON_Duplicate(o->fields, 1));
+            cJSON_AddNumberToObject(w, "total", 0);
+            cJSON_AddArrayToObject(w, "records");
+            cJSON *oj = hs_opps_state_json(c, l, o);
+            static const char *const keys[] = {"opportunities", "pipelines", "lostReasons"};
+            for (int k = 0; k < 3; k++)
+                cJSON_AddItemToObject(w, keys[k], cJSON_DetachItemFromObject(oj, keys[k]));
+            cJSON_Delete(oj);
+            char *s = cJSON_PrintUnformatted(w);
+            hs_buf_puts(b, s);
+            free(s);
+            cJSON_Delete(w);
+            continue;
+        }
         cJSON *oj = hs_obj_json(l, o, true);
         char *s = cJSON_PrintUnformatted(oj);
         cJSON_Delete(oj);
@@ -127,6 +144,13 @@ static bool load_object(hs_ctx *c, hs_loc *real, hs_loc *tmp, const cJSON *oj, c
     if (id && hs_is_hex24(id))
         snprintf(o->id, sizeof o->id, "%s", id);
     o->records_supported = strcmp(key, "contact") && strcmp(key, "opportunity");
+    if (!strcmp(key, "opportunity")) {
+        o->extra = cJSON_CreateObject();
+        cJSON_AddArrayToObject(o->extra, "pipelines");
+        cJSON_AddArrayToObject(o->extra, "lostReasons");
+        o->primary = o->primary ? o->primary : strdup("opportunity.name");
+        return hs_opps_load(c, real, o, oj, errs);
+    }
     if (!strcmp(key, "contact")) {
         o->cs = hs_cstore_new();
         if (!hs_contacts_load(c, real, o, cJSON_GetObjectItemCaseSensitive(oj, "fields"),
@@ -300,6 +324,7 @@ int hs_state_load(hs_ctx *c, const cJSON *root, cJSON *errs)
         }
         /* every HighLevel location has contacts: a state without them gets an empty store */
         hs_contacts_obj(c, l);
+        hs_opps_obj(c, l);
     }
     free(tmps);
     return 200;

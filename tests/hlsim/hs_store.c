@@ -102,6 +102,7 @@ void hs_obj_free(hs_object *o)
     free(o->by_updated.v);
     hs_map_free(&o->map);
     hs_cstore_free(o->cs);
+    cJSON_Delete(o->extra);
     free(o->key);
     free(o->description);
     free(o->primary);

@@ -14,6 +14,8 @@ static bool pickable(const hs_object *o)
 {
     if (hs_is_contacts(o))
         return o->by_created.n > 0 || o->cs->cur.n > 0;
+    if (hs_is_opps(o))
+        return o->by_created.n > 0;
     return o->records_supported && cJSON_GetArraySize(o->fields) > 0;
 }
 
@@ -44,6 +46,10 @@ void hs_web_step(hs_ctx *c)
     hs_object *o = pick_object(c, l);
     if (hs_is_contacts(o)) {
         hs_web_contact_step(c, o);
+        return;
+    }
+    if (hs_is_opps(o)) {
+        hs_web_opp_step(c, o);
         return;
     }
     if (!o || !o->records_supported)

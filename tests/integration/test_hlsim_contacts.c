@@ -211,6 +211,18 @@ static void crud_and_shapes(void)
     j = call(0, "POST", path, "{\"tags\":[\"x\"],\"locationId\":\"y\"}", &st);
     TEST_EQ_INT(st, 422);
     cJSON_Delete(j);
+    /* followers: their own endpoints, the answer names what changed */
+    snprintf(path, sizeof path, "/contacts/%s/followers", id);
+    j = call(0, "POST", path, "{\"followers\":[\"u1\",\"u2\"]}", &st);
+    TEST_EQ_INT(st, 201);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followers")), 2);
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followersAdded")), 2);
+    cJSON_Delete(j);
+    j = call(0, "DELETE", path, "{\"followers\":[\"u1\",\"u9\"]}", &st);
+    TEST_EQ_INT(st, 200);
+    TEST_EQ_STR(cJSON_GetStringValue(cJSON_GetArrayItem(get(j, "followers"), 0)), "u2");
+    TEST_EQ_INT(cJSON_GetArraySize(get(j, "followersRemoved")), 1);
+    cJSON_Delete(j);
 
     /* strict bodies */
     snprintf(path, sizeof path, "/contacts/%s", id);
@@ -221,6 +233,7 @@ static void crud_and_shapes(void)
         {"{\"additionalEmails\":[\"a@b.co\"]}", "property additionalEmails should not exist"},
         {"{\"locationId\":\"x\"}", "property locationId should not exist"},
         {"{\"type\":\"customer\"}", "property type should not exist"},
+        {"{\"followers\":[\"u1\"]}", "property followers should not exist"},
         {"{\"email\":\"not-an-email\"}", "email must be an email"},
         {"{\"phone\":\"12\"}", "phone must be a valid phone number"},
         {"{\"dnd\":\"yes\"}", "dnd must be a boolean value"},
@@ -624,6 +637,7 @@ static void search_filters(void)
     /* email eq is case-insensitive */
     const char *em = NULL;
     cJSON_ArrayForEach(c, all) if (!em && str(c, "email")) em = str(c, "email");
+    TEST_REQUIRE(em != NULL);
     char up[200];
     snprintf(up, sizeof up, "%s", em);
     for (char *p = up; *p; p++)
@@ -717,8 +731,22 @@ static void index_lag(void)
     TEST_EQ_STR(str(c, "dateUpdated"), old_upd);
     TEST_CHECK(!str(c, "city") || strcmp(str(c, "city"), "Lagville"));
     cJSON_Delete(j);
+    /* the duplicate lookup reads the store: it finds the new contact at once */
+    char dpath[300];
+    snprintf(dpath, sizeof dpath, "/contacts/search/duplicate?locationId=%s&email=LAG@example.com",
+             S.loc[0].id);
+    j = call(0, "GET", dpath, NULL, &st);
+    TEST_EQ_INT(st, 200);
+    TEST_EQ_STR(str(get(j, "contact"), "id"), path + strlen("/contacts/"));
+    cJSON_Delete(j);
     /* a delete: search still lists it, GET does not */
     cJSON_Delete(call(0, "DELETE", path, NULL, &st));
+    j = call(0, "GET", dpath, NULL, &st);
+    TEST_CHECK(st == 200 && cJSON_IsNull(get(j, "contact")));
+    cJSON_Delete(j);
+    snprintf(dpath, sizeof dpath, "/contacts/search/duplicate?locationId=%s&phone=1", S.loc[0].id);
+    cJSON_Delete(call(0, "GET", dpath, NULL, &st));
+    TEST_EQ_INT(st, 422);
     cJSON_Delete(call(0, "GET", path, NULL, &st));
     TEST_EQ_INT(st, 404);
     TEST_EQ_INT(total_of("\"pageLimit\":1"), n);

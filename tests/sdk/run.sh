@@ -21,7 +21,7 @@ fi
 echo "sdk-check: @gohighlevel/api-client $(node -p "require('$sdkdir/node_modules/@gohighlevel/api-client/package.json').version")"
 
 out=$(mktemp); trap 'kill $simpid 2>/dev/null; rm -f "$out"' EXIT
-"$BUILD/hlsim" --port 0 --seed-records 40 --seed-contacts 60 >"$out" &
+"$BUILD/hlsim" --port 0 --seed-records 40 --seed-contacts 60 --seed-opportunities 45 >"$out" &
 simpid=$!
 for _ in $(seq 100); do grep -q '^admin-token' "$out" && break; sleep 0.1; done
 port=$(sed -n 's/^listening on 127.0.0.1://p' "$out")

@@ -232,6 +232,73 @@ const PET = 'custom_objects.pet';
     return why;
   });
 
+  // ---- opportunities and pipelines -------------------------------------------------------------
+  let pipes = [];
+  await check('getPipelines: pipelines with stages {id, name, position}', async () => {
+    pipes = (await ghl.opportunities.getPipelines({ locationId: loc })).pipelines;
+    if (!pipes.length) return 'no pipelines';
+    for (const p of pipes)
+      for (const s of p.stages)
+        if (!s.id || !s.name || typeof s.position !== 'number') return `stage ${JSON.stringify(s)}`;
+  });
+
+  await check('searchOpportunity pages by meta.startAfter/startAfterId, never nextPageUrl', async () => {
+    const seen = new Set();
+    let startAfter, startAfterId, total = null;
+    for (let i = 0; i < 100; i++) {
+      const p = await ghl.opportunities.searchOpportunity({ locationId: loc, limit: 11, startAfter, startAfterId });
+      total = p.meta.total;
+      for (const o of p.opportunities) {
+        if (seen.has(o.id)) return `opportunity ${o.id} seen twice`;
+        seen.add(o.id);
+      }
+      if (p.meta.nextPageUrl && !p.meta.nextPageUrl.startsWith('http://localhost:5066/')) return `nextPageUrl ${p.meta.nextPageUrl}`;
+      if (!p.meta.nextPageUrl) break;
+      startAfter = String(p.meta.startAfter);
+      startAfterId = p.meta.startAfterId;
+    }
+    if (!(total > 0) || seen.size !== total) return `saw ${seen.size}, total says ${total}`;
+  });
+
+  await check('searchOpportunitiesAdvanced pages with searchAfter; 401 when switched off', async () => {
+    const seen = new Set();
+    let after = [], total = null;
+    for (let i = 0; i < 100; i++) {
+      const p = await ghl.opportunities.searchOpportunitiesAdvanced({ locationId: loc, query: '', limit: 13, page: 1,
+        searchAfter: after, additionalDetails: { notes: false, tasks: false, calendarEvents: false, unReadConversations: false } });
+      total = p.total;
+      if (!p.opportunities.length) break;
+      for (const o of p.opportunities) seen.add(o.id);
+      after = p.opportunities[p.opportunities.length - 1].searchAfter;
+    }
+    if (seen.size !== total) return `saw ${seen.size}, total says ${total}`;
+    await admin('PUT', '/_admin/switches', { oppPostSearch: '401' });
+    const e = await expectError(() => ghl.opportunities.searchOpportunitiesAdvanced({ locationId: loc, limit: 5 }), 401);
+    await admin('PUT', '/_admin/switches', { oppPostSearch: 'on' });
+    return e;
+  });
+
+  await check('createOpportunity, getOpportunity, updateOpportunity (stage), updateOpportunityStatus, deleteOpportunity', async () => {
+    const p = pipes[0];
+    const contact = (await ghl.contacts.searchContactsAdvanced({ locationId: loc, pageLimit: 1 })).contacts[0];
+    const c = await ghl.opportunities.createOpportunity({ locationId: loc, pipelineId: p.id, name: 'SDK deal',
+      status: 'open', contactId: contact.id, monetaryValue: 250 });
+    const id = c.opportunity && c.opportunity.id;
+    if (!id || c.opportunity.pipelineStageId !== p.stages[0].id) return `create: ${JSON.stringify(c).slice(0, 300)}`;
+    const u = await ghl.opportunities.updateOpportunity({ id }, { pipelineStageId: p.stages[1].id });
+    if (u.opportunity.pipelineStageId !== p.stages[1].id) return `update: ${JSON.stringify(u).slice(0, 300)}`;
+    const bad = await expectError(() => ghl.opportunities.updateOpportunity({ id }, { pipelineStageId: pipes[1].stages[0].id }), 400);
+    if (bad) return `stage of another pipeline: ${bad}`;
+    const lr = (await ghl.opportunities.getLostReason({ locationId: loc })).lostReasons[0];
+    const s = await ghl.opportunities.updateOpportunityStatus({ id }, { status: 'lost', lostReasonId: lr.id });
+    if (s.succeded !== true) return `status: ${JSON.stringify(s)}`;
+    const g = await ghl.opportunities.getOpportunity({ id });
+    if (g.opportunity.status !== 'lost' || g.opportunity.lostReasonId !== lr.id) return `get: ${JSON.stringify(g).slice(0, 300)}`;
+    const d = await ghl.opportunities.deleteOpportunity({ id });
+    if (d.succeded !== true) return `delete: ${JSON.stringify(d)}`;
+    return expectError(() => ghl.opportunities.getOpportunity({ id }), 404);
+  });
+
   await check('bad token is 401, other location is 403', async () => {
     const bad = new HighLevel({ privateIntegrationToken: 'nope-not-a-token', ...quiet });
     const e1 = await expectError(() => bad.objects.getObjectByLocationId({ locationId: loc }), 401);

@@ -10,8 +10,9 @@
 #   make format|lint   clang-format / cppcheck
 #   make fuzz          build the libFuzzer targets (clang) under build/fuzz/
 #
-# Sources are discovered, not listed: sync/*.c is the engine (sync/main.c is the CLI entry point,
-# everything else goes into build/*/libghlsync.a), tests/hlsim/*.c is the simulator,
+# Sources are discovered, not listed: sync/*.c and sync/family/*.c (one file per endpoint family)
+# are the engine (sync/main.c is the CLI entry point, everything else goes into
+# build/*/libghlsync.a), tests/hlsim/*.c is the simulator,
 # tests/{unit,integration}/test_*.c are test programs, tests/support/*.c is linked into every
 # test program and tool, tests/{toml,tools,bench}/*.c are standalone programs.
 
@@ -82,7 +83,7 @@ LDFLAGS  += $(SANFLAGS)
 PREFIX_STAMP := $(BUILD)/prefix.stamp
 $(shell mkdir -p $(BUILD) && (echo '$(PREFIX)' | cmp -s - $(PREFIX_STAMP) || echo '$(PREFIX)' >$(PREFIX_STAMP)))
 
-LIB_SRCS   := $(filter-out sync/main.c,$(wildcard sync/*.c))
+LIB_SRCS   := $(filter-out sync/main.c,$(wildcard sync/*.c sync/family/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_SRCS   := $(wildcard tests/hlsim/*.c)
 SIM_OBJS   := $(SIM_SRCS:%.c=$(BUILD)/%.o)

@@ -2,6 +2,7 @@
  * failed (the API said no) and unknown (a create whose outcome could not be established). */
 #include "commands.h"
 #include "db.h"
+#include "family.h"
 #include "ident.h"
 #include "sbuf.h"
 #include "triggers.h"
@@ -148,11 +149,11 @@ static int do_set(PGconn *c, const char *id, bool retry)
     PGresult *r = NULL;
     const char *sql =
         retry ? "UPDATE ghlsync.changes SET state = 'pending', next_attempt_at = now(), attempts "
-                "= 0, sent_at = NULL, last_error = NULL, last_status = NULL WHERE state IN "
-                "('failed', 'unknown') AND ($1::bigint IS NULL OR id = $1::bigint) RETURNING "
+                "= 0, sent_at = NULL, last_error = NULL, last_status = NULL WHERE state "
+                "IN " FAM_PARKED_STATES " AND ($1::bigint IS NULL OR id = $1::bigint) RETURNING "
                 "table_schema, table_name, local_key, location_id"
-              : "UPDATE ghlsync.changes SET state = 'ignored', done_at = now() WHERE state IN "
-                "('failed', 'unknown') AND id = $1::bigint RETURNING table_schema, table_name, "
+              : "UPDATE ghlsync.changes SET state = 'ignored', done_at = now() WHERE state "
+                "IN " FAM_PARKED_STATES " AND id = $1::bigint RETURNING table_schema, table_name, "
                 "local_key, location_id";
     const char *p[] = {id};
     if (db_begin(c, &e) || db_query(c, sql, 1, p, &r, &e)) {

@@ -3,6 +3,7 @@
 
 #include "db.h"
 #include "ddl.h"
+#include "family.h"
 #include "migrate.h"
 #include "ops_service.h"
 #include "push_service.h"
@@ -76,12 +77,6 @@ static bool object_wanted(const struct engine *E, const char *key)
         if (strcmp(E->opts.only_objects[i], key) == 0)
             return true;
     return false;
-}
-
-/* The records API (search + CRUD) is documented for custom objects and business. */
-static bool records_supported(const char *key)
-{
-    return strncmp(key, "custom_objects.", 15) == 0 || strcmp(key, "business") == 0;
 }
 
 /*
@@ -381,7 +376,8 @@ struct fetch {
     struct engine *E;
     struct engine_location *L;
     char *key;
-    cJSON *json; /* GET /objects/{key} response */
+    const fam_family *fam;
+    cJSON *json; /* the family's definitions answer (GET /objects/{key}, ...) */
     int status;
     char msg[512];
     int *pending;
@@ -437,12 +433,9 @@ static int choose_objects(struct engine *E, struct engine_location *L, const cJS
     for (size_t i = 0; i < n; i++) {
         if (!object_wanted(E, all[i])) {
             free(all[i]);
-        } else if (!records_supported(all[i])) {
+        } else if (!fam_for_key(all[i])) {
             log_event(E->log, LOG_INFO, "pull.object_skipped", "location", L->cfg->id, "object",
-                      all[i], "why",
-                      "the records search endpoint is documented for custom objects and "
-                      "business only",
-                      NULL);
+                      all[i], "why", "no endpoint family of ghlsync serves this object yet", NULL);
             char **s = realloc(L->skipped, (L->n_skipped + 1) * sizeof *s);
             if (s) {
                 L->skipped = s;
@@ -577,7 +570,8 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                 free(keys[k]);
                 continue;
             }
-            fs[nf++] = (struct fetch){.E = E, .L = &E->locs[i], .key = keys[k]};
+            fs[nf++] = (struct fetch){
+                .E = E, .L = &E->locs[i], .key = keys[k], .fam = fam_for_key(keys[k])};
         }
         free(keys);
     }
@@ -590,7 +584,8 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
         fs[i].pending = &pending;
         fs[i].done = &done;
         pending++;
-        if ((rc = hl_get_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema, &fs[i], e)))
+        if ((rc = fs[i].fam->fetch_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema, &fs[i],
+                                          e)))
             pending--;
     }
     if (pending == 0)
@@ -608,7 +603,8 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                 continue;
             fs[i].status = 0;
             pending++;
-            if ((rc = hl_get_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema, &fs[i], e)))
+            if ((rc = fs[i].fam->fetch_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema,
+                                              &fs[i], e)))
                 pending--;
         }
         if (pending == 0)
@@ -639,7 +635,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
             if (fs[i].L != L || fs[i].status)
                 continue;
             schema_object *obj = NULL;
-            if ((rc = schema_object_from_json(fs[i].json, &obj, e))) {
+            if ((rc = fs[i].fam->parse_schema(fs[i].json, fs[i].key, &obj, e))) {
                 char why[1200];
                 snprintf(why, sizeof why, "the schema of %s cannot be read: %s", fs[i].key, e->msg);
                 gs_err_clear(e);

@@ -14,11 +14,11 @@
  * so the push triggers never echo the engine's own writes back as local changes.
  *
  * engine_discover() fetches the object list and schemas of every location (hl_list_objects +
- * hl_get_schema, RL_PRIO_SCHEMA), plans the DDL (ddl.h) and, when asked, applies it and builds
- * the write plans (pullstore.h ps_model) the pull workers use. With objects = ["*"] every object
- * whose records the records API serves is taken (custom objects and business); contact and
- * opportunity are skipped with a log line (the records search endpoint is documented for custom
- * objects and business only).
+ * each object's family's definitions call, RL_PRIO_SCHEMA), plans the DDL (ddl.h) and, when
+ * asked, applies it and builds the write plans (pullstore.h ps_model) the pull workers use. An
+ * object is served by the endpoint family that claims its key (family.h: fam_for_key); with
+ * objects = ["*"] an object no family serves (opportunity, until its family exists) is skipped
+ * with a log line.
  *
  * engine_run() installs the signal handlers (SIGTERM/SIGINT: stop gracefully - workers finish the
  * transaction in flight, cursors are already saved with every page - and exit within 5 s;
@@ -79,7 +79,7 @@ struct engine_location {
     hl_location *hl;                /* owned by the hl_client */
     struct engine_object *objects;
     size_t n_objects;
-    char **skipped; /* object keys listed but not pulled (no records API) */
+    char **skipped; /* object keys listed but not pulled (no endpoint family) */
     size_t n_skipped;
     /* objects whose definition could not be fetched or read: they alone are left out (the
      * others sync), and a one-shot command ends "incomplete" */

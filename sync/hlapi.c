@@ -524,8 +524,9 @@ static const char *endpoint_name(const hl_client *c, const char *method, const c
 }
 
 /* Build and queue a request. Takes ownership of `url` and `body` (even on failure). */
-static int submit(hl_location *l, const char *method, char *url, char *body, bool idempotent,
-                  bool is_read, int prio, const char *queue, hl_cb cb, void *ud, gs_err *e)
+static int submit_as(hl_location *l, const char *method, const char *endpoint, char *url,
+                     char *body, bool idempotent, bool is_read, int prio, const char *queue,
+                     hl_cb cb, void *ud, gs_err *e)
 {
     hl_client *c = l->c;
     if (c->closing) {
@@ -545,7 +546,7 @@ static int submit(hl_location *l, const char *method, char *url, char *body, boo
     r->l = l;
     r->q = q;
     r->method = method;
-    r->endpoint = endpoint_name(c, method, url);
+    r->endpoint = endpoint ? endpoint : endpoint_name(c, method, url);
     r->url = url;
     r->body = body;
     r->body_len = body ? strlen(body) : 0;
@@ -561,6 +562,12 @@ static int submit(hl_location *l, const char *method, char *url, char *body, boo
     c->reqs = r;
     rl_submit(q, &r->item);
     return 0;
+}
+
+static int submit(hl_location *l, const char *method, char *url, char *body, bool idempotent,
+                  bool is_read, int prio, const char *queue, hl_cb cb, void *ud, gs_err *e)
+{
+    return submit_as(l, method, NULL, url, body, idempotent, is_read, prio, queue, cb, ud, e);
 }
 
 /* base + "/objects/" + esc(key) [+ suffix] + "?locationId=" + esc(loc) [+ extra] */
@@ -698,4 +705,40 @@ int hl_delete_record(hl_location *l, const char *key, const char *id, int prio, 
 {
     return submit(l, "DELETE", url_for(l, "/objects/", key, "/records/", id, NULL), NULL, true,
                   false, prio, qname(queue, key), cb, ud, e);
+}
+
+const char *hl_location_id(const hl_location *l)
+{
+    return l->id;
+}
+
+int hl_send(hl_location *l, const hl_call *call, int prio, const char *queue, hl_cb cb, void *ud,
+            gs_err *e)
+{
+    sbuf u = SBUF_INIT;
+    sbuf_puts(&u, l->c->base_url);
+    sbuf_puts(&u, call->path);
+    if (call->location_query) {
+        sbuf_puts(&u, "?locationId=");
+        http_escape(&u, l->id);
+        if (call->query && *call->query) {
+            sbuf_putc(&u, '&');
+            sbuf_puts(&u, call->query);
+        }
+    } else if (call->query && *call->query) {
+        sbuf_putc(&u, '?');
+        sbuf_puts(&u, call->query);
+    }
+    char *body = NULL;
+    if (call->body || call->body_location) {
+        body = call->body_location ? body_with_location(l, call->body)
+                                   : cJSON_PrintUnformatted(call->body);
+        if (!body) {
+            sbuf_free(&u);
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        }
+    }
+    return submit_as(l, call->method, call->endpoint, sbuf_steal(&u), body, !call->create,
+                     call->is_read || !strcmp(call->method, "GET"), prio,
+                     queue && *queue ? queue : "objects", cb, ud, e);
 }

@@ -140,6 +140,27 @@ int hl_update_record(hl_location *l, const char *key, const char *id, const cJSO
 int hl_delete_record(hl_location *l, const char *key, const char *id, int prio, const char *queue,
                      hl_cb cb, void *ud, gs_err *e);
 
+/* A call described by an endpoint family (family.h): the family builds the path and body, the
+ * client does everything else (budget, auth, retries, outcome kinds). `path` is appended to the
+ * base URL as given (the caller escapes ids); `query` (may be NULL) follows "?locationId=<id>"
+ * when `location_query`, else "?"; `body_location` adds "locationId" to a copy of `body`. A call
+ * with `create` set is not idempotent: a lost answer is HL_UNKNOWN_OUTCOME, never retried.
+ * `endpoint` is the metrics name (hl_client_opts.on_answer) and must be a static string. */
+typedef struct hl_call {
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
+    const char *endpoint;
+    const char *path;
+    const char *query;
+    bool location_query;
+    const cJSON *body;
+    bool body_location;
+    bool create;
+    bool is_read; /* a search: an unreadable answer is retried like a GET's */
+} hl_call;
+int hl_send(hl_location *l, const hl_call *call, int prio, const char *queue, hl_cb cb, void *ud,
+            gs_err *e);
+const char *hl_location_id(const hl_location *l);
+
 /* Scheduling delay statistics of the client (grant time - submit time), for benchmarks. */
 typedef struct hl_stats {
     long requests, retries, refreshes_joined, n429;

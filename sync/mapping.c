@@ -1,15 +1,14 @@
 /* mapping.c - see mapping.h. */
 #include "mapping.h"
 
+#include "family.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-const char *const map_sys_columns[MAP_SYS_COLUMNS] = {"id",        "location_id", "owner",
-                                                      "followers", "created_at",  "updated_at"};
 
 static const char *const codec_names[] = {"text", "numeric",      "money", "option", "options",
                                           "date", "textbox_list", "files", "json"};
@@ -533,8 +532,10 @@ int map_encode_field(const schema_field *f, const cJSON *props, char **v1, char 
             cJSON_Delete(arr);
             break;
         }
-        if (!cJSON_IsArray(v))
-            warnf(warnings, f, "expected an array of files; kept as JSON");
+        /* an array of files (records), or an object keyed by uuid (contacts: the write
+         * shape's FileField, highlevel-crm.md 1.2) */
+        if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+            warnf(warnings, f, "expected an array or object of files; kept as JSON");
         *v1 = json_text(v);
         break;
     case MAP_TEXTBOX_LIST:
@@ -614,7 +615,8 @@ nomem:
 int map_row_init(const schema_object *o, map_row *row, gs_err *err)
 {
     memset(row, 0, sizeof *row);
-    size_t n = MAP_SYS_COLUMNS;
+    const fam_family *fam = fam_of(o);
+    size_t pre = fam_row_prefix(fam), n = pre;
     for (size_t i = 0; i < o->n_fields; i++) {
         if (!o->fields[i].column)
             return gs_err_set(err, GS_ESTATE, "field %s has no column (model not resolved)",
@@ -629,8 +631,8 @@ int map_row_init(const schema_object *o, map_row *row, gs_err *err)
     }
     row->n = n;
     size_t k = 0;
-    for (; k < MAP_SYS_COLUMNS; k++)
-        row->columns[k] = map_sys_columns[k];
+    for (; k < pre; k++)
+        row->columns[k] = fam_row_column(fam, k);
     for (size_t i = 0; i < o->n_fields; i++) {
         row->columns[k++] = o->fields[i].column;
         if (o->fields[i].currency_column)
@@ -651,50 +653,12 @@ void map_row_free(map_row *row)
 
 size_t map_field_column_index(const schema_object *o, size_t field_index, long *cur)
 {
-    size_t k = MAP_SYS_COLUMNS;
+    size_t k = fam_row_prefix(fam_of(o));
     for (size_t i = 0; i < field_index; i++)
         k += o->fields[i].currency_column ? 2 : 1;
     if (cur)
         *cur = o->fields[field_index].currency_column ? (long)k + 1 : -1;
     return k;
-}
-
-static const cJSON *first_of(const cJSON *rec, const char *a, const char *b)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, a);
-    if (!v || cJSON_IsNull(v))
-        v = cJSON_GetObjectItemCaseSensitive(rec, b);
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
-/* owner / followers: string[] or a bare string -> text[] literal. */
-static int id_list(const cJSON *v, char **out)
-{
-    *out = NULL;
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    sbuf b = SBUF_INIT;
-    if (cJSON_IsArray(v)) {
-        size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
-        const char **items = calloc(n + 1, sizeof *items);
-        if (!items)
-            return GS_ENOMEM;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, v) items[i++] = cJSON_IsString(e) ? e->valuestring : NULL;
-        map_array_encode(&b, items, n);
-        free(items);
-    } else if (cJSON_IsString(v)) {
-        const char *one[1] = {v->valuestring};
-        map_array_encode(&b, one, 1);
-    } else {
-        return 0;
-    }
-    if (sbuf_failed(&b)) {
-        sbuf_free(&b);
-        return GS_ENOMEM;
-    }
-    *out = sbuf_steal(&b);
-    return 0;
 }
 
 static char *timestamp_text(const cJSON *v)
@@ -719,9 +683,8 @@ static char *timestamp_text(const cJSON *v)
 int map_record_to_row(const schema_object *o, const cJSON *record, const char *location_id,
                       map_row *row, sbuf *warnings, gs_err *err)
 {
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(record, "record");
-    if (cJSON_IsObject(inner) && !cJSON_GetObjectItemCaseSensitive(record, "id"))
-        record = inner;
+    const fam_family *fam = fam_of(o);
+    record = fam->answer_record(record);
     if (!cJSON_IsObject(record))
         return gs_err_set(err, GS_EPARSE, "record is not a JSON object");
     int rc = map_row_init(o, row, err);
@@ -737,38 +700,57 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
         row->values[1] = strdup(loc->valuestring);
     else if (location_id)
         row->values[1] = strdup(location_id);
-    if (id_list(cJSON_GetObjectItemCaseSensitive(record, "owner"), &row->values[2]) ||
-        id_list(cJSON_GetObjectItemCaseSensitive(record, "followers"), &row->values[3]))
-        goto nomem;
-    const cJSON *ca = first_of(record, "createdAt", "dateAdded");
-    const cJSON *ua = first_of(record, "updatedAt", "dateUpdated");
-    if (ca && !(row->values[4] = timestamp_text(ca)) && warnings)
-        sbuf_puts(warnings, "createdAt: not a timestamp; stored as NULL\n");
-    if (ua && !(row->values[5] = timestamp_text(ua)) && warnings)
-        sbuf_puts(warnings, "updatedAt: not a timestamp; stored as NULL\n");
-    const cJSON *props = cJSON_GetObjectItemCaseSensitive(record, "properties");
-    if (props && !cJSON_IsObject(props) && warnings)
-        sbuf_puts(warnings, "properties: not an object; ignored\n");
-    cJSON *empty = NULL;
-    if (!cJSON_IsObject(props)) {
-        if (!(empty = cJSON_CreateObject()))
+    for (size_t i = 0; i < fam->n_std; i++) {
+        const fam_std *s = &fam->std[i];
+        char **v = &row->values[2 + i];
+        bool bad = false;
+        if (s->kind == FAM_K_EXTRA) {
+            if (fam->extra_value && fam->extra_value(o, record, v))
+                goto nomem;
+            continue;
+        }
+        const char *keys[2] = {s->key, s->alt_key};
+        if (fam_std_encode(s, fam_first_of(record, keys), v, &bad))
             goto nomem;
+        /* an unusable owner or followers value was always dropped silently */
+        if (bad && s->kind != FAM_K_IDS && warnings)
+            sbuf_printf(warnings, "%s: not a %s value; stored as NULL\n", s->key, s->type);
+    }
+    size_t ci = 2 + fam->n_std;
+    const cJSON *ca = fam_first_of(record, fam->created_key);
+    const cJSON *ua = fam_first_of(record, fam->updated_key);
+    if (ca && !(row->values[ci] = timestamp_text(ca)) && warnings)
+        sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->created_key[0]);
+    if (ua && !(row->values[ci + 1] = timestamp_text(ua)) && warnings)
+        sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->updated_key[0]);
+    cJSON *owned = NULL, *empty = NULL;
+    const cJSON *props = NULL;
+    if (fam->field_values(o, record, &owned, &props, warnings))
+        goto nomem;
+    if (!props) {
+        if (!(empty = cJSON_CreateObject())) {
+            cJSON_Delete(owned);
+            goto nomem;
+        }
         props = empty;
     }
+    size_t k = ci + 2;
     for (size_t i = 0; i < o->n_fields; i++) {
-        long cur;
-        size_t k = map_field_column_index(o, i, &cur);
+        long cur = o->fields[i].currency_column ? (long)k + 1 : -1;
         char *v2 = NULL;
         if (map_encode_field(&o->fields[i], props, &row->values[k], &v2, warnings)) {
             cJSON_Delete(empty);
+            cJSON_Delete(owned);
             goto nomem;
         }
         if (cur >= 0)
             row->values[cur] = v2;
         else
             free(v2);
+        k += cur >= 0 ? 2 : 1;
     }
     cJSON_Delete(empty);
+    cJSON_Delete(owned);
     return 0;
 nomem:
     map_row_free(row);

@@ -90,13 +90,13 @@ int map_encode_field(const schema_field *f, const cJSON *props, char **v1, char 
 int map_decode_field(const schema_field *f, const char *v1, const char *v2, cJSON **out,
                      gs_err *err);
 
-/* --- Records. System columns come first, in this order: */
+/* --- Records. A row is: id, location_id, the family's standard columns, created_at,
+ * updated_at (family.h fam_row_column), then the fields. For the Objects family that prefix is: */
 #define MAP_SYS_COLUMNS 6 /* id, location_id, owner, followers, created_at, updated_at */
-extern const char *const map_sys_columns[MAP_SYS_COLUMNS];
 
 typedef struct map_row {
     size_t n;
-    const char **columns; /* names, borrowed from the model / map_sys_columns */
+    const char **columns; /* names, borrowed from the model / the family's tables */
     char **values;        /* owned; NULL = SQL NULL */
 } map_row;
 
@@ -108,9 +108,11 @@ void map_row_free(map_row *row);
 size_t map_field_column_index(const schema_object *o, size_t field_index, long *cur);
 
 /*
- * Record JSON (a search record, a CRUD record, or {"record": {...}}) -> row values. Accepts
- * createdAt/updatedAt or dateAdded/dateUpdated, owner as string[] or a bare string.
- * `location_id` is used when the record has no locationId. Initialises *row.
+ * Record JSON (a search record, a CRUD record, or an answer wrapping one: {"record": {...}})
+ * -> row values, in the shape of the model's family (family.h: its record keys, standard
+ * columns and where the field values are). Tolerates either name of the created/updated keys,
+ * owner as string[] or a bare string. `location_id` is used when the record has no locationId.
+ * Initialises *row.
  */
 int map_record_to_row(const schema_object *o, const cJSON *record, const char *location_id,
                       map_row *row, sbuf *warnings, gs_err *err);

@@ -2,6 +2,7 @@
 #include "pull.h"
 
 #include "db.h"
+#include "family.h"
 #include "progress.h"
 #include "pullsnap.h"
 #include "quarantine.h"
@@ -492,11 +493,14 @@ static bool in_order(const struct lane *l, const ps_page *p, bool asc)
     return asc ? p->first_upd >= l->prev_upd : p->first_upd <= l->prev_upd;
 }
 
-static void log_mode(struct pull_worker *w, enum imode m, const char *why)
+/* `why` may hold one %s: the family's name of the updated-at field. */
+static void log_mode(struct pull_worker *w, enum imode m, const char *why_fmt)
 {
     if (w->mode_logged[m])
         return;
     w->mode_logged[m] = true;
+    char why[200];
+    snprintf(why, sizeof why, why_fmt, fam_of(w->eo->model->obj)->updated_name);
     log_event(LG(w), m == IM_FILTER ? LOG_INFO : LOG_WARN, "pull.mode", "location", LOC(w),
               "object", w->eo->key, "mode", imode_name[m], "why", why, NULL);
     const char *p[3] = {LOC(w), w->eo->key, imode_name[m]};
@@ -512,11 +516,20 @@ static void set_mode(struct pull_worker *w, enum imode m, const char *why)
     log_mode(w, m, why);
 }
 
-/* The page size asked for (lane_fetch). */
+/* The configured page size: [pull] page_size is 1..100; 100 (its default and maximum) means
+ * the family's own maximum (records 100, contacts 500). */
+static int lane_full_limit(const struct lane *l)
+{
+    const fam_family *fam = fam_of(l->w->eo->model->obj);
+    int limit = l->w->P->E->cfg->pull.page_size;
+    return limit >= 100 || limit > fam->page_max ? fam->page_max : limit;
+}
+
+/* The page size asked for (lane_fetch): smaller while answers are too large. */
 static int lane_limit(const struct lane *l)
 {
-    int cfg = l->w->P->E->cfg->pull.page_size;
-    return l->limit > 0 && l->limit < cfg ? l->limit : cfg;
+    int full = lane_full_limit(l);
+    return l->limit > 0 && l->limit < full ? l->limit : full;
 }
 
 static void on_retry_timer(uv_timer_t *t)
@@ -604,7 +617,7 @@ static void on_page(hl_result *r, void *ud)
             }
             qr_salvage q;
             gs_err e = {0};
-            if (qr_salvage_oversized(r, "records", &q, &e) != 0) {
+            if (qr_salvage_oversized(r, fam_of(w->eo->model->obj)->envelope, &q, &e) != 0) {
                 lane_fail(l, e.msg);
                 return;
             }
@@ -616,7 +629,9 @@ static void on_page(hl_result *r, void *ud)
             /* every attempt read a body the parser refuses: one record's fault, not a cut */
             qr_salvage q;
             gs_err e = {0};
-            if (qr_salvage_page(r->raw, r->raw_len, "records", &q, &e) == 0 && q.n_bad) {
+            if (qr_salvage_page(r->raw, r->raw_len, fam_of(w->eo->model->obj)->envelope, &q, &e) ==
+                    0 &&
+                q.n_bad) {
                 page_arrived(l, q.response, &q);
                 return;
             }
@@ -624,14 +639,14 @@ static void on_page(hl_result *r, void *ud)
                 qr_salvage_free(&q);
         }
         if (!l->full && r->kind == HL_REJECTED && l->mode == IM_FILTER) {
-            set_mode(w, IM_SORTED, "the server rejects filters on updatedAt");
+            set_mode(w, IM_SORTED, "the server rejects filters on %s");
             lane_reset(l);
             l->mode = IM_SORTED;
             lane_fetch(l);
             return;
         }
         if (!l->full && r->kind == HL_REJECTED && l->mode == IM_SORTED) {
-            set_mode(w, IM_DIFF, "the server rejects sort on updatedAt");
+            set_mode(w, IM_DIFF, "the server rejects sort on %s");
             l->active = false;
             incr_schedule(w, 0);
             return;
@@ -658,7 +673,7 @@ static void on_page(hl_result *r, void *ud)
                   "invalid_utf8", a, "lone_surrogates", b, "nul_characters", c, "msg",
                   "replaced by U+FFFD (README: hostile answers)", NULL);
     }
-    if (l->limit > 0 && (l->limit *= 2) >= P->E->cfg->pull.page_size)
+    if (l->limit > 0 && (l->limit *= 2) >= lane_full_limit(l))
         l->limit = 0;
     page_arrived(l, r->json, NULL);
 }
@@ -709,13 +724,13 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
     if (!end && !l->full) {
         if (l->mode == IM_FILTER && page.min_upd != PS_NO_TIME && page.min_upd < l->since) {
             l->filter_ignored = true;
-            set_mode(w, IM_SORTED, "the server ignores filters on updatedAt");
+            set_mode(w, IM_SORTED, "the server ignores filters on %s");
         }
         if (l->mode == IM_SORTED || (l->mode == IM_FILTER && l->filter_ignored)) {
             bool asc = l->mode == IM_FILTER;
             if (!in_order(l, &page, asc)) {
                 l->sort_broken = true;
-                set_mode(w, IM_DIFF, "the server ignores sort on updatedAt");
+                set_mode(w, IM_DIFF, "the server ignores sort on %s");
             }
             if (l->mode == IM_SORTED && !l->sort_broken && page.last_upd != PS_NO_TIME &&
                 page.last_upd < l->since)
@@ -755,54 +770,28 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
         lane_fetch(l);
 }
 
-static cJSON *sort_json(const char *dir)
-{
-    cJSON *a = cJSON_CreateArray(), *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "field", "updatedAt");
-    cJSON_AddStringToObject(o, "direction", dir);
-    cJSON_AddItemToArray(a, o);
-    return a;
-}
-
-static cJSON *filter_json(int64_t since)
-{
-    char iso[40];
-    ps_time_iso(since, iso, sizeof iso);
-    cJSON *a = cJSON_CreateArray(), *o = cJSON_CreateObject(), *v = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "field", "updatedAt");
-    cJSON_AddStringToObject(o, "operator", "range");
-    cJSON_AddStringToObject(v, "gte", iso);
-    cJSON_AddItemToObject(o, "value", v);
-    cJSON_AddItemToArray(a, o);
-    return a;
-}
-
 static void lane_fetch(struct lane *l)
 {
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
     if (l->fetching || l->ended || P->stopping)
         return;
-    cJSON *sort = NULL, *filters = NULL;
-    hl_search s = {.page_limit = lane_limit(l)};
+    const fam_family *fam = fam_of(w->eo->model->obj);
+    fam_query q = {.page_limit = lane_limit(l), .since = FAM_NO_TIME};
     if (l->page_no > 0)
-        s.page = l->page_no;
+        q.page = l->page_no;
     else
-        s.search_after = l->after;
+        q.search_after = l->after;
     if (!l->full && l->mode == IM_FILTER) {
-        filters = filter_json(l->since);
-        sort = sort_json("asc");
+        q.since = l->since;
+        q.sort = 1;
     } else if (!l->full && l->mode == IM_SORTED) {
-        sort = sort_json("desc");
+        q.sort = -1;
     }
-    s.filters = filters;
-    s.sort = sort;
     gs_err e = {0};
     l->fetching = true;
     l->t_fetch0 = uv_hrtime();
-    int rc = hl_search_records(w->eo->loc->hl, w->eo->key, &s, l->prio, NULL, on_page, l, &e);
-    cJSON_Delete(sort);
-    cJSON_Delete(filters);
+    int rc = fam->search(w->eo->loc->hl, w->eo->key, &q, l->prio, NULL, on_page, l, &e);
     if (rc) {
         l->fetching = false;
         lane_fail(l, e.msg);
@@ -1019,7 +1008,7 @@ static void incr_begin(struct pull_worker *w)
             incr_schedule(w, (uint64_t)settings(w)->poll_interval_ms);
             return;
         }
-        log_mode(w, IM_DIFF, "the server supports neither filters nor sort on updatedAt");
+        log_mode(w, IM_DIFF, "the server supports neither filters nor sort on %s");
         full_start(w, true, true);
         return;
     }
@@ -1029,14 +1018,15 @@ static void incr_begin(struct pull_worker *w)
         return;
     }
     log_mode(w, w->mode,
-             w->mode == IM_FILTER ? "filters and sort on updatedAt"
+             w->mode == IM_FILTER ? "filters and sort on %s"
                                   : "mode stored by an earlier run (pull_state.mode)");
     lane_reset(l);
     lane_slots_reset(l, 0);
     l->mode = w->mode;
     l->prio = RL_PRIO_PULL;
     l->active = true;
-    l->since = w->st.watermark_ms - P->E->cfg->pull.overlap_ms;
+    int64_t overlap = P->E->cfg->pull.overlap_ms, lag = fam_of(w->eo->model->obj)->index_lag_ms;
+    l->since = w->st.watermark_ms - (overlap > lag ? overlap : lag);
     lane_fetch(l);
 }
 
@@ -1063,7 +1053,7 @@ static void maybe_apply_schema(struct pull_worker *w)
     schema_object *obj = NULL;
     gs_err e = {0};
     bool changed = false;
-    int rc = schema_object_from_json(json, &obj, &e);
+    int rc = fam_of(w->eo->model->obj)->parse_schema(json, w->eo->key, &obj, &e);
     cJSON_Delete(json);
     if (!rc)
         rc = engine_apply_schema(w->P->E, w->eo, obj, &changed, &e);
@@ -1100,7 +1090,8 @@ static void on_schema_timer(uv_timer_t *t)
     if (w->schema_fetching || w->P->stopping)
         return;
     gs_err e = {0};
-    if (hl_get_schema(w->eo->loc->hl, w->eo->key, RL_PRIO_SCHEMA, on_schema, w, &e) == 0)
+    if (fam_of(w->eo->model->obj)
+            ->fetch_schema(w->eo->loc->hl, w->eo->key, RL_PRIO_SCHEMA, on_schema, w, &e) == 0)
         w->schema_fetching = true;
 }
 

@@ -11,8 +11,10 @@
  *   incr   (`run`, once a full scan has completed) polls every poll_interval for records changed
  *          since the watermark minus [pull] overlap, priority RL_PRIO_PULL, in the best mode the
  *          server supports, detected and logged once, kept in pull_state.mode:
- *            incremental  filters updatedAt >= since + sort updatedAt asc
- *            sorted_scan  sort updatedAt desc without filters, stop below `since`
+ *            incremental  filters updated >= since + sort updated asc
+ *            sorted_scan  sort updated desc without filters, stop below `since`
+ *          ("updated" is the family's updated-at field: updatedAt, dateUpdated; the family
+ *          writes the filter and sort in its API's syntax, family.h)
  *            full_diff    a full scan each poll (also sweeps deletes)
  *          A filter that is rejected (400/422) or ignored (records outside the range), a sort
  *          that is ignored (records out of order) moves one mode down. The watermark is saved

@@ -2,6 +2,7 @@
 #include "pullsnap.h"
 
 #include "db.h"
+#include "family.h"
 #include "ident.h"
 #include "mapping.h"
 #include "pullstore.h"
@@ -13,7 +14,7 @@
 
 static const char open_changes_sql[] =
     "SELECT count(*) FROM ghlsync.changes WHERE table_schema = $1 AND table_name = $2 "
-    "AND state IN ('pending', 'retrying', 'failed', 'unknown')";
+    "AND state IN " FAM_OPEN_STATES;
 
 int snap_check_outbox(PGconn *c, const char *schema, const char *table, gs_err *e)
 {

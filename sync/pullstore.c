@@ -2,6 +2,7 @@
 #include "pullstore.h"
 
 #include "db.h"
+#include "family.h"
 #include "ident.h"
 #include "mapping.h"
 #include "migrate.h"
@@ -142,8 +143,7 @@ void ps_model_unref(ps_model *m)
 
 static const char *const pending_changes =
     "SELECT 1 FROM ghlsync.changes ch WHERE ch.table_schema = %s AND ch.table_name = %s "
-    "AND ch.local_key = t.\"_local_id\" AND ch.state IN ('pending', 'retrying', 'failed', "
-    "'unknown')";
+    "AND ch.local_key = t.\"_local_id\" AND ch.state IN " FAM_OPEN_STATES;
 
 static bool is_array_type(const char *t)
 {
@@ -194,12 +194,18 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
         sbuf_puts(&b, ", ");
     }
     sbuf_puts(&b, "\"_synced_at\", \"_generation\", \"_deleted_at\") = (SELECT ");
+    const fam_family *fam = fam_of(m->obj);
     for (size_t i = 2; i < n; i++) {
         sbuf q = SBUF_INIT;
         ident_quote(&q, cols[i]);
         sbuf_puts(&b, "CASE WHEN NOT p.newer OR p.c @> ARRAY[");
         ident_quote_literal(&b, cols[i]);
-        sbuf_printf(&b, "]::text[] THEN t.%s ELSE EXCLUDED.%s END, ", sbuf_str(&q), sbuf_str(&q));
+        sbuf_puts(&b, "]::text[] ");
+        /* a lower-cased spelling of what the row holds keeps the row's (family.h) */
+        const fam_std *sc = fam_row_std(fam, i);
+        if (sc && (sc->flags & FAM_STD_KEEP_CASE))
+            sbuf_printf(&b, "OR lower(t.%s) = EXCLUDED.%s ", sbuf_str(&q), sbuf_str(&q));
+        sbuf_printf(&b, "THEN t.%s ELSE EXCLUDED.%s END, ", sbuf_str(&q), sbuf_str(&q));
         sbuf_free(&q);
     }
     char ps[32], pt[32];
@@ -223,7 +229,7 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
                 newer);
     sbuf_printf(&b,
                 "ch.table_schema = %s AND ch.table_name = %s AND ch.local_key = t.\"_local_id\" "
-                "AND ch.state IN ('pending', 'retrying', 'failed', 'unknown')) p)\n",
+                "AND ch.state IN " FAM_OPEN_STATES ") p)\n",
                 ps, pt);
     sbuf_printf(&b,
                 "WHERE %s OR (EXCLUDED.\"_generation\" IS NOT NULL AND "
@@ -392,10 +398,11 @@ void ps_page_free(ps_page *p)
     memset(p, 0, sizeof *p);
 }
 
-static const cJSON *first_of(const cJSON *o, const char *a, const char *b)
+/* The first of the two keys the record has (JSON null included: it reads as no time). */
+static const cJSON *first_key(const cJSON *o, const char *const k[2])
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-    return v ? v : cJSON_GetObjectItemCaseSensitive(o, b);
+    const cJSON *v = k[0] ? cJSON_GetObjectItemCaseSensitive(o, k[0]) : NULL;
+    return v || !k[1] ? v : cJSON_GetObjectItemCaseSensitive(o, k[1]);
 }
 
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, gs_err *e)
@@ -408,10 +415,11 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, 
     const cJSON *tot = cJSON_GetObjectItemCaseSensitive(response, "total");
     if (cJSON_IsNumber(tot))
         out->total = (long long)tot->valuedouble;
-    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(response, "records");
+    const fam_family *fam = fam_of(m->obj);
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(response, fam->envelope);
     if (recs && !cJSON_IsArray(recs)) {
         ps_page_free(out);
-        return gs_err_set(e, GS_EPARSE, "search response: \"records\" is not an array");
+        return gs_err_set(e, GS_EPARSE, "search response: \"%s\" is not an array", fam->envelope);
     }
     size_t cap = (size_t)cJSON_GetArraySize(recs), nc = m->ncols;
     char **vals = cap ? calloc(cap * nc, sizeof *vals) : NULL;
@@ -447,7 +455,7 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, 
         map_row_free(&row);
         if (!vals[n * nc + 1])
             goto nomem_vals;
-        int64_t u = ps_time_ms(first_of(r, "updatedAt", "dateUpdated"));
+        int64_t u = ps_time_ms(first_key(r, fam->updated_key));
         if (u != PS_NO_TIME) {
             if (out->min_upd == PS_NO_TIME || u < out->min_upd)
                 out->min_upd = u;
@@ -464,7 +472,7 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, 
             out->last_upd = u;
             prev = u;
         }
-        const cJSON *sa = cJSON_GetObjectItemCaseSensitive(r, "searchAfter");
+        const cJSON *sa = cJSON_GetObjectItemCaseSensitive(r, fam->cursor_key);
         free(out->cursor);
         out->cursor = sa ? cJSON_PrintUnformatted(sa) : NULL;
         if (sa && !out->cursor)

@@ -101,7 +101,8 @@ typedef struct ps_page {
     size_t warnings; /* values that could not be stored (logged once per page) */
 } ps_page;
 
-/* Parse a search response's "records" into a page. Records without an id are skipped (logged). */
+/* Parse a search response (its family's envelope: "records", "contacts") into a page. Records
+ * without an id are skipped (logged). */
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, gs_err *e);
 void ps_page_free(ps_page *p);
 

@@ -3,6 +3,7 @@
  */
 #include "push.h"
 
+#include "family.h"
 #include "ident.h"
 #include "mapping.h"
 #include "pgasync.h"
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPEN_STATES "('pending', 'retrying', 'failed', 'unknown')"
+#define OPEN_STATES FAM_OPEN_STATES
 
 typedef struct push_loc {
     struct push_service *P;
@@ -93,6 +94,9 @@ typedef struct pjob {
     cJSON *conflicts; /* compared columns: [{"c": column index}] */
     cJSON *stash;     /* create body text while sent_at is being committed */
     bool releasing;   /* the job's claims are being released after a failed finish */
+    /* FAM_STD_SET_DIFF columns still to send: [{"c": column, "add": [...], "remove": [...]}] */
+    cJSON *set_ops;
+    bool adopting; /* a create found its record existing (duplicate rule): now an update */
 } pjob;
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -121,6 +125,10 @@ static void ids_lit(const pjob *j, sbuf *b, bool (*pick)(const pchange *))
 }
 
 static void job_end(pjob *j);
+static void set_next(pjob *j);
+static const char *policy_name(enum cfg_conflict c);
+static bool set_ops_build(pjob *j);
+static void do_update(pjob *j);
 static void claim(push_loc *l);
 static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
 
@@ -181,11 +189,8 @@ static int target_build(ptarget *t, const schema_object *m, const char *ext_fiel
     if (!t->coltypes)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     for (size_t c = 0; c < t->ncols; c++) {
-        const char *ty = "text";
-        if (!strcmp(t->cols[c], "owner") || !strcmp(t->cols[c], "followers"))
-            ty = "text[]";
-        else if (!strcmp(t->cols[c], "created_at") || !strcmp(t->cols[c], "updated_at"))
-            ty = "timestamptz";
+        const fam_family *fam = fam_of(m);
+        const char *ty = c < fam_row_prefix(fam) ? fam_row_type(fam, c) : "text";
         for (size_t i = 0; i < m->n_fields; i++) {
             const schema_field *f = &m->fields[i];
             if (f->column && !strcmp(f->column, t->cols[c]) && f->type)
@@ -547,14 +552,13 @@ static const char claim_sql[] =
     " FROM ghlsync.changes c"
     " WHERE c.location_id = $1 AND c.state IN " OPEN_STATES " GROUP BY 1, 2, 3"
     " HAVING bool_and(c.state <> 'unknown')"
-    "    AND bool_or(c.state IN ('pending', 'retrying') AND c.next_attempt_at <= now())"
+    "    AND bool_or(c.state IN " FAM_DUE_STATES " AND c.next_attempt_at <= now())"
     "    AND bool_and(c.claim_pid IS NULL OR NOT EXISTS (SELECT 1 FROM live"
     "        WHERE live.pid = c.claim_pid AND live.backend_start = c.claim_start))"
     " ORDER BY first_id LIMIT $2), "
     "lk AS ("
     " SELECT x.id FROM ghlsync.changes x JOIN recs r USING (table_schema, table_name, local_key)"
-    " WHERE x.location_id = $1 AND x.state IN ('pending', 'retrying', 'failed')"
-    " FOR UPDATE OF x SKIP LOCKED) "
+    " WHERE x.location_id = $1 AND x.state IN " FAM_CLAIM_STATES " FOR UPDATE OF x SKIP LOCKED) "
     "UPDATE ghlsync.changes c SET claim_pid = pg_backend_pid(),"
     " claim_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),"
     " claimed_at = now() FROM lk WHERE c.id = lk.id "
@@ -589,6 +593,7 @@ static void job_free(pjob *j)
     free(j->table);
     cJSON_Delete(j->conflicts);
     cJSON_Delete(j->stash);
+    cJSON_Delete(j->set_ops);
     free(j);
 }
 
@@ -902,9 +907,7 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     map_row row = {0};
     sbuf warn = SBUF_INIT, ids = SBUF_INIT;
     gs_err e = {0};
-    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(record, "record");
-    if (!rec)
-        rec = record;
+    const cJSON *rec = fam_of(j->t->model)->answer_record(record);
     if (map_record_to_row(j->t->model, rec, j->loc->id, &row, &warn, &e) || row.n != j->t->ncols) {
         log_event(P->L->log, LOG_ERROR, "push.writeback_map", "error", e.msg, NULL);
         map_row_free(&row);
@@ -949,7 +952,7 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     char table_lock_sql[600];
     snprintf(table_lock_sql, sizeof table_lock_sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
              j->t->qtable);
-    bool assigns_id = rid && !j->remote_id;
+    bool assigns_id = rid && (!j->remote_id || j->adopting);
     pga_stmt st[7];
     int n = 0;
     if (assigns_id) { /* creates only: an update already has its id, nothing to race with */
@@ -1052,6 +1055,17 @@ static void job_remote_gone(pjob *j, const hl_result *r)
 
 /* ---- API calls --------------------------------------------------------------------------- */
 
+/* A 2xx whose body says the write did not happen is a rejection (family.h answer_failed). */
+static bool answer_refused(const pjob *j, hl_result *r)
+{
+    const fam_family *fam = fam_of(j->t->model);
+    if (r->kind != HL_OK || !r->json || !fam->answer_failed || !fam->answer_failed(r->json))
+        return false;
+    r->kind = HL_REJECTED;
+    r->message = "HighLevel answered the write with success = false";
+    return true;
+}
+
 static void on_write_done(hl_result *r, void *ud)
 {
     pjob *j = ud;
@@ -1059,7 +1073,12 @@ static void on_write_done(hl_result *r, void *ud)
         job_end(j);
         return;
     }
+    answer_refused(j, r);
     j->status = r->status;
+    if (r->kind == HL_OK && r->json && cJSON_GetArraySize(j->set_ops) > 0) {
+        set_next(j);
+        return;
+    }
     if (r->kind == HL_OK && r->json) {
         job_writeback(j, r->json, pick_all);
         return;
@@ -1069,6 +1088,178 @@ static void on_write_done(hl_result *r, void *ud)
         return;
     }
     job_api_error(j, r, false);
+}
+
+/* ---- set columns (tags): sent as the elements added and removed, never as the whole list,
+ * which would drop an element someone else added meanwhile. Then the record is read back. */
+
+static void on_set_done(hl_result *r, void *ud)
+{
+    pjob *j = ud;
+    if (j->P->closing) {
+        job_end(j);
+        return;
+    }
+    j->status = r->status;
+    if (r->kind == HL_OK) {
+        set_next(j);
+        return;
+    }
+    if (r->kind == HL_REJECTED && r->status == 404) {
+        job_remote_gone(j, r);
+        return;
+    }
+    job_api_error(j, r, false);
+}
+
+static void set_next(pjob *j)
+{
+    const fam_family *fam = fam_of(j->t->model);
+    gs_err e = {0};
+    cJSON *op;
+    while ((op = cJSON_GetArrayItem(j->set_ops, 0))) {
+        size_t c = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(op, "c"));
+        const fam_std *col = fam_row_std(fam, c);
+        for (int k = 0; k < 2; k++) {
+            const char *what = k ? "remove" : "add";
+            cJSON *items = cJSON_DetachItemFromObjectCaseSensitive(op, what);
+            if (cJSON_GetArraySize(items) == 0) {
+                cJSON_Delete(items);
+                continue;
+            }
+            int rc = k ? fam->set_remove(j->loc->hl, j->t->key, j->remote_id, col, items,
+                                         RL_PRIO_PUSH, on_set_done, j, &e)
+                       : fam->set_add(j->loc->hl, j->t->key, j->remote_id, col, items, RL_PRIO_PUSH,
+                                      on_set_done, j, &e);
+            cJSON_Delete(items);
+            if (rc) {
+                log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+                job_release(j, pick_all, 1000);
+            }
+            return;
+        }
+        cJSON_DeleteItemFromArray(j->set_ops, 0);
+    }
+    /* the answers carry only the set: read the record back for the write-back */
+    if (fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e)) {
+        log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
+        job_release(j, pick_all, 1000);
+    }
+}
+
+static bool has_str(const cJSON *arr, const char *s)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (cJSON_IsString(it) && !strcmp(it->valuestring, s))
+            return true;
+    }
+    return false;
+}
+
+/* The set operations of the changed set columns: base = the value before the oldest claimed
+ * change of the column. Returns false on out-of-memory. */
+static bool set_ops_build(pjob *j)
+{
+    const fam_family *fam = fam_of(j->t->model);
+    for (size_t c = 0; c < j->t->ncols; c++) {
+        const fam_std *sc = fam_row_std(fam, c);
+        if (!j->changed[c] || !sc || !(sc->flags & FAM_STD_SET_DIFF))
+            continue;
+        const cJSON *base = NULL;
+        for (size_t i = 0; i < j->n && !base; i++)
+            base = cJSON_GetObjectItemCaseSensitive(j->ch[i].old_values, j->t->cols[c]);
+        cJSON *now = NULL;
+        gs_err e;
+        if (!j->values[c] || map_array_decode(j->values[c], &now, &e))
+            now = cJSON_CreateArray();
+        cJSON *op = cJSON_CreateObject();
+        cJSON *add = cJSON_CreateArray(), *rm = cJSON_CreateArray();
+        if (!j->set_ops)
+            j->set_ops = cJSON_CreateArray();
+        if (!now || !op || !add || !rm || !j->set_ops) {
+            cJSON_Delete(now);
+            cJSON_Delete(op);
+            cJSON_Delete(add);
+            cJSON_Delete(rm);
+            return false;
+        }
+        const cJSON *it;
+        cJSON_ArrayForEach(it, now)
+        {
+            if (cJSON_IsString(it) && !has_str(base, it->valuestring) &&
+                !has_str(add, it->valuestring))
+                cJSON_AddItemToArray(add, cJSON_CreateString(it->valuestring));
+        }
+        cJSON_ArrayForEach(it, base)
+        {
+            if (cJSON_IsString(it) && !has_str(now, it->valuestring) &&
+                !has_str(rm, it->valuestring))
+                cJSON_AddItemToArray(rm, cJSON_CreateString(it->valuestring));
+        }
+        cJSON_Delete(now);
+        cJSON_AddNumberToObject(op, "c", (double)c);
+        cJSON_AddItemToObject(op, "add", add);
+        cJSON_AddItemToObject(op, "remove", rm);
+        cJSON_AddItemToArray(j->set_ops, op);
+    }
+    return true;
+}
+
+static void on_adoption_recorded(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                                 void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    pjob *j = ud;
+    if (err || j->P->closing) {
+        if (err && !j->P->closing)
+            log_db(j->P, "recording an adopted duplicate", err);
+        job_end(j);
+        return;
+    }
+    /* the local values go out as an update under the policy: the record is read first and
+     * compared column by column (on_remote_get, base = nothing) */
+    for (size_t i = 0; i < j->n; i++)
+        j->ch[i].sent = false;
+    j->suspect = true;
+    do_update(j);
+}
+
+/* The create was refused because the record exists (the family's duplicate rule, e.g. a
+ * contact with the same email): the row adopts that record instead of making a second one,
+ * and ghlsync.conflicts says so. */
+static void adopt_existing(pjob *j, const char *id, const hl_result *r)
+{
+    push_service *P = j->P;
+    free(j->remote_id);
+    j->remote_id = strdup(id);
+    j->adopting = true;
+    P->st.adopted++;
+    P->st.conflicts++;
+    log_event(P->L->log, LOG_INFO, "push.duplicate_adopted", "table", j->table, "local_key",
+              j->keytxt, "id", id, "msg", r->message, NULL);
+    sbuf ids = SBUF_INIT;
+    ids_lit(j, &ids, pick_all);
+    char *meta = r->json ? cJSON_PrintUnformatted(r->json) : NULL;
+    const char *p[] = {sbuf_str(&ids), id, meta, policy_name(j->t->conflict)};
+    gs_err e = {0};
+    if (!j->remote_id ||
+        pga_query(P->db,
+                  "INSERT INTO ghlsync.conflicts (change_id, location_id, object_key, "
+                  "table_schema, table_name, local_key, remote_id, column_name, base_value, "
+                  "local_value, remote_value, policy, resolution, resolved_at) SELECT id, "
+                  "location_id, object_key, table_schema, table_name, local_key, $2, NULL, NULL, "
+                  "new_values, $3::jsonb, $4, 'duplicate_adopted', now() FROM ghlsync.changes "
+                  "WHERE id = ANY($1::bigint[])",
+                  4, p, on_adoption_recorded, j, &e)) {
+        log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
+        job_end(j);
+    }
+    free(meta);
+    sbuf_free(&ids);
 }
 
 static void on_create_done(hl_result *r, void *ud)
@@ -1082,6 +1273,12 @@ static void on_create_done(hl_result *r, void *ud)
     if (r->kind == HL_OK && r->json) {
         j->P->st.creates++;
         job_writeback(j, r->json, pick_all);
+        return;
+    }
+    const char *existing =
+        fam_of(j->t->model)->existing_id ? fam_of(j->t->model)->existing_id(r) : NULL;
+    if (existing) {
+        adopt_existing(j, existing, r);
         return;
     }
     if (r->kind == HL_OK) {
@@ -1101,6 +1298,7 @@ static void on_delete_done(hl_result *r, void *ud)
         job_end(j);
         return;
     }
+    answer_refused(j, r);
     if (r->kind == HL_OK) {
         j->P->st.deletes++;
         sbuf ids = SBUF_INIT;
@@ -1128,37 +1326,17 @@ static size_t col_index(const ptarget *t, const char *name)
     return (size_t)-1;
 }
 
-/* owner / followers text[] column -> JSON array (NULL column: empty array) */
-static void add_people(cJSON *body, const char *name, const char *lit)
-{
-    cJSON *a = NULL;
-    gs_err e;
-    if (!lit || map_array_decode(lit, &a, &e))
-        a = cJSON_CreateArray();
-    cJSON_AddItemToObject(body, name, a);
-}
-
 static void do_create(pjob *j)
 {
     push_service *P = j->P;
-    cJSON *props = NULL;
+    cJSON *body = NULL;
     gs_err e = {0};
-    if (map_row_to_properties(j->t->model, (const char *const *)j->values, NULL, NULL, true, &props,
-                              &e)) {
+    if (fam_of(j->t->model)
+            ->row_to_body(j->t->model, (const char *const *)j->values, NULL, NULL, j->t->ext,
+                          j->keytxt, &body, &e)) {
         job_settle(j, "failed", 0, e.msg, pick_all, true);
         return;
     }
-    if (j->t->ext) {
-        cJSON_DeleteItemFromObjectCaseSensitive(props, j->t->ext->prop_key);
-        cJSON_AddStringToObject(props, j->t->ext->prop_key, j->keytxt);
-    }
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddItemToObject(body, "properties", props);
-    size_t oi = col_index(j->t, "owner"), fi = col_index(j->t, "followers");
-    if (oi != (size_t)-1 && j->values[oi])
-        add_people(body, "owner", j->values[oi]);
-    if (fi != (size_t)-1 && j->values[fi])
-        add_people(body, "followers", j->values[fi]);
     /* committed BEFORE the POST leaves: a crash from here on is an unknown outcome */
     sbuf ids = SBUF_INIT;
     ids_lit(j, &ids, pick_all);
@@ -1195,8 +1373,8 @@ static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_err
     cJSON_Delete(j->stash);
     j->stash = NULL;
     gs_err e = {0};
-    if (!body ||
-        hl_create_record(j->loc->hl, j->t->key, body, RL_PRIO_PUSH, NULL, on_create_done, j, &e)) {
+    if (!body || fam_of(j->t->model)
+                     ->create(j->loc->hl, j->t->key, body, RL_PRIO_PUSH, on_create_done, j, &e)) {
         cJSON_Delete(body);
         log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
         job_release(j, pick_all, 1000);
@@ -1207,17 +1385,15 @@ static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_err
 
 static void do_put(pjob *j)
 {
-    cJSON *props = NULL;
+    const fam_family *fam = fam_of(j->t->model);
+    cJSON *body = NULL;
     gs_err e = {0};
     /* old values for options that must be cleared (TEXTBOX_LIST) */
     const char **old = calloc(j->t->ncols, sizeof *old);
     char **oldown = calloc(j->t->ncols, sizeof *oldown);
-    bool any = false;
     for (size_t c = 0; old && oldown && c < j->t->ncols; c++) {
         if (!j->changed[c])
             continue;
-        if (strcmp(j->t->cols[c], "owner") && strcmp(j->t->cols[c], "followers"))
-            any = true;
         for (size_t i = 0; i < j->n && !old[c]; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->ch[i].old_values, j->t->cols[c]);
             if (v && !cJSON_IsNull(v)) {
@@ -1226,8 +1402,8 @@ static void do_put(pjob *j)
             }
         }
     }
-    int rc = old && oldown ? map_row_to_properties(j->t->model, (const char *const *)j->values, old,
-                                                   j->changed, false, &props, &e)
+    int rc = old && oldown ? fam->row_to_body(j->t->model, (const char *const *)j->values, old,
+                                              j->changed, NULL, NULL, &body, &e)
                            : gs_err_set(&e, GS_ENOMEM, "out of memory");
     for (size_t c = 0; oldown && c < j->t->ncols; c++)
         free(oldown[c]);
@@ -1237,27 +1413,26 @@ static void do_put(pjob *j)
         job_settle(j, "failed", 0, e.msg, pick_all, false);
         return;
     }
-    cJSON *body = cJSON_CreateObject();
-    if (any || cJSON_GetArraySize(props) > 0)
-        cJSON_AddItemToObject(body, "properties", props);
-    else
-        cJSON_Delete(props);
-    size_t oi = col_index(j->t, "owner"), fi = col_index(j->t, "followers");
-    if (oi != (size_t)-1 && j->changed[oi])
-        add_people(body, "owner", j->values[oi]);
-    if (fi != (size_t)-1 && j->changed[fi])
-        add_people(body, "followers", j->values[fi]);
-    if (cJSON_GetArraySize(body) == 0) {
-        /* nothing left to send (every column dropped by the conflict policy): take the remote
-         * record as it is */
+    cJSON_Delete(j->set_ops);
+    j->set_ops = NULL;
+    if (!set_ops_build(j)) {
         cJSON_Delete(body);
-        hl_get_record(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, NULL, on_write_done, j,
-                      &e);
+        job_end(j);
+        return;
+    }
+    if (cJSON_GetArraySize(body) == 0) {
+        /* nothing left to send (every column dropped by the conflict policy, or only set
+         * columns changed): the set operations, then the remote record as it is */
+        cJSON_Delete(body);
+        if (cJSON_GetArraySize(j->set_ops) > 0)
+            set_next(j);
+        else
+            fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e);
         return;
     }
     j->P->st.updates++;
-    if (hl_update_record(j->loc->hl, j->t->key, j->remote_id, body, RL_PRIO_PUSH, NULL,
-                         on_write_done, j, &e)) {
+    if (fam->update(j->loc->hl, j->t->key, j->remote_id, body, RL_PRIO_PUSH, on_write_done, j,
+                    &e)) {
         log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
         job_release(j, pick_all, 1000);
     }
@@ -1326,9 +1501,8 @@ static void on_remote_get(hl_result *r, void *ud)
         job_api_error(j, r, false);
         return;
     }
-    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(r->json, "record");
-    if (!rec)
-        rec = r->json;
+    const fam_family *fam = fam_of(j->t->model);
+    const cJSON *rec = fam->answer_record(r->json);
     map_row remote = {0};
     sbuf warn = SBUF_INIT;
     gs_err e = {0};
@@ -1340,9 +1514,10 @@ static void on_remote_get(hl_result *r, void *ud)
         return;
     }
     sbuf_free(&warn);
-    const char *rupd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "dateUpdated"));
-    if (!rupd)
-        rupd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "updatedAt"));
+    const char *rupd = NULL;
+    for (int k = 1; k >= 0 && !rupd; k--) /* a read answer's name first (dateUpdated) */
+        if (fam->updated_key[k])
+            rupd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, fam->updated_key[k]));
     /* One statement compares every pushed column (typed, in SQL) and records the conflicts:
      * remote differs from the base value AND from the local value = changed on both sides. */
     sbuf q = SBUF_INIT, ins = SBUF_INIT;
@@ -1366,6 +1541,9 @@ static void on_remote_get(hl_result *r, void *ud)
     for (size_t c = 0; c < j->t->ncols; c++) {
         if (!j->changed[c])
             continue;
+        const fam_std *sc = fam_row_std(fam, c);
+        if (sc && (sc->flags & FAM_STD_SET_DIFF))
+            continue; /* sent as a difference: both sides' elements stay, no conflict */
         const char *col = j->t->cols[c];
         const cJSON *base = NULL;
         const char *latest = NULL;
@@ -1377,9 +1555,13 @@ static void on_remote_get(hl_result *r, void *ud)
                 if (!strcmp(j->ch[i].cols[k], col))
                     latest = j->ch[i].created;
         }
+        cJSON *none = NULL;
+        if (!base && j->adopting)
+            base = none = cJSON_CreateNull(); /* an adopted create: the row had nothing */
         if (!base)
             continue;
         char *btxt = cJSON_PrintUnformatted(base);
+        cJSON_Delete(none);
         int pb = PARAM(btxt);
         free(btxt);
         int pr = PARAM(remote.values[c]);
@@ -1469,8 +1651,8 @@ static void do_update(pjob *j)
     }
     if (j->suspect) {
         gs_err e = {0};
-        if (hl_get_record(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, NULL, on_remote_get, j,
-                          &e)) {
+        if (fam_of(j->t->model)
+                ->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_remote_get, j, &e)) {
             log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
             job_release(j, pick_all, 1000);
         }
@@ -1480,6 +1662,16 @@ static void do_update(pjob *j)
 }
 
 /* ---- unknown outcome of a create ---------------------------------------------------------- */
+
+/* What the family may look a record up by: the external id, or the row's own values. */
+static void lookup_key(const pjob *j, fam_lookup *k)
+{
+    *k = (fam_lookup){.local_key = j->keytxt,
+                      .ext = j->t->ext,
+                      .values = (const char *const *)j->values,
+                      .columns = j->t->cols,
+                      .ncols = j->t->ncols};
+}
 
 static void on_search(hl_result *r, void *ud)
 {
@@ -1495,20 +1687,10 @@ static void on_search(hl_result *r, void *ud)
         job_settle(j, "retrying", r->status, r->message, pick_all, false);
         return;
     }
-    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(r->json, "records");
-    const cJSON *it, *found = NULL;
+    fam_lookup k;
+    lookup_key(j, &k);
     int matches = 0;
-    cJSON_ArrayForEach(it, recs)
-    {
-        const cJSON *props = cJSON_GetObjectItemCaseSensitive(it, "properties");
-        const char *v =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(props, j->t->ext->prop_key));
-        if (v && !strcmp(v, j->keytxt)) {
-            if (!found)
-                found = it;
-            matches++;
-        }
-    }
+    const cJSON *found = fam_of(j->t->model)->lookup_match(j->t->model, r->json, &k, &matches);
     if (found) {
         char n[16];
         snprintf(n, sizeof n, "%d", matches);
@@ -1535,7 +1717,10 @@ static void on_search(hl_result *r, void *ud)
 static void resolve_doubt(pjob *j)
 {
     push_service *P = j->P;
-    if (!j->t->ext) {
+    const fam_family *fam = fam_of(j->t->model);
+    fam_lookup k;
+    lookup_key(j, &k);
+    if (!fam->can_lookup(j->t->model, &k)) {
         char msg[600];
         snprintf(msg, sizeof msg,
                  "the create was sent but its outcome is unknown (connection lost or no readable "
@@ -1546,21 +1731,11 @@ static void resolve_doubt(pjob *j)
         job_settle(j, "unknown", 0, msg, pick_sent, false);
         return;
     }
-    cJSON *filters = cJSON_CreateArray();
-    cJSON *f = cJSON_CreateObject();
-    char field[300];
-    snprintf(field, sizeof field, "properties.%s", j->t->ext->prop_key);
-    cJSON_AddStringToObject(f, "field", field);
-    cJSON_AddStringToObject(f, "operator", "eq");
-    cJSON_AddStringToObject(f, "value", j->keytxt);
-    cJSON_AddItemToArray(filters, f);
-    hl_search s = {.page_limit = 10, .filters = filters};
     gs_err e = {0};
-    if (hl_search_records(j->loc->hl, j->t->key, &s, RL_PRIO_PUSH, NULL, on_search, j, &e)) {
+    if (fam->lookup(j->loc->hl, j->t->model, &k, RL_PRIO_PUSH, on_search, j, &e)) {
         log_event(P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
         job_release(j, pick_all, 1000);
     }
-    cJSON_Delete(filters);
 }
 
 /* ---- job start: read the row, decide ----------------------------------------------------- */
@@ -1612,8 +1787,9 @@ static void on_row(pga_conn *c, PGresult *const *res, int nres, const pga_error 
             return;
         }
         gs_err e = {0};
-        if (hl_delete_record(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, NULL,
-                             on_delete_done, j, &e)) {
+        if (fam_of(j->t->model)
+                ->remove(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_delete_done, j,
+                         &e)) {
             log_event(j->P->L->log, LOG_ERROR, "push.submit", "error", e.msg, NULL);
             job_release(j, pick_all, 1000);
         }

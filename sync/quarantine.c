@@ -92,8 +92,7 @@ static cJSON *parse_element(const char *p, size_t len)
     return j;
 }
 
-int qr_salvage_page(const char *raw, size_t len, const char *envelope, qr_salvage *out,
-                    gs_err *e)
+int qr_salvage_page(const char *raw, size_t len, const char *envelope, qr_salvage *out, gs_err *e)
 {
     memset(out, 0, sizeof *out);
     /* split the bytes as served (the scanner does not care about encodings), so that a

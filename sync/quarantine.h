@@ -49,8 +49,7 @@ typedef struct qr_salvage {
 
 /* 0 with *out filled; GS_EPARSE when the body is not salvageable (cut off, not the expected
  * envelope): then the failure was not one record's and the page is retried as usual. */
-int qr_salvage_page(const char *raw, size_t len, const char *envelope, qr_salvage *out,
-                    gs_err *e);
+int qr_salvage_page(const char *raw, size_t len, const char *envelope, qr_salvage *out, gs_err *e);
 /* From an hl_result with too_large set (a page of one record). GS_EPARSE when neither the id
  * nor the cursor can be read: then the record cannot be passed and the object stops with a
  * message that says to raise max_response_bytes. */

@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 struct map_type;
+struct fam_family;
 
 typedef struct schema_option {
     char *key;
@@ -62,6 +63,8 @@ typedef struct schema_object {
     schema_field *fields;
     size_t n_fields;
     cJSON *raw; /* copy of the object's JSON (without fields) */
+    /* The endpoint family serving it (family.h); NULL = the Objects family. Static, not owned. */
+    const struct fam_family *family;
 
     /* Resolution (ddl_plan): */
     char *table_schema;

@@ -4,6 +4,7 @@
 #include "triggers.h"
 
 #include "db.h"
+#include "family.h"
 #include "ident.h"
 #include "migrate.h"
 
@@ -50,9 +51,12 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
                     tbl);
         ident_quote_literal(out, m->key);
         arg(out, s->default_location_id);
-        /* owner and followers travel in the create/update body beside the properties */
-        arg(out, "owner");
-        arg(out, "followers");
+        /* the family's pushed standard columns (owner, followers; a contact's name, email...)
+         * travel in the create/update body beside the fields */
+        const fam_family *fam = fam_of(m);
+        for (size_t i = 0; i < fam->n_std; i++)
+            if (fam->std[i].flags & FAM_STD_PUSHED)
+                arg(out, fam->std[i].column);
         for (size_t i = 0; i < m->n_fields; i++) {
             arg(out, m->fields[i].column);
             if (m->fields[i].currency_column)

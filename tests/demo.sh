@@ -16,6 +16,7 @@ GHLSYNC="$BUILD/ghlsync"
 HLSIM="$BUILD/hlsim"
 KEEP=${KEEP:-0}
 RECORDS=${DEMO_RECORDS:-2000}
+CONTACTS=${DEMO_CONTACTS:-1000}
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/ghlsync-demo.XXXXXX")
 chmod 755 "$DIR"
 SIM_PID=""
@@ -86,7 +87,7 @@ PSQL_HINT="psql \"host=$PGHOST port=$PGPORT user=$PGUSER dbname=demo\""
 say "started: $PSQL_HINT"
 
 section "3. HighLevel simulator (seeded: pets, vaccinations, companies; $RECORDS records each)"
-"$HLSIM" --port 0 --locations 1 --seed-records "$RECORDS" >"$DIR/hlsim.out" 2>"$DIR/hlsim.err" &
+"$HLSIM" --port 0 --locations 1 --seed-records "$RECORDS" --seed-contacts "$CONTACTS" >"$DIR/hlsim.out" 2>"$DIR/hlsim.err" &
 SIM_PID=$!
 for _ in $(seq 100); do grep -q '^admin-token ' "$DIR/hlsim.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^admin-token ' "$DIR/hlsim.out" || { cat "$DIR/hlsim.err"; say "simulator did not start"; exit 1; }

@@ -26,4 +26,6 @@ BUILD=$BUILD bash tests/bench/push.sh || rc=1
 # then a rate-limited backfill against the floor the limit allows). PULL_N / PULL_N_LIMITED
 # shrink it for a quick look.
 BUILD=$BUILD bash tests/bench/pull.sh "${PULL_N:-1000000}" "${PULL_N_LIMITED:-25000}" || rc=1
+# Contacts (12 custom fields of every type) and objects in one run (CONTACTS_N shrinks it).
+BUILD=$BUILD bash tests/bench/contacts.sh "${CONTACTS_N:-1000000}" || rc=1
 exit $rc

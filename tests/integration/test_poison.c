@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOC "hostileLoc0000000001"
-#define TOKEN "tok-hostile-0001"
-#define N_PET 40
-#define N_BALL 250
+#define LOC       "hostileLoc0000000001"
+#define TOKEN     "tok-hostile-0001"
+#define N_PET     40
+#define N_BALL    250
 #define BIG_BYTES (160 * 1024) /* p20's notes; max_response_bytes is 64 KiB */
 
 struct fake {
@@ -87,7 +87,8 @@ static void add_record(char **b, size_t *len, size_t *cap, const char *obj, int 
     gmtime_r(&s, &tm);
     strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
     const char *prefix = obj[15] == 'p' ? "p" : "b";
-    snprintf(t, sizeof t, "{\"id\":\"%s%02d\",\"owner\":[],\"followers\":[],\"properties\":{\"name\":\"%s\"",
+    snprintf(t, sizeof t,
+             "{\"id\":\"%s%02d\",\"owner\":[],\"followers\":[],\"properties\":{\"name\":\"%s\"",
              prefix, i, strcmp(prefix, "p") == 0 ? pet_name(i, name, sizeof name) : "ball");
     sb_add(b, len, cap, t, strlen(t));
     if (strcmp(prefix, "p") == 0 && i == 12 && !healed) {
@@ -144,7 +145,8 @@ static void handler(const tfake_req *rq, tfake_resp *rs, void *ud)
         }
         ADD("],\"traceId\":\"t\"}");
         rs->status = 200;
-    } else if (strcmp(rq->method, "GET") == 0 && strncmp(rq->target, "/objects/custom_objects.", 24) == 0 &&
+    } else if (strcmp(rq->method, "GET") == 0 &&
+               strncmp(rq->target, "/objects/custom_objects.", 24) == 0 &&
                !strstr(rq->target, "/records")) {
         const char *k = rq->target + 9;
         size_t kl = strcspn(k, "?");
@@ -261,8 +263,9 @@ static void poison_records_are_quarantined_not_fatal(void)
     v = q(c, "SELECT count(*) FROM ghl.ball");
     TEST_EQ_STR(v, "250");
     free(v);
-    v = q(c, "SELECT count(*) FROM ghl.pet WHERE id ~ '^p[0-9]+$' AND id NOT IN ('p05','p07','p09') "
-             "AND name = 'Pet ' || substr(id, 2) AND notes = 'note ' || (substr(id, 2)::int)");
+    v = q(c,
+          "SELECT count(*) FROM ghl.pet WHERE id ~ '^p[0-9]+$' AND id NOT IN ('p05','p07','p09') "
+          "AND name = 'Pet ' || substr(id, 2) AND notes = 'note ' || (substr(id, 2)::int)");
     TEST_EQ_STR(v, "35");
     free(v);
     v = q(c, "SELECT name FROM ghl.pet WHERE id = 'p05'");

@@ -35,7 +35,7 @@ static void field_added_and_deleted_while_running(void)
     unsetenv("GHLSYNC_SCHEMA_REFRESH_MS");
     TEST_REQUIRE(p > 0);
     TEST_CHECK(
-        tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.pull_state WHERE complete", "3", 30000));
+        tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.pull_state WHERE complete", "4", 30000));
 
     /* A new TEXT field, then a record that uses it. */
     const char *loc = s.loc[0].id;

@@ -1,0 +1,221 @@
+/*
+ * family.h - an endpoint family: what differs between HighLevel record APIs, and nothing else.
+ *
+ * HighLevel serves its records through several API shapes: custom objects and business through
+ * /objects/{key}/records (family/objects.c), contacts through /contacts (family/contacts.c),
+ * opportunities through /opportunities (a later family). The engine around them is the same for
+ * all: the scheduler and its lanes, page transactions with their cursor, resume, mark-and-sweep
+ * deletes, the outbox and claims, conflicts, write-back, status, metrics, schema evolution. A
+ * family says only:
+ *
+ *   fields     its standard fields as fixed typed columns (fam_std), and how to fetch and parse
+ *              its custom-field definitions into a schema_object (typed by mappings/types.toml
+ *              like object fields);
+ *   search     one call (fam_query: page size, cursor, updated-since filter, sort on the updated
+ *              time), its page-size maximum, the answer's envelope key and each record's id,
+ *              created, updated and cursor keys; the fallbacks when the server refuses or
+ *              ignores the filter or the sort are shared (pull.h) and logged with the family's
+ *              name of the updated field;
+ *   records    where a record's custom-field values are (fam_family.field_values: a properties
+ *              map, or a [{id, value}] list made into one), and the reverse: a create or update
+ *              body from column values (changed fields only on update);
+ *   writes     create / get / update / delete calls, the answer's record (unwrapping
+ *              {"record": ...}, {"contact": ...}), and what makes a create safe to retry (the
+ *              lookup of a record whose create had an unknown outcome).
+ *
+ * Rows: every mirrored table has the system columns of fam_sys_columns (ONE table: ddl.c creates
+ * them, mapping.c lays rows out with them, push.c and triggers.c know which are pushed). A row as
+ * mapping.h builds it is: id, location_id, the family's standard columns, created_at,
+ * updated_at, then each field's column(s). The rest of fam_sys_columns is engine bookkeeping.
+ *
+ * Families are static tables of function pointers (no state): fam_for_key picks one for an
+ * object key; a schema_object remembers its family (schema.h) and fam_of returns it.
+ *
+ * Open change states: ghlsync.changes rows whose change is not settled. The texts below are the
+ * ONE spelling every query uses (the partial indexes of migrations/003_push.sql use the same
+ * list, so the planner can match their predicates).
+ */
+#ifndef GHLSYNC_FAMILY_H
+#define GHLSYNC_FAMILY_H
+
+#include "err.h"
+#include "hlapi.h"
+#include "mapping.h"
+#include "sbuf.h"
+#include "schema.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Not settled: a pull keeps the columns they name, the push claims them. */
+#define FAM_OPEN_STATES "('pending', 'retrying', 'failed', 'unknown')"
+/* Due for a push attempt. */
+#define FAM_DUE_STATES "('pending', 'retrying')"
+/* Waiting for an operator (`ghlsync errors`). */
+#define FAM_PARKED_STATES "('failed', 'unknown')"
+/* Claimed together with a due change of the same record. */
+#define FAM_CLAIM_STATES "('pending', 'retrying', 'failed')"
+
+/* ---- system columns ---- */
+typedef struct fam_column {
+    const char *name, *type, *comment;
+} fam_column;
+
+/* Table order: _local_id, id, location_id, [the family's standard columns], created_at,
+ * updated_at, _deleted_at, _synced_at, _sync_state, _sync_error, _generation. */
+extern const fam_column fam_sys_columns[];
+extern const size_t fam_n_sys_columns;
+#define FAM_SYS_STD_AT 3 /* index in fam_sys_columns the standard columns go before */
+
+/* ---- standard columns ---- */
+enum fam_kind {
+    FAM_K_TEXT,  /* string (numbers and booleans as text) */
+    FAM_K_IDS,   /* text[]: string[] or a bare string */
+    FAM_K_BOOL,  /* boolean */
+    FAM_K_DATE,  /* date: "YYYY-MM-DD..." */
+    FAM_K_JSON,  /* jsonb, any JSON value */
+    FAM_K_EXTRA, /* jsonb: the record's keys no column holds (filled by the family) */
+};
+
+#define FAM_STD_PUSHED   1u /* a local change is captured and sent */
+#define FAM_STD_SET_DIFF 2u /* pushed as added/removed elements (fam_family.set_add/remove) */
+#define FAM_STD_KEEP_CASE                                                                          \
+    4u /* a pull that brings the lower-cased value of what the row holds keeps the row's value     \
+        * (search answers that only know a lower-cased spelling) */
+
+typedef struct fam_std {
+    const char *column, *type, *comment;
+    const char *key;     /* the record's key */
+    const char *alt_key; /* a tolerated alternative (used when `key` is absent or null) */
+    enum fam_kind kind;
+    unsigned flags;
+} fam_std;
+
+/* ---- search ---- */
+#define FAM_NO_TIME INT64_MIN
+
+typedef struct fam_query {
+    int page;                  /* > 0: page by number (a server that ignores the cursor) */
+    int page_limit;            /* 0 = omit */
+    const cJSON *search_after; /* NULL = from the start */
+    int64_t since;             /* FAM_NO_TIME = no filter; else updated >= since (ms) */
+    int sort;                  /* 0 = the server's default order, 1 = updated asc, -1 = desc */
+} fam_query;
+
+/* A create whose outcome is unknown, to be looked up before creating again. */
+typedef struct fam_lookup {
+    const char *local_key;      /* the row's _local_id, as written into the external id field */
+    const schema_field *ext;    /* external id field; NULL = none */
+    const char *const *values;  /* the row (mapping.h order), for natural keys */
+    const char *const *columns; /* their names */
+    size_t ncols;
+} fam_lookup;
+
+typedef struct fam_family fam_family;
+
+struct fam_family {
+    const char *name; /* "objects", "contacts": logs and docs */
+    bool (*serves)(const char *object_key);
+    const fam_std *std; /* standard columns, in table order */
+    size_t n_std;
+    const char *(*default_table)(const char *object_key); /* NULL: from the key (ddl.h) */
+
+    /* definitions: one call, whose answer parse_schema turns into a model */
+    int (*fetch_schema)(hl_location *l, const char *key, int prio, hl_cb cb, void *ud, gs_err *e);
+    int (*parse_schema)(const cJSON *answer, const char *key, schema_object **out, gs_err *e);
+
+    /* search */
+    int page_max;             /* the documented page-size maximum */
+    int64_t index_lag_ms;     /* how far search may lag writes: the incremental window is never
+                               * narrower ([pull] overlap is widened to it) */
+    const char *envelope;     /* answer key of the record array: "records", "contacts" */
+    const char *updated_name; /* the updated-at field as filters and sort name it (logs) */
+    const char *created_key[2], *updated_key[2]; /* record keys (first found wins) */
+    const char *cursor_key;                      /* each record's cursor: "searchAfter" */
+    int (*search)(hl_location *l, const char *key, const fam_query *q, int prio, const char *queue,
+                  hl_cb cb, void *ud, gs_err *e);
+
+    /* records: the record's field values as one JSON object keyed by schema_field.prop_key.
+     * *owned (may stay NULL) is freed by the caller. NULL *props = none. */
+    int (*field_values)(const schema_object *o, const cJSON *record, cJSON **owned,
+                        const cJSON **props, sbuf *warnings);
+    /* An FAM_K_EXTRA column's value (malloc'd JSON text or NULL). NULL hook = never. */
+    int (*extra_value)(const schema_object *o, const cJSON *record, char **out);
+    /* A 2xx write answer that says it did not succeed ({"succeded": false}; either spelling).
+     * NULL hook = a 2xx is success. */
+    bool (*answer_failed)(const cJSON *answer);
+    /* The record inside a read or write answer ({"record": {...}} -> {...}); the answer itself
+     * when it is not wrapped. */
+    const cJSON *(*answer_record)(const cJSON *answer);
+    /* Column values (mapping.h order) -> a create (changed == NULL) or update body (changed
+     * columns only; old_values: their values before, may be NULL). A create with an external
+     * id field writes `local_key` into it. An update body with no member: nothing to send. */
+    int (*row_to_body)(const schema_object *o, const char *const *values,
+                       const char *const *old_values, const bool *changed, const schema_field *ext,
+                       const char *local_key, cJSON **body, gs_err *e);
+
+    /* writes */
+    int (*create)(hl_location *l, const char *key, const cJSON *body, int prio, hl_cb cb, void *ud,
+                  gs_err *e);
+    int (*get)(hl_location *l, const char *key, const char *id, int prio, hl_cb cb, void *ud,
+               gs_err *e);
+    int (*update)(hl_location *l, const char *key, const char *id, const cJSON *body, int prio,
+                  hl_cb cb, void *ud, gs_err *e);
+    int (*remove)(hl_location *l, const char *key, const char *id, int prio, hl_cb cb, void *ud,
+                  gs_err *e);
+    /* FAM_STD_SET_DIFF columns: add / remove elements (JSON array of strings). */
+    int (*set_add)(hl_location *l, const char *key, const char *id, const fam_std *col,
+                   const cJSON *items, int prio, hl_cb cb, void *ud, gs_err *e);
+    int (*set_remove)(hl_location *l, const char *key, const char *id, const fam_std *col,
+                      const cJSON *items, int prio, hl_cb cb, void *ud, gs_err *e);
+    /* A rejected create that means "this record exists already" (a duplicate rule): its id
+     * (borrowed from the answer), else NULL. NULL hook = never. */
+    const char *(*existing_id)(const hl_result *r);
+
+    /* unknown outcome of a create: can_lookup says whether a lookup is possible for this row
+     * (an external id field, or a natural key the family knows); lookup searches, and
+     * lookup_match picks the record of the answer (NULL = not created; *matches counts). */
+    bool (*can_lookup)(const schema_object *o, const fam_lookup *k);
+    int (*lookup)(hl_location *l, const schema_object *o, const fam_lookup *k, int prio, hl_cb cb,
+                  void *ud, gs_err *e);
+    const cJSON *(*lookup_match)(const schema_object *o, const cJSON *answer, const fam_lookup *k,
+                                 int *matches);
+};
+
+extern const fam_family fam_objects;
+extern const fam_family fam_contacts;
+
+/* "updates may take a few seconds to appear in the search results" (highlevel-crm.md 1.1):
+ * an order of magnitude more. */
+#define FAM_CONTACTS_LAG_MS 30000
+
+/* The family serving an object key; NULL when none does (the key is skipped with a log line). */
+const fam_family *fam_for_key(const char *object_key);
+/* The family of a model (the objects family for a model that does not say). */
+const fam_family *fam_of(const schema_object *o);
+
+/* Row layout: index of created_at (= 2 + n_std), of updated_at, and of the first field column.
+ */
+size_t fam_row_prefix(const fam_family *f);
+/* Name of row column k < fam_row_prefix(f). */
+const char *fam_row_column(const fam_family *f, size_t k);
+/* PostgreSQL type of row column k < fam_row_prefix(f). */
+const char *fam_row_type(const fam_family *f, size_t k);
+/* The standard column of a row column, NULL when k is not one. */
+const fam_std *fam_row_std(const fam_family *f, size_t k);
+
+/* The record's first present key of the two (NULL entries skipped); JSON null = absent. */
+const cJSON *fam_first_of(const cJSON *rec, const char *const keys[2]);
+
+/* Standard column value <-> JSON: encode returns malloc'd text or NULL (*bad: the value was
+ * present but not storable); decode makes the JSON the API takes (NULL column: JSON null, or an
+ * empty array for FAM_K_IDS). 0 or GS_ENOMEM. */
+int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad);
+int fam_std_decode(const fam_std *s, const char *v, cJSON **out, gs_err *e);
+
+/* Escape a path segment (ids and keys come from the API and the user). */
+void fam_path_segment(sbuf *b, const char *s);
+
+#endif

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Contacts pull benchmark (tests/bench/run.sh runs it after pull.sh): a backfill of N contacts
+# with the simulator's 12 contact custom fields (every dataType), limits off, end to end
+# (HTTP + JSON + PostgreSQL): records/s and peak RSS of ghlsync (/usr/bin/time -v); and, in the
+# same run, the same figure for N records of the all-types custom object, so the two families
+# compare on one machine. No Node baseline yet (the SDK's contact search is not wired into
+# tests/bench/node/).
+# Usage: tests/bench/contacts.sh [N]   (default 1000000). BUILD=build/rel.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build/rel}
+N=${1:-1000000}
+dir=$(mktemp -d /tmp/ghlsync-bench-contacts-XXXXXX); chmod 755 "$dir"
+simpid=
+cleanup() { [ -n "$simpid" ] && kill "$simpid" 2>/dev/null; bash tests/support/pg.sh stop "$dir/pg" >/dev/null 2>&1; rm -rf "$dir"; }
+trap cleanup EXIT
+eval "$(PG_TEST_PORT=${PG_TEST_PORT:-54353} bash tests/support/pg.sh start "$dir/pg")"
+export GHLSYNC_DATADIR=$PWD
+"$BUILD/hlsim" --port 0 --locations 1 --seed-records "$N" --seed-contacts "$N" --burst 0 --daily 0 \
+    >"$dir/sim.out" 2>"$dir/sim.err" &
+simpid=$!
+for _ in $(seq 1 6000); do grep -q '^admin-token' "$dir/sim.out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(sed -n 's/^listening on 127.0.0.1://p' "$dir/sim.out")
+LOC=$(awk '/^location/{print $2; exit}' "$dir/sim.out")
+printf '%s' "$(awk '/^location/{print $4; exit}' "$dir/sim.out")" >"$dir/token"
+run() { # object table db
+    psql -qc "CREATE DATABASE $3"
+    cat >"$dir/sync.toml" <<TOML
+[api]
+base_url = "http://127.0.0.1:$PORT"
+insecure_http = true
+[database]
+url = "host=$PGHOST port=$PGPORT user=postgres dbname=$3"
+[rate_limit]
+burst = 100000
+window = "10s"
+headroom = 0.02
+[log]
+level = "warn"
+[[locations]]
+id = "$LOC"
+token_file = "$dir/token"
+objects = ["$1"]
+TOML
+    /usr/bin/time -v -o "$dir/time.txt" "$BUILD/ghlsync" -c "$dir/sync.toml" backfill >/dev/null 2>"$dir/run.err" ||
+        { cat "$dir/run.err" >&2; return 1; }
+    secs=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/time.txt")
+    rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$dir/time.txt")
+    rows=$(psql -d "$3" -tAc "SELECT count(*) FROM ghl.$2")
+    rate=$(awk -v n="$rows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')
+    echo "# figure: ghlsync backfill limits off, $1: $rows in ${secs}s = $rate records/s, peak RSS $((rss / 1024)) MiB"
+}
+run contact contacts c1
+c_rate=$rate
+run custom_objects.pet pet c2
+echo "# figure: contacts / objects records/s = $(awk -v a="$c_rate" -v b="$rate" 'BEGIN{printf "%.2f", a/b}')"

@@ -155,8 +155,8 @@ static void test_second_role_is_captured(void)
 
     /* a member of the owner's role is the engine too (how another login role runs ghlsync) */
     char sql[300];
-    snprintf(sql, sizeof sql, "GRANT %s TO %s",
-             PQuser(d.conn) ? PQuser(d.conn) : "postgres", role2);
+    snprintf(sql, sizeof sql, "GRANT %s TO %s", PQuser(d.conn) ? PQuser(d.conn) : "postgres",
+             role2);
     TEST_CHECK(tpg_exec(d.conn, sql));
     grant_table(&d, role2);
     PGconn *b = connect_as(d.conninfo, role2);

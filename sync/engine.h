@@ -50,6 +50,7 @@
 
 struct engine;
 struct pull_worker;
+struct engine_schema_job;
 
 /* A service that lives as long as `ghlsync run` (push worker, metrics endpoint). start returns 0
  * or a GS_E* code (the run then fails with that message); stop releases `state` (it runs after
@@ -139,6 +140,15 @@ struct engine {
     void *on_stop_ud;
     /* Called after SIGHUP reloaded the configuration (new cfg already in place). */
     void (*on_reload)(struct engine *E, void *ud);
+
+    /* Schema refresh while running (engine_apply_schema_async): one job at a time on a thread
+     * of the libuv pool, with the thread's own connection (ddl_db, touched only there); a job
+     * that met a lock is queued again after a pause. */
+    PGconn *ddl_db;
+    struct engine_schema_job *sj_head, *sj_tail; /* waiting to run */
+    struct engine_schema_job *sj_running, *sj_deferred;
+    uv_timer_t sj_timer; /* retry of deferred jobs */
+    bool sj_timer_on;
 };
 
 extern const struct engine_service engine_services[];
@@ -152,10 +162,20 @@ void engine_close(struct engine *E);
  * fetched are an error. */
 int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e);
 
-/* Plan and apply a freshly fetched definition of one object (schema refresh while running);
- * takes ownership of `obj`. *changed tells whether DDL ran; the object's model is replaced. */
-int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
-                        bool *changed, gs_err *e);
+/* Plan and apply a freshly fetched definition of one object while running (schema refresh),
+ * off the loop thread: the plan, the DDL (under lock_timeout), the
+ * new write plan and the triggers run on a worker thread with its own connection, so that a
+ * table locked by a user's transaction stalls neither the loop nor the other objects. When a
+ * lock is not granted in time the job waits and tries again (every few seconds) instead of
+ * waiting on the lock; other errors end it. The callback runs on the loop: rc 0 (the object's
+ * model was replaced, push target included; changed = DDL ran), GS_ESTATE (stop requested,
+ * or engine_schema_forget), else the error in msg. Takes ownership of `obj`. */
+typedef void (*engine_schema_cb)(struct engine_object *eo, int rc, bool changed, const char *msg,
+                                 void *ud);
+int engine_apply_schema_async(struct engine *E, struct engine_object *eo, schema_object *obj,
+                              engine_schema_cb cb, void *ud, gs_err *e);
+/* No callback for `ud` any more (its owner is being freed); the jobs still complete. */
+void engine_schema_forget(struct engine *E, void *ud);
 
 /* The pool connection of an object. */
 pga_conn *engine_pga(struct engine *E, const struct engine_object *eo);

@@ -150,7 +150,7 @@ void push_service_model_changed(void *state, struct engine_object *eo)
 }
 
 /* The location an INSERT without location_id belongs to: the only one syncing the object. */
-static const char *default_location(const struct engine *E, const char *key)
+const char *push_service_default_location(const struct engine *E, const char *key)
 {
     const char *only = NULL;
     int n = 0;
@@ -172,6 +172,6 @@ int push_service_triggers(struct engine *E, const struct engine_object *eo, gs_e
     if (!eo->model || !eo->settings)
         return 0;
     trig_settings ts = {.direction = eo->settings->direction,
-                        .default_location_id = default_location(E, eo->key)};
+                        .default_location_id = push_service_default_location(E, eo->key)};
     return triggers_apply(E->db, eo->model->obj, &ts, e);
 }

@@ -29,7 +29,8 @@ const char cmd_push_help[] =
     "    1    some change failed or was parked (unknown outcome) in this run, or the push\n"
     "         could not run (database, schema, HighLevel unreachable), or it was interrupted\n"
     "         with changes still pending\n"
-    "    2    bad arguments or configuration ([push] enabled = false included)\n\n"
+    "    2    bad arguments or configuration ([push] enabled = false included)\n"
+    "    3    the database could not be reached: nothing was pushed; try again later\n\n"
     "Options:\n"
     "    --location ID    only the changes of this configured location\n\n"
     "Examples:\n"
@@ -250,8 +251,11 @@ int cmd_push(struct cli_ctx *ctx, int argc, char **argv)
     bool timers = false;
     if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
         engine_discover(&E, true, NULL, &e)) {
-        fprintf(stderr, "ghlsync push: %s\n", e.msg);
-        code = e.code == GS_ECONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
+        fprintf(stderr, "ghlsync push: %s%s\n", e.msg,
+                e.code == GS_EUNAVAIL ? "; nothing was pushed, try again later" : "");
+        code = e.code == GS_ECONFIG    ? CLI_EXIT_USAGE
+               : e.code == GS_EUNAVAIL ? CLI_EXIT_UNAVAILABLE
+                                       : CLI_EXIT_RUNTIME;
         goto out;
     }
     if (E.stopping) {

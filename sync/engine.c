@@ -137,6 +137,12 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     if (!E->conninfo)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     int rc = db_connect(E->conninfo, &E->db, e);
+    if (rc) {
+        /* the usual cause: the server is down or restarting (callers exit 3, `run` waits) */
+        gs_err_wrap(e, "cannot connect to the database");
+        e->code = GS_EUNAVAIL;
+        return GS_EUNAVAIL;
+    }
     if (!rc) {
         PQsetNoticeProcessor(E->db, quiet_notice, E);
         rc = db_exec(E->db, session_sql, e);

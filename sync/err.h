@@ -18,7 +18,8 @@ enum gs_errcode {
     GS_EHTTP = -6,   /* HTTP / API error */
     GS_EPARSE = -7,  /* malformed document (TOML, JSON) */
     GS_ENOTFOUND = -8,
-    GS_ESTATE = -9, /* operation not valid in the current state */
+    GS_ESTATE = -9,    /* operation not valid in the current state */
+    GS_EUNAVAIL = -10, /* the database cannot be reached (connection refused, server down) */
 };
 
 typedef struct gs_err {

@@ -252,10 +252,10 @@ int cmd_push(struct cli_ctx *ctx, int argc, char **argv)
     if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
         engine_discover(&E, true, NULL, &e)) {
         fprintf(stderr, "ghlsync push: %s%s\n", e.msg,
-                e.code == GS_EUNAVAIL ? "; nothing was pushed, try again later" : "");
-        code = e.code == GS_ECONFIG    ? CLI_EXIT_USAGE
-               : e.code == GS_EUNAVAIL ? CLI_EXIT_UNAVAILABLE
-                                       : CLI_EXIT_RUNTIME;
+                e.code == GS_EDBLOST ? "; nothing was pushed, try again later" : "");
+        code = e.code == GS_ECONFIG   ? CLI_EXIT_USAGE
+               : e.code == GS_EDBLOST ? CLI_EXIT_UNAVAILABLE
+                                      : CLI_EXIT_RUNTIME;
         goto out;
     }
     if (E.stopping) {

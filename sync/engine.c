@@ -25,7 +25,18 @@ const struct engine_service engine_services[] = {
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
 
+/* The start-up connection (E->db) has a session of its own ([database] session_url): its marker
+ * is session-wide. The loop's connections carry it per transaction instead (pgasync.h
+ * transaction set-up, engine_tx_setup), which survives a transaction pooler and a reconnect. */
 static const char session_sql[] = "SET ghlsync.origin = 'engine'";
+
+void engine_tx_setup(const struct cfg *c, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "SELECT set_config('ghlsync.origin', 'engine', true), "
+             "set_config('lock_timeout', '%lldms', true)",
+             (long long)c->database.lock_timeout_ms);
+}
 
 static void forward_answer(void *ud, const char *location, const char *endpoint, long status,
                            const http_rate *rate)
@@ -35,29 +46,16 @@ static void forward_answer(void *ud, const char *location, const char *endpoint,
         E->on_answer(E->on_answer_ud, location, endpoint, status, rate);
 }
 
-/* Every engine session: no echo of our writes into the outbox, UTC ISO timestamps. */
-static void pga_session_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
-                           void *ud)
-{
-    (void)c;
-    (void)res;
-    (void)nres;
-    struct engine *E = ud;
-    if (err)
-        log_event(E->log, LOG_ERROR, "db.session", "error", err->err.msg, NULL);
-}
-
 static int open_pga(struct engine *E, pga_conn **out, gs_err *e)
 {
     int rc = pga_open(&E->loop, E->conninfo, out, e);
     if (rc)
         return rc;
-    static const char *const stmts[] = {session_sql, "SET TimeZone = 'UTC'",
-                                        "SET DateStyle = 'ISO, YMD'",
-                                        "SET client_encoding = 'UTF8'"};
-    for (size_t i = 0; i < sizeof stmts / sizeof *stmts && !rc; i++)
-        rc = pga_query(*out, stmts[i], 0, NULL, pga_session_cb, E, e);
-    return rc;
+    /* settings a transaction pooler keeps per client; again on every new session */
+    if (pga_set_session(*out, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                              "SET client_encoding = 'UTF8'") != 0)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    return 0;
 }
 
 /* "schema already exists, skipping" and the like: debug only. */
@@ -136,12 +134,12 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     E->conninfo = strdup(c->database.url ? c->database.url : "");
     if (!E->conninfo)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
-    int rc = db_connect(E->conninfo, &E->db, e);
+    int rc = db_connect(c->database.session_url ? c->database.session_url : E->conninfo, &E->db, e);
     if (rc) {
         /* the usual cause: the server is down or restarting (callers exit 3, `run` waits) */
         gs_err_wrap(e, "cannot connect to the database");
-        e->code = GS_EUNAVAIL;
-        return GS_EUNAVAIL;
+        e->code = GS_EDBLOST;
+        return GS_EDBLOST;
     }
     if (!rc) {
         PQsetNoticeProcessor(E->db, quiet_notice, E);
@@ -172,6 +170,8 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     if ((rc = gs_loop_init(&E->loop, E->log, &ho, e)))
         return rc;
     E->loop_ready = true;
+    engine_tx_setup(c, E->loop.db.tx_setup, sizeof E->loop.db.tx_setup);
+    E->loop.db.unnamed = c->database.pooler == CFG_POOLER_TRANSACTION;
     const char *cid = NULL, *csec = NULL;
     for (size_t i = 0; i < c->n_locations; i++)
         if (c->locations[i].auth == CFG_AUTH_OAUTH) {
@@ -624,7 +624,10 @@ static void sj_work(uv_work_t *req)
         E->ddl_db = NULL;
     }
     if (!E->ddl_db) {
-        j->rc = db_connect(E->conninfo, &E->ddl_db, e);
+        /* its own session (session-wide lock_timeout): [database] session_url when set */
+        j->rc =
+            db_connect(E->cfg->database.session_url ? E->cfg->database.session_url : E->conninfo,
+                       &E->ddl_db, e);
         if (!j->rc)
             j->rc = db_exec(E->ddl_db, session_sql, e);
         if (j->rc) {

@@ -10,8 +10,10 @@
  *     token, or OAuth: the pair stored in ghlsync.oauth_tokens supersedes the configured refresh
  *     token, since it may have rotated);
  *   - opens the pga_conn pool the loop writes with.
- * Every database session of the engine runs SET ghlsync.origin = 'engine' right after connecting,
- * so the push triggers never echo the engine's own writes back as local changes.
+ * Every engine transaction on the loop starts with engine_tx_setup (ghlsync.origin = 'engine' and
+ * lock_timeout, both per transaction, so they hold behind a transaction pooler), and the start-up
+ * connection sets the marker for its session: the push triggers never echo the engine's own
+ * writes back as local changes.
  *
  * engine_discover() fetches the object list and schemas of every location (hl_list_objects +
  * hl_get_schema, RL_PRIO_SCHEMA), plans the DDL (ddl.h) and, when asked, applies it and builds
@@ -155,6 +157,9 @@ extern const struct engine_service engine_services[];
 extern const size_t engine_n_services;
 
 int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts *o, gs_err *e);
+/* The statement every engine transaction starts with (pgasync.h transaction set-up): the origin
+ * marker the capture triggers skip (ghlsync.origin = 'engine') and [database] lock_timeout. */
+void engine_tx_setup(const struct cfg *c, char *buf, size_t len);
 void engine_close(struct engine *E);
 
 /* Fetch schemas and plan the DDL. plan_out (may be NULL) receives ddl_plan_print output per

@@ -1226,9 +1226,9 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
         log_event(ctx->log, LOG_ERROR, po->mirror ? "run.failed" : "backfill.failed", "error",
                   e.msg, NULL);
         fprintf(stderr, "ghlsync: %s\n", e.msg);
-        code = e.code == GS_ECONFIG    ? CLI_EXIT_USAGE
-               : e.code == GS_EUNAVAIL ? CLI_EXIT_UNAVAILABLE
-                                       : CLI_EXIT_RUNTIME;
+        code = e.code == GS_ECONFIG   ? CLI_EXIT_USAGE
+               : e.code == GS_EDBLOST ? CLI_EXIT_UNAVAILABLE
+                                      : CLI_EXIT_RUNTIME;
         goto out;
     }
     if (E.stopping) {

@@ -66,6 +66,7 @@ struct push_service {
     bool orphans_busy;
     int releases; /* release_ids statements in flight (also counted in jobs_alive) */
     int jobs_alive;
+    struct pjob *jobs; /* alive jobs, to re-take their claims on a new session */
     bool started, closing, idle_reported;
     push_stats st;
 };
@@ -84,6 +85,7 @@ typedef struct pchange {
 } pchange;
 
 typedef struct pjob {
+    struct pjob *prev, *next; /* push_service.jobs */
     push_service *P;
     push_loc *loc;
     ptarget *t;
@@ -264,7 +266,7 @@ static int target_build(ptarget *t, const schema_object *m, const char *ext_fiel
      * record in as a row of its own (it does not know the local row is the same record). The
      * local row is the one that stays (changes and users refer to its _local_id): the pulled
      * copy goes, and any change recorded against it is moved to the local row. The engine
-     * session's origin marker keeps the capture trigger from recording this DELETE.
+     * transaction's origin marker keeps the capture trigger from recording this DELETE.
      * $1 local key, $2 location id, $3 remote id, $4 schema, $5 table. */
     sbuf dd = SBUF_INIT;
     sbuf_printf(&dd,
@@ -466,13 +468,51 @@ static void on_sweep(uv_timer_t *t)
         claim(P->locs[i]);
 }
 
-static void on_session(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+static void on_retaken(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
     (void)nres;
+    push_service *P = ud;
+    if (P->closing)
+        return;
     if (err)
-        log_db(ud, "session set-up", err);
+        log_db(P, "re-taking claims", err);
+    /* notifications may have been missed while there was no session: look for work */
+    for (size_t i = 0; i < P->nlocs; i++)
+        claim(P->locs[i]);
+}
+
+/* A claim belongs to the session that took it (claim_sql), and the session that took the claims
+ * of the jobs in flight is gone: on the new session, before anything else, stamp them again, so
+ * that no claimer (this one after the reconnect, or another process) takes the same records
+ * while their jobs still run. Only claims no live session holds are taken. Then a full sweep. */
+static void on_push_connect(pga_conn *c, int reconnected, void *ud)
+{
+    push_service *P = ud;
+    if (!reconnected || P->closing)
+        return;
+    sbuf ids = SBUF_INIT;
+    sbuf_putc(&ids, '{');
+    bool first = true;
+    for (pjob *j = P->jobs; j; j = j->next)
+        for (size_t i = 0; i < j->n; i++) {
+            sbuf_printf(&ids, "%s%" PRId64, first ? "" : ",", j->ch[i].id);
+            first = false;
+        }
+    sbuf_putc(&ids, '}');
+    const char *p[] = {sbuf_str(&ids)};
+    gs_err e = {0};
+    if (pga_query(c,
+                  "UPDATE ghlsync.changes c SET claim_pid = pg_backend_pid(), claim_start = "
+                  "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) "
+                  "WHERE c.id = ANY($1::bigint[]) AND c.state IN " OPEN_STATES
+                  " AND (c.claim_pid IS NULL OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+                  "WHERE a.pid = c.claim_pid AND a.backend_start = c.claim_start))",
+                  1, p, on_retaken, P, &e) != 0)
+        log_event(P->L->log, LOG_ERROR, "push.db_error", "what", "re-taking claims", "error", e.msg,
+                  NULL);
+    sbuf_free(&ids);
 }
 
 int push_start(push_service *P, gs_err *e)
@@ -480,13 +520,16 @@ int push_start(push_service *P, gs_err *e)
     int rc = pga_open(P->L, P->conninfo, &P->db, e);
     if (rc)
         return rc;
-    rc = pga_query(P->db,
-                   "SELECT set_config('ghlsync.origin', 'engine', false), "
-                   "set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
-                   "set_config('extra_float_digits', '3', false)",
-                   0, NULL, on_session, P, e);
-    if (rc)
-        return rc;
+    /* per session (kept per client by a pooler, and again after a reconnect); the origin
+     * marker is in the loop's transaction set-up (pgasync.h) */
+    if (pga_set_session(P->db, "SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; "
+                               "SET extra_float_digits = 3") != 0)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    pga_on_connect(P->db, on_push_connect, P);
+    /* without the engine's set-up (a push service on its own loop) the marker is still a must */
+    if (!P->L->db.tx_setup[0] &&
+        pga_set_tx_setup(P->db, "SELECT set_config('ghlsync.origin', 'engine', true)") != 0)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
     if (P->o.listen) {
         rc = pgl_open(P->L, P->conninfo, PUSH_NOTIFY_CHANNEL, on_notify, P, &P->lis, e);
         if (rc)
@@ -605,6 +648,12 @@ static void change_free(pchange *c)
 
 static void job_free(pjob *j)
 {
+    if (j->prev)
+        j->prev->next = j->next;
+    else if (j->P->jobs == j)
+        j->P->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
     for (size_t i = 0; i < j->n; i++)
         change_free(&j->ch[i]);
     free(j->ch);
@@ -742,6 +791,10 @@ static void on_claimed(pga_conn *c, PGresult *const *res, int nres, const pga_er
                 pc->sent = PQgetvalue(r, x, 10)[0] == 't';
                 pc->attempts = atoi(PQgetvalue(r, x, 11));
             }
+            j->next = P->jobs;
+            if (P->jobs)
+                P->jobs->prev = j;
+            P->jobs = j;
             l->inflight++;
             P->jobs_alive++;
             P->st.jobs++;

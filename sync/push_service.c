@@ -61,7 +61,9 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
     if (!s)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     s->E = E;
-    push_opts o = {.conninfo = E->conninfo,
+    /* claims live as long as the session that took them, and LISTEN needs one: both on the
+     * session conninfo ([database] session_url) */
+    push_opts o = {.conninfo = c->database.session_url ? c->database.session_url : E->conninfo,
                    .batch_size = c->push.batch_size,
                    .max_attempts = c->push.max_attempts,
                    .backoff_base_ms = c->push.backoff_base_ms,

@@ -78,8 +78,8 @@ static void local_edit(PGconn *c, const char *qt, long n, long *counts)
     char sql[800];
     int what = rand() % 10;
     if (what < 3) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO %s (vaccine, dose_ml) VALUES ('soak-ins-%ld', %ld)", qt, n, n % 50);
+        snprintf(sql, sizeof sql, "INSERT INTO %s (vaccine, dose_ml) VALUES ('soak-ins-%ld', %ld)",
+                 qt, n, n % 50);
         counts[0]++;
     } else if (what < 9) {
         snprintf(sql, sizeof sql,
@@ -156,13 +156,14 @@ int main(int argc, char **argv)
         return 1;
     }
     char cfg[512], logp[600];
-    if (!tpull_config(&sim, conninfo,
-                      "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\nfull_scan_interval = \"10s\"\n\n"
-                      "[push]\nbackoff_base = \"200ms\"\nbackoff_max = \"4s\"\n"
-                      "max_attempts = 1000\n\n"
-                      "[objects.\"" OBJ_PUSH "\"]\ndirection = \"both\"\n"
-                      "external_id_field = \"ext_id\"\n\n",
-                      cfg, sizeof cfg)) {
+    if (!tpull_config(
+            &sim, conninfo,
+            "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\nfull_scan_interval = \"10s\"\n\n"
+            "[push]\nbackoff_base = \"200ms\"\nbackoff_max = \"4s\"\n"
+            "max_attempts = 1000\n\n"
+            "[objects.\"" OBJ_PUSH "\"]\ndirection = \"both\"\n"
+            "external_id_field = \"ext_id\"\n\n",
+            cfg, sizeof cfg)) {
         printf("not ok - soak (config)\n");
         return 1;
     }
@@ -294,8 +295,8 @@ int main(int argc, char **argv)
     double growth = rss0 > 0 ? 100.0 * (double)(rss_last - rss0) / (double)rss0 : 0;
     printf("# figure: soak %.1f min: tables %s the simulator (%d differences), %ld duplicate(s), "
            "%ld stranded claim(s), %ld open, %ld failed/parked, quiet after %.0f s\n",
-           minutes, diffs == 0 ? "equal to" : "DIFFERENT from", diffs, dups, stranded, open,
-           failed, quiet_s);
+           minutes, diffs == 0 ? "equal to" : "DIFFERENT from", diffs, dups, stranded, open, failed,
+           quiet_s);
     printf("# figure: soak rss after warm-up %ld kB -> %ld kB (%+.1f %%), max %ld kB, %d "
            "samples\n",
            rss0, rss_last, growth, rss_max, nsamples);

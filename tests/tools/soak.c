@@ -40,6 +40,12 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
+static void quiet(void *ud, const char *msg)
+{
+    (void)ud;
+    (void)msg;
+}
+
 static PGconn *db(PGconn *c)
 {
     if (c && PQstatus(c) == CONNECTION_OK)
@@ -51,6 +57,7 @@ static PGconn *db(PGconn *c)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, quiet, NULL); /* "terminating connection due to ..." */
     return c;
 }
 
@@ -118,13 +125,14 @@ static long fault(const char *json)
     return id;
 }
 
-static void restart_pg(const char *mode)
+static void restart_pg(const char *mode, double t0)
 {
     const char *cmd = getenv("SOAK_RESTART_CMD");
     char line[1200];
     snprintf(line, sizeof line, "%s %s >/dev/null 2>&1", cmd, mode);
     int rc = system(line);
-    printf("# %.0f s: PostgreSQL restart -m %s: %s\n", now_s(), mode, rc == 0 ? "done" : "FAILED");
+    printf("# %.0f s: PostgreSQL restart -m %s: %s\n", now_s() - t0, mode,
+           rc == 0 ? "done" : "FAILED");
     fflush(stdout);
 }
 
@@ -228,11 +236,11 @@ int main(int argc, char **argv)
             printf("# %.0f s: API back\n", t - t0);
         }
         if (!fast_done && t >= fast_at) {
-            restart_pg("fast");
+            restart_pg("fast", t0);
             fast_done = true;
         }
         if (!imm_done && t >= imm_at) {
-            restart_pg("immediate");
+            restart_pg("immediate", t0);
             imm_done = true;
         }
         if (t >= next_rss) {

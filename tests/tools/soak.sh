@@ -36,11 +36,12 @@ dir=$(mktemp -d /tmp/ghlsync-soak-XXXXXX); chmod 755 "$dir"
 cleanup() { bash tests/support/pg.sh stop "$dir/pg"; rm -rf "$dir"; }
 trap cleanup EXIT
 eval "$(PG_TEST_PORT=${SOAK_PG_PORT:-54371} bash tests/support/pg.sh start "$dir/pg")"
-export GHLSYNC_TOP=$PWD HLSIM_BIN=$PWD/$BUILD/hlsim GHLSYNC_BIN=$PWD/$BUILD/ghlsync
+case $BUILD in /*) B=$BUILD ;; *) B=$PWD/$BUILD ;; esac
+export GHLSYNC_TOP=$PWD HLSIM_BIN=$B/hlsim GHLSYNC_BIN=$B/ghlsync
 export TMPDIR=$dir
 if [ "${SOAK_RESTARTS:-1}" = 1 ]; then
     export SOAK_RESTART_CMD="bash $PWD/tests/tools/soak.sh --restart-pg $dir/pg"
 else
     export SOAK_RESTART_CMD=
 fi
-"$BUILD/tools/soak" "$MINUTES"
+"$B/tools/soak" "$MINUTES"

@@ -40,11 +40,6 @@ static PGconn *open_db(struct cli_ctx *ctx)
         fprintf(stderr, "ghlsync errors: %s\n", e.msg);
         return NULL;
     }
-    if (db_exec(c, "SET ghlsync.origin = 'engine'", &e)) {
-        fprintf(stderr, "ghlsync errors: %s\n", e.msg);
-        PQfinish(c);
-        return NULL;
-    }
     PGresult *r = NULL;
     if (db_query(c, "SELECT to_regclass('ghlsync.push_errors') IS NOT NULL", 0, NULL, &r, &e) ||
         PQgetvalue(r, 0, 0)[0] != 't') {
@@ -156,7 +151,9 @@ static int do_set(PGconn *c, const char *id, bool retry)
                 "IN " FAM_PARKED_STATES " AND id = $1::bigint RETURNING table_schema, table_name, "
                 "local_key, location_id";
     const char *p[] = {id};
-    if (db_begin(c, &e) || db_query(c, sql, 1, p, &r, &e)) {
+    /* the engine's marker, for this transaction only (a transaction pooler may sit between) */
+    if (db_begin(c, &e) || db_exec(c, "SELECT set_config('ghlsync.origin', 'engine', true)", &e) ||
+        db_query(c, sql, 1, p, &r, &e)) {
         fprintf(stderr, "ghlsync errors: %s\n", e.msg);
         db_rollback(c);
         return CLI_EXIT_RUNTIME;

@@ -29,7 +29,8 @@ const char cmd_push_help[] =
     "    1    some change failed or was parked (unknown outcome) in this run, or the push\n"
     "         could not run (database, schema, HighLevel unreachable), or it was interrupted\n"
     "         with changes still pending\n"
-    "    2    bad arguments or configuration ([push] enabled = false included)\n\n"
+    "    2    bad arguments or configuration ([push] enabled = false included)\n"
+    "    3    the database could not be reached: nothing was pushed; try again later\n\n"
     "Options:\n"
     "    --location ID    only the changes of this configured location\n\n"
     "Examples:\n"
@@ -47,6 +48,7 @@ struct pushrun {
     uv_timer_t tick; /* progress line / log lines */
     uint64_t last_log;
     bool finished;
+    bool asking;        /* on_idle's query is in flight */
     char keys[2][4096]; /* text[] literals: location ids, object keys */
 };
 
@@ -71,6 +73,7 @@ static void lit_add(char *buf, size_t len, const char *s)
     snprintf(buf + strlen(buf), len - strlen(buf), "\"%s\"}", s);
 }
 
+/* Before and after the loop only (start-up count, summary). */
 static int remaining(struct pushrun *R, long long *n, long long *due_ms, gs_err *e)
 {
     const char *p[] = {R->keys[0], R->keys[1]};
@@ -100,17 +103,22 @@ static void on_wake(uv_timer_t *t)
     push_wake(push_service_of(R->svc), NULL);
 }
 
-/* Nothing was due and nothing is in flight: done, or wait for the next backoff deadline. */
-static void on_idle(void *ud)
+static void on_remaining(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                         void *ud)
 {
+    (void)c;
     struct pushrun *R = ud;
-    long long n = 0, due = 0;
-    gs_err e = {0};
-    if (remaining(R, &n, &due, &e)) {
-        log_event(R->E->log, LOG_ERROR, "push.failed", "error", e.msg, NULL);
+    R->asking = false;
+    if (R->finished)
+        return;
+    if (err || nres < 1 || PQntuples(res[0]) != 1) {
+        log_event(R->E->log, LOG_ERROR, "push.failed", "error",
+                  err ? err->err.msg : "unexpected result", NULL);
         finish(R, CLI_EXIT_RUNTIME);
         return;
     }
+    long long n = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
+    long long due = strtoll(PQgetvalue(res[0], 0, 1), NULL, 10);
     if (n == 0) {
         finish(R, CLI_EXIT_OK);
         return;
@@ -119,6 +127,23 @@ static void on_idle(void *ud)
     if (due < 200)
         due = 200;
     uv_timer_start(&R->wake, on_wake, (uint64_t)due, 0);
+}
+
+/* Nothing was due and nothing is in flight: done, or wait for the next backoff deadline. The
+ * question goes through the loop's own connection (never a blocking call on the loop). */
+static void on_idle(void *ud)
+{
+    struct pushrun *R = ud;
+    if (R->asking || R->finished)
+        return;
+    const char *p[] = {R->keys[0], R->keys[1]};
+    gs_err e = {0};
+    if (pga_query(R->E->meta, remaining_sql, 2, p, on_remaining, R, &e)) {
+        log_event(R->E->log, LOG_ERROR, "push.failed", "error", e.msg, NULL);
+        finish(R, CLI_EXIT_RUNTIME);
+        return;
+    }
+    R->asking = true;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -226,8 +251,11 @@ int cmd_push(struct cli_ctx *ctx, int argc, char **argv)
     bool timers = false;
     if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
         engine_discover(&E, true, NULL, &e)) {
-        fprintf(stderr, "ghlsync push: %s\n", e.msg);
-        code = e.code == GS_ECONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
+        fprintf(stderr, "ghlsync push: %s%s\n", e.msg,
+                e.code == GS_EDBLOST ? "; nothing was pushed, try again later" : "");
+        code = e.code == GS_ECONFIG   ? CLI_EXIT_USAGE
+               : e.code == GS_EDBLOST ? CLI_EXIT_UNAVAILABLE
+                                      : CLI_EXIT_RUNTIME;
         goto out;
     }
     if (E.stopping) {

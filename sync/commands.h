@@ -6,8 +6,9 @@
  *     int cmd_NAME(struct cli_ctx *ctx, int argc, char **argv);
  * with argv[0] = the command name and argv[1..] its own arguments (parse them with getopt_long
  * after setting optind = 1, or by hand). The return value is the process exit code:
- * CLI_EXIT_OK, CLI_EXIT_RUNTIME (the work failed) or CLI_EXIT_USAGE (bad arguments or bad
- * configuration).
+ * CLI_EXIT_OK, CLI_EXIT_RUNTIME (the work failed), CLI_EXIT_USAGE (bad arguments or bad
+ * configuration) or CLI_EXIT_UNAVAILABLE (the database could not be reached at start, nothing
+ * was done: try again later; `run` waits instead).
  *
  * Adding a command: define cmd_NAME and cmd_NAME_help in its own file (sync/cmd_NAME.c),
  * declare them below and list it in cli.c's command table.
@@ -23,9 +24,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CLI_EXIT_OK      0
-#define CLI_EXIT_RUNTIME 1
-#define CLI_EXIT_USAGE   2
+#define CLI_EXIT_OK          0
+#define CLI_EXIT_RUNTIME     1
+#define CLI_EXIT_USAGE       2
+#define CLI_EXIT_UNAVAILABLE 3
 
 struct cli_ctx {
     /* The configuration file: -c FILE, else ./sync.toml when it exists, else $GHLSYNC_CONFIG,

@@ -480,19 +480,38 @@ static int load_api(struct loader *L, const toml_value *t)
     return 0;
 }
 
+static int check_conninfo(struct loader *L, const toml_value *at, const char *S, const char *key,
+                          const char *url);
+
 static int load_database(struct loader *L, const toml_value *t)
 {
-    static const char *const keys[] = {"url", "schema", NULL};
+    static const char *const keys[] = {"url",    "schema",       "session_url",
+                                       "pooler", "lock_timeout", NULL};
+    static const char *const POOLER_NAMES[] = {"none", "transaction", NULL};
     const char *S = "[database]";
-    const toml_value *url_at = NULL;
+    const toml_value *url_at = NULL, *surl_at = NULL;
+    int pooler = (int)L->c->database.pooler;
     int rc;
     if ((rc = check_keys(L, t, S, keys)) ||
         (rc = get_str(L, t, S, "url", &L->c->database.url, &url_at)) ||
-        (rc = get_nonempty_str(L, t, S, "schema", &L->c->database.schema, NULL)))
+        (rc = get_nonempty_str(L, t, S, "schema", &L->c->database.schema, NULL)) ||
+        (rc = get_str(L, t, S, "session_url", &L->c->database.session_url, &surl_at)) ||
+        (rc = get_enum(L, t, S, "pooler", POOLER_NAMES, &pooler)) ||
+        (rc = get_duration(L, t, S, "lock_timeout", 1, &L->c->database.lock_timeout_ms)))
         return rc;
-    if (url_at && L->c->database.url[0]) {
+    L->c->database.pooler = (enum cfg_pooler)pooler;
+    if ((rc = check_conninfo(L, url_at, S, "url", L->c->database.url)) ||
+        (rc = check_conninfo(L, surl_at, S, "session_url", L->c->database.session_url)))
+        return rc;
+    return 0;
+}
+
+static int check_conninfo(struct loader *L, const toml_value *at, const char *S, const char *key,
+                          const char *url)
+{
+    if (at && url[0]) {
         char *perr = NULL;
-        PQconninfoOption *o = PQconninfoParse(L->c->database.url, &perr);
+        PQconninfoOption *o = PQconninfoParse(url, &perr);
         if (!o) {
             /* libpq's message may quote the string; it has no secret of ours beyond it, and the
              * password inside a broken conninfo is not knowable, so keep libpq's text short. */
@@ -500,7 +519,7 @@ static int load_database(struct loader *L, const toml_value *t)
             snprintf(why, sizeof why, "%s", perr ? perr : "out of memory");
             why[strcspn(why, "\n")] = '\0';
             PQfreemem(perr);
-            return fail(L, url_at, S, "url", "not a valid libpq conninfo or URI: %s", why);
+            return fail(L, at, S, key, "not a valid libpq conninfo or URI: %s", why);
         }
         PQconninfoFree(o);
     }
@@ -587,12 +606,13 @@ static int load_push(struct loader *L, const toml_value *t)
 
 static int load_metrics(struct loader *L, const toml_value *t)
 {
-    static const char *const keys[] = {"listen", NULL};
+    static const char *const keys[] = {"listen", "stall_timeout", NULL};
     const char *S = "[metrics]";
     const toml_value *at;
     int rc;
     if ((rc = check_keys(L, t, S, keys)) ||
-        (rc = get_nonempty_str(L, t, S, "listen", &L->c->metrics.listen, &at)))
+        (rc = get_nonempty_str(L, t, S, "listen", &L->c->metrics.listen, &at)) ||
+        (rc = get_duration(L, t, S, "stall_timeout", 0, &L->c->metrics.stall_timeout_ms)))
         return rc;
     if (at) {
         const char *colon = strrchr(L->c->metrics.listen, ':');
@@ -985,6 +1005,8 @@ static int set_defaults(struct cfg *c)
     c->api.max_response_bytes = 64 * 1024 * 1024;
     c->database.url = strdup("");
     c->database.schema = strdup("ghl");
+    c->database.lock_timeout_ms = 10 * 1000;
+    c->metrics.stall_timeout_ms = 120 * 1000;
     c->rate_limit.burst = 100;
     c->rate_limit.window_ms = 10 * 1000;
     c->rate_limit.daily = 200000;
@@ -1093,6 +1115,7 @@ void cfg_free(struct cfg *c)
     free(c->api.version);
     free(c->database.url);
     free(c->database.schema);
+    free(c->database.session_url);
     free(c->metrics.listen);
     for (size_t i = 0; i < c->n_locations; i++) {
         struct cfg_location *l = &c->locations[i];
@@ -1160,8 +1183,11 @@ void cfg_register_secrets(const struct cfg *c, gs_log *lg)
         log_add_secret(lg, l->client_secret);
         log_add_secret(lg, l->refresh_token);
     }
-    if (c->database.url && c->database.url[0]) {
-        PQconninfoOption *o = PQconninfoParse(c->database.url, NULL);
+    const char *urls[] = {c->database.url, c->database.session_url};
+    for (size_t u = 0; u < 2; u++) {
+        if (!urls[u] || !urls[u][0])
+            continue;
+        PQconninfoOption *o = PQconninfoParse(urls[u], NULL);
         for (PQconninfoOption *p = o; p && p->keyword; p++)
             if (!strcmp(p->keyword, "password") && p->val)
                 log_add_secret(lg, p->val);

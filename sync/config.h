@@ -78,9 +78,17 @@ struct cfg_api {
     int64_t max_response_bytes;
 };
 
+enum cfg_pooler { CFG_POOLER_NONE, CFG_POOLER_TRANSACTION };
+
 struct cfg_database {
     char *url;    /* libpq conninfo or URI ("" = PG* environment) */
     char *schema; /* mirrored tables; non-empty (always quoted) */
+    /* Connections that need a session of their own (LISTEN, push claims, which live as long
+     * as the session that took them): NULL = url. Behind a transaction pooler: PostgreSQL
+     * itself, or a session-mode pool. */
+    char *session_url;
+    enum cfg_pooler pooler;  /* transaction: no named prepared statements on `url` */
+    int64_t lock_timeout_ms; /* every engine transaction waits at most this long for a lock */
 };
 
 struct cfg_rate_limit {
@@ -113,6 +121,9 @@ struct cfg_push {
 
 struct cfg_metrics {
     char *listen; /* "127.0.0.1:9187", NULL = no metrics endpoint */
+    /* /healthz fails when database work is pending, every connection has its session, and
+     * nothing finished for this long (a wedged engine); 0 = never */
+    int64_t stall_timeout_ms;
 };
 
 struct cfg {

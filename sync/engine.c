@@ -8,6 +8,7 @@
 #include "ops_service.h"
 #include "push_service.h"
 #include "schema.h"
+#include "triggers.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,18 @@ const struct engine_service engine_services[] = {
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
 
+/* The start-up connection (E->db) has a session of its own ([database] session_url): its marker
+ * is session-wide. The loop's connections carry it per transaction instead (pgasync.h
+ * transaction set-up, engine_tx_setup), which survives a transaction pooler and a reconnect. */
 static const char session_sql[] = "SET ghlsync.origin = 'engine'";
+
+void engine_tx_setup(const struct cfg *c, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "SELECT set_config('ghlsync.origin', 'engine', true), "
+             "set_config('lock_timeout', '%lldms', true)",
+             (long long)c->database.lock_timeout_ms);
+}
 
 static void forward_answer(void *ud, const char *location, const char *endpoint, long status,
                            const http_rate *rate)
@@ -36,29 +48,16 @@ static void forward_answer(void *ud, const char *location, const char *endpoint,
         E->on_answer(E->on_answer_ud, location, endpoint, status, rate);
 }
 
-/* Every engine session: no echo of our writes into the outbox, UTC ISO timestamps. */
-static void pga_session_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
-                           void *ud)
-{
-    (void)c;
-    (void)res;
-    (void)nres;
-    struct engine *E = ud;
-    if (err)
-        log_event(E->log, LOG_ERROR, "db.session", "error", err->err.msg, NULL);
-}
-
 static int open_pga(struct engine *E, pga_conn **out, gs_err *e)
 {
     int rc = pga_open(&E->loop, E->conninfo, out, e);
     if (rc)
         return rc;
-    static const char *const stmts[] = {session_sql, "SET TimeZone = 'UTC'",
-                                        "SET DateStyle = 'ISO, YMD'",
-                                        "SET client_encoding = 'UTF8'"};
-    for (size_t i = 0; i < sizeof stmts / sizeof *stmts && !rc; i++)
-        rc = pga_query(*out, stmts[i], 0, NULL, pga_session_cb, E, e);
-    return rc;
+    /* settings a transaction pooler keeps per client; again on every new session */
+    if (pga_set_session(*out, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                              "SET client_encoding = 'UTF8'") != 0)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    return 0;
 }
 
 /* "schema already exists, skipping" and the like: debug only. */
@@ -67,6 +66,13 @@ static void quiet_notice(void *ud, const char *msg)
     struct engine *E = ud;
     if (log_enabled(E->log, LOG_DEBUG))
         log_event(E->log, LOG_DEBUG, "db.notice", "msg", msg, NULL);
+}
+
+/* The same on the schema thread, which must not log. */
+static void silent_notice(void *ud, const char *msg)
+{
+    (void)ud;
+    (void)msg;
 }
 
 static bool object_wanted(const struct engine *E, const char *key)
@@ -158,7 +164,13 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     E->conninfo = strdup(c->database.url ? c->database.url : "");
     if (!E->conninfo)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
-    int rc = db_connect(E->conninfo, &E->db, e);
+    int rc = db_connect(c->database.session_url ? c->database.session_url : E->conninfo, &E->db, e);
+    if (rc) {
+        /* the usual cause: the server is down or restarting (callers exit 3, `run` waits) */
+        gs_err_wrap(e, "cannot connect to the database");
+        e->code = GS_EDBLOST;
+        return GS_EDBLOST;
+    }
     if (!rc) {
         PQsetNoticeProcessor(E->db, quiet_notice, E);
         rc = db_exec(E->db, session_sql, e);
@@ -188,6 +200,8 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     if ((rc = gs_loop_init(&E->loop, E->log, &ho, e)))
         return rc;
     E->loop_ready = true;
+    engine_tx_setup(c, E->loop.db.tx_setup, sizeof E->loop.db.tx_setup);
+    E->loop.db.unnamed = c->database.pooler == CFG_POOLER_TRANSACTION;
     /* App credentials are per location (oa_token_set_client below), never client-wide. */
     hl_client_opts hop = {.base_url = c->api.base_url,
                           .version = c->api.version,
@@ -247,6 +261,8 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     return 0;
 }
 
+static void sj_cancel_waiting(struct engine *E);
+
 static void free_object(struct engine_object *o)
 {
     free(o->key);
@@ -269,8 +285,15 @@ void engine_close(struct engine *E)
             uv_close((uv_handle_t *)&E->sig[i], NULL);
     if (E->stop_timer_on)
         uv_close((uv_handle_t *)&E->stop_timer, NULL);
-    if (E->loop_ready)
-        gs_loop_close(&E->loop);
+    if (E->loop_ready) {
+        E->stopping = true;
+        sj_cancel_waiting(E);
+        if (E->sj_timer_on)
+            uv_close((uv_handle_t *)&E->sj_timer, NULL);
+        gs_loop_close(&E->loop); /* a schema job still running completes in here */
+    }
+    if (E->ddl_db)
+        PQfinish(E->ddl_db);
     for (size_t i = 0; i < E->nlocs; i++) {
         struct engine_location *L = &E->locs[i];
         for (size_t j = 0; j < L->n_objects; j++)
@@ -702,45 +725,288 @@ static void *service_state(struct engine *E, const char *name)
     return NULL;
 }
 
-int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
-                        bool *changed, gs_err *e)
+/* ---- schema refresh off the loop ---- */
+
+/* Lock waits of the refresh DDL: never long (a user's transaction may hold the table for hours),
+ * and the job tries again after SCHEMA_RETRY_MS. */
+#define SCHEMA_LOCK_TIMEOUT "'2s'"
+#define SCHEMA_RETRY_MS     5000
+
+struct engine_schema_job {
+    uv_work_t req;
+    struct engine *E;
+    struct engine_object *eo;
+    engine_schema_cb cb;
+    void *ud;
+    struct engine_schema_job *next;
+    int attempts;
+    /* inputs, copied on the loop: the configuration may be reloaded meanwhile */
+    schema_object *obj;
+    char *schema, *table, *location_id, *default_location;
+    ddl_field_override *ov;
+    size_t nov;
+    enum cfg_direction direction;
+    bool has_settings;
+    /* outputs of the thread */
+    int rc;
+    gs_err err;
+    bool changed, lock_timeout;
+    ps_model *model;
+    char **warnings;
+    size_t nwarnings;
+};
+
+static void sj_free(struct engine_schema_job *j)
 {
-    *changed = false;
-    bool trig = false;
+    schema_object_free(j->obj);
+    free(j->schema);
+    free(j->table);
+    free(j->location_id);
+    free(j->default_location);
+    for (size_t i = 0; i < j->nov; i++) {
+        free((char *)j->ov[i].field_key);
+        free((char *)j->ov[i].type);
+    }
+    free(j->ov);
+    for (size_t i = 0; i < j->nwarnings; i++)
+        free(j->warnings[i]);
+    free(j->warnings);
+    ps_model_unref(j->model);
+    free(j);
+}
+
+static char *xdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Worker thread: nothing here touches the loop, the log or the engine's other connections. */
+static void sj_work(uv_work_t *req)
+{
+    struct engine_schema_job *j = req->data;
+    struct engine *E = j->E;
+    gs_err *e = &j->err;
+    if (E->ddl_db && PQstatus(E->ddl_db) != CONNECTION_OK) {
+        PQfinish(E->ddl_db);
+        E->ddl_db = NULL;
+    }
+    if (!E->ddl_db) {
+        /* its own session (session-wide lock_timeout): [database] session_url when set */
+        j->rc =
+            db_connect(E->cfg->database.session_url ? E->cfg->database.session_url : E->conninfo,
+                       &E->ddl_db, e);
+        if (!j->rc)
+            j->rc = db_exec(E->ddl_db, session_sql, e);
+        if (j->rc) {
+            PQfinish(E->ddl_db);
+            E->ddl_db = NULL;
+            return;
+        }
+        PQsetNoticeProcessor(E->ddl_db, silent_notice, NULL);
+    }
+    PGconn *c = E->ddl_db;
+    ddl_settings s = {.schema = j->schema,
+                      .table = j->table,
+                      .location_id = j->location_id,
+                      .overrides = j->ov,
+                      .n_overrides = j->nov,
+                      .types = E->types};
     ddl_plan plan;
     ddl_plan_init(&plan);
+    /* every lock this session waits for (DDL, catalog reads of a locked table) times out */
+    j->rc = db_exec(c, "SET lock_timeout = " SCHEMA_LOCK_TIMEOUT, e);
+    if (!j->rc)
+        j->rc = ddl_plan_object(c, j->obj, &s, &plan, e);
+    if (!j->rc && plan.n) {
+        j->rc = ddl_apply(c, &plan, e);
+        j->changed = !j->rc && ddl_plan_ddl_count(&plan) > 0;
+    }
+    if (!j->rc && plan.n_warnings && (j->warnings = calloc(plan.n_warnings, sizeof *j->warnings)))
+        for (size_t i = 0; i < plan.n_warnings; i++)
+            if ((j->warnings[j->nwarnings] = strdup(plan.warnings[i])))
+                j->nwarnings++;
+    ddl_plan_free(&plan);
+    if (!j->rc) {
+        j->rc = ps_model_new(c, j->obj, j->location_id, &j->model, e);
+        j->obj = NULL; /* owned by ps_model_new, also on failure */
+    }
+    if (!j->rc && j->has_settings) { /* a new field is a new pushed column; idempotent */
+        trig_settings ts = {.direction = j->direction, .default_location_id = j->default_location};
+        j->rc = triggers_apply(c, j->model->obj, &ts, e);
+    }
+    gs_err ignore = {0};
+    db_exec(c, "RESET lock_timeout", &ignore);
+    /* lock_not_available (55P03): the message is all db.h keeps */
+    j->lock_timeout = j->rc && strstr(e->msg, "lock timeout") != NULL;
+}
+
+static void sj_next(struct engine *E);
+
+static void sj_finish(struct engine_schema_job *j, int rc, const char *msg)
+{
+    if (j->cb)
+        j->cb(j->eo, rc, j->changed, msg, j->ud);
+    sj_free(j);
+}
+
+static void sj_on_retry(uv_timer_t *t)
+{
+    struct engine *E = t->data;
+    /* deferred jobs go back to the end of the queue */
+    while (E->sj_deferred) {
+        struct engine_schema_job *j = E->sj_deferred;
+        E->sj_deferred = j->next;
+        j->next = NULL;
+        if (E->sj_tail)
+            E->sj_tail->next = j;
+        else
+            E->sj_head = j;
+        E->sj_tail = j;
+    }
+    sj_next(E);
+}
+
+static void sj_after(uv_work_t *req, int status)
+{
+    struct engine_schema_job *j = req->data;
+    struct engine *E = j->E;
+    E->sj_running = NULL;
+    struct engine_object *eo = j->eo;
+    const char *loc = eo->loc->cfg->id;
+    if (status == UV_ECANCELED) {
+        sj_finish(j, GS_ESTATE, "cancelled");
+    } else if (j->rc && j->lock_timeout && !E->stopping && j->cb) {
+        /* a lock held elsewhere (a user's transaction): try again later, meanwhile the object's
+         * pages wait and everything else goes on */
+        j->attempts++;
+        if (j->attempts == 1 || j->attempts % 12 == 0)
+            log_event(E->log, LOG_WARN, "schema.apply_deferred", "location", loc, "object", eo->key,
+                      "msg", "a lock on the table was not granted within 2 s; retrying", "error",
+                      j->err.msg, NULL);
+        gs_err_clear(&j->err);
+        j->rc = 0;
+        j->lock_timeout = false;
+        j->next = E->sj_deferred;
+        E->sj_deferred = j;
+        if (!E->sj_timer_on) {
+            uv_timer_init(&E->loop.uv, &E->sj_timer);
+            E->sj_timer.data = E;
+            E->sj_timer_on = true;
+        }
+        if (!uv_is_active((uv_handle_t *)&E->sj_timer))
+            uv_timer_start(&E->sj_timer, sj_on_retry, SCHEMA_RETRY_MS, 0);
+    } else if (j->rc) {
+        sj_finish(j, j->rc, j->err.msg);
+    } else {
+        for (size_t i = 0; i < j->nwarnings; i++)
+            log_event(E->log, LOG_WARN, "schema.warning", "location", loc, "msg", j->warnings[i],
+                      NULL);
+        if (j->changed)
+            E->ctr.schema_changes++;
+        ps_model_unref(eo->model);
+        eo->model = j->model;
+        j->model = NULL;
+        push_service_model_changed(service_state(E, "push"), eo);
+        if (j->attempts)
+            log_event(E->log, LOG_INFO, "schema.apply_resumed", "location", loc, "object", eo->key,
+                      NULL);
+        sj_finish(j, 0, NULL);
+    }
+    sj_next(E);
+}
+
+static void sj_next(struct engine *E)
+{
+    while (!E->sj_running && E->sj_head) {
+        struct engine_schema_job *j = E->sj_head;
+        E->sj_head = j->next;
+        if (!E->sj_head)
+            E->sj_tail = NULL;
+        j->next = NULL;
+        if (E->stopping || !j->cb) {
+            sj_finish(j, GS_ESTATE, "stopping");
+            continue;
+        }
+        j->req.data = j;
+        int r = uv_queue_work(&E->loop.uv, &j->req, sj_work, sj_after);
+        if (r) {
+            sj_finish(j, GS_EIO, uv_strerror(r));
+            continue;
+        }
+        E->sj_running = j;
+    }
+}
+
+/* Stop requested: jobs that wait (queued or deferred) end now; a running one completes. */
+static void sj_cancel_waiting(struct engine *E)
+{
+    if (E->sj_timer_on)
+        uv_timer_stop(&E->sj_timer);
+    struct engine_schema_job *lists[2] = {E->sj_head, E->sj_deferred};
+    E->sj_head = E->sj_tail = E->sj_deferred = NULL;
+    for (int k = 0; k < 2; k++)
+        while (lists[k]) {
+            struct engine_schema_job *j = lists[k];
+            lists[k] = j->next;
+            sj_finish(j, GS_ESTATE, "stopping");
+        }
+}
+
+void engine_schema_forget(struct engine *E, void *ud)
+{
+    struct engine_schema_job *lists[3] = {E->sj_head, E->sj_deferred, E->sj_running};
+    for (int k = 0; k < 3; k++)
+        for (struct engine_schema_job *j = lists[k]; j; j = k < 2 ? j->next : NULL)
+            if (j->ud == ud)
+                j->cb = NULL;
+}
+
+int engine_apply_schema_async(struct engine *E, struct engine_object *eo, schema_object *obj,
+                              engine_schema_cb cb, void *ud, gs_err *e)
+{
+    struct engine_schema_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        schema_object_free(obj);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    j->E = E;
+    j->eo = eo;
+    j->cb = cb;
+    j->ud = ud;
+    j->obj = obj;
     ddl_settings s;
     ddl_field_override *ov;
     settings_for(E, eo->key, eo->loc->cfg->id, &s, &ov);
-    int rc = ddl_plan_object(E->db, obj, &s, &plan, e);
-    free(ov);
-    if (!rc && ddl_plan_ddl_count(&plan)) {
-        /* Never wait long on a lock from the loop thread: the writers are paused, but a user's
-         * long transaction could hold the table. The caller retries on the next refresh. */
-        rc = db_exec(E->db, "SET lock_timeout = '3s'", e);
-        if (!rc)
-            rc = ddl_apply(E->db, &plan, e);
-        trig = !rc;
-        db_exec(E->db, "RESET lock_timeout", NULL);
-        if (!rc) {
-            *changed = true;
-            E->ctr.schema_changes++;
+    bool oom = false;
+    j->schema = xdup(s.schema);
+    j->table = xdup(s.table);
+    j->location_id = xdup(s.location_id);
+    oom |= (s.schema && !j->schema) || (s.table && !j->table) || !j->location_id;
+    if (s.n_overrides && (j->ov = calloc(s.n_overrides, sizeof *j->ov))) {
+        for (size_t i = 0; i < s.n_overrides; i++) {
+            j->ov[i].field_key = xdup(ov[i].field_key);
+            j->ov[i].type = xdup(ov[i].type);
         }
-    } else if (!rc && plan.n) {
-        rc = ddl_apply(E->db, &plan, e);
+        j->nov = s.n_overrides;
     }
-    ddl_plan_free(&plan);
-    if (rc) {
-        schema_object_free(obj);
-        return rc;
+    oom |= s.n_overrides && !j->ov;
+    free(ov);
+    if (eo->settings) {
+        j->has_settings = true;
+        j->direction = eo->settings->direction;
+        j->default_location = xdup(push_service_default_location(E, eo->key));
     }
-    ps_model *m;
-    if ((rc = ps_model_new(E->db, obj, eo->loc->cfg->id, &m, e)))
-        return rc;
-    ps_model_unref(eo->model);
-    eo->model = m;
-    push_service_model_changed(service_state(E, "push"), eo);
-    return trig ? push_service_triggers(E, eo, e) : 0;
+    if (oom) {
+        sj_free(j);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    if (E->sj_tail)
+        E->sj_tail->next = j;
+    else
+        E->sj_head = j;
+    E->sj_tail = j;
+    sj_next(E);
+    return 0;
 }
 
 /* ---- run, signals ---- */
@@ -761,6 +1027,7 @@ void engine_request_stop(struct engine *E)
         return;
     E->stopping = true;
     log_event(E->log, LOG_INFO, "engine.stopping", NULL);
+    sj_cancel_waiting(E);
     uv_timer_init(&E->loop.uv, &E->stop_timer);
     E->stop_timer.data = E;
     E->stop_timer_on = true;
@@ -867,7 +1134,11 @@ int engine_run(struct engine *E, bool with_services)
     while (!E->loop_done)
         gs_loop_run(&E->loop);
     for (size_t i = nserv; i-- > 0;)
-        if (with_services || engine_services[i].one_shot)
-            engine_services[i].stop(E->service_state[i]);
+        if (with_services || engine_services[i].one_shot) {
+            /* a schema job completing while services stop must not find a stopped one */
+            void *st = E->service_state[i];
+            E->service_state[i] = NULL;
+            engine_services[i].stop(st);
+        }
     return E->exit_code;
 }

@@ -10,8 +10,10 @@
  *     token, or OAuth: the pair stored in ghlsync.oauth_tokens supersedes the configured refresh
  *     token, since it may have rotated);
  *   - opens the pga_conn pool the loop writes with.
- * Every database session of the engine runs SET ghlsync.origin = 'engine' right after connecting,
- * so the push triggers never echo the engine's own writes back as local changes.
+ * Every engine transaction on the loop starts with engine_tx_setup (ghlsync.origin = 'engine' and
+ * lock_timeout, both per transaction, so they hold behind a transaction pooler), and the start-up
+ * connection sets the marker for its session: the push triggers never echo the engine's own
+ * writes back as local changes.
  *
  * engine_discover() fetches the object list and schemas of every location (hl_list_objects +
  * each object's family's definitions call, RL_PRIO_SCHEMA), plans the DDL (ddl.h) and, when
@@ -50,6 +52,7 @@
 
 struct engine;
 struct pull_worker;
+struct engine_schema_job;
 
 /* A service that lives as long as `ghlsync run` (push worker, metrics endpoint). start returns 0
  * or a GS_E* code (the run then fails with that message); stop releases `state` (it runs after
@@ -146,12 +149,24 @@ struct engine {
     void *on_stop_ud;
     /* Called after SIGHUP reloaded the configuration (new cfg already in place). */
     void (*on_reload)(struct engine *E, void *ud);
+
+    /* Schema refresh while running (engine_apply_schema_async): one job at a time on a thread
+     * of the libuv pool, with the thread's own connection (ddl_db, touched only there); a job
+     * that met a lock is queued again after a pause. */
+    PGconn *ddl_db;
+    struct engine_schema_job *sj_head, *sj_tail; /* waiting to run */
+    struct engine_schema_job *sj_running, *sj_deferred;
+    uv_timer_t sj_timer; /* retry of deferred jobs */
+    bool sj_timer_on;
 };
 
 extern const struct engine_service engine_services[];
 extern const size_t engine_n_services;
 
 int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts *o, gs_err *e);
+/* The statement every engine transaction starts with (pgasync.h transaction set-up): the origin
+ * marker the capture triggers skip (ghlsync.origin = 'engine') and [database] lock_timeout. */
+void engine_tx_setup(const struct cfg *c, char *buf, size_t len);
 void engine_close(struct engine *E);
 
 /* Fetch schemas and plan the DDL. plan_out (may be NULL) receives ddl_plan_print output per
@@ -159,10 +174,20 @@ void engine_close(struct engine *E);
  * fetched are an error. */
 int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e);
 
-/* Plan and apply a freshly fetched definition of one object (schema refresh while running);
- * takes ownership of `obj`. *changed tells whether DDL ran; the object's model is replaced. */
-int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
-                        bool *changed, gs_err *e);
+/* Plan and apply a freshly fetched definition of one object while running (schema refresh),
+ * off the loop thread: the plan, the DDL (under lock_timeout), the
+ * new write plan and the triggers run on a worker thread with its own connection, so that a
+ * table locked by a user's transaction stalls neither the loop nor the other objects. When a
+ * lock is not granted in time the job waits and tries again (every few seconds) instead of
+ * waiting on the lock; other errors end it. The callback runs on the loop: rc 0 (the object's
+ * model was replaced, push target included; changed = DDL ran), GS_ESTATE (stop requested,
+ * or engine_schema_forget), else the error in msg. Takes ownership of `obj`. */
+typedef void (*engine_schema_cb)(struct engine_object *eo, int rc, bool changed, const char *msg,
+                                 void *ud);
+int engine_apply_schema_async(struct engine *E, struct engine_object *eo, schema_object *obj,
+                              engine_schema_cb cb, void *ud, gs_err *e);
+/* No callback for `ud` any more (its owner is being freed); the jobs still complete. */
+void engine_schema_forget(struct engine *E, void *ud);
 
 /* The pool connection of an object. */
 pga_conn *engine_pga(struct engine *E, const struct engine_object *eo);

@@ -18,7 +18,8 @@ enum gs_errcode {
     GS_EHTTP = -6,   /* HTTP / API error */
     GS_EPARSE = -7,  /* malformed document (TOML, JSON) */
     GS_ENOTFOUND = -8,
-    GS_ESTATE = -9, /* operation not valid in the current state */
+    GS_ESTATE = -9,   /* operation not valid in the current state */
+    GS_EDBLOST = -10, /* PostgreSQL connection lost or unreachable (pga_error.in_doubt says more) */
 };
 
 typedef struct gs_err {

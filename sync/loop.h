@@ -29,8 +29,24 @@
 struct gs_http;
 struct rl_sched;
 
+/* What the PostgreSQL connections of this process (pgasync.h) share: the defaults new
+ * connections take (set by whoever opens the engine, before the first pga_open), and their
+ * health for readiness, liveness and metrics (written by pgasync.c only). */
+typedef struct gs_dbctx {
+    char tx_setup[256];        /* run inside every transaction (pga_set_tx_setup); "" = none */
+    int unnamed;               /* no named prepared statements (transaction pooler) */
+    int down;                  /* connections without a session after a failure */
+    uint64_t outage_start_ms;  /* when `down` went from 0 to 1 */
+    uint64_t outage_ms;        /* length of the outages that ended */
+    uint64_t outages;          /* outages that ended */
+    uint64_t reconnects;       /* sessions re-established after a failure */
+    uint64_t pending;          /* statements queued or running, all connections */
+    uint64_t last_progress_ms; /* a statement finished, a session came up, or work arrived idle */
+} gs_dbctx;
+
 typedef struct gs_loop {
     uv_loop_t uv;
+    gs_dbctx db;
     gs_log *log;            /* borrowed */
     struct gs_http *http;   /* owned: created by gs_loop_init */
     struct rl_sched *sched; /* owned: created by gs_loop_init */

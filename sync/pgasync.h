@@ -36,6 +36,44 @@
  * that fails is a failure of that statement (a transaction rolls back); a prepared name is not
  * forgotten by a ROLLBACK (protocol-level statements are not transactional).
  *
+ * Sessions come and go (a PostgreSQL restart, a failover, a pooler restart): a connection never
+ * gives up. A lost session (noticed at once, also while idle: the socket stays watched) is
+ * re-established with PQconnectStart/PQconnectPoll on the loop, after a backoff of 100 ms doubling
+ * to 5 s with jitter (each delay drawn in [d/2, d]); a connect attempt that hangs is abandoned
+ * after 10 s. What happens to work:
+ *   - queued work waits for the next session, at most pga_set_wait (default 30 s); then it fails
+ *     with GS_EDBLOST, in_doubt = 0 (it never ran);
+ *   - a transaction on the wire whose COMMIT was not sent was rolled back by the server: it runs
+ *     again, from BEGIN, on the next session, and the caller sees one outcome;
+ *   - "COMMIT sent, answer lost" (and a single statement sent, whose implicit COMMIT is the same
+ *     thing): the work may or may not have committed. It fails with GS_EDBLOST and in_doubt = 1.
+ *     Choice: report, not guess and not resolve. Resolving (txid_status() of an xid fetched
+ *     before COMMIT) would cost a statement per transaction, and every caller's writes are
+ *     idempotent (page upserts, write-backs, state updates) or re-checked (push claims belong to
+ *     a session, so a claim whose answer was lost belongs to a dead session and is free again);
+ *     so callers redo or re-read, as they do after any failed write.
+ *   - a connection that never reached the server (wrong conninfo, database down at start) fails
+ *     what is queued at once with the connect error (GS_EDB), and keeps trying in the background.
+ * Named statements are prepared again on a new session (their text is kept). The session set-up
+ * (pga_set_session) runs first on every session, then the connect hook (pga_on_connect), whose
+ * submissions go before the work that waited. One log line per outage of the process (all its
+ * connections): "db.unreachable" when the first connection loses its session, "db.reachable" with
+ * the outage's length when the last one has it back; L->db (loop.h) counts outages, reconnects,
+ * outage time and the statements pending, for readiness, liveness and metrics.
+ *
+ * Transaction set-up (pga_set_tx_setup; default L->db.tx_setup): a statement without parameters,
+ * e.g. "SELECT set_config('ghlsync.origin', 'engine', true), set_config('lock_timeout', '10s',
+ * true)", run inside every transaction this connection executes, so that it holds behind a
+ * transaction pooler (pgbouncer pool_mode = transaction) where session state would leak to other
+ * clients or be lost. No extra round trip: a pga_tx sends "BEGIN; <set-up>" as one simple-protocol
+ * message; a single statement runs in a pipeline (set-up, statement, Sync: one implicit
+ * transaction). A set-up that fails fails the work. Session-level settings that a pooler keeps
+ * per client (TimeZone, DateStyle, client_encoding) belong in pga_set_session.
+ *
+ * Unnamed mode (pga_set_unnamed; default L->db.unnamed): named prepared statements do not survive
+ * a transaction pooler (pgbouncer < 1.21). Then pga_prepare only records the text and named
+ * statements run unnamed (parsed each time); the API and its results are unchanged.
+ *
  * Ownership: `sql` and `values` are copied at submission (callers may free them right after).
  * The callback gets `res[0..nres-1]` (one PGresult per statement that ran; for pga_tx the
  * BEGIN/COMMIT results are not included) owned by pga_conn and cleared when the callback
@@ -50,12 +88,14 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pga_conn pga_conn;
 
 typedef struct pga_error {
-    gs_err err;
+    gs_err err;       /* err.code GS_EDBLOST: the session was lost or never came back */
     char sqlstate[6]; /* "" when not a server error */
+    int in_doubt;     /* GS_EDBLOST only: COMMIT (or a single statement) was sent, answer lost */
 } pga_error;
 
 typedef void (*pga_cb)(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
@@ -68,6 +108,27 @@ typedef struct pga_stmt {
 
 int pga_open(gs_loop *L, const char *conninfo, pga_conn **out, gs_err *e);
 void pga_close(pga_conn *c);
+
+/* Settings, right after pga_open (before the loop runs). `sql` is copied; NULL or "" = none. */
+int pga_set_tx_setup(pga_conn *c, const char *sql);
+int pga_set_session(pga_conn *c, const char *sql); /* simple protocol, may hold several */
+void pga_set_unnamed(pga_conn *c, int unnamed);
+void pga_set_wait(pga_conn *c, int64_t wait_ms); /* 0 = 30000 */
+/* Called from the loop each time a session is established (reconnected = 1 after a loss), before
+ * queued work runs; what it submits on `c` runs first, in order. */
+typedef void (*pga_connect_fn)(pga_conn *c, int reconnected, void *ud);
+void pga_on_connect(pga_conn *c, pga_connect_fn fn, void *ud);
+/* NOTIFY messages received on this connection's session (LISTEN is the caller's statement). */
+typedef void (*pga_notify_fn)(pga_conn *c, const char *channel, const char *payload, void *ud);
+void pga_on_notify(pga_conn *c, pga_notify_fn fn, void *ud);
+/* 1 when the connection has a session now. */
+int pga_is_up(const pga_conn *c);
+
+/* Process-wide (L->db): seconds without a session on some connection, the running outage
+ * included; and 1 when statements are pending, every connection has its session, and none
+ * finished for `stall_ms` (a wedged server or connection: liveness). */
+double pga_outage_seconds(const gs_loop *L);
+int pga_stalled(const gs_loop *L, int64_t stall_ms);
 
 int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *values, pga_cb cb,
               void *ud, gs_err *e);
@@ -92,7 +153,8 @@ void pga_stmt_name(const char *sql, char *buf, size_t len);
 /* Statements queued or running on this connection. */
 int pga_pending(const pga_conn *c);
 
-/* The libpq connection, e.g. for PQescapeIdentifier (do not run queries on it). */
+/* The libpq connection, e.g. for PQescapeIdentifier (do not run queries on it); NULL while
+ * the connection has no session. */
 PGconn *pga_pgconn(pga_conn *c);
 
 #endif

@@ -3,97 +3,74 @@
  */
 #include "pglisten.h"
 
-#include <libpq-fe.h>
+#include "pgasync.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct pgl_listener {
     gs_loop *L;
-    char *conninfo, *channel;
+    char *channel;
+    char *listen_sql;
     pgl_cb cb;
     void *ud;
-    PGconn *pg;
-    uv_poll_t *poll;   /* NULL while disconnected */
-    uv_timer_t *retry; /* reconnect timer */
+    pga_conn *db;
+    int listening;
+    int closed;
 };
 
-static void on_readable(uv_poll_t *h, int status, int events);
+struct listen_op {
+    pgl_listener *l;
+    int reconnected;
+};
 
-static int connect_listen(pgl_listener *l, gs_err *e)
+static void on_listen(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
-    l->pg = PQconnectdb(l->conninfo);
-    if (PQstatus(l->pg) != CONNECTION_OK) {
-        gs_err_set(e, GS_EDB, "LISTEN connection: %s", PQerrorMessage(l->pg));
-        PQfinish(l->pg);
-        l->pg = NULL;
-        return GS_EDB;
-    }
-    char *ch = PQescapeIdentifier(l->pg, l->channel, strlen(l->channel));
-    char sql[512];
-    snprintf(sql, sizeof sql, "SET ghlsync.origin = 'engine'; LISTEN %s", ch ? ch : "\"\"");
-    PQfreemem(ch);
-    PGresult *r = PQexec(l->pg, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        gs_err_set(e, GS_EDB, "LISTEN: %s", PQerrorMessage(l->pg));
-    PQclear(r);
-    if (!ok || PQsetnonblocking(l->pg, 1) != 0) {
-        PQfinish(l->pg);
-        l->pg = NULL;
-        return GS_EDB;
-    }
-    l->poll = malloc(sizeof *l->poll);
-    if (!l->poll || uv_poll_init(&l->L->uv, l->poll, PQsocket(l->pg)) != 0) {
-        free(l->poll);
-        l->poll = NULL;
-        PQfinish(l->pg);
-        l->pg = NULL;
-        return gs_err_set(e, GS_ENOMEM, "LISTEN: cannot watch the socket");
-    }
-    l->poll->data = l;
-    uv_poll_start(l->poll, UV_READABLE, on_readable);
-    return 0;
-}
-
-static void on_retry(uv_timer_t *t)
-{
-    pgl_listener *l = t->data;
-    gs_err e = {0};
-    if (connect_listen(l, &e) == 0) {
-        uv_timer_stop(t);
-        l->cb(NULL, l->ud);
-    }
-}
-
-static void lost(pgl_listener *l)
-{
-    if (l->poll) {
-        uv_poll_stop(l->poll);
-        gs_uv_close_free((uv_handle_t *)l->poll);
-        l->poll = NULL;
-    }
-    PQfinish(l->pg);
-    l->pg = NULL;
-    log_event(l->L->log, LOG_WARN, "push.listen_lost", "channel", l->channel, NULL);
-    uv_timer_start(l->retry, on_retry, 1000, 1000);
-}
-
-static void on_readable(uv_poll_t *h, int status, int events)
-{
-    (void)events;
-    pgl_listener *l = h->data;
-    if (status < 0 || !PQconsumeInput(l->pg)) {
-        lost(l);
+    (void)c;
+    (void)res;
+    (void)nres;
+    struct listen_op *op = ud;
+    pgl_listener *l = op->l;
+    int again = op->reconnected;
+    free(op);
+    if (!l || l->closed)
+        return;
+    if (err) {
+        /* a lost session is reported by pgasync, and LISTEN runs again on the next one */
+        if (err->err.code != GS_EDBLOST)
+            log_event(l->L->log, LOG_ERROR, "push.listen_failed", "channel", l->channel, "error",
+                      err->err.msg, NULL);
         return;
     }
-    PGnotify *n;
-    while (l->pg && (n = PQnotifies(l->pg)) != NULL) {
-        l->cb(n->extra ? n->extra : "", l->ud);
-        PQfreemem(n);
+    l->listening = 1;
+    if (again)
+        l->cb(NULL, l->ud);
+}
+
+static void on_connect(pga_conn *c, int reconnected, void *ud)
+{
+    pgl_listener *l = ud;
+    l->listening = 0;
+    struct listen_op *op = malloc(sizeof *op);
+    if (!op)
+        return;
+    op->l = l;
+    op->reconnected = reconnected;
+    gs_err e = {0};
+    if (pga_query(c, l->listen_sql, 0, NULL, on_listen, op, &e) != 0) {
+        free(op);
+        log_event(l->L->log, LOG_ERROR, "push.listen_failed", "channel", l->channel, "error", e.msg,
+                  NULL);
     }
-    /* results of nothing we asked for (there are none) would be drained here */
-    if (l->pg && PQstatus(l->pg) == CONNECTION_BAD)
-        lost(l);
+}
+
+static void on_notify(pga_conn *c, const char *channel, const char *payload, void *ud)
+{
+    (void)c;
+    pgl_listener *l = ud;
+    if (!l->closed && strcmp(channel, l->channel) == 0)
+        l->cb(payload, l->ud);
 }
 
 int pgl_open(gs_loop *L, const char *conninfo, const char *channel, pgl_cb cb, void *ud,
@@ -105,42 +82,53 @@ int pgl_open(gs_loop *L, const char *conninfo, const char *channel, pgl_cb cb, v
     l->L = L;
     l->cb = cb;
     l->ud = ud;
-    l->conninfo = strdup(conninfo ? conninfo : "");
     l->channel = strdup(channel);
-    l->retry = malloc(sizeof *l->retry);
-    if (!l->conninfo || !l->channel || !l->retry) {
-        free(l->conninfo);
+    /* the channel is ours (a constant), but quote it as an identifier all the same */
+    size_t n = strlen(channel) * 2 + 16;
+    l->listen_sql = malloc(n);
+    if (!l->channel || !l->listen_sql) {
         free(l->channel);
-        free(l->retry);
+        free(l->listen_sql);
         free(l);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
-    uv_timer_init(&L->uv, l->retry);
-    l->retry->data = l;
-    int rc = connect_listen(l, e);
-    if (rc) {
-        gs_uv_close_free((uv_handle_t *)l->retry);
-        free(l->conninfo);
-        free(l->channel);
-        free(l);
-        return rc;
+    char *q = l->listen_sql;
+    q += sprintf(q, "LISTEN \"");
+    for (const char *p = channel; *p; p++) {
+        if (*p == '"')
+            *q++ = '"';
+        *q++ = *p;
     }
+    strcpy(q, "\"");
+    int rc = pga_open(L, conninfo, &l->db, e);
+    if (rc) {
+        free(l->channel);
+        free(l->listen_sql);
+        free(l);
+        return gs_err_wrap(e, "LISTEN connection");
+    }
+    /* no transaction set-up: LISTEN writes nothing */
+    pga_set_tx_setup(l->db, NULL);
+    pga_set_unnamed(l->db, 1);
+    pga_on_connect(l->db, on_connect, l);
+    pga_on_notify(l->db, on_notify, l);
     *out = l;
     return 0;
+}
+
+int pgl_listening(const pgl_listener *l)
+{
+    return l && l->listening && pga_is_up(l->db);
 }
 
 void pgl_close(pgl_listener *l)
 {
     if (!l)
         return;
-    if (l->poll) {
-        uv_poll_stop(l->poll);
-        gs_uv_close_free((uv_handle_t *)l->poll);
-    }
-    uv_timer_stop(l->retry);
-    gs_uv_close_free((uv_handle_t *)l->retry);
-    PQfinish(l->pg);
-    free(l->conninfo);
+    l->closed = 1;
+    /* a LISTEN still queued fails now; its op frees itself and finds the listener closed */
+    pga_close(l->db);
     free(l->channel);
+    free(l->listen_sql);
     free(l);
 }

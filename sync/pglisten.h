@@ -1,11 +1,15 @@
 /*
- * pglisten.h - LISTEN on a PostgreSQL channel from the gs_loop (pgasync.h has no notification
- * callback, so this module keeps its own connection, watched with a uv_poll).
+ * pglisten.h - LISTEN on a PostgreSQL channel from the gs_loop.
  *
- * The callback gets every notification's payload. After the connection was lost and
- * re-established (retried every second, the reconnect itself is a short blocking connect to the
- * local server), it is called once with payload NULL: notifications may have been missed, the
- * caller should sweep. Connecting runs `SET ghlsync.origin = 'engine'` like every engine session.
+ * A pgasync.h connection of its own (so that it never blocks the loop, and reconnects like every
+ * other connection: backoff with jitter, one log line per outage), whose every session starts with
+ * LISTEN before anything else. The callback gets every notification's payload. Notifications sent
+ * while there was no session are lost: each time LISTEN is in place again on a new session, the
+ * callback is called once with payload NULL, and the caller should sweep (look for work it may
+ * have missed). The first session does not call it (the caller sweeps at start anyway).
+ *
+ * LISTEN needs a session of its own: behind a transaction pooler the conninfo must reach
+ * PostgreSQL directly (or a session-mode pool); see [database] session_url in README.md.
  *
  * Ownership: conninfo and channel are copied. pgl_close stops the callbacks at once and frees the
  * listener when the loop has released its handles. Loop thread only.
@@ -21,6 +25,8 @@ typedef void (*pgl_cb)(const char *payload, void *ud);
 
 int pgl_open(gs_loop *L, const char *conninfo, const char *channel, pgl_cb cb, void *ud,
              pgl_listener **out, gs_err *e);
+/* 1 while LISTEN is in place on a live session. */
+int pgl_listening(const pgl_listener *l);
 void pgl_close(pgl_listener *l);
 
 #endif

@@ -88,6 +88,10 @@ struct pull_worker {
     bool schema_timer_on;
     bool schema_fetching;
     cJSON *schema_pending;
+    /* engine_apply_schema_async in progress (or waiting for a lock): pages are held */
+    bool schema_applying;
+    char *schema_applied; /* the last applied definition (JSON text): an equal one is a no-op */
+    char *schema_applying_text;
     /* --snapshot: pages go to the shadow table */
     ps_model *shadow;
     char shadow_name[SNAP_NAME_LEN];
@@ -157,7 +161,8 @@ static void check_stopped(struct pull *P)
         return;
     for (size_t i = 0; i < P->n; i++) {
         const struct pull_worker *w = P->w[i];
-        if (w->full.writing || w->full.has_held || w->incr.writing || w->incr.has_held)
+        if (w->full.writing || w->full.has_held || w->incr.writing || w->incr.has_held ||
+            w->schema_applying)
             return;
     }
     engine_stop(P->E, 0);
@@ -303,7 +308,8 @@ static pga_conn *pick_conn(struct lane *l, long long seq)
 /* Write the page that waited for room in the window (or for a schema change), then fetch on. */
 static void lane_resume(struct lane *l)
 {
-    if (!l->has_held || window_full(l) || l->w->schema_pending || l->failed)
+    if (!l->has_held || window_full(l) || l->w->schema_pending || l->w->schema_applying ||
+        l->failed)
         return;
     ps_page p = l->held;
     qr_salvage q = l->held_q;
@@ -755,7 +761,7 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
         ps_page_free(&page);
         if (q)
             qr_salvage_free(q);
-    } else if (window_full(l) || w->schema_pending) {
+    } else if (window_full(l) || w->schema_pending || w->schema_applying) {
         l->held = page;
         if (q)
             l->held_q = *q;
@@ -1044,27 +1050,72 @@ static void incr_schedule(struct pull_worker *w, uint64_t delay)
 
 /* ---- schema refresh ---- */
 
-static void maybe_apply_schema(struct pull_worker *w)
+static void on_schema_applied(struct engine_object *eo, int rc, bool changed, const char *msg,
+                              void *ud)
 {
-    if (!w->schema_pending || w->full.writing || w->incr.writing || w->P->closing)
-        return;
-    cJSON *json = w->schema_pending;
-    w->schema_pending = NULL;
-    schema_object *obj = NULL;
-    gs_err e = {0};
-    bool changed = false;
-    int rc = fam_of(w->eo->model->obj)->parse_schema(json, w->eo->key, &obj, &e);
-    cJSON_Delete(json);
-    if (!rc)
-        rc = engine_apply_schema(w->P->E, w->eo, obj, &changed, &e);
-    if (rc)
+    (void)eo;
+    struct pull_worker *w = ud;
+    w->schema_applying = false;
+    if (rc == 0) {
+        free(w->schema_applied);
+        w->schema_applied = w->schema_applying_text;
+    } else {
+        free(w->schema_applying_text); /* not applied: the next refresh tries again */
+    }
+    w->schema_applying_text = NULL;
+    if (rc && rc != GS_ESTATE)
         log_event(LG(w), LOG_ERROR, "schema.refresh_failed", "location", LOC(w), "object",
-                  w->eo->key, "error", e.msg, NULL);
+                  w->eo->key, "error", msg ? msg : "", NULL);
     else if (changed)
         log_event(LG(w), LOG_INFO, "schema.changed", "location", LOC(w), "object", w->eo->key,
                   NULL);
+    if (w->P->closing)
+        return;
     lane_resume(&w->full);
     lane_resume(&w->incr);
+    check_stopped(w->P);
+}
+
+/* The DDL, the new write plan and the triggers are built off the loop (engine.h), so that a
+ * table locked by someone else holds only this object's pages, not the loop. An unchanged
+ * definition (the usual refresh) costs nothing: no plan, no new model, no push target swap. */
+static void maybe_apply_schema(struct pull_worker *w)
+{
+    if (!w->schema_pending || w->schema_applying || w->full.writing || w->incr.writing ||
+        w->P->closing)
+        return;
+    cJSON *json = w->schema_pending;
+    w->schema_pending = NULL;
+    char *text = cJSON_PrintUnformatted(json);
+    if (text && w->schema_applied && !strcmp(text, w->schema_applied)) {
+        free(text);
+        cJSON_Delete(json);
+        lane_resume(&w->full);
+        lane_resume(&w->incr);
+        return;
+    }
+    schema_object *obj = NULL;
+    gs_err e = {0};
+    int rc = fam_of(w->eo->model->obj)->parse_schema(json, w->eo->key, &obj, &e);
+    cJSON_Delete(json);
+    if (!rc) {
+        w->schema_applying = true;
+        w->schema_applying_text = text;
+        text = NULL;
+        rc = engine_apply_schema_async(w->P->E, w->eo, obj, on_schema_applied, w, &e);
+        if (rc) {
+            w->schema_applying = false;
+            free(w->schema_applying_text);
+            w->schema_applying_text = NULL;
+        }
+    }
+    free(text);
+    if (rc) {
+        log_event(LG(w), LOG_ERROR, "schema.refresh_failed", "location", LOC(w), "object",
+                  w->eo->key, "error", e.msg, NULL);
+        lane_resume(&w->full);
+        lane_resume(&w->incr);
+    }
 }
 
 static void on_schema(hl_result *r, void *ud)
@@ -1253,6 +1304,9 @@ void pull_free(pull *P)
                 slot_clear(&ls[k]->slot[j]);
         }
         cJSON_Delete(w->schema_pending);
+        engine_schema_forget(P->E, w);
+        free(w->schema_applied);
+        free(w->schema_applying_text);
         ps_model_unref(w->shadow);
         ps_state_free(&w->st);
         free(w);
@@ -1392,7 +1446,9 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
         log_event(ctx->log, LOG_ERROR, po->mirror ? "run.failed" : "backfill.failed", "error",
                   e.msg, NULL);
         fprintf(stderr, "ghlsync: %s\n", e.msg);
-        code = e.code == GS_ECONFIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
+        code = e.code == GS_ECONFIG   ? CLI_EXIT_USAGE
+               : e.code == GS_EDBLOST ? CLI_EXIT_UNAVAILABLE
+                                      : CLI_EXIT_RUNTIME;
         goto out;
     }
     if (E.stopping) {

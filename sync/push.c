@@ -34,13 +34,17 @@ typedef struct ptarget {
     bool hard_delete;
     const schema_field *ext; /* external id field, NULL = none */
     char *qtable;
-    char *select_sql;    /* row fetch */
-    char *writeback_sql; /* row write-back */
-    char *state_sql;     /* row _sync_state/_sync_error */
-    char *dedupe_sql;    /* drop a row pull inserted for a record push just created */
-    size_t ncols;        /* map_row_init columns */
-    const char **cols;   /* borrowed names (model / map_sys_columns) */
-    char **coltypes;     /* PostgreSQL type of each column, for comparisons */
+    char *select_sql;          /* row fetch */
+    char *writeback_sql;       /* row write-back */
+    char *state_sql;           /* row _sync_state/_sync_error */
+    char *dedupe_sql;          /* drop a row pull inserted for a record push just created */
+    size_t ncols;              /* map_row_init columns */
+    const char **cols;         /* borrowed names (model / map_sys_columns) */
+    char **coltypes;           /* PostgreSQL type of each column, for comparisons */
+    int jobs;                  /* jobs using this target; a retired target is freed at 0 */
+    bool retired;              /* replaced by push_set_model */
+    void (*release)(void *ud); /* push_target.release, called when the target is freed */
+    void *release_ud;
 } ptarget;
 
 struct push_service {
@@ -54,9 +58,16 @@ struct push_service {
     size_t nlocs;
     ptarget **targets;
     size_t ntargets;
-    ptarget **retired; /* replaced by push_set_model; jobs in flight may still use them */
+    ptarget **retired; /* replaced by push_set_model, still used by jobs in flight */
     size_t nretired;
+    /* Changes whose claim could not be released (the release itself failed while the session
+     * lives on): released again by the sweep, so that no change stays claimed until restart. */
+    int64_t *orphans;
+    size_t norphans, orphans_cap;
+    bool orphans_busy;
+    int releases; /* release_ids statements in flight (also counted in jobs_alive) */
     int jobs_alive;
+    struct pjob *jobs; /* alive jobs, to re-take their claims on a new session */
     bool started, closing, idle_reported;
     push_stats st;
 };
@@ -75,6 +86,7 @@ typedef struct pchange {
 } pchange;
 
 typedef struct pjob {
+    struct pjob *prev, *next; /* push_service.jobs */
     push_service *P;
     push_loc *loc;
     ptarget *t;
@@ -93,7 +105,7 @@ typedef struct pjob {
     long status;
     cJSON *conflicts; /* compared columns: [{"c": column index}] */
     cJSON *stash;     /* create body text while sent_at is being committed */
-    bool releasing;   /* the job's claims are being released after a failed finish */
+    bool releasing;   /* the job's claims are being released after a failure */
     /* FAM_STD_SET_DIFF columns still to send: [{"c": column, "add": [...], "remove": [...]}] */
     cJSON *set_ops;
     bool adopting; /* a create found its record existing (duplicate rule): now an update */
@@ -131,6 +143,10 @@ static bool set_ops_build(pjob *j);
 static void do_update(pjob *j);
 static void claim(push_loc *l);
 static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
+static void release_ids(push_service *P, const int64_t *ids, size_t n, int64_t delay_ms,
+                        bool sweep);
+static void orphans_release(push_service *P);
+static void service_release(push_service *P);
 
 /* Release the claims of the changes a step did not settle (they are claimed again later). */
 static const char release_sql[] = "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = "
@@ -157,6 +173,8 @@ static void target_free(ptarget *t)
     for (size_t i = 0; t->coltypes && i < t->ncols; i++)
         free(t->coltypes[i]);
     free(t->coltypes);
+    if (t->release)
+        t->release(t->release_ud);
     free(t);
 }
 
@@ -253,7 +271,7 @@ static int target_build(ptarget *t, const schema_object *m, const char *ext_fiel
      * record in as a row of its own (it does not know the local row is the same record). The
      * local row is the one that stays (changes and users refer to its _local_id): the pulled
      * copy goes, and any change recorded against it is moved to the local row. The engine
-     * session's origin marker keeps the capture trigger from recording this DELETE.
+     * transaction's origin marker keeps the capture trigger from recording this DELETE.
      * $1 local key, $2 location id, $3 remote id, $4 schema, $5 table. */
     sbuf dd = SBUF_INIT;
     sbuf_printf(&dd,
@@ -296,6 +314,9 @@ static ptarget *target_new(push_loc *l, const push_target *pt, gs_err *e)
         target_free(t);
         return NULL;
     }
+    /* only a target that was made owns the caller's reference */
+    t->release = pt->release;
+    t->release_ud = pt->release_ud;
     return t;
 }
 
@@ -359,6 +380,7 @@ int push_add_target(push_service *P, const push_target *pt, gs_err *e)
         return e ? e->code : GS_ENOMEM;
     ptarget **nt = realloc(P->targets, (P->ntargets + 1) * sizeof *nt);
     if (!nt) {
+        t->release = NULL; /* the caller keeps its reference on failure */
         target_free(t);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
@@ -368,7 +390,8 @@ int push_add_target(push_service *P, const push_target *pt, gs_err *e)
 }
 
 int push_set_model(push_service *P, const char *location_id, const char *object_key,
-                   const schema_object *model, gs_err *e)
+                   const schema_object *model, void (*release)(void *ud), void *release_ud,
+                   gs_err *e)
 {
     for (size_t i = 0; i < P->ntargets; i++) {
         ptarget *t = P->targets[i];
@@ -381,23 +404,26 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
                           .conflict = t->conflict,
                           .hard_delete = t->hard_delete,
                           .external_id_field = t->ext ? t->ext->field_key : NULL};
+        pt.release = release;
+        pt.release_ud = release_ud;
         ptarget *n = target_new(t->loc, &pt, e);
         if (!n)
             return e ? e->code : GS_ENOMEM;
-        /* schemas are re-fetched every few minutes: free what no job can use any more */
-        if (P->jobs_alive == 0) {
-            for (size_t k = 0; k < P->nretired; k++)
-                target_free(P->retired[k]);
-            P->nretired = 0;
+        /* jobs in flight keep the old target: retire it; the last of them frees it (job_end),
+         * so retired targets do not pile up under steady load */
+        if (t->jobs == 0) {
+            target_free(t);
+        } else {
+            ptarget **rt = realloc(P->retired, (P->nretired + 1) * sizeof *rt);
+            if (!rt) {
+                n->release = NULL; /* the caller keeps its reference on failure */
+                target_free(n);
+                return gs_err_set(e, GS_ENOMEM, "out of memory");
+            }
+            P->retired = rt;
+            P->retired[P->nretired++] = t;
+            t->retired = true;
         }
-        /* jobs in flight keep the old target: retire it, free it with the service */
-        ptarget **rt = realloc(P->retired, (P->nretired + 1) * sizeof *rt);
-        if (!rt) {
-            target_free(n);
-            return gs_err_set(e, GS_ENOMEM, "out of memory");
-        }
-        P->retired = rt;
-        P->retired[P->nretired++] = t;
         P->targets[i] = n;
         log_event(P->L->log, LOG_INFO, "push.model_replaced", "object", object_key, NULL);
         return 0;
@@ -418,7 +444,7 @@ static ptarget *target_find(push_service *P, const char *loc, const char *schema
 
 static void check_idle(push_service *P)
 {
-    if (!P->o.once || P->idle_reported || P->closing)
+    if (!P->o.once || P->idle_reported || P->closing || P->releases)
         return;
     for (size_t i = 0; i < P->nlocs; i++) {
         push_loc *l = P->locs[i];
@@ -442,17 +468,56 @@ static void on_sweep(uv_timer_t *t)
 {
     push_service *P = t->data;
     /* claims live as long as the session: nothing to renew; just look for due work */
+    orphans_release(P);
     for (size_t i = 0; !P->closing && i < P->nlocs; i++)
         claim(P->locs[i]);
 }
 
-static void on_session(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+static void on_retaken(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
     (void)nres;
+    push_service *P = ud;
+    if (P->closing)
+        return;
     if (err)
-        log_db(ud, "session set-up", err);
+        log_db(P, "re-taking claims", err);
+    /* notifications may have been missed while there was no session: look for work */
+    for (size_t i = 0; i < P->nlocs; i++)
+        claim(P->locs[i]);
+}
+
+/* A claim belongs to the session that took it (claim_sql), and the session that took the claims
+ * of the jobs in flight is gone: on the new session, before anything else, stamp them again, so
+ * that no claimer (this one after the reconnect, or another process) takes the same records
+ * while their jobs still run. Only claims no live session holds are taken. Then a full sweep. */
+static void on_push_connect(pga_conn *c, int reconnected, void *ud)
+{
+    push_service *P = ud;
+    if (!reconnected || P->closing)
+        return;
+    sbuf ids = SBUF_INIT;
+    sbuf_putc(&ids, '{');
+    bool first = true;
+    for (pjob *j = P->jobs; j; j = j->next)
+        for (size_t i = 0; i < j->n; i++) {
+            sbuf_printf(&ids, "%s%" PRId64, first ? "" : ",", j->ch[i].id);
+            first = false;
+        }
+    sbuf_putc(&ids, '}');
+    const char *p[] = {sbuf_str(&ids)};
+    gs_err e = {0};
+    if (pga_query(c,
+                  "UPDATE ghlsync.changes c SET claim_pid = pg_backend_pid(), claim_start = "
+                  "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) "
+                  "WHERE c.id = ANY($1::bigint[]) AND c.state IN " OPEN_STATES
+                  " AND (c.claim_pid IS NULL OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+                  "WHERE a.pid = c.claim_pid AND a.backend_start = c.claim_start))",
+                  1, p, on_retaken, P, &e) != 0)
+        log_event(P->L->log, LOG_ERROR, "push.db_error", "what", "re-taking claims", "error", e.msg,
+                  NULL);
+    sbuf_free(&ids);
 }
 
 int push_start(push_service *P, gs_err *e)
@@ -460,13 +525,16 @@ int push_start(push_service *P, gs_err *e)
     int rc = pga_open(P->L, P->conninfo, &P->db, e);
     if (rc)
         return rc;
-    rc = pga_query(P->db,
-                   "SELECT set_config('ghlsync.origin', 'engine', false), "
-                   "set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false), "
-                   "set_config('extra_float_digits', '3', false)",
-                   0, NULL, on_session, P, e);
-    if (rc)
-        return rc;
+    /* per session (kept per client by a pooler, and again after a reconnect); the origin
+     * marker is in the loop's transaction set-up (pgasync.h) */
+    if (pga_set_session(P->db, "SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; "
+                               "SET extra_float_digits = 3") != 0)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    pga_on_connect(P->db, on_push_connect, P);
+    /* without the engine's set-up (a push service on its own loop) the marker is still a must */
+    if (!P->L->db.tx_setup[0] &&
+        pga_set_tx_setup(P->db, "SELECT set_config('ghlsync.origin', 'engine', true)") != 0)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
     if (P->o.listen) {
         rc = pgl_open(P->L, P->conninfo, PUSH_NOTIFY_CHANNEL, on_notify, P, &P->lis, e);
         if (rc)
@@ -514,6 +582,7 @@ static void service_release(push_service *P)
     for (size_t i = 0; i < P->nretired; i++)
         target_free(P->retired[i]);
     free(P->retired);
+    free(P->orphans);
     for (size_t i = 0; i < P->nlocs; i++) {
         free(P->locs[i]->id);
         free(P->locs[i]);
@@ -535,11 +604,13 @@ void push_free(push_service *P)
     }
     pgl_close(P->lis);
     P->lis = NULL;
-    /* pending statements fail now ("connection closed"): their jobs end */
+    /* pending statements fail now ("connection closed"), from inside pga_close: their jobs end;
+     * the guard keeps the service alive until pga_close has returned */
     pga_conn *db = P->db;
     P->db = NULL;
+    P->jobs_alive++;
     pga_close(db);
-    if (P->jobs_alive == 0)
+    if (--P->jobs_alive == 0)
         service_release(P);
 }
 
@@ -581,6 +652,12 @@ static void change_free(pchange *c)
 
 static void job_free(pjob *j)
 {
+    if (j->prev)
+        j->prev->next = j->next;
+    else if (j->P->jobs == j)
+        j->P->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
     for (size_t i = 0; i < j->n; i++)
         change_free(&j->ch[i]);
     free(j->ch);
@@ -675,18 +752,35 @@ static void on_claimed(pga_conn *c, PGresult *const *res, int nres, const pga_er
             k++;
         ptarget *t = target_find(P, l->id, rows[i].schema, rows[i].table);
         pjob *j = t ? calloc(1, sizeof *j) : NULL;
-        if (!t)
-            log_event(P->L->log, LOG_WARN, "push.no_target", "table", rows[i].table, "location",
-                      l->id, NULL);
+        if (j) {
+            j->ch = calloc((size_t)(k - i), sizeof *j->ch);
+            if (!j->ch) {
+                free(j);
+                j = NULL;
+            }
+        }
+        if (!j) {
+            /* no job for these changes (a table this process does not push, or no memory):
+             * release them, not too soon, rather than keep them claimed */
+            if (!t)
+                log_event(P->L->log, LOG_WARN, "push.no_target", "table", rows[i].table, "location",
+                          l->id, NULL);
+            int64_t *ids = malloc((size_t)(k - i) * sizeof *ids);
+            for (int m = i; ids && m < k; m++)
+                ids[m - i] = rows[m].id;
+            if (ids)
+                release_ids(P, ids, (size_t)(k - i), t ? 2000 : 60000, false);
+            free(ids);
+        }
         if (j) {
             j->P = P;
             j->loc = l;
             j->t = t;
+            t->jobs++;
             j->key = rows[i].key;
             snprintf(j->keytxt, sizeof j->keytxt, "%" PRId64, j->key);
             j->schema = strdup(rows[i].schema);
             j->table = strdup(rows[i].table);
-            j->ch = calloc((size_t)(k - i), sizeof *j->ch);
             j->n = (size_t)(k - i);
             for (int m = i; j->ch && m < k; m++) {
                 pchange *pc = &j->ch[m - i];
@@ -702,6 +796,10 @@ static void on_claimed(pga_conn *c, PGresult *const *res, int nres, const pga_er
                 pc->sent = PQgetvalue(r, x, 10)[0] == 't';
                 pc->attempts = atoi(PQgetvalue(r, x, 11));
             }
+            j->next = P->jobs;
+            if (P->jobs)
+                P->jobs->prev = j;
+            P->jobs = j;
             l->inflight++;
             P->jobs_alive++;
             P->st.jobs++;
@@ -754,13 +852,27 @@ static void claim(push_loc *l)
 
 /* ---- job endings ------------------------------------------------------------------------- */
 
+static void target_unuse(push_service *P, ptarget *t)
+{
+    if (--t->jobs > 0 || !t->retired)
+        return;
+    for (size_t i = 0; i < P->nretired; i++)
+        if (P->retired[i] == t) {
+            P->retired[i] = P->retired[--P->nretired];
+            break;
+        }
+    target_free(t);
+}
+
 static void job_end(pjob *j)
 {
     push_service *P = j->P;
     push_loc *l = j->loc;
+    ptarget *t = j->t;
     l->inflight--;
     P->jobs_alive--;
     job_free(j);
+    target_unuse(P, t);
     if (P->closing) {
         if (P->jobs_alive == 0)
             service_release(P);
@@ -773,6 +885,140 @@ static void job_end(pjob *j)
 static bool pick_all(const pchange *c);
 static void job_release(pjob *j, bool (*pick)(const pchange *), int64_t delay_ms);
 
+/* ---- claims that could not be released --------------------------------------------------- */
+
+static void orphans_add(push_service *P, const int64_t *ids, size_t n)
+{
+    if (P->norphans + n > P->orphans_cap) {
+        size_t cap = P->orphans_cap ? P->orphans_cap * 2 : 64;
+        while (cap < P->norphans + n)
+            cap *= 2;
+        int64_t *o = realloc(P->orphans, cap * sizeof *o);
+        if (!o) {
+            log_event(P->L->log, LOG_ERROR, "push.claims_stranded", "msg",
+                      "out of memory: some changes stay claimed until this process restarts", NULL);
+            return;
+        }
+        P->orphans = o;
+        P->orphans_cap = cap;
+    }
+    memcpy(P->orphans + P->norphans, ids, n * sizeof *ids);
+    P->norphans += n;
+}
+
+static void orphans_add_job(pjob *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        orphans_add(j->P, &j->ch[i].id, 1);
+}
+
+typedef struct release_req {
+    push_service *P;
+    bool sweep; /* the orphans' own release (P->orphans_busy) */
+    size_t n;
+    int64_t ids[];
+} release_req;
+
+static void on_ids_released(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                            void *ud)
+{
+    (void)c;
+    (void)res;
+    (void)nres;
+    release_req *r = ud;
+    push_service *P = r->P;
+    if (r->sweep)
+        P->orphans_busy = false;
+    if (err && !P->closing) {
+        log_db(P, "releasing claims", err);
+        orphans_add(P, r->ids, r->n); /* the next sweep tries again */
+    }
+    P->jobs_alive--;
+    P->releases--;
+    free(r);
+    if (P->closing) {
+        if (P->jobs_alive == 0)
+            service_release(P);
+        return;
+    }
+    check_idle(P);
+}
+
+/* Release claims that belong to no job (a claimed record without a target, the orphans):
+ * they become claimable after delay_ms. Counted in jobs_alive, so that push_free waits for it. */
+static void release_ids(push_service *P, const int64_t *ids, size_t n, int64_t delay_ms, bool sweep)
+{
+    if (n == 0 || P->closing || !P->db)
+        return; /* closing: the claims die with the session */
+    release_req *r = malloc(sizeof *r + n * sizeof *ids);
+    sbuf lit = SBUF_INIT;
+    sbuf_putc(&lit, '{');
+    for (size_t i = 0; i < n; i++)
+        sbuf_printf(&lit, "%s%" PRId64, i ? "," : "", ids[i]);
+    sbuf_putc(&lit, '}');
+    char d[32];
+    snprintf(d, sizeof d, "%" PRId64, delay_ms);
+    const char *p[] = {sbuf_str(&lit), d};
+    gs_err e = {0};
+    if (!r || sbuf_failed(&lit) ||
+        pga_query(P->db,
+                  "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = NULL, "
+                  "next_attempt_at = greatest(next_attempt_at, now() + $2::bigint * "
+                  "interval '1 millisecond') WHERE id = ANY($1::bigint[]) AND claim_pid = "
+                  "pg_backend_pid()",
+                  2, p, on_ids_released, r, &e)) {
+        if (e.msg[0])
+            log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
+        free(r);
+        orphans_add(P, ids, n);
+    } else {
+        r->P = P;
+        r->sweep = sweep;
+        r->n = n;
+        memcpy(r->ids, ids, n * sizeof *ids);
+        P->jobs_alive++;
+        P->releases++;
+        if (sweep)
+            P->orphans_busy = true;
+    }
+    sbuf_free(&lit);
+}
+
+/* Sweep: release the orphans (a copy: new ones may arrive while this runs). */
+static void orphans_release(push_service *P)
+{
+    if (!P->norphans || P->orphans_busy)
+        return;
+    size_t n = P->norphans;
+    int64_t *ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return;
+    memcpy(ids, P->orphans, n * sizeof *ids);
+    P->norphans = 0;
+    char nt[24];
+    snprintf(nt, sizeof nt, "%zu", n);
+    log_event(P->L->log, LOG_INFO, "push.releasing_stranded", "changes", nt, NULL);
+    release_ids(P, ids, n, 0, true);
+    free(ids);
+}
+
+/* A step failed before the job could settle its changes (a database error, a call that could
+ * not be submitted, a row that vanished): release every claim of the job for a retry after a
+ * pause, so that nothing stays claimed by this live session. A create that was sent keeps
+ * sent_at: the next claim settles it by the in-doubt path, never re-sending it blindly. */
+static void job_fail(pjob *j, const char *what, const char *msg)
+{
+    push_service *P = j->P;
+    if (P->closing) { /* the session closes: its claims die with it */
+        job_end(j);
+        return;
+    }
+    log_event(P->L->log, LOG_ERROR, "push.job_failed", "what", what, "table", j->table, "local_key",
+              j->keytxt, "error", msg ? msg : "", NULL);
+    j->releasing = true;
+    job_release(j, pick_all, 2000);
+}
+
 static void on_end_stmt(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
@@ -784,12 +1030,14 @@ static void on_end_stmt(pga_conn *c, PGresult *const *res, int nres, const pga_e
         /* The changes are still claimed by this (live) session, so nothing would ever pick
          * them up again: release them for a retry in a few seconds. A create that was sent is
          * then settled by the in-doubt path (external id lookup, or parked), never re-sent
-         * blindly. Only once: if releasing fails too, the claims die with the session. */
+         * blindly. Only once: if releasing fails too, they become orphans (below). */
         if (!j->releasing) {
             j->releasing = true;
             job_release(j, pick_all, 2000);
             return;
         }
+        /* releasing failed too: the sweep releases them (the session lives on) */
+        orphans_add_job(j);
     }
     job_end(j);
 }
@@ -812,6 +1060,8 @@ static void end_with(pjob *j, const pga_stmt *st, int n)
     if (j->P->closing || !j->P->db || pga_tx(j->P->db, st, n, on_end_stmt, j, &e)) {
         if (e.msg[0])
             log_event(j->P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
+        if (!j->P->closing)
+            orphans_add_job(j);
         job_end(j);
     }
 }
@@ -912,7 +1162,10 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
         log_event(P->L->log, LOG_ERROR, "push.writeback_map", "error", e.msg, NULL);
         map_row_free(&row);
         sbuf_free(&warn);
-        job_end(j);
+        /* the answer cannot be written back: retried with backoff, failed after max_attempts
+         * (a create stays in doubt: sent_at is kept) */
+        job_settle(j, "retrying", j->status, e.msg[0] ? e.msg : "unreadable answer", pick_all,
+                   false);
         return;
     }
     const char *rid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "id"));
@@ -923,7 +1176,7 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
         map_row_free(&row);
         sbuf_free(&warn);
         sbuf_free(&ids);
-        job_end(j);
+        job_fail(j, "write-back", "out of memory");
         return;
     }
     p[0] = j->keytxt;
@@ -1351,8 +1604,7 @@ static void do_create(pjob *j)
     gs_err e2 = {0};
     if (pga_query(P->db, "UPDATE ghlsync.changes SET sent_at = now() WHERE id = ANY($1::bigint[])",
                   1, p, on_marked, j, &e2)) {
-        log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e2.msg, NULL);
-        job_end(j);
+        job_fail(j, "marking a create as sent", e2.msg);
     }
     sbuf_free(&ids);
 }
@@ -1364,9 +1616,7 @@ static void on_marked(pga_conn *c, PGresult *const *res, int nres, const pga_err
     (void)nres;
     pjob *j = ud;
     if (err || j->P->closing) {
-        if (err && !j->P->closing)
-            log_db(j->P, "marking a create as sent", err);
-        job_end(j);
+        job_fail(j, "marking a create as sent", err ? err->err.msg : NULL);
         return;
     }
     cJSON *body = cJSON_Parse(cJSON_GetStringValue(j->stash));
@@ -1417,7 +1667,7 @@ static void do_put(pjob *j)
     j->set_ops = NULL;
     if (!set_ops_build(j)) {
         cJSON_Delete(body);
-        job_end(j);
+        job_fail(j, "set operations", "out of memory");
         return;
     }
     if (cJSON_GetArraySize(body) == 0) {
@@ -1426,8 +1676,8 @@ static void do_put(pjob *j)
         cJSON_Delete(body);
         if (cJSON_GetArraySize(j->set_ops) > 0)
             set_next(j);
-        else
-            fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e);
+        else if (fam->get(j->loc->hl, j->t->key, j->remote_id, RL_PRIO_PUSH, on_write_done, j, &e))
+            job_fail(j, "get", e.msg);
         return;
     }
     j->P->st.updates++;
@@ -1448,9 +1698,7 @@ static void on_conflicts_recorded(pga_conn *c, PGresult *const *res, int nres, c
     (void)nres;
     pjob *j = ud;
     if (err || j->P->closing) {
-        if (err && !j->P->closing)
-            log_db(j->P, "conflict check", err);
-        job_end(j);
+        job_fail(j, "conflict check", err ? err->err.msg : NULL);
         return;
     }
     /* res[0]: one row per compared column: conflict?, local wins?; in j->conflicts order */
@@ -1618,8 +1866,7 @@ static void on_remote_get(hl_result *r, void *ud)
     gs_err e2 = {0};
     if (!vals || sbuf_failed(&q) ||
         pga_query(P->db, sbuf_str(&q), np, vals, on_conflicts_recorded, j, &e2)) {
-        log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e2.msg, NULL);
-        job_end(j);
+        job_fail(j, "conflict check", e2.msg);
     }
     free(vals);
     cJSON_Delete(plist);
@@ -1632,7 +1879,7 @@ static void do_update(pjob *j)
 {
     j->changed = calloc(j->t->ncols, sizeof *j->changed);
     if (!j->changed) {
-        job_end(j);
+        job_fail(j, "update", "out of memory");
         return;
     }
     for (size_t i = 0; i < j->n; i++)
@@ -1746,16 +1993,14 @@ static void on_row(pga_conn *c, PGresult *const *res, int nres, const pga_error 
     (void)nres;
     pjob *j = ud;
     if (err || j->P->closing) {
-        if (err && !j->P->closing)
-            log_db(j->P, "reading a row to push", err);
-        job_end(j);
+        job_fail(j, "reading a row to push", err ? err->err.msg : NULL);
         return;
     }
     PGresult *r = res[0];
     size_t n = j->t->ncols;
     j->values = calloc(n, sizeof *j->values);
-    if (!j->values || PQntuples(r) != 1) {
-        job_end(j);
+    if (!j->values || PQntuples(r) != 1 || PQnfields(r) < (int)n + 3) {
+        job_fail(j, "reading a row to push", j->values ? "unexpected result" : "out of memory");
         return;
     }
     for (size_t k = 0; k < n; k++)
@@ -1813,7 +2058,6 @@ static void job_start(pjob *j)
     gs_err e = {0};
     if (!j->schema || !j->table || !j->ch ||
         pga_query(j->P->db, j->t->select_sql, 4, p, on_row, j, &e)) {
-        log_event(j->P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
-        job_end(j);
+        job_fail(j, "reading a row to push", e.msg[0] ? e.msg : "out of memory");
     }
 }

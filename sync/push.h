@@ -40,13 +40,20 @@
  *            is retried together with the next local change to the same row, or by `ghlsync
  *            errors retry`. RETRYABLE/AUTH: 'retrying' with exponential backoff, 'failed' after
  *            max_attempts.
+ *   failure  every job ends with its claims settled or released, never left on the (live)
+ *            claim session: a database error or a call that cannot be submitted releases them
+ *            for a retry 2 s later; an answer that cannot be written back is 'retrying'; a
+ *            claimed record with no target here is released for 60 s. Claims whose release
+ *            fails too are kept in memory and released by the next sweep. On push_free the
+ *            session closes, and its claims die with it.
  *
  * Woken by LISTEN (PUSH_NOTIFY_CHANNEL, payload = location id), by push_wake, and by a sweep
  * timer (safety net for lost notifications and for backoff deadlines). Requests go through the
  * location's rate budget with RL_PRIO_PUSH, one fairness queue per object.
  *
- * Ownership: the service copies ids/keys; hl_location, the models and the gs_loop are borrowed
- * and must outlive it (push_set_model swaps a model after a schema change). push_free may be
+ * Ownership: the service copies ids/keys; hl_location and the gs_loop are borrowed and must
+ * outlive it; a model is borrowed until its release hook runs (push_target.release), or must
+ * outlive the service (push_set_model swaps a model after a schema change). push_free may be
  * called with jobs in flight: it stops claiming, closes its connections, and the memory is
  * released when the last in-flight API callback has come back (hl_client_free / gs_loop_close
  * make them come back). Loop thread only.
@@ -73,6 +80,11 @@ typedef struct push_target {
     enum cfg_conflict conflict;    /* policy */
     const char *external_id_field; /* field key or property key; NULL = none */
     bool hard_delete;              /* soft_delete = false: a remote deletion removes the row */
+    /* Called once when the service no longer uses `model` (its target was freed: replaced and
+     * no job left on it, or the service released); lets the caller hold a reference for it.
+     * NULL = the model simply outlives the service. */
+    void (*release)(void *ud);
+    void *release_ud;
 } push_target;
 
 typedef struct push_opts {
@@ -97,9 +109,12 @@ typedef struct push_stats {
 
 int push_new(gs_loop *L, const push_opts *o, push_service **out, gs_err *e);
 int push_add_target(push_service *p, const push_target *t, gs_err *e);
-/* Replace the model of a target (same location and object key). GS_ENOTFOUND if unknown. */
+/* Replace the model of a target (same location and object key); release/release_ud as in
+ * push_target (called only on success). The old target is freed when its last job ends. Call it
+ * only when the schema changed. GS_ENOTFOUND if unknown. */
 int push_set_model(push_service *p, const char *location_id, const char *object_key,
-                   const schema_object *model, gs_err *e);
+                   const schema_object *model, void (*release)(void *ud), void *release_ud,
+                   gs_err *e);
 /* Connect (LISTEN, claim session) and start claiming. */
 int push_start(push_service *p, gs_err *e);
 /* Claim now for one location (NULL = all), as a notification would. */

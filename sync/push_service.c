@@ -10,13 +10,8 @@
 typedef struct push_svc {
     struct engine *E;
     push_service *P;
-    struct ref {
-        const struct engine_object *eo;
-        ps_model *m;
-    } * cur; /* the model of each target */
+    const struct engine_object **cur; /* the objects with a push target */
     size_t ncur;
-    ps_model **old; /* replaced models that jobs in flight may still use */
-    size_t nold;
 } push_svc;
 
 bool push_service_pushes(const struct engine_object *eo)
@@ -24,21 +19,21 @@ bool push_service_pushes(const struct engine_object *eo)
     return eo->settings && eo->settings->direction != CFG_DIR_PULL;
 }
 
-static int keep_ref(push_svc *s, const struct engine_object *eo, gs_err *e)
+static int keep_obj(push_svc *s, const struct engine_object *eo, gs_err *e)
 {
-    struct ref *n = realloc(s->cur, (s->ncur + 1) * sizeof *n);
+    const struct engine_object **n = realloc(s->cur, (s->ncur + 1) * sizeof *n);
     if (!n)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     s->cur = n;
-    s->cur[s->ncur++] = (struct ref){eo, ps_model_ref(eo->model)};
+    s->cur[s->ncur++] = eo;
     return 0;
 }
 
-static void drop_old(push_svc *s)
+/* push_target.release: each target holds a reference on its model, dropped by push.c when the
+ * target is freed (replaced and its last job ended, or the service released). */
+static void unref_model(void *m)
 {
-    for (size_t i = 0; i < s->nold; i++)
-        ps_model_unref(s->old[i]);
-    s->nold = 0;
+    ps_model_unref(m);
 }
 
 void push_service_stop(void *state)
@@ -46,12 +41,8 @@ void push_service_stop(void *state)
     push_svc *s = state;
     if (!s)
         return;
-    /* Jobs still in flight end on their callbacks without touching the models (push.h). */
+    /* The targets' model references go with the targets (after the last job in flight). */
     push_free(s->P);
-    drop_old(s);
-    free(s->old);
-    for (size_t i = 0; i < s->ncur; i++)
-        ps_model_unref(s->cur[i].m);
     free(s->cur);
     free(s);
 }
@@ -70,7 +61,9 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
     if (!s)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     s->E = E;
-    push_opts o = {.conninfo = E->conninfo,
+    /* claims live as long as the session that took them, and LISTEN needs one: both on the
+     * session conninfo ([database] session_url) */
+    push_opts o = {.conninfo = c->database.session_url ? c->database.session_url : E->conninfo,
                    .batch_size = c->push.batch_size,
                    .max_attempts = c->push.max_attempts,
                    .backoff_base_ms = c->push.backoff_base_ms,
@@ -101,10 +94,14 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
                              .model = eo->model->obj,
                              .conflict = eo->settings->conflict,
                              .external_id_field = eo->settings->external_id_field,
-                             .hard_delete = !eo->settings->soft_delete};
+                             .hard_delete = !eo->settings->soft_delete,
+                             .release = unref_model,
+                             .release_ud = ps_model_ref(eo->model)};
             rc = push_add_target(s->P, &t, e);
+            if (rc)
+                ps_model_unref(t.release_ud);
             if (!rc)
-                rc = keep_ref(s, eo, e);
+                rc = keep_obj(s, eo, e);
             /* pushes share this location with backfill: pace the rest evenly (ratelimit.h) */
             if (!rc && L->hl)
                 rl_loc_set_smooth(hl_location_budget(L->hl), true);
@@ -139,32 +136,23 @@ void push_service_model_changed(void *state, struct engine_object *eo)
     push_svc *s = state;
     if (!s || !eo->model || !push_service_pushes(eo))
         return;
-    struct ref *r = NULL;
-    for (size_t i = 0; i < s->ncur && !r; i++)
-        if (s->cur[i].eo == eo)
-            r = &s->cur[i];
-    if (!r)
+    bool known = false;
+    for (size_t i = 0; i < s->ncur && !known; i++)
+        known = s->cur[i] == eo;
+    if (!known)
         return;
-    /* Schemas are re-fetched every few minutes: release what no job can use any more. */
-    if (push_inflight(s->P) == 0)
-        drop_old(s);
-    ps_model **n = realloc(s->old, (s->nold + 1) * sizeof *n);
+    ps_model *ref = ps_model_ref(eo->model);
     gs_err e = {0};
-    if (!n || push_set_model(s->P, eo->loc->cfg->id, eo->key, eo->model->obj, &e)) {
+    if (push_set_model(s->P, eo->loc->cfg->id, eo->key, eo->model->obj, unref_model, ref, &e)) {
         /* keep the old target and its model: stale columns beat a dangling model */
-        log_event(s->E->log, LOG_ERROR, "push.model_failed", "object", eo->key, "error",
-                  n ? e.msg : "out of memory", NULL);
-        if (n)
-            s->old = n;
-        return;
+        ps_model_unref(ref);
+        log_event(s->E->log, LOG_ERROR, "push.model_failed", "object", eo->key, "error", e.msg,
+                  NULL);
     }
-    s->old = n;
-    s->old[s->nold++] = r->m;
-    r->m = ps_model_ref(eo->model);
 }
 
 /* The location an INSERT without location_id belongs to: the only one syncing the object. */
-static const char *default_location(const struct engine *E, const char *key)
+const char *push_service_default_location(const struct engine *E, const char *key)
 {
     const char *only = NULL;
     int n = 0;
@@ -186,6 +174,6 @@ int push_service_triggers(struct engine *E, const struct engine_object *eo, gs_e
     if (!eo->model || !eo->settings)
         return 0;
     trig_settings ts = {.direction = eo->settings->direction,
-                        .default_location_id = default_location(E, eo->key)};
+                        .default_location_id = push_service_default_location(E, eo->key)};
     return triggers_apply(E->db, eo->model->obj, &ts, e);
 }

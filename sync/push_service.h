@@ -39,6 +39,10 @@ void push_service_model_changed(void *state, struct engine_object *eo);
  * configured location syncs that object. */
 int push_service_triggers(struct engine *E, const struct engine_object *eo, gs_err *e);
 
+/* The location an INSERT without location_id gets: the only configured location syncing
+ * object `key`, else NULL (borrowed from the configuration). */
+const char *push_service_default_location(const struct engine *E, const char *key);
+
 /* True when the object's local writes are pushed (direction both/push). */
 bool push_service_pushes(const struct engine_object *eo);
 

@@ -18,6 +18,15 @@ static void qtable(sbuf *b, const schema_object *m)
     ident_quote(b, m->table);
 }
 
+/* The engine's own writes (ghlsync.origin = 'engine' in a session of the engine's role, migration
+ * 005) do not fire the row triggers at all: pull upserts every row, and a WHEN condition costs
+ * far less than entering the function (SECURITY DEFINER with its own search_path) to return at
+ * once. Any other session fires them, and a role that claims the origin without being the
+ * engine is refused inside the function. */
+#define NOT_ENGINE                                                                                 \
+    " WHEN (pg_catalog.current_setting('ghlsync.origin', true) IS DISTINCT FROM 'engine' OR NOT "  \
+    "pg_catalog.has_schema_privilege(session_user, 'ghlsync', 'CREATE'))"
+
 static void arg(sbuf *b, const char *s)
 {
     sbuf_puts(b, ", ");
@@ -39,7 +48,7 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
         sbuf_printf(out, "DROP TRIGGER IF EXISTS ghlsync_capture ON %s;\n", tbl);
         sbuf_printf(out,
                     "CREATE OR REPLACE TRIGGER ghlsync_readonly BEFORE INSERT OR UPDATE OR DELETE "
-                    "ON %s FOR EACH ROW EXECUTE FUNCTION ghlsync.reject_write(",
+                    "ON %s FOR EACH ROW" NOT_ENGINE " EXECUTE FUNCTION ghlsync.reject_write(",
                     tbl);
         ident_quote_literal(out, m->key);
         sbuf_puts(out, ");\n");
@@ -47,7 +56,7 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
         sbuf_printf(out, "DROP TRIGGER IF EXISTS ghlsync_readonly ON %s;\n", tbl);
         sbuf_printf(out,
                     "CREATE OR REPLACE TRIGGER ghlsync_capture BEFORE INSERT OR UPDATE OR DELETE "
-                    "ON %s FOR EACH ROW EXECUTE FUNCTION ghlsync.capture(",
+                    "ON %s FOR EACH ROW" NOT_ENGINE " EXECUTE FUNCTION ghlsync.capture(",
                     tbl);
         ident_quote_literal(out, m->key);
         arg(out, s->default_location_id);

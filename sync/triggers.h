@@ -5,11 +5,14 @@
  * appends a row to ghlsync.changes in the writer's own transaction (op, local key, remote id, the
  * changed pushable columns only with old and new values, the row's updated_at as base version)
  * and NOTIFYs channel PUSH_NOTIFY_CHANNEL with the location id; the row's _sync_state becomes
- * 'pending'. Sessions that ran `SET ghlsync.origin = 'engine'` (pull, push write-back) are
- * skipped, so the engine's own writes never echo back. An update that touches only columns that
- * are not pushed (id, timestamps, _sync_state...) records nothing.
- * For direction "pull" the triggers reject local writes with an error that says why (SQLSTATE
- * 25006, with DETAIL and HINT). TRUNCATE is rejected in every mode (no row trigger would see it).
+ * 'pending'. Sessions of the engine's role (migration 005: it may create in schema ghlsync) that
+ * set ghlsync.origin = 'engine' (per session, or per transaction with set_config(..., true);
+ * pull, push write-back) do not fire the triggers (a WHEN condition), so the engine's own writes
+ * never echo back; any other role that sets it is refused (SQLSTATE 42501), never skipped. An
+ * update that touches only columns that are not pushed (id, timestamps, _sync_state...) records
+ * nothing. For direction "pull" the triggers reject local writes with an error that says why
+ * (SQLSTATE 25006, with DETAIL and HINT). TRUNCATE is rejected in every mode (no row trigger would
+ * see it).
  *
  * The trigger functions themselves are in migrations/003_push.sql (ghlsync.capture,
  * ghlsync.reject_write, ghlsync.reject_truncate); this module generates the per-table CREATE

@@ -398,6 +398,252 @@ static void prepared_errors(void)
     gs_loop_close(&L);
 }
 
+/* ---- sessions that die ---- */
+
+typedef struct {
+    PGconn *admin;
+    uv_timer_t t;
+    int killed;
+} killer;
+
+/* Terminate every other session of the test database (what a server restart does to us). */
+static int kill_sessions(PGconn *admin)
+{
+    char *n = tpg_scalar(admin, "select count(pg_terminate_backend(pid))::text from "
+                                "pg_stat_activity where datname = current_database() and pid <> "
+                                "pg_backend_pid()");
+    int k = n ? atoi(n) : -1;
+    free(n);
+    return k;
+}
+
+static void on_kill(uv_timer_t *t)
+{
+    killer *k = t->data;
+    k->killed = kill_sessions(k->admin);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void arm_killer(gs_loop *L, killer *k, uint64_t ms)
+{
+    uv_timer_init(&L->uv, &k->t);
+    k->t.data = k;
+    uv_timer_start(&k->t, on_kill, ms, 0);
+}
+
+static void keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* An idle connection does not hold the loop: something else must (the engine has its timers). */
+static void wait_reconnects(gs_loop *L, uint64_t n)
+{
+    uv_timer_t t;
+    uv_timer_init(&L->uv, &t);
+    uv_timer_start(&t, keepalive, 10, 10);
+    uint64_t deadline = uv_hrtime() + 5000000000ULL;
+    while (L->db.reconnects < n && uv_hrtime() < deadline)
+        uv_run(&L->uv, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&L->uv, UV_RUN_NOWAIT);
+}
+
+static void lost_session_reconnects_and_reruns_tx(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    PGconn *admin = PQconnectdb(ci);
+    TEST_REQUIRE(PQstatus(admin) == CONNECTION_OK);
+    ctx x = {0};
+    gs_err e = {0};
+    tag t0 = {.x = &x, .id = 0};
+    pga_query(c, "select pg_backend_pid()::text", 0, NULL, record, &t0, &e);
+    run_until_calls(&L, &x, 1);
+    char first_pid[1100];
+    snprintf(first_pid, sizeof first_pid, "%s", t0.last);
+
+    /* idle session killed: noticed, re-established, next work runs on the new session */
+    TEST_EQ_INT(kill_sessions(admin), 1);
+    wait_reconnects(&L, 1);
+    TEST_EQ_INT((int)L.db.reconnects, 1);
+    TEST_EQ_INT(L.db.down, 0);
+    TEST_EQ_INT((int)L.db.outages, 1);
+
+    /* a transaction on the wire when the session dies (before COMMIT) runs again, once */
+    killer k = {.admin = admin};
+    arm_killer(&L, &k, 150);
+    pga_stmt tx[2] = {{"insert into t values (1, 'once')", 0, NULL},
+                      {"select pg_sleep(0.6)::text", 0, NULL}};
+    tag t1 = {.x = &x, .id = 1};
+    TEST_REQUIRE(pga_tx(c, tx, 2, record, &t1, &e) == 0);
+    tag t2 = {.x = &x, .id = 2};
+    pga_query(c, "select count(*)::text || ' ' || pg_backend_pid() from t", 0, NULL, record, &t2,
+              &e);
+    run_until_calls(&L, &x, 3);
+    TEST_EQ_INT(k.killed, 1);
+    TEST_CHECK_MSG(!t1.failed, "the transaction failed: %s", t1.last);
+    TEST_CHECK_MSG(strncmp(t2.last, "1 ", 2) == 0, "rows and pid: %s", t2.last);
+    TEST_CHECK(strcmp(t2.last + 2, first_pid) != 0);
+    TEST_EQ_INT((int)L.db.reconnects, 2);
+
+    /* a single statement sent when the session dies: in doubt, said so */
+    killer k2 = {.admin = admin};
+    arm_killer(&L, &k2, 150);
+    tag t3 = {.x = &x, .id = 3};
+    pga_query(c, "select pg_sleep(0.6)::text", 0, NULL, record, &t3, &e);
+    run_until_calls(&L, &x, 4);
+    TEST_CHECK(t3.failed);
+    TEST_CHECK_MSG(strstr(t3.last, "connection to PostgreSQL lost") != NULL, "%s", t3.last);
+    tag t4 = {.x = &x, .id = 4};
+    pga_query(c, "select 'after'", 0, NULL, record, &t4, &e);
+    run_until_calls(&L, &x, 5);
+    TEST_EQ_STR(t4.last, "after");
+    TEST_CHECK(pga_outage_seconds(&L) > 0);
+    PQfinish(admin);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static int last_code, last_in_doubt;
+static void record_code(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    last_code = err ? err->err.code : 0;
+    last_in_doubt = err ? err->in_doubt : 0;
+    record(c, res, nres, err, ud);
+}
+
+static void in_doubt_is_flagged(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    PGconn *admin = PQconnectdb(ci);
+    TEST_REQUIRE(PQstatus(admin) == CONNECTION_OK);
+    ctx x = {0};
+    gs_err e = {0};
+    killer k = {.admin = admin};
+    arm_killer(&L, &k, 150);
+    tag t = {.x = &x, .id = 1};
+    pga_query(c, "select pg_sleep(0.6)::text", 0, NULL, record_code, &t, &e);
+    run_until_calls(&L, &x, 1);
+    TEST_EQ_INT(last_code, GS_EDBLOST);
+    TEST_EQ_INT(last_in_doubt, 1);
+    PQfinish(admin);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static void tx_setup_is_per_transaction(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    TEST_REQUIRE(pga_set_tx_setup(c, "SELECT set_config('ghlsync.origin', 'engine', true), "
+                                     "set_config('lock_timeout', '1234ms', true)") == 0);
+    TEST_REQUIRE(pga_set_session(c, "SET application_name = 'pga_test'") == 0);
+    ctx x = {0};
+    gs_err e = {0};
+    tag t1 = {.x = &x, .id = 1}, t2 = {.x = &x, .id = 2}, t3 = {.x = &x, .id = 3},
+        t4 = {.x = &x, .id = 4};
+    const char *q = "select current_setting('ghlsync.origin', true) || ' ' || "
+                    "current_setting('lock_timeout') || ' ' || current_setting('application_name')";
+    pga_query(c, q, 0, NULL, record, &t1, &e); /* single statement: pipelined set-up */
+    pga_stmt tx[1] = {{q, 0, NULL}};
+    pga_tx(c, tx, 1, record, &t2, &e); /* transaction: BEGIN; set-up */
+    const char *names[1] = {"named_q"};
+    pga_tx_named(c, tx, names, 1, record, &t3, &e);
+    run_until_calls(&L, &x, 3);
+    TEST_EQ_STR(t1.last, "engine 1234ms pga_test");
+    TEST_EQ_STR(t2.last, "engine 1234ms pga_test");
+    TEST_EQ_STR(t3.last, "engine 1234ms pga_test");
+    /* nothing stays in the session: without the set-up the settings are gone */
+    pga_set_tx_setup(c, NULL);
+    pga_query(c, q, 0, NULL, record, &t4, &e);
+    run_until_calls(&L, &x, 4);
+    TEST_CHECK_MSG(strncmp(t4.last, " ", 1) == 0 || strncmp(t4.last, "  ", 2) == 0 ||
+                       strstr(t4.last, "engine") == NULL,
+                   "session kept: %s", t4.last);
+    TEST_CHECK(strstr(t4.last, "1234ms") == NULL);
+    /* a failing set-up fails the work */
+    pga_set_tx_setup(c, "SELECT no_such_function()");
+    tag t5 = {.x = &x, .id = 5}, t6 = {.x = &x, .id = 6};
+    pga_query(c, "insert into t values (9, 'x')", 0, NULL, record, &t5, &e);
+    pga_stmt ins[1] = {{"insert into t values (10, 'y')", 0, NULL}};
+    pga_tx(c, ins, 1, record, &t6, &e);
+    run_until_calls(&L, &x, 6);
+    TEST_CHECK(t5.failed && strstr(t5.last, "no_such_function") != NULL);
+    TEST_CHECK(t6.failed && strstr(t6.last, "no_such_function") != NULL);
+    pga_set_tx_setup(c, NULL);
+    tag t7 = {.x = &x, .id = 7};
+    pga_query(c, "select count(*)::text from t", 0, NULL, record, &t7, &e);
+    run_until_calls(&L, &x, 7);
+    TEST_EQ_STR(t7.last, "0");
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static void unnamed_mode_prepares_nothing(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    pga_set_unnamed(c, 1);
+    ctx x = {0};
+    gs_err e = {0};
+    const char *v[1] = {"5"};
+    pga_stmt st[1] = {{"insert into t values ($1::int, 'n')", 1, v}};
+    const char *names[1] = {"ins"};
+    tag t1 = {.x = &x, .id = 1}, t2 = {.x = &x, .id = 2}, t3 = {.x = &x, .id = 3};
+    pga_tx_named(c, st, names, 1, record, &t1, &e);
+    const char *v2[1] = {"6"};
+    pga_query_prepared(c, "ins", 1, v2, record, &t2, &e);
+    pga_query(c,
+              "select (select count(*) from pg_prepared_statements) || ' ' || "
+              "(select count(*) from t)",
+              0, NULL, record, &t3, &e);
+    run_until_calls(&L, &x, 3);
+    TEST_CHECK(!t1.failed && !t2.failed);
+    TEST_CHECK(pga_is_prepared(c, "ins"));
+    TEST_EQ_STR(t3.last, "0 2");
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+static void prepared_again_after_reconnect(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    PGconn *admin = PQconnectdb(ci);
+    ctx x = {0};
+    gs_err e = {0};
+    tag t1 = {.x = &x, .id = 1}, t2 = {.x = &x, .id = 2};
+    pga_prepare(c, "q", "select 'p' || $1::text", 1, record, &t1, &e);
+    run_until_calls(&L, &x, 1);
+    kill_sessions(admin);
+    wait_reconnects(&L, 1);
+    const char *v[1] = {"1"};
+    pga_query_prepared(c, "q", 1, v, record, &t2, &e);
+    run_until_calls(&L, &x, 2);
+    TEST_CHECK_MSG(!t2.failed, "%s", t2.last);
+    TEST_EQ_STR(t2.last, "p1");
+    PQfinish(admin);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
 int main(void)
 {
     if (!tpg_available()) {
@@ -412,5 +658,10 @@ int main(void)
     TEST_RUN(bad_conninfo_fails_pending);
     TEST_RUN(prepared_once_per_connection);
     TEST_RUN(prepared_errors);
+    TEST_RUN(lost_session_reconnects_and_reruns_tx);
+    TEST_RUN(in_doubt_is_flagged);
+    TEST_RUN(tx_setup_is_per_transaction);
+    TEST_RUN(unnamed_mode_prepares_nothing);
+    TEST_RUN(prepared_again_after_reconnect);
     return test_done();
 }

@@ -399,6 +399,12 @@ bool rt_ready(void *ud, char *why, size_t len)
 {
     gs_runtime *rt = ud;
     uint64_t now = gs_loop_now_ms(rt->L);
+    if (rt->L->db.down) {
+        snprintf(why, len, "database unreachable (%d connection%s without a session for %.0f s)",
+                 rt->L->db.down, rt->L->db.down == 1 ? "" : "s",
+                 (double)(now - rt->L->db.outage_start_ms) / 1000.0);
+        return false;
+    }
     if (!rt->last_ok_ms || now - rt->last_ok_ms > 3 * (uint64_t)rt->interval_ms) {
         snprintf(why, len, "database not reachable (no successful query in the last %lld ms)",
                  (long long)(3 * rt->interval_ms));

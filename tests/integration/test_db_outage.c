@@ -21,8 +21,7 @@
 
 static bool ready(void)
 {
-    return tpg_available() && getenv("GHLSYNC_BIN") && getenv("HLSIM_BIN") &&
-           getenv("GHLSYNC_TOP");
+    return tpg_available() && getenv("GHLSYNC_BIN") && getenv("HLSIM_BIN") && getenv("GHLSYNC_TOP");
 }
 
 static char *slurp(const char *path)
@@ -325,12 +324,11 @@ static void stalled_write_fails_healthz(void)
         st = get(port, "/healthz", &body);
     }
     TEST_EQ_INT(st, 503);
-    TEST_CHECK_MSG(body && strstr(body, "unhealthy: a database statement"), "%s",
-                   body ? body : "");
+    TEST_CHECK_MSG(body && strstr(body, "unhealthy: a database statement"), "%s", body ? body : "");
     free(body);
     TEST_CHECK(tpg_exec(c, "ROLLBACK"));
-    TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet WHERE name = 'blocked'", "1",
-                                 10000));
+    TEST_CHECK(
+        tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet WHERE name = 'blocked'", "1", 10000));
     TEST_EQ_INT(get(port, "/healthz", NULL), 200);
     kill(p, SIGTERM);
     TEST_EQ_INT(tpull_wait(p, 8000), 0);

@@ -535,10 +535,19 @@ static void *service_state(struct engine *E, const char *name)
     return NULL;
 }
 
+int engine_db_revive(struct engine *E, gs_err *e)
+{
+    return db_revive(E->db, session_sql, e);
+}
+
 int engine_apply_schema(struct engine *E, struct engine_object *eo, schema_object *obj,
                         bool *changed, gs_err *e)
 {
     *changed = false;
+    if (engine_db_revive(E, e) != 0) {
+        schema_object_free(obj);
+        return e->code;
+    }
     bool trig = false;
     ddl_plan plan;
     ddl_plan_init(&plan);

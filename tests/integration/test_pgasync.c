@@ -1,5 +1,6 @@
 /* pgasync against the private PostgreSQL: order, parameters, transactions, errors, and that the
  * loop keeps running while a statement is in progress. */
+#include "db.h"
 #include "loop.h"
 #include "pgasync.h"
 #include "test.h"
@@ -644,6 +645,27 @@ static void prepared_again_after_reconnect(void)
     gs_loop_close(&L);
 }
 
+/* The synchronous start-up connection (db.h) comes back with its session settings. */
+static void db_revive_reconnects(void)
+{
+    char ci[256];
+    PGconn *admin = tpg_fresh_db("dbrevive", ci, sizeof ci);
+    TEST_REQUIRE(admin != NULL);
+    PGconn *c = NULL;
+    gs_err e = {0};
+    TEST_REQUIRE(db_connect(ci, &c, &e) == 0);
+    TEST_EQ_INT(db_revive(c, "SET application_name = 'revived'", &e), 0); /* alive: no-op */
+    TEST_EQ_INT(kill_sessions(admin), 1);
+    TEST_CHECK(db_exec(c, "SELECT 1", &e) != 0); /* the loss is seen by the next call */
+    TEST_EQ_INT(db_revive(c, "SET application_name = 'revived'", &e), 0);
+    char *v = tpg_scalar(c, "SELECT current_setting('application_name') || ' ' || "
+                            "current_setting('TimeZone')");
+    TEST_EQ_STR(v ? v : "", "revived UTC");
+    free(v);
+    PQfinish(c);
+    PQfinish(admin);
+}
+
 int main(void)
 {
     if (!tpg_available()) {
@@ -663,5 +685,6 @@ int main(void)
     TEST_RUN(tx_setup_is_per_transaction);
     TEST_RUN(unnamed_mode_prepares_nothing);
     TEST_RUN(prepared_again_after_reconnect);
+    TEST_RUN(db_revive_reconnects);
     return test_done();
 }

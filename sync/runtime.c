@@ -249,7 +249,7 @@ static void on_upsert_ctx(pga_conn *c, PGresult *const *res, int nres, const pga
         upsert_done(u->l, err == NULL);
     if (err) {
         rt->round_ok = false;
-        if (!rt->closing)
+        if (!rt->closing && err->err.code != GS_EDBLOST) /* an outage: logged by pgasync */
             log_event(rt->L->log, LOG_WARN, "runtime.write_failed", "error", err->err.msg, NULL);
     }
     free(u);
@@ -262,7 +262,7 @@ static void on_gauges(pga_conn *c, PGresult *const *res, int nres, const pga_err
     gs_runtime *rt = ud;
     if (err || nres < 1 || rt->closing) {
         rt->round_ok = false;
-        if (err && !rt->closing)
+        if (err && !rt->closing && err->err.code != GS_EDBLOST)
             log_event(rt->L->log, LOG_WARN, "runtime.query_failed", "error", err->err.msg, NULL);
         round_finished(rt);
         return;

@@ -337,6 +337,82 @@ static void stalled_write_fails_healthz(void)
     tsim_stop(&s);
 }
 
+static long sim_counter(const tsim *s, const char *route)
+{
+    char *body = NULL;
+    tsim_admin(s, "GET", "/_admin/counters", NULL, &body);
+    cJSON *j = cJSON_Parse(body ? body : "");
+    free(body);
+    const cJSON *t = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "byEndpoint"), route), "total");
+    long n = cJSON_IsNumber(t) ? (long)t->valuedouble : 0;
+    cJSON_Delete(j);
+    return n;
+}
+
+/* Every session of the engine dies while a push is waiting for HighLevel's answer (what a
+ * failover does). The claim belonged to the dead session: the new one takes it over before it
+ * sweeps, so the record is not claimed and sent a second time; the change ends done, once. */
+static void claims_retaken_after_sessions_die(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "10", "--burst", "100000", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512];
+    PGconn *c = tpg_fresh_db("dbclaims", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci,
+                              "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\n"
+                              "[metrics]\nlisten = \"127.0.0.1:0\"\n\n",
+                              cfg, sizeof cfg));
+    char log[600];
+    snprintf(log, sizeof log, "%s.log", cfg);
+    setenv("GHLSYNC_PUSH_SWEEP_MS", "300", 1);
+    const char *a[] = {"--log-format", "json", "run", NULL};
+    pid_t p = tpull_spawn(cfg, a, log);
+    unsetenv("GHLSYNC_PUSH_SWEEP_MS");
+    TEST_REQUIRE(p > 0);
+    int port = 0;
+    for (long t0 = tpull_now_ms(); !port && tpull_now_ms() - t0 < 15000; usleep(100 * 1000))
+        port = logged_port(log);
+    TEST_REQUIRE(port > 0);
+    TEST_CHECK(wait_readyz(port, 200, 30000, NULL));
+    TEST_EQ_INT(tsim_admin(&s, "POST", "/_admin/faults",
+                           "{\"kind\":\"latency\",\"method\":\"PUT\",\"ms\":6000,\"count\":1}",
+                           NULL),
+                201);
+    long puts0 = sim_counter(&s, "PUT /objects/{schemaKey}/records/{id}");
+    TEST_CHECK(tpg_exec(c, "UPDATE ghl.pet SET name = 'claimed-once' WHERE _local_id = (SELECT "
+                           "min(_local_id) FROM ghl.pet)"));
+    TEST_CHECK(tpull_wait_scalar(c,
+                                 "SELECT count(*) FROM ghlsync.changes WHERE claim_pid IS NOT "
+                                 "NULL AND state = 'pending'",
+                                 "1", 10000));
+    /* the PUT is on its way (answered after 6 s) */
+    char *k = tpg_scalar(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                            "datname = current_database() AND pid <> pg_backend_pid()");
+    printf("# terminated %s sessions of the engine\n", k ? k : "?");
+    TEST_CHECK(k && atoi(k) >= 3);
+    free(k);
+    long killed_at = tpull_now_ms();
+    TEST_CHECK(
+        tpull_wait_scalar(c, "SELECT string_agg(state, ',') FROM ghlsync.changes", "done", 15000));
+    printf("# the change was done %ld ms after the sessions died\n", tpull_now_ms() - killed_at);
+    /* the simulator counts a request when it answers: let the delayed one answer */
+    long rest = 7000 - (tpull_now_ms() - killed_at);
+    if (rest > 0)
+        usleep((useconds_t)rest * 1000);
+    long puts = sim_counter(&s, "PUT /objects/{schemaKey}/records/{id}") - puts0;
+    TEST_EQ_INT(puts, 1);
+    TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
+    kill(p, SIGTERM);
+    TEST_EQ_INT(tpull_wait(p, 8000), 0);
+    print_problems(log);
+    unlink(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
@@ -345,6 +421,7 @@ int main(void)
     }
     TEST_RUN(run_survives_restarts);
     TEST_RUN(stalled_write_fails_healthz);
+    TEST_RUN(claims_retaken_after_sessions_die);
     /* whatever happened, leave the server of tests/run.sh running for the next program */
     pg_ctl("resume", NULL);
     return test_done();

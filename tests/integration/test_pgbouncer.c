@@ -72,9 +72,8 @@ static void sync_through_pgbouncer(void)
     TEST_REQUIRE(db != NULL);
     snprintf(pooled, sizeof pooled, "host=%s port=" PGB_PORT " dbname=%s user=postgres", dir, db);
     snprintf(dbx, sizeof dbx, "pooler = \"transaction\"\nsession_url = \"%s\"\n", ci);
-    TEST_REQUIRE(tpull_config_db(&s, pooled, dbx,
-                                 "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\n\n", cfg,
-                                 sizeof cfg));
+    TEST_REQUIRE(tpull_config_db(
+        &s, pooled, dbx, "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\n\n", cfg, sizeof cfg));
     char log[600];
     snprintf(log, sizeof log, "%s.log", cfg);
 
@@ -103,9 +102,8 @@ static void sync_through_pgbouncer(void)
     snprintf(path, sizeof path, "/_admin/records/custom_objects.pet?locationId=%s", s.loc[0].id);
     TEST_EQ_INT(tsim_admin(&s, "POST", path, "{\"properties\":{\"name\":\"pooled-remote\"}}", NULL),
                 201);
-    TEST_CHECK(tpull_wait_scalar(c,
-                                 "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'", "2",
-                                 20000));
+    TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'",
+                                 "2", 20000));
     TEST_CHECK(tpull_wait_scalar(
         c, "SELECT count(*) FROM ghl.pet WHERE name LIKE 'pooled-%' AND id IS NOT NULL", "3",
         20000));

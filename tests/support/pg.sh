@@ -55,6 +55,9 @@ halt|resume|restart)
         as_owner "$bindir/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null ||
             { tail -20 "$dir/server.log" >&2; exit 1; }
     fi
+    if [ "$cmd" = resume ] && as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        exit 0 # running already
+    fi
     if [ "$cmd" != halt ]; then
         as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
             -o "$(cat "$dir/server.opts")" start >/dev/null || { tail -20 "$dir/server.log" >&2; exit 1; }

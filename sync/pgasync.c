@@ -764,8 +764,16 @@ static void drive(pga_conn *c)
                 watch(c, UV_READABLE);
                 return;
             }
-            if (!c->op_started_ms)
+            if (!c->op_started_ms) {
+                /* A session that died while idle (the server said FATAL and closed) is often
+                 * not noticed yet: look before sending, so that new work waits for the next
+                 * session instead of failing in doubt. */
+                if (!PQconsumeInput(c->pg) || session_gone(c)) {
+                    lost(c, PQerrorMessage(c->pg));
+                    return;
+                }
                 c->op_started_ms = now_ms(c);
+            }
             int sr = send_current(c);
             if (sr == SEND_FAILED) {
                 if (session_gone(c)) {

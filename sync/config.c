@@ -574,8 +574,8 @@ static int load_log(struct loader *L, const toml_value *t)
 
 static int load_pull(struct loader *L, const toml_value *t)
 {
-    static const char *const keys[] = {"page_size", "overlap", "full_scan_interval",
-                                       "poll_interval", NULL};
+    static const char *const keys[] = {"page_size",     "overlap",        "full_scan_interval",
+                                       "poll_interval", "outage_timeout", NULL};
     const char *S = "[pull]";
     struct cfg_pull *p = &L->c->pull;
     int rc;
@@ -583,7 +583,8 @@ static int load_pull(struct loader *L, const toml_value *t)
         (rc = get_int32(L, t, S, "page_size", 1, 100, &p->page_size)) ||
         (rc = get_duration(L, t, S, "overlap", 0, &p->overlap_ms)) ||
         (rc = get_duration(L, t, S, "full_scan_interval", 0, &p->full_scan_interval_ms)) ||
-        (rc = get_duration(L, t, S, "poll_interval", 100, &p->poll_interval_ms)))
+        (rc = get_duration(L, t, S, "poll_interval", 100, &p->poll_interval_ms)) ||
+        (rc = get_duration(L, t, S, "outage_timeout", 0, &p->outage_timeout_ms)))
         return rc;
     return 0;
 }
@@ -1020,6 +1021,7 @@ static int set_defaults(struct cfg *c)
     c->pull.overlap_ms = 5 * 60 * 1000;
     c->pull.full_scan_interval_ms = 24 * 3600 * 1000;
     c->pull.poll_interval_ms = 60 * 1000;
+    c->pull.outage_timeout_ms = 10 * 60 * 1000;
     c->push.enabled = true;
     c->push.batch_size = 50;
     c->push.max_attempts = 8;

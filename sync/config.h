@@ -108,6 +108,7 @@ struct cfg_pull {
     int64_t overlap_ms;            /* incremental pull re-reads this much before the watermark */
     int64_t full_scan_interval_ms; /* remote delete sweep; 0 = never */
     int64_t poll_interval_ms;      /* default per-object poll interval */
+    int64_t outage_timeout_ms;     /* one-shot backfill: keep retrying this long; 0 = give up */
 };
 
 struct cfg_push {

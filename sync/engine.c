@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The services `ghlsync run` starts after the pull workers. "ops" comes first: it starts
  * before and stops after the others, so that its final write of ghlsync.runtime counts their
@@ -81,33 +82,67 @@ static bool records_supported(const char *key)
     return strncmp(key, "custom_objects.", 15) == 0 || strcmp(key, "business") == 0;
 }
 
+/*
+ * The refresh token to start from. The configured file (read by the config loader) and the
+ * pair in ghlsync.oauth_tokens can disagree: the database is newer after a rotation whose file
+ * write failed, the file is newer after a database restore or a re-authorisation. The one
+ * written last wins (file mtime against the row's updated_at); the other becomes the fallback
+ * that oauth.c tries once if the first is refused, so a wrong guess costs one request.
+ */
 static int load_oauth(struct engine *E, const struct cfg_location *cl, char **access,
-                      char **refresh, int64_t *exp_ms, gs_err *e)
+                      char **refresh, char **alt, int64_t *exp_ms, gs_err *e)
 {
     *access = NULL;
+    *alt = NULL;
     *refresh = cl->refresh_token ? strdup(cl->refresh_token) : NULL;
     *exp_ms = 0;
     const char *p[1] = {cl->id};
     PGresult *r;
     int rc = db_query(E->db,
                       "SELECT access_token, refresh_token, "
-                      "(extract(epoch FROM expires_at) * 1000)::bigint "
+                      "(extract(epoch FROM expires_at) * 1000)::bigint, "
+                      "(extract(epoch FROM updated_at) * 1000)::bigint "
                       "FROM ghlsync.oauth_tokens WHERE location_id = $1",
                       1, p, &r, e);
     if (rc)
         return rc;
     if (PQntuples(r) == 1) {
-        free(*refresh);
-        *refresh = strdup(PQgetvalue(r, 0, 1));
+        const char *db_ref = PQgetvalue(r, 0, 1);
+        log_add_secret(E->log, db_ref);
+        int64_t db_ms = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        struct stat st;
+        bool file_newer = false;
+        if (*refresh && strcmp(*refresh, db_ref) != 0 && cl->refresh_token_file &&
+            stat(cl->refresh_token_file, &st) == 0) {
+            int64_t f_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+            file_newer = f_ms > db_ms;
+        }
+        if (*refresh && strcmp(*refresh, db_ref) != 0) {
+            log_event(E->log, LOG_INFO, "oauth.start_token", "location", cl->id, "from",
+                      file_newer ? "refresh_token_file" : "database", "msg",
+                      "the refresh token file and ghlsync.oauth_tokens differ; starting from the "
+                      "one written last, the other is the fallback",
+                      NULL);
+            if (!file_newer) {
+                *alt = *refresh;
+                *refresh = strdup(db_ref);
+            } else {
+                *alt = strdup(db_ref);
+            }
+        } else if (!*refresh) {
+            *refresh = strdup(db_ref);
+        }
+        /* the stored access token belongs to the stored pair; still valid until it expires */
         if (!PQgetisnull(r, 0, 0))
             *access = strdup(PQgetvalue(r, 0, 0));
         if (!PQgetisnull(r, 0, 2))
             *exp_ms = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-        log_add_secret(E->log, *refresh);
         if (*access)
             log_add_secret(E->log, *access);
     }
     PQclear(r);
+    if (!*refresh)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -158,12 +193,7 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     E->loop_ready = true;
     engine_tx_setup(c, E->loop.db.tx_setup, sizeof E->loop.db.tx_setup);
     E->loop.db.unnamed = c->database.pooler == CFG_POOLER_TRANSACTION;
-    const char *cid = NULL, *csec = NULL;
-    for (size_t i = 0; i < c->n_locations; i++)
-        if (c->locations[i].auth == CFG_AUTH_OAUTH) {
-            cid = c->locations[i].client_id;
-            csec = c->locations[i].client_secret;
-        }
+    /* App credentials are per location (oa_token_set_client below), never client-wide. */
     hl_client_opts hop = {.base_url = c->api.base_url,
                           .version = c->api.version,
                           .rate = {.burst = c->rate_limit.burst,
@@ -171,8 +201,6 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
                                    .daily = c->rate_limit.daily,
                                    .headroom = c->rate_limit.headroom},
                           .timeout_ms = (long)c->api.request_timeout_ms,
-                          .client_id = cid,
-                          .client_secret = csec,
                           .on_answer = forward_answer,
                           .on_answer_ud = E};
     if ((rc = hl_client_new(&E->loop, &hop, &E->hl, e)))
@@ -198,13 +226,23 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         L->E = E;
         L->cfg = cl;
         if (cl->auth == CFG_AUTH_OAUTH) {
-            char *acc, *ref;
+            char *acc, *ref, *alt;
             int64_t exp;
-            if ((rc = load_oauth(E, cl, &acc, &ref, &exp, e)))
+            if ((rc = load_oauth(E, cl, &acc, &ref, &alt, &exp, e)))
                 return rc;
             L->hl = hl_location_add(E->hl, cl->id, acc, ref, exp, E->meta, NULL, e);
+            if (L->hl &&
+                (oa_token_set_file(hl_location_token(L->hl), cl->refresh_token_file, alt) != 0 ||
+                 oa_token_set_client(hl_location_token(L->hl), cl->client_id, cl->client_secret) !=
+                     0)) {
+                free(acc);
+                free(ref);
+                free(alt);
+                return gs_err_set(e, GS_ENOMEM, "out of memory");
+            }
             free(acc);
             free(ref);
+            free(alt);
         } else {
             L->hl = hl_location_add(E->hl, cl->id, cl->token, NULL, 0, E->meta, NULL, e);
         }
@@ -246,6 +284,11 @@ void engine_close(struct engine *E)
         for (size_t j = 0; j < L->n_skipped; j++)
             free(L->skipped[j]);
         free(L->skipped);
+        for (size_t j = 0; j < L->n_unavailable; j++) {
+            free(L->unavailable[j].key);
+            free(L->unavailable[j].why);
+        }
+        free(L->unavailable);
     }
     free(E->locs);
     if (E->types)
@@ -292,6 +335,48 @@ void engine_wait(struct engine *E, const bool *flag)
 
 /* ---- discovery ---- */
 
+struct nap {
+    uv_timer_t t;
+    bool done;
+};
+
+static void nap_done(uv_timer_t *t)
+{
+    ((struct nap *)t->data)->done = true;
+}
+
+/* Wait on the loop (other work goes on). */
+static void engine_nap(struct engine *E, uint64_t ms)
+{
+    struct nap n = {.done = false};
+    uv_timer_init(&E->loop.uv, &n.t);
+    n.t.data = &n;
+    uv_timer_start(&n.t, nap_done, ms, 0);
+    engine_wait(E, &n.done);
+    uv_close((uv_handle_t *)&n.t, NULL);
+    uv_run(&E->loop.uv, UV_RUN_NOWAIT);
+}
+
+/* Start-up rides out an API outage ([pull] outage_timeout): true when the caller should send
+ * the calls that failed as retryable again, after this wait. */
+static bool outage_wait(struct engine *E, int64_t *since, size_t n_failed)
+{
+    int64_t budget = E->cfg->pull.outage_timeout_ms;
+    if (!n_failed || budget <= 0 || E->stopping)
+        return false;
+    int64_t now = (int64_t)gs_wall_ms();
+    if (!*since) {
+        *since = now;
+        log_event(E->log, LOG_WARN, "schema.waiting", "msg",
+                  "the API keeps failing at start; waiting and retrying (outage_timeout)", NULL);
+    }
+    if (now - *since >= budget)
+        return false;
+    int64_t waited = now - *since;
+    engine_nap(E, waited < 2000 ? 1000 : waited < 30000 ? 5000 : 15000);
+    return !E->stopping;
+}
+
 struct fetch {
     struct engine *E;
     struct engine_location *L;
@@ -303,9 +388,13 @@ struct fetch {
     bool *done;
 };
 
+/* fetch.status: 0 ok, else the hl_kind + 1, or FETCH_UNREADABLE when the server answered with
+ * a body the parser refuses (not an outage: waiting would not help). */
+#define FETCH_UNREADABLE 100
+
 static void fetch_done(struct fetch *f, hl_result *r)
 {
-    f->status = r->kind == HL_OK ? 0 : (int)r->kind + 1;
+    f->status = r->kind == HL_OK ? 0 : r->raw ? FETCH_UNREADABLE : (int)r->kind + 1;
     if (r->kind == HL_OK) {
         f->json = r->json;
         r->json = NULL;
@@ -390,6 +479,38 @@ static void settings_for(struct engine *E, const char *key, const char *loc, ddl
     }
 }
 
+/* Record (and log, and show in ghlsync.pull_state.last_error) an object left out. */
+static int note_unavailable(struct engine *E, struct engine_location *L, const char *key,
+                            const char *why, gs_err *e)
+{
+    struct engine_unavailable *u =
+        realloc(L->unavailable, (L->n_unavailable + 1) * sizeof *L->unavailable);
+    if (!u)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    L->unavailable = u;
+    u[L->n_unavailable] = (struct engine_unavailable){strdup(key), strdup(why)};
+    if (!u[L->n_unavailable].key || !u[L->n_unavailable].why) {
+        free(u[L->n_unavailable].key);
+        free(u[L->n_unavailable].why);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    L->n_unavailable++;
+    E->n_unavailable++;
+    log_event(E->log, LOG_ERROR, "schema.unavailable", "location", L->cfg->id, "object", key,
+              "error", why, "msg", "this object is left out; the others sync", NULL);
+    /* start-up, before the loop serves anything: a synchronous write is fine here */
+    const char *p[3] = {L->cfg->id, key, why};
+    PGresult *r;
+    gs_err ignore = {0};
+    if (db_query(E->db,
+                 "INSERT INTO ghlsync.pull_state (location_id, object_key, last_error) "
+                 "VALUES ($1, $2, $3) ON CONFLICT (location_id, object_key) "
+                 "DO UPDATE SET last_error = excluded.last_error",
+                 3, p, &r, &ignore) == 0)
+        PQclear(r);
+    return 0;
+}
+
 int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
 {
     int rc = 0;
@@ -413,6 +534,25 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     if (pending == 0)
         done = true;
     engine_wait(E, &done);
+    for (int64_t since = 0; !rc;) {
+        size_t nf = 0;
+        for (size_t i = 0; i < E->nlocs; i++)
+            nf += lists[i].status == HL_RETRYABLE + 1;
+        if (!outage_wait(E, &since, nf))
+            break;
+        done = false;
+        for (size_t i = 0; !rc && i < E->nlocs; i++) {
+            if (lists[i].status != HL_RETRYABLE + 1)
+                continue;
+            lists[i].status = 0;
+            pending++;
+            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, &lists[i], e)))
+                pending--;
+        }
+        if (pending == 0)
+            done = true;
+        engine_wait(E, &done);
+    }
     for (size_t i = 0; !rc && i < E->nlocs; i++)
         if (lists[i].status)
             rc = gs_err_set(e, GS_EHTTP, "location %s: listing objects failed: %s",
@@ -456,10 +596,35 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     if (pending == 0)
         done = true;
     engine_wait(E, &done);
-    for (size_t i = 0; !rc && i < nf; i++)
-        if (fs[i].status)
-            rc = gs_err_set(e, GS_EHTTP, "location %s: fetching the schema of %s failed: %s",
-                            fs[i].L->cfg->id, fs[i].key, fs[i].msg);
+    for (int64_t since = 0; !rc;) {
+        size_t nr = 0;
+        for (size_t i = 0; i < nf; i++)
+            nr += fs[i].status == HL_RETRYABLE + 1;
+        if (!outage_wait(E, &since, nr))
+            break;
+        done = false;
+        for (size_t i = 0; !rc && i < nf; i++) {
+            if (fs[i].status != HL_RETRYABLE + 1)
+                continue;
+            fs[i].status = 0;
+            pending++;
+            if ((rc = hl_get_schema(fs[i].L->hl, fs[i].key, RL_PRIO_SCHEMA, on_schema, &fs[i], e)))
+                pending--;
+        }
+        if (pending == 0)
+            done = true;
+        engine_wait(E, &done);
+    }
+    /* One object's definition failing (an outage that outlasted the retries, an answer the
+     * parser cannot read) leaves out that object only. */
+    for (size_t i = 0; !rc && i < nf; i++) {
+        if (!fs[i].status)
+            continue;
+        char why[1200];
+        snprintf(why, sizeof why, "fetching the schema of %s failed: %s", fs[i].key, fs[i].msg);
+        if ((rc = note_unavailable(E, fs[i].L, fs[i].key, why, e)))
+            break;
+    }
     /* 3. plan (and apply) per location: one plan may hold several objects, not the same object
      * twice, and the next location's plan must see what this one created. */
     for (size_t li = 0; !rc && li < E->nlocs; li++) {
@@ -471,11 +636,17 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
         if (!models)
             rc = gs_err_set(e, GS_ENOMEM, "out of memory");
         for (size_t i = 0; !rc && i < nf; i++) {
-            if (fs[i].L != L)
+            if (fs[i].L != L || fs[i].status)
                 continue;
             schema_object *obj = NULL;
-            if ((rc = schema_object_from_json(fs[i].json, &obj, e)))
-                break;
+            if ((rc = schema_object_from_json(fs[i].json, &obj, e))) {
+                char why[1200];
+                snprintf(why, sizeof why, "the schema of %s cannot be read: %s", fs[i].key, e->msg);
+                gs_err_clear(e);
+                if ((rc = note_unavailable(E, L, fs[i].key, why, e)))
+                    break;
+                continue;
+            }
             ddl_settings s;
             ddl_field_override *ov;
             settings_for(E, fs[i].key, L->cfg->id, &s, &ov);

@@ -83,6 +83,12 @@ struct engine_location {
     size_t n_objects;
     char **skipped; /* object keys listed but not pulled (no records API) */
     size_t n_skipped;
+    /* objects whose definition could not be fetched or read: they alone are left out (the
+     * others sync), and a one-shot command ends "incomplete" */
+    struct engine_unavailable {
+        char *key, *why;
+    } * unavailable;
+    size_t n_unavailable;
 };
 
 /* Counters for the metrics endpoint and summaries (requests per endpoint/status: hl_client). */
@@ -118,6 +124,7 @@ struct engine {
     struct engine_location *locs;
     size_t nlocs;
     struct engine_counters ctr;
+    size_t n_unavailable; /* objects left out by engine_discover, all locations */
 
     /* run state */
     uv_signal_t sig[3];

@@ -1,6 +1,8 @@
 /* hlapi.c - see hlapi.h. */
 #include "hlapi.h"
 
+#include "salvage.h"
+
 #include "sbuf.h"
 
 #include <stddef.h>
@@ -54,6 +56,12 @@ struct hl_req {
     http_rate rate;
     hl_cb cb;
     void *ud;
+    /* what the caller may salvage (hl_result): the last unreadable 2xx body of a read, or the
+     * two ends of one that was too large */
+    char *raw, *tail;
+    size_t raw_len, tail_len, seen_len;
+    bool too_large;
+    sv_stats repairs;
 };
 
 const char *hl_kind_name(enum hl_kind k)
@@ -125,6 +133,8 @@ static void req_free(hl_req *r)
         r->next->prev = r->prev;
     free(r->url);
     free(r->body);
+    free(r->raw);
+    free(r->tail);
     free(r);
 }
 
@@ -137,12 +147,30 @@ static void finish(hl_req *r, enum hl_kind kind, cJSON *json, const char *msg)
                      .message = msg ? msg : "",
                      .rate = r->rate,
                      .attempts = r->attempts,
-                     .refreshed = r->refreshed};
+                     .refreshed = r->refreshed,
+                     .too_large = r->too_large,
+                     .raw_len = r->raw_len,
+                     .tail_len = r->tail_len,
+                     .seen_len = r->seen_len,
+                     .repairs = r->repairs};
+    char *raw = kind == HL_OK ? NULL : r->raw, *tail = kind == HL_OK ? NULL : r->tail;
+    if (raw)
+        r->raw = NULL;
+    if (tail)
+        r->tail = NULL;
+    res.raw = raw;
+    res.tail = tail;
+    if (!raw)
+        res.raw_len = 0;
+    if (!tail)
+        res.tail_len = 0;
     hl_cb cb = r->cb;
     void *ud = r->ud;
     req_free(r);
     cb(&res, ud);
     cJSON_Delete(res.json);
+    free(raw);
+    free(tail);
 }
 
 void hl_client_free(hl_client *c)
@@ -249,11 +277,22 @@ static void on_refreshed(oa_waiter *w, bool ok, const char *msg)
 }
 
 /* Parse a body: the one buffer curl filled is parsed in place (no copy). */
-static cJSON *parse_body(const http_result *h)
+/* Text PostgreSQL cannot store is repaired before parsing (salvage.h has the rules); what was
+ * repaired is counted on the request and reported with the outcome. */
+static cJSON *parse_body(hl_req *r, const http_result *h)
 {
     if (!h->body || h->body_len == 0)
         return NULL;
-    return cJSON_ParseWithLength(h->body, h->body_len);
+    char *fixed;
+    size_t flen;
+    sv_stats st;
+    if (sv_repair(h->body, h->body_len, &fixed, &flen, &st) != 0)
+        return NULL;
+    r->repairs = st;
+    cJSON *j =
+        fixed ? cJSON_ParseWithLength(fixed, flen) : cJSON_ParseWithLength(h->body, h->body_len);
+    free(fixed);
+    return j;
 }
 
 /* The API's message verbatim: a string, or an array of strings joined by "; ". */
@@ -321,6 +360,26 @@ static void on_http(http_result *h, void *ud)
         return;
     }
     sbuf msg = SBUF_INIT;
+    if (h->too_large && h->status >= 200 && h->status < 300 && r->is_read) {
+        /* read whole or cut after draining: either way never parsed, never retried as is; the
+         * caller gets both ends to find the record (a smaller page, or quarantine) */
+        r->too_large = true;
+        r->seen_len = h->seen_len;
+        free(r->raw);
+        r->raw = h->body;
+        r->raw_len = h->body_len;
+        h->body = NULL;
+        free(r->tail);
+        r->tail = NULL;
+        r->tail_len = 0;
+        if (h->tail && h->tail_len && (r->tail = malloc(h->tail_len + 1))) {
+            memcpy(r->tail, h->tail, h->tail_len);
+            r->tail[h->tail_len] = '\0';
+            r->tail_len = h->tail_len;
+        }
+        finish(r, HL_REJECTED, NULL, "response larger than the configured limit");
+        return;
+    }
     if (h->curl_code != 0 || h->status == 0) {
         sbuf_printf(&msg, "%s %s: %s", r->method, r->url, h->error ? h->error : "no response");
         if (!r->idempotent && h->request_sent)
@@ -334,17 +393,25 @@ static void on_http(http_result *h, void *ud)
     }
     long st = h->status;
     if (st >= 200 && st < 300) {
-        cJSON *j = parse_body(h);
+        cJSON *j = parse_body(r, h);
         if (j || (!r->is_read && h->body_len == 0)) {
             finish(r, HL_OK, j, NULL);
         } else if (!r->idempotent) {
             finish(r, HL_UNKNOWN_OUTCOME, NULL, "create answered 2xx with an unreadable body");
         } else {
+            if (r->is_read && h->body) {
+                /* kept for the caller in case every attempt reads the same: then it is not a
+                 * transient cut but one record the parser cannot take (salvage.h) */
+                free(r->raw);
+                r->raw = h->body;
+                r->raw_len = h->body_len;
+                h->body = NULL;
+            }
             retry_or_fail(r, "malformed or truncated JSON in a 2xx response");
         }
         return;
     }
-    cJSON *j = parse_body(h);
+    cJSON *j = parse_body(r, h);
     api_message(j, h, &msg);
     if (st == 429) {
         c->st.n429++;

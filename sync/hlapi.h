@@ -47,6 +47,7 @@
 #include "oauth.h"
 #include "pgasync.h"
 #include "ratelimit.h"
+#include "salvage.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -84,6 +85,15 @@ typedef struct hl_result {
     http_rate rate;      /* rate headers of the last response */
     int attempts;        /* HTTP attempts made */
     bool refreshed;      /* a token refresh happened for this call */
+    /* Salvage (valid during the callback): for a read that failed because its 2xx body could
+     * not be parsed (HL_RETRYABLE), `raw` is the last such body; for one too large
+     * (HL_REJECTED, too_large), `raw` is its head and `tail` its last bytes, of `seen_len` in
+     * all (http.h). NULL otherwise. */
+    bool too_large;
+    const char *raw, *tail;
+    size_t raw_len, tail_len, seen_len;
+    /* text repaired before parsing (salvage.h: invalid UTF-8, lone surrogates, NULs) */
+    sv_stats repairs;
 } hl_result;
 
 typedef void (*hl_cb)(hl_result *r, void *ud);

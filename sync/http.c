@@ -18,6 +18,8 @@ typedef struct xfer {
     http_cb cb;
     void *ud;
     sbuf body;
+    sbuf tail; /* too_large: a rolling window over the last bytes */
+    size_t seen;
     http_result res;
     char errbuf[CURL_ERROR_SIZE];
     uint64_t started_ms;
@@ -86,11 +88,18 @@ static void finish(gs_http *h, xfer *x, CURLcode code)
         x->res.body = NULL;
         x->res.body_len = 0;
     }
+    x->res.seen_len = x->seen;
+    if (x->res.too_large && x->tail.data) {
+        size_t keep = x->tail.len < HTTP_KEEP_TAIL ? x->tail.len : HTTP_KEEP_TAIL;
+        x->res.tail = x->tail.data + x->tail.len - keep;
+        x->res.tail_len = keep;
+    }
     x->res.total_ms = (double)(gs_loop_now_ms(h->L) - x->started_ms);
     curl_multi_remove_handle(h->multi, x->easy);
     x->cb(&x->res, x->ud);
     if (x->res.body == x->body.data)
         sbuf_free(&x->body);
+    sbuf_free(&x->tail);
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->hdrs);
     free(x->req_body);
@@ -185,16 +194,36 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* Past the limit, memory stays bounded: the head is cut to HTTP_KEEP_HEAD and only a rolling
+ * tail is kept while the rest drains, so one oversized record can still be identified. */
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     xfer *x = ud;
     size_t n = size * nmemb;
-    if (x->body.len + n > x->h->o.max_response_bytes) {
-        x->res.too_large = true;
-        return 0; /* CURLE_WRITE_ERROR */
+    size_t limit = x->h->o.max_response_bytes;
+    x->seen += n;
+    if (!x->res.too_large && x->body.len + n <= limit) {
+        sbuf_append(&x->body, ptr, n);
+        return x->body.failed ? 0 : n;
     }
-    sbuf_append(&x->body, ptr, n);
-    return x->body.failed ? 0 : n;
+    if (!x->res.too_large) {
+        x->res.too_large = true;
+        size_t room = limit > x->body.len ? limit - x->body.len : 0;
+        sbuf_append(&x->body, ptr, room < n ? room : n);
+        if (x->body.len > HTTP_KEEP_HEAD) {
+            x->body.len = HTTP_KEEP_HEAD;
+            x->body.data[x->body.len] = '\0';
+        }
+    }
+    if (x->seen > limit * (size_t)HTTP_DRAIN_FACTOR)
+        return 0; /* CURLE_WRITE_ERROR: not worth draining further */
+    sbuf_append(&x->tail, ptr, n);
+    if (x->tail.len > 2 * HTTP_KEEP_TAIL) {
+        memmove(x->tail.data, x->tail.data + x->tail.len - HTTP_KEEP_TAIL, HTTP_KEEP_TAIL);
+        x->tail.len = HTTP_KEEP_TAIL;
+        x->tail.data[x->tail.len] = '\0';
+    }
+    return x->body.failed || x->tail.failed ? 0 : n;
 }
 
 static long header_num(const char *v, size_t n)

@@ -66,15 +66,26 @@ typedef struct http_result {
     int curl_code;     /* CURLcode; 0 = the transfer completed */
     const char *error; /* curl's message when curl_code != 0 (valid during the callback) */
     bool request_sent; /* some request bytes left this process: the server may have acted */
-    bool too_large;    /* body exceeded max_response_bytes */
+    bool too_large;    /* body exceeded max_response_bytes: then `body` holds only its first
+                        * HTTP_KEEP_HEAD bytes and `tail` its last HTTP_KEEP_TAIL, the rest was
+                        * read and dropped (up to HTTP_DRAIN_FACTOR x the limit, then the
+                        * transfer is cut), so that a caller can still find the id and cursor
+                        * of one oversized record without holding it */
     bool aborted;      /* http_abort_all (shutdown) */
     char *body;        /* NUL-terminated, `body_len` bytes; owned by the transfer and freed
                         * after the callback returns unless the callback sets it to NULL
                         * (then the callback owns it and must free() it) */
     size_t body_len;
+    const char *tail; /* too_large only (else NULL); valid during the callback */
+    size_t tail_len;
+    size_t seen_len; /* body bytes received in all */
     http_rate rate;
     double total_ms; /* time from send to completion */
 } http_result;
+
+#define HTTP_KEEP_HEAD    (64u * 1024)
+#define HTTP_KEEP_TAIL    (64u * 1024)
+#define HTTP_DRAIN_FACTOR 16u
 
 typedef void (*http_cb)(http_result *r, void *ud);
 

@@ -5,9 +5,16 @@
 #include "sbuf.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
 
 #define REFRESH_ATTEMPTS 3
 
@@ -31,6 +38,8 @@ struct oa_token {
     char *p_access, *p_refresh;
     long p_expires_in;
     long n_refresh;
+    char *file;        /* refresh_token_file, rewritten on rotation; NULL = none */
+    char *alt_refresh; /* the other candidate at start, tried once on a refusal */
     oa_load_cb load_cb;
     void *load_ud;
 };
@@ -52,6 +61,8 @@ static void free_all(oa_token *t)
     free(t->user_type);
     free(t->p_access);
     free(t->p_refresh);
+    free(t->file);
+    free(t->alt_refresh);
     free(t);
 }
 
@@ -136,6 +147,96 @@ long oa_refresh_count(const oa_token *t)
     return t->n_refresh;
 }
 
+int oa_token_set_client(oa_token *t, const char *client_id, const char *client_secret)
+{
+    char *i = dup_or_null(client_id), *s = dup_or_null(client_secret);
+    if ((client_id && !i) || (client_secret && !s)) {
+        free(i);
+        free(s);
+        return GS_ENOMEM;
+    }
+    free(t->client_id);
+    free(t->client_secret);
+    t->client_id = i;
+    t->client_secret = s;
+    log_add_secret(t->L->log, s);
+    return 0;
+}
+
+int oa_token_set_file(oa_token *t, const char *path, const char *alt_refresh)
+{
+    char *f = dup_or_null(path), *a = dup_or_null(alt_refresh);
+    if ((path && !f) || (alt_refresh && !a)) {
+        free(f);
+        free(a);
+        return GS_ENOMEM;
+    }
+    free(t->file);
+    free(t->alt_refresh);
+    t->file = f;
+    t->alt_refresh = a;
+    log_add_secret(t->L->log, a);
+    return 0;
+}
+
+int oa_write_token_file(const char *path, const char *token, gs_err *e)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16), *dcopy = strdup(path);
+    if (!tmp || !dcopy) {
+        free(tmp);
+        free(dcopy);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    /* same directory as the target, so that rename() is atomic; mkstemp creates it 0600 */
+    snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
+    int rc = 0;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = gs_err_set(e, GS_EIO, "cannot create a temporary file beside %s: %s", path,
+                        strerror(errno));
+        goto out;
+    }
+    size_t len = strlen(token);
+    const char *p = token;
+    size_t left = len;
+    while (left && !rc) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = gs_err_set(e, GS_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        else {
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    if (!rc && write(fd, "\n", 1) != 1)
+        rc = gs_err_set(e, GS_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    if (!rc && fsync(fd) != 0)
+        rc = gs_err_set(e, GS_EIO, "cannot fsync %s: %s", tmp, strerror(errno));
+    if (close(fd) != 0 && !rc)
+        rc = gs_err_set(e, GS_EIO, "cannot close %s: %s", tmp, strerror(errno));
+    if (!rc && rename(tmp, path) != 0)
+        rc = gs_err_set(e, GS_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc) {
+        unlink(tmp);
+        goto out;
+    }
+    /* the rename itself is durable only once the directory is */
+    int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0)
+            rc = gs_err_set(e, GS_EIO, "cannot fsync the directory of %s: %s", path,
+                            strerror(errno));
+        close(dfd);
+    }
+out:
+    free(tmp);
+    free(dcopy);
+    return rc;
+}
+
 static void install(oa_token *t)
 {
     free(t->access);
@@ -146,6 +247,99 @@ static void install(oa_token *t)
     t->expires_at_ms =
         t->p_expires_in > 0 ? (int64_t)gs_wall_ms() + (int64_t)t->p_expires_in * 1000 : 0;
     t->gen++;
+}
+
+static void finish_rotation(oa_token *t)
+{
+    /* both start-up candidates are spent now */
+    free(t->alt_refresh);
+    t->alt_refresh = NULL;
+    install(t);
+    log_event(t->L->log, LOG_INFO, "oauth.refreshed", "location", t->location_id, NULL);
+    wake(t, true, NULL);
+}
+
+struct file_job {
+    uv_work_t req;
+    oa_token *t;
+    char *path, *token;
+    gs_err err;
+    int rc;
+    char *fail; /* NULL: the database has the pair, use it; else why the rotation failed */
+};
+
+static void file_work(uv_work_t *req)
+{
+    struct file_job *j = req->data;
+    j->rc = oa_write_token_file(j->path, j->token, &j->err);
+}
+
+static void file_done(uv_work_t *req, int status)
+{
+    struct file_job *j = req->data;
+    oa_token *t = j->t;
+    t->in_http = false;
+    if (t->freed) {
+        free_all(t);
+    } else {
+        if (status != 0 || j->rc != 0)
+            log_event(t->L->log, LOG_ERROR, "oauth.file_not_written", "location", t->location_id,
+                      "file", j->path, "error", status != 0 ? uv_strerror(status) : j->err.msg,
+                      "msg",
+                      j->fail ? "the rotated refresh token is in memory only"
+                              : "the rotated refresh token is saved in the database only; a "
+                                "fresh or restored database with this configuration would need "
+                                "re-authorisation",
+                      NULL);
+        if (j->fail)
+            wake(t, false, j->fail);
+        else
+            finish_rotation(t);
+    }
+    free(j->path);
+    free(j->token);
+    free(j->fail);
+    free(j);
+}
+
+/* Write the operator's file with the pending refresh token, then (fail == NULL: the database
+ * has the pair, or there is none) use it, or (fail: the database save failed) report `fail`
+ * to the waiters. Writing the file in the second case too means a crash before the save is
+ * retried does not lose the only valid refresh token: at start the newer file wins. */
+static void write_file_then(oa_token *t, const char *fail)
+{
+    if (!t->file) {
+        if (fail)
+            wake(t, false, fail);
+        else
+            finish_rotation(t);
+        return;
+    }
+    struct file_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->t = t;
+        j->path = strdup(t->file);
+        j->token = strdup(t->p_refresh);
+        j->fail = fail ? strdup(fail) : NULL;
+        j->req.data = j;
+    }
+    if (!j || !j->path || !j->token || (fail && !j->fail) ||
+        uv_queue_work(&t->L->uv, &j->req, file_work, file_done) != 0) {
+        if (j) {
+            free(j->path);
+            free(j->token);
+            free(j->fail);
+            free(j);
+        }
+        log_event(t->L->log, LOG_ERROR, "oauth.file_not_written", "location", t->location_id,
+                  "file", t->file, "error", "could not start the write", NULL);
+        if (fail)
+            wake(t, false, fail);
+        else
+            finish_rotation(t);
+        return;
+    }
+    t->in_http = true;
 }
 
 static void saved(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
@@ -168,21 +362,19 @@ static void saved(pga_conn *c, PGresult *const *res, int nres, const pga_error *
         char m[1200];
         snprintf(m, sizeof m, "token refreshed but not saved to ghlsync.oauth_tokens: %s",
                  err->err.msg);
-        wake(t, false, m);
+        write_file_then(t, m);
         return;
     }
-    install(t);
-    log_event(t->L->log, LOG_INFO, "oauth.refreshed", "location", t->location_id, NULL);
-    wake(t, true, NULL);
+    write_file_then(t, NULL);
 }
 
 static void save_pending(oa_token *t)
 {
     if (!t->db) {
-        log_event(t->L->log, LOG_WARN, "oauth.not_persisted", "location", t->location_id, "msg",
-                  "no database given: the rotated refresh token lives in memory only", NULL);
-        install(t);
-        wake(t, true, NULL);
+        if (!t->file)
+            log_event(t->L->log, LOG_WARN, "oauth.not_persisted", "location", t->location_id, "msg",
+                      "no database given: the rotated refresh token lives in memory only", NULL);
+        write_file_then(t, NULL);
         return;
     }
     char exp[32];
@@ -243,6 +435,18 @@ static void on_refresh_response(http_result *r, void *ud)
     else
         snprintf(m, sizeof m, "token refresh answered HTTP %ld: %.400s", r->status,
                  r->body ? r->body : "");
+    if (!transient && (r->status == 400 || r->status == 401) && t->alt_refresh &&
+        strcmp(t->alt_refresh, t->refresh ? t->refresh : "") != 0) {
+        /* the start-up choice between the file and the database was wrong: try the other */
+        log_event(t->L->log, LOG_WARN, "oauth.try_other_token", "location", t->location_id, "error",
+                  m, "msg", "the chosen refresh token was refused; trying the other stored copy",
+                  NULL);
+        free(t->refresh);
+        t->refresh = t->alt_refresh;
+        t->alt_refresh = NULL;
+        rl_submit(t->queue, &t->item);
+        return;
+    }
     if (transient && ++t->attempt < REFRESH_ATTEMPTS) {
         log_event(t->L->log, LOG_WARN, "oauth.retry", "location", t->location_id, "error", m, NULL);
         rl_submit_after(t->queue, &t->item, 500u << t->attempt);

@@ -16,6 +16,18 @@
  *
  * The refresh call goes through the location's rate budget at RL_PRIO_AUTH (ahead of push).
  *
+ * The refresh token file (sync.toml refresh_token_file, oa_token_set_file): the operator's copy
+ * of the pair is rewritten after every rotation, once the database has committed it and before
+ * the new access token is used, so a restored or fresh database with the same configuration
+ * still holds a working token. The write is atomic (a temporary file in the same directory,
+ * mode 0600, fsync, rename over the old one, fsync of the directory) and runs on libuv's thread
+ * pool so the loop never waits on a disk. A failed file write is logged as an error but does not
+ * stop the rotation: the database copy is the one the running engine needs.
+ * When the file and the database disagree at start, the caller picks the newer as the token and
+ * passes the other as `alt_refresh`: if the chosen one is refused (400/401, e.g. invalid_grant)
+ * the other is tried once before the refresh fails, so a wrong guess (clock skew between mtime
+ * and the database's updated_at) never strands a location.
+ *
  * Ownership: strings passed in are copied; the token, the queue and the budget reference
  * (`budget`, owned by the scheduler) stay valid until oa_token_free. `db` is borrowed (may be NULL:
  * then rotation is kept in memory only and logged as a warning - for tools and benchmarks).
@@ -53,6 +65,16 @@ struct oa_waiter {
  * `expires_at_ms` is UTC ms (0 = unknown). Returns NULL on OOM. */
 oa_token *oa_token_new(gs_loop *L, rl_loc *budget, const char *location_id, const char *access,
                        const char *refresh, int64_t expires_at_ms, pga_conn *db, const oa_opts *o);
+/* The app credentials this location's refresh uses (each location, or agency, may be installed
+ * through its own app); replaces the client-wide ones given to oa_token_new. Copied. 0 or
+ * GS_ENOMEM. */
+int oa_token_set_client(oa_token *t, const char *client_id, const char *client_secret);
+/* Rewrite `path` (NULL: none) with the refresh token after every rotation; `alt_refresh` (may be
+ * NULL) is the second candidate described above. Both copied. 0 or GS_ENOMEM. */
+int oa_token_set_file(oa_token *t, const char *path, const char *alt_refresh);
+/* Write `token` + "\n" to `path` atomically (see above; blocking: worker threads and tools
+ * only). 0, or GS_EIO with a message naming the step and the file. */
+int oa_write_token_file(const char *path, const char *token, gs_err *e);
 /* Waiters still queued are woken with ok=false. */
 void oa_token_free(oa_token *t);
 

@@ -6,6 +6,7 @@
 
 struct bar {
     char *label;
+    char note[96]; /* shown instead of the ETA while set (e.g. waiting for the API) */
     long long done, total, base;
     uint64_t start_ms, end_ms;
     bool ended, ok;
@@ -48,6 +49,14 @@ int progress_add(progress *p, const char *label)
     b[p->n].total = -1;
     b[p->n].base = -1;
     return p->n++;
+}
+
+void progress_note(progress *p, int bar, const char *note, uint64_t now_ms)
+{
+    if (!p || bar < 0 || bar >= p->n)
+        return;
+    snprintf(p->bars[bar].note, sizeof p->bars[bar].note, "%s", note ? note : "");
+    progress_draw(p, now_ms);
 }
 
 void progress_fmt_count(long long n, char *buf, size_t len)
@@ -122,6 +131,8 @@ void progress_draw(progress *p, uint64_t now_ms)
         bar[w] = '\0';
         if (b->ended) {
             snprintf(eta, sizeof eta, "%s", b->ok ? "done" : "FAILED");
+        } else if (b->note[0]) {
+            snprintf(eta, sizeof eta, "%.31s", b->note);
         } else if (rate > 0 && b->total > b->done) {
             long s = (long)((double)(b->total - b->done) / rate);
             snprintf(eta, sizeof eta, "ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);

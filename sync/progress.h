@@ -26,6 +26,8 @@ int progress_add(progress *p, const char *label);
 void progress_set(progress *p, int bar, long long done, long long total, uint64_t now_ms);
 /* The bar's work ended (ok or failed). */
 void progress_end(progress *p, int bar, bool ok, uint64_t now_ms);
+/* A short note shown in place of the ETA ("waiting for the API 35s"); NULL or "" clears it. */
+void progress_note(progress *p, int bar, const char *note, uint64_t now_ms);
 /* Draw now (ignores the throttle). */
 void progress_draw(progress *p, uint64_t now_ms);
 

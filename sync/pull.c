@@ -1,8 +1,10 @@
 /* pull.c - see pull.h. */
 #include "pull.h"
 
+#include "db.h"
 #include "progress.h"
 #include "pullsnap.h"
+#include "quarantine.h"
 #include "reconcile.h"
 
 #include <stdlib.h>
@@ -24,7 +26,8 @@ struct wslot {
     char *cursor; /* searchAfter of the page's last record */
     long long n;
     bool busy, committed;
-    uint64_t t0; /* uv_hrtime at submission */
+    bool resolves; /* the transaction ends with qr_sql_resolve (quarantine rows now stored) */
+    uint64_t t0;   /* uv_hrtime at submission */
 };
 
 struct lane {
@@ -42,13 +45,20 @@ struct lane {
     long long seq_saved; /* the highest page number a submitted transaction saves */
     ps_page held;
     bool has_held;
+    qr_salvage held_q; /* quarantine rows that go with `held` (n_bad = 0: none) */
     int prio;
     /* paging */
     cJSON *after;      /* searchAfter for the next request; NULL = from the start */
     char *last_cursor; /* JSON text of the last page's cursor */
     int page_no;       /* > 0: the server ignores searchAfter, page by number */
+    int limit;         /* page size asked for: [pull] page_size, halved while answers are too
+                        * large for [api] max_response_bytes, doubled back after each good page */
     long long pages, records;
     int retries;
+    /* a one-shot backfill rides out an API outage: wall ms of the first failure of the current
+     * streak, and the timer of the next try */
+    int64_t outage_since;
+    uv_timer_t retry_timer;
     uint64_t t_fetch0; /* uv_hrtime when the request in flight was made */
     /* full scans */
     int64_t gen, started_ms;
@@ -80,6 +90,7 @@ struct pull_worker {
     /* --snapshot: pages go to the shadow table */
     ps_model *shadow;
     char shadow_name[SNAP_NAME_LEN];
+    long long quarantined; /* open rows in ghlsync.quarantine (resolved as records land) */
     /* where the time goes (logged with pull.done): sums over pages, in ns */
     uint64_t t_fetch, t_build, t_write;
     long long n_writes;
@@ -97,6 +108,7 @@ struct pull {
 
 static void lane_fetch(struct lane *l);
 static void lane_maybe_finish(struct lane *l);
+static void lane_fail(struct lane *l, const char *why);
 static void incr_schedule(struct pull_worker *w, uint64_t delay);
 static void full_schedule(struct pull_worker *w, uint64_t delay);
 static void maybe_apply_schema(struct pull_worker *w);
@@ -190,6 +202,7 @@ static void lane_reset(struct lane *l)
     free(l->last_cursor);
     l->last_cursor = NULL;
     l->page_no = 0;
+    l->limit = 0;
     l->pages = l->records = 0;
     l->ended = l->failed = false;
     l->retries = 0;
@@ -222,7 +235,7 @@ static void lane_fail(struct lane *l, const char *why)
 
 /* ---- writing ---- */
 
-static void lane_write(struct lane *l, ps_page *page);
+static void lane_write(struct lane *l, ps_page *page, qr_salvage *q);
 
 static bool window_full(const struct lane *l)
 {
@@ -292,8 +305,10 @@ static void lane_resume(struct lane *l)
     if (!l->has_held || window_full(l) || l->w->schema_pending || l->failed)
         return;
     ps_page p = l->held;
+    qr_salvage q = l->held_q;
+    memset(&l->held_q, 0, sizeof l->held_q);
     l->has_held = false;
-    lane_write(l, &p);
+    lane_write(l, &p, &q);
     if (!l->ended && !l->w->P->stopping && !l->failed)
         lane_fetch(l);
 }
@@ -301,8 +316,6 @@ static void lane_resume(struct lane *l)
 static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
-    (void)res;
-    (void)nres;
     struct wslot *sl = ud;
     struct lane *l = sl->l;
     struct pull_worker *w = l->w;
@@ -321,12 +334,23 @@ static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_er
             snprintf(m, sizeof m, "writing a page failed: %s", err->err.msg);
             if (l->has_held) {
                 ps_page_free(&l->held);
+                qr_salvage_free(&l->held_q);
                 l->has_held = false;
             }
             lane_fail(l, m);
         }
         check_stopped(P);
         return;
+    }
+    if (sl->resolves && nres > 0) {
+        long long n = strtoll(PQcmdTuples(res[nres - 1]), NULL, 10);
+        if (n > 0) {
+            w->quarantined = w->quarantined > n ? w->quarantined - n : 0;
+            char b[32];
+            snprintf(b, sizeof b, "%lld", n);
+            log_event(LG(w), LOG_INFO, "pull.quarantine_resolved", "location", LOC(w), "object",
+                      w->eo->key, "records", b, NULL);
+        }
     }
     sl->committed = true;
     advance_done(l);
@@ -336,7 +360,16 @@ static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_er
     lane_maybe_finish(l);
 }
 
-static void lane_write(struct lane *l, ps_page *page)
+/* Quarantine rows travel in the page's transaction (quarantine.h), before it; the page's
+ * records resolve earlier rows of theirs. Statement parameters for both. */
+#define QR_MAX_TX 64
+struct txextra {
+    int n;
+    pga_stmt st[QR_MAX_TX];
+    const char *v[QR_MAX_TX][8];
+};
+
+static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
 {
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
@@ -359,15 +392,60 @@ static void lane_write(struct lane *l, ps_page *page)
         rc = gs_err_set(&e, GS_ENOMEM, "out of memory");
     if (!rc)
         rc = ps_page_stmts(page, &o, &s, &e);
+    struct txextra *x = NULL;
+    size_t nq = q ? q->n_bad : 0;
+    bool resolve = w->quarantined > 0 && page->n > 0;
+    if (!rc && (nq || resolve) && !(x = calloc(1, sizeof *x)))
+        rc = gs_err_set(&e, GS_ENOMEM, "out of memory");
+    if (!rc && nq + 1 + PS_MAX_STMTS > QR_MAX_TX)
+        rc = gs_err_set(&e, GS_EINVAL, "%zu quarantined records in one page", nq);
     if (!rc) {
-        pga_stmt st[PS_MAX_STMTS];
-        for (int i = 0; i < s.n; i++)
-            st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
+        pga_stmt st[QR_MAX_TX];
+        const char *names[QR_MAX_TX] = {0};
+        int n = 0;
+        for (size_t i = 0; i < nq; i++) {
+            const qr_item *it = &q->bad[i];
+            const char **v = x->v[i];
+            v[0] = LOC(w);
+            v[1] = w->eo->key;
+            v[2] = it->record_id;
+            v[3] = it->cursor;
+            v[4] = it->reason;
+            v[5] = it->raw_hex;
+            v[6] = it->raw_bytes;
+            v[7] = it->truncated ? "true" : "false";
+            st[n++] = (pga_stmt){.sql = qr_sql_upsert, .nparams = 8, .values = v};
+        }
+        for (int i = 0; i < s.n; i++) {
+            names[n] = s.name[i];
+            st[n++] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
+        }
+        if (resolve) {
+            const char **v = x->v[QR_MAX_TX - 1];
+            v[0] = LOC(w);
+            v[1] = w->eo->key;
+            v[2] = page->arrays[0]; /* the id column's array literal (map_sys_columns[0]) */
+            st[n++] = (pga_stmt){.sql = qr_sql_resolve, .nparams = 3, .values = v};
+        }
         sl->l = l;
         sl->t0 = uv_hrtime();
-        rc = pga_tx_named(pick_conn(l, seq), st, s.name, s.n, on_written, sl, &e);
+        sl->resolves = resolve;
+        rc = pga_tx_named(pick_conn(l, seq), st, names, n, on_written, sl, &e);
         ps_stmts_free(&s);
     }
+    if (!rc && nq) {
+        w->quarantined += (long long)nq;
+        for (size_t i = 0; i < nq; i++) {
+            char b[32];
+            snprintf(b, sizeof b, "%s", q->bad[i].raw_bytes);
+            log_event(LG(w), LOG_WARN, "pull.quarantined", "location", LOC(w), "object", w->eo->key,
+                      "record", q->bad[i].record_id ? q->bad[i].record_id : "(unknown)", "bytes", b,
+                      "reason", q->bad[i].reason, NULL);
+        }
+    }
+    free(x);
+    if (q)
+        qr_salvage_free(q);
     if (rc)
         free(cursor);
     if (!rc) {
@@ -434,6 +512,67 @@ static void set_mode(struct pull_worker *w, enum imode m, const char *why)
     log_mode(w, m, why);
 }
 
+/* The page size asked for (lane_fetch). */
+static int lane_limit(const struct lane *l)
+{
+    int cfg = l->w->P->E->cfg->pull.page_size;
+    return l->limit > 0 && l->limit < cfg ? l->limit : cfg;
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct lane *l = t->data;
+    l->fetching = false; /* it held the lane while waiting */
+    lane_fetch(l);
+}
+
+/* A fetch failed for good (hlapi already retried): try again, or give up on the lane. A
+ * one-shot backfill keeps trying through an outage for [pull] outage_timeout, with backoff,
+ * and says so; `run` has its own rhythm (lane_fail schedules the next scan or poll). */
+static void fetch_failed(struct lane *l, const hl_result *r, const char *m)
+{
+    struct pull_worker *w = l->w;
+    struct pull *P = w->P;
+    if (r->kind == HL_RETRYABLE && ++l->retries <= MAX_RETRIES) {
+        log_event(LG(w), LOG_WARN, "pull.retry", "location", LOC(w), "object", w->eo->key, "error",
+                  m, NULL);
+        lane_fetch(l);
+        return;
+    }
+    int64_t budget = P->E->cfg->pull.outage_timeout_ms;
+    if (r->kind == HL_RETRYABLE && !P->o.mirror && budget > 0) {
+        int64_t now = (int64_t)gs_wall_ms();
+        if (!l->outage_since) {
+            l->outage_since = now;
+            log_event(LG(w), LOG_WARN, "pull.waiting", "location", LOC(w), "object", w->eo->key,
+                      "error", m, "msg",
+                      "the API keeps failing; the backfill waits and retries (outage_timeout)",
+                      NULL);
+        }
+        if (now - l->outage_since < budget) {
+            int64_t waited = now - l->outage_since;
+            uint64_t delay = waited < 2000 ? 1000 : waited < 30000 ? 5000 : 15000;
+            if (P->prog) {
+                char note[64];
+                snprintf(note, sizeof note, "waiting for the API %llds",
+                         (long long)(waited / 1000));
+                progress_note(P->prog, w->bar, note, now_ms(P));
+            } else if (waited >= 30000 && (waited / 30000) != ((waited - (int64_t)delay) / 30000)) {
+                char a[32];
+                snprintf(a, sizeof a, "%lld", (long long)(waited / 1000));
+                log_event(LG(w), LOG_INFO, "pull.still_waiting", "location", LOC(w), "object",
+                          w->eo->key, "waited_s", a, NULL);
+            }
+            l->fetching = true; /* the timer owns the next fetch */
+            uv_timer_start(&l->retry_timer, on_retry_timer, delay, 0);
+            return;
+        }
+    }
+    lane_fail(l, m);
+}
+
+static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q);
+
 static void on_page(hl_result *r, void *ud)
 {
     struct lane *l = ud;
@@ -450,6 +589,40 @@ static void on_page(hl_result *r, void *ud)
         char m[1200];
         snprintf(m, sizeof m, "search failed (%s, HTTP %ld): %s", hl_kind_name(r->kind), r->status,
                  r->message);
+        if (r->too_large) {
+            int cur = lane_limit(l);
+            if (cur > 1) {
+                /* fewer records per page before anything is quarantined */
+                l->limit = cur / 2;
+                char a[16], b[16];
+                snprintf(a, sizeof a, "%d", cur);
+                snprintf(b, sizeof b, "%d", l->limit);
+                log_event(LG(w), LOG_WARN, "pull.page_too_large", "location", LOC(w), "object",
+                          w->eo->key, "page_size", a, "retry_with", b, NULL);
+                lane_fetch(l);
+                return;
+            }
+            qr_salvage q;
+            gs_err e = {0};
+            if (qr_salvage_oversized(r, "records", &q, &e) != 0) {
+                lane_fail(l, e.msg);
+                return;
+            }
+            l->limit = 0; /* past it: back to the configured size */
+            page_arrived(l, q.response, &q);
+            return;
+        }
+        if (r->kind == HL_RETRYABLE && r->raw) {
+            /* every attempt read a body the parser refuses: one record's fault, not a cut */
+            qr_salvage q;
+            gs_err e = {0};
+            if (qr_salvage_page(r->raw, r->raw_len, "records", &q, &e) == 0 && q.n_bad) {
+                page_arrived(l, q.response, &q);
+                return;
+            }
+            if (q.response)
+                qr_salvage_free(&q);
+        }
         if (!l->full && r->kind == HL_REJECTED && l->mode == IM_FILTER) {
             set_mode(w, IM_SORTED, "the server rejects filters on updatedAt");
             lane_reset(l);
@@ -463,28 +636,59 @@ static void on_page(hl_result *r, void *ud)
             incr_schedule(w, 0);
             return;
         }
-        if (r->kind == HL_RETRYABLE && ++l->retries <= MAX_RETRIES) {
-            log_event(LG(w), LOG_WARN, "pull.retry", "location", LOC(w), "object", w->eo->key,
-                      "error", m, NULL);
-            lane_fetch(l);
-            return;
-        }
-        lane_fail(l, m);
+        fetch_failed(l, r, m);
         return;
     }
+    if (l->outage_since) {
+        char d[32];
+        snprintf(d, sizeof d, "%lld",
+                 (long long)(((int64_t)gs_wall_ms() - l->outage_since) / 1000));
+        log_event(LG(w), LOG_INFO, "pull.resumed", "location", LOC(w), "object", w->eo->key,
+                  "waited_s", d, NULL);
+        l->outage_since = 0;
+        if (P->prog)
+            progress_note(P->prog, w->bar, NULL, now_ms(P));
+    }
+    if (r->repairs.bad_utf8 || r->repairs.surrogates || r->repairs.nuls) {
+        char a[24], b[24], c[24];
+        snprintf(a, sizeof a, "%zu", r->repairs.bad_utf8);
+        snprintf(b, sizeof b, "%zu", r->repairs.surrogates);
+        snprintf(c, sizeof c, "%zu", r->repairs.nuls);
+        log_event(LG(w), LOG_WARN, "pull.text_repaired", "location", LOC(w), "object", w->eo->key,
+                  "invalid_utf8", a, "lone_surrogates", b, "nul_characters", c, "msg",
+                  "replaced by U+FFFD (README: hostile answers)", NULL);
+    }
+    if (l->limit > 0 && (l->limit *= 2) >= P->E->cfg->pull.page_size)
+        l->limit = 0;
+    page_arrived(l, r->json, NULL);
+}
+
+/* A page to store: the answer's records (json) and, when it was salvaged, the quarantine rows
+ * and the cursor of its last element (`q`, consumed). */
+static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
+{
+    struct pull_worker *w = l->w;
     l->retries = 0;
     ps_page page;
     gs_err e = {0};
     uint64_t t0 = uv_hrtime();
     w->t_fetch += t0 - l->t_fetch0;
-    int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, r->json, LG(w), &page, &e);
+    int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, json, LG(w), &page, &e);
     w->t_build += uv_hrtime() - t0;
     if (brc) {
+        if (q)
+            qr_salvage_free(q);
         lane_fail(l, e.msg);
         return;
     }
+    bool salvaged = q && q->n_bad > 0;
+    if (salvaged && q->cursor) {
+        /* the last element was quarantined: page on from its cursor, not the last stored one */
+        free(page.cursor);
+        page.cursor = strdup(q->cursor);
+    }
     l->pages++;
-    bool end = page.n == 0;
+    bool end = page.n == 0 && !(salvaged && page.cursor);
     if (!end && page.cursor && l->last_cursor && strcmp(page.cursor, l->last_cursor) == 0) {
         /* The same page again: the server does not honour searchAfter. Page by number. */
         if (l->page_no == 0 && l->full) {
@@ -532,14 +736,18 @@ static void on_page(hl_result *r, void *ud)
     }
     if (end)
         l->ended = true;
-    if (!page.n) {
+    if (!page.n && !salvaged) {
         ps_page_free(&page);
+        if (q)
+            qr_salvage_free(q);
     } else if (window_full(l) || w->schema_pending) {
         l->held = page;
+        if (q)
+            l->held_q = *q;
         l->has_held = true;
         return; /* lane_resume writes it and fetches the next page */
     } else {
-        lane_write(l, &page);
+        lane_write(l, &page, q);
     }
     if (end)
         lane_maybe_finish(l);
@@ -576,7 +784,7 @@ static void lane_fetch(struct lane *l)
     if (l->fetching || l->ended || P->stopping)
         return;
     cJSON *sort = NULL, *filters = NULL;
-    hl_search s = {.page_limit = P->E->cfg->pull.page_size};
+    hl_search s = {.page_limit = lane_limit(l)};
     if (l->page_no > 0)
         s.page = l->page_no;
     else
@@ -907,6 +1115,9 @@ static void on_stop_request(struct engine *E, void *ud)
         struct pull_worker *w = P->w[i];
         uv_timer_stop(&w->full.timer);
         uv_timer_stop(&w->incr.timer);
+        uv_timer_stop(&w->full.retry_timer);
+        uv_timer_stop(&w->incr.retry_timer);
+        w->full.fetching = w->incr.fetching = false;
         if (w->schema_timer_on)
             uv_timer_stop(&w->schema_timer);
     }
@@ -953,11 +1164,21 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
             uv_timer_init(&E->loop.uv, &w->full.timer);
             uv_timer_init(&E->loop.uv, &w->incr.timer);
             uv_timer_init(&E->loop.uv, &w->schema_timer);
+            uv_timer_init(&E->loop.uv, &w->full.retry_timer);
+            uv_timer_init(&E->loop.uv, &w->incr.retry_timer);
             w->full.timer.data = w->incr.timer.data = w->schema_timer.data = w;
+            w->full.retry_timer.data = &w->full;
+            w->incr.retry_timer.data = &w->incr;
             w->schema_timer_on = true;
             rc = ps_state_load(E->db, eo->loc->cfg->id, eo->key, &w->st, e);
             if (rc)
                 break;
+            const char *qp[2] = {eo->loc->cfg->id, eo->key};
+            PGresult *qr;
+            if ((rc = db_query(E->db, qr_sql_open, 2, qp, &qr, e)))
+                break;
+            w->quarantined = strtoll(PQgetvalue(qr, 0, 0), NULL, 10);
+            PQclear(qr);
             w->total = w->st.total;
             if (strcmp(w->st.mode, "sorted_scan") == 0)
                 w->mode = IM_SORTED;
@@ -1018,6 +1239,8 @@ void pull_shutdown(pull *P)
         uv_close((uv_handle_t *)&w->full.timer, NULL);
         uv_close((uv_handle_t *)&w->incr.timer, NULL);
         uv_close((uv_handle_t *)&w->schema_timer, NULL);
+        uv_close((uv_handle_t *)&w->full.retry_timer, NULL);
+        uv_close((uv_handle_t *)&w->incr.retry_timer, NULL);
     }
     if (P->prog)
         progress_draw(P->prog, now_ms(P));
@@ -1050,7 +1273,7 @@ void pull_free(pull *P)
 
 int pull_failed(const pull *P)
 {
-    int n = 0;
+    int n = (int)P->E->n_unavailable; /* objects whose schema could not be had */
     for (size_t i = 0; i < P->n; i++)
         n += P->w[i]->failed;
     return n;
@@ -1058,6 +1281,12 @@ int pull_failed(const pull *P)
 
 void pull_summary(const pull *P, FILE *f)
 {
+    for (size_t i = 0; i < P->E->nlocs; i++) {
+        const struct engine_location *L = &P->E->locs[i];
+        for (size_t j = 0; j < L->n_unavailable; j++)
+            fprintf(f, "%-8s %s @ %s: %s\n", "FAILED", L->unavailable[j].key, L->cfg->id,
+                    L->unavailable[j].why);
+    }
     for (size_t i = 0; i < P->n; i++) {
         const struct pull_worker *w = P->w[i];
         char c[32];

@@ -13,37 +13,16 @@
 #define TS(col)  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define AGE(col) "extract(epoch FROM now() - " col ")::float8"
 
+/* clang-format off */
 static const char sql_objects[] =
     "SELECT location_id, object_key, "
     "CASE WHEN table_name IS NULL THEN NULL ELSE table_schema || '.' || table_name END, "
-    "rows, pull_mode, backfill_complete, backfill_fetched, backfill_total, " TS(
-        "last_pull_at") ", " AGE("last_pull_at") ", " TS("watermark") ", watermark_age_s, pending, "
-                                                                      "failed, parked, "
-                                                                      "conflicts, "
-                                                                      "conflicts_24h, " TS(
-                                                                          "oldest_pending_"
-                                                                          "at") ", " TS("las"
-                                                                                        "t_"
-                                                                                        "pus"
-                                                                                        "h_"
-                                                                                        "at") ", "
-                                                                                              "last"
-                                                                                              "_err"
-                                                                                              "or "
-                                                                                              "FROM"
-                                                                                              " ghl"
-                                                                                              "sync"
-                                                                                              ".sta"
-                                                                                              "tus "
-                                                                                              "ORDE"
-                                                                                              "R "
-                                                                                              "BY "
-                                                                                              "loca"
-                                                                                              "tion"
-                                                                                              "_id,"
-                                                                                              " obj"
-                                                                                              "ect_"
-                                                                                              "key";
+    "rows, pull_mode, backfill_complete, backfill_fetched, backfill_total, "
+    TS("last_pull_at") ", " AGE("last_pull_at") ", " TS("watermark") ", watermark_age_s, "
+    "pending, failed, parked, conflicts, conflicts_24h, "
+    TS("oldest_pending_at") ", " TS("last_push_at") ", last_error, quarantined "
+    "FROM ghlsync.status ORDER BY location_id, object_key";
+/* clang-format on */
 
 static const char sql_runtime[] =
     "SELECT location_id, CASE WHEN day = (now() AT TIME ZONE 'UTC')::date THEN requests_today "
@@ -110,7 +89,8 @@ static int check_schema(PGconn *c, gs_err *err)
 {
     PGresult *r = NULL;
     int rc = db_query(c,
-                      "SELECT to_regclass('ghlsync.status') IS NOT NULL, "
+                      "SELECT to_regclass('ghlsync.status') IS NOT NULL "
+                      "AND to_regclass('ghlsync.quarantine') IS NOT NULL, "
                       "to_regnamespace('ghlsync') IS NOT NULL",
                       0, NULL, &r, err);
     if (rc)
@@ -125,8 +105,9 @@ static int check_schema(PGconn *c, gs_err *err)
                           "[database] url)");
     if (!have_view)
         return gs_err_set(err, GS_ESTATE,
-                          "this database has no ghlsync.status view: its ghlsync schema predates "
-                          "migration 004 (HINT: run `ghlsync schema apply` or start `ghlsync "
+                          "this database's ghlsync schema predates migration 006 (the "
+                          "ghlsync.status view with quarantined records) (HINT: run `ghlsync "
+                          "schema apply` or start `ghlsync "
                           "run` once with this version to apply the migrations)");
     return 0;
 }
@@ -216,6 +197,7 @@ int status_collect(PGconn *c, const struct cfg *cfg, struct status_report *rep, 
         o->oldest_pending_at = dup_or_null(r, i, 17);
         o->last_push_at = dup_or_null(r, i, 18);
         o->last_error = dup_or_null(r, i, 19);
+        o->quarantined = int_or_none(r, i, 20);
         if (!o->object_key) {
             PQclear(r);
             return oom(err);
@@ -355,6 +337,10 @@ static void print_location(FILE *out, const struct status_location *l)
             one_line(o->last_error, e, sizeof e);
             fprintf(out, "    last error: %s\n", e);
         }
+        if (o->quarantined > 0)
+            fprintf(out,
+                    "    quarantined: %lld record(s) could not be stored (ghlsync.quarantine)\n",
+                    (long long)o->quarantined);
     }
     fputc('\n', out);
 }
@@ -457,6 +443,7 @@ char *status_to_json(const struct status_report *r)
             cJSON_AddItemToObject(jo, "oldest_pending_at", jstr(o->oldest_pending_at));
             cJSON_AddItemToObject(jo, "last_push_at", jstr(o->last_push_at));
             cJSON_AddItemToObject(jo, "last_error", jstr(o->last_error));
+            cJSON_AddItemToObject(jo, "quarantined", jint(o->quarantined));
         }
     }
     char *s = cJSON_Print(root);

@@ -41,6 +41,7 @@ struct status_object {
     char *oldest_pending_at;
     char *last_push_at;
     char *last_error;
+    int64_t quarantined; /* open rows of ghlsync.quarantine */
 };
 
 struct status_location {

@@ -45,6 +45,8 @@ void hs_alnum_id(hs_rng *r, char out[21]);
 bool hs_is_hex24(const char *s);
 bool hs_valid_date(const char *s); /* YYYY-MM-DD, a real calendar day */
 void hs_sleep_ms(int64_t ms, const volatile int *stop);
+void hs_fold(char *s); /* lower case, ASCII and Latin-1 letters, in place */
+bool hs_ci_contains(const char *hay, const char *needle, bool whole); /* folded */
 
 /* ---- data types of fields ----------------------------------------------------------------- */
 enum hs_dtype {
@@ -76,7 +78,18 @@ typedef struct hs_rec {
     char *owner;              /* JSON array text */
     char *followers;          /* JSON array text */
     uint8_t created_src, updated_src;
+    uint8_t deleted; /* contacts: a pending delete (the snapshot of a removed contact) */
 } hs_rec;
+
+/* id -> record, open addressing; (hs_rec *)1 marks a deleted slot */
+typedef struct hs_map {
+    hs_rec **slots;
+    size_t cap, used, n; /* used: non-empty slots incl. tombstones; n: live entries */
+} hs_map;
+void hs_map_put(hs_map *m, hs_rec *r); /* replaces an entry with the same id */
+hs_rec *hs_map_find(const hs_map *m, const char *id);
+void hs_map_del(hs_map *m, const hs_rec *r);
+void hs_map_free(hs_map *m);
 
 typedef struct hs_index {
     hs_rec **v; /* sorted by (ms, id) ascending */
@@ -95,11 +108,12 @@ typedef struct hs_object {
     char folder_id[21];
     int64_t date_added, date_updated;
     cJSON *fields; /* array of field objects in API shape (ICustomField) */
-    /* records */
-    hs_rec **slots; /* open-addressing id -> record; (hs_rec *)1 marks a deleted slot */
-    size_t slot_cap, slot_used;
+    /* records (for contact: the contacts as the search index sees them, see hs_cstore) */
+    hs_map map;
     hs_index by_created, by_updated;
-    uint64_t version; /* bumped on every record write */
+    uint64_t version;     /* bumped on every record write */
+    struct hs_cstore *cs; /* contact only: lag queue, current versions, duplicates */
+    cJSON *extra;         /* opportunity only: {"pipelines": [...], "lostReasons": [...]} */
 } hs_object;
 
 typedef struct hs_token {
@@ -163,6 +177,9 @@ typedef struct hs_switches {
     bool sort_off;
     int page_cap; /* 0 = none */
     bool omit_total;
+    bool search_names; /* contacts search also sends firstName/lastName */
+    long index_lag_ms; /* contacts: a write reaches search this much later */
+    bool opp_post_401; /* POST /opportunities/search answers 401 (IAM Service) */
 } hs_switches;
 
 /* ---- counters ----------------------------------------------------------------------------- */
@@ -182,6 +199,29 @@ enum hs_route {
     R_CF_GET,
     R_CF_PUT,
     R_CF_DELETE,
+    R_CONTACT_SEARCH,
+    R_CONTACT_CREATE,
+    R_CONTACT_UPSERT,
+    R_CONTACT_GET,
+    R_CONTACT_PUT,
+    R_CONTACT_DELETE,
+    R_CONTACT_TAGS_ADD,
+    R_CONTACT_TAGS_DEL,
+    R_CONTACT_DUP,
+    R_CONTACT_FOLLOWERS_ADD,
+    R_CONTACT_FOLLOWERS_DEL,
+    R_LOC_CF_LIST,
+    R_OPP_GSEARCH,
+    R_OPP_PSEARCH,
+    R_OPP_PIPELINES,
+    R_OPP_LOST,
+    R_OPP_CREATE,
+    R_OPP_GET,
+    R_OPP_PUT,
+    R_OPP_DELETE,
+    R_OPP_FOLLOWERS_ADD,
+    R_OPP_FOLLOWERS_DEL,
+    R_OPP_STATUS,
     R_OAUTH_TOKEN,
     R_ADMIN,
     R__COUNT
@@ -224,6 +264,8 @@ typedef struct hs_ctx {
     volatile int stop;  /* set once at shutdown, read without the lock */
     uint64_t trace_seq; /* atomic */
     bool quiet;
+    long seed_contacts; /* contacts per location at start-up */
+    long seed_opps;     /* opportunities per location at start-up */
 } hs_ctx;
 
 /* ---- store (hs_store.c) ------------------------------------------------------------------- */
@@ -266,6 +308,123 @@ char *hs_people_apply(const hs_object *o, const char *name, const cJSON *v, int 
 void hs_rec_render(hs_buf *b, const hs_ctx *c, const hs_loc *l, const hs_object *o, const hs_rec *r,
                    bool search, const char *sort_after_json);
 
+/* ---- contacts (hs_cstore.c store + render, hs_cwrite.c writes, hs_csearch.c search) -------- */
+/*
+ * Contacts live in the location's standard `contact` object: its map and two indexes hold the
+ * contacts *as search sees them*. A write makes a new version (a whole hs_rec snapshot); with an
+ * index lag it waits in a FIFO and in `cur` (so GET sees it at once) until it is due, then
+ * replaces the indexed version. A contact's data is one JSON object in hs_rec.props (standard
+ * keys of the API plus "customFields": {fieldId: value}); owner/followers are unused.
+ * The contact object's `fields` hold the custom field definitions in the shape of
+ * GET /locations/{id}/customFields (model "contact"); the standard fields are a fixed table.
+ */
+typedef struct hs_pend {
+    int64_t due;  /* epoch ms when search sees it */
+    hs_rec *snap; /* owned; deleted=1 for a delete */
+} hs_pend;
+
+typedef struct hs_dupe {
+    char *key;
+    char id[25];
+    struct hs_dupe *next;
+} hs_dupe;
+
+typedef struct hs_duptab {
+    hs_dupe **b;
+    size_t cap, n;
+} hs_duptab;
+
+typedef struct hs_cstore {
+    hs_map cur; /* id -> newest version not yet indexed (borrowed from its queue entry) */
+    hs_pend *q; /* ring buffer */
+    size_t qhead, qn, qcap;
+    bool dup_built; /* by_email / by_phone are built on first use, then kept current */
+    hs_duptab by_email, by_phone;
+    int rule[2]; /* duplicate rule: CDUP_EMAIL / CDUP_PHONE in priority order */
+    int n_rule;  /* 0 = duplicates allowed (the default) */
+} hs_cstore;
+
+enum { CDUP_EMAIL = 0, CDUP_PHONE = 1 };
+enum { CW_CREATE, CW_UPDATE, CW_UPSERT, CW_ADMIN };
+
+hs_cstore *hs_cstore_new(void);
+void hs_cstore_free(hs_cstore *cs);
+/* the location's contact object with its store (created when missing) */
+hs_object *hs_contacts_obj(hs_ctx *c, hs_loc *l);
+bool hs_is_contacts(const hs_object *o);
+void hs_contacts_settle(hs_ctx *c, hs_object *o);     /* due versions -> index */
+hs_rec *hs_contact_get(hs_object *o, const char *id); /* current version, NULL if none */
+/* snap (owned) becomes the current version of its contact; deleted=1 removes it */
+void hs_contact_commit(hs_ctx *c, hs_object *o, hs_rec *snap);
+hs_rec *hs_rec_clone(const hs_rec *r);
+/* id of a current contact whose email / phone equals value (normalised), or NULL */
+const char *hs_contact_dup_find(hs_object *o, int which, const char *value, const char *not_id);
+void hs_contact_norm_phone(const char *in, char *out, size_t len);
+enum { CV_GET, CV_SEARCH };
+void hs_contact_render(hs_buf *b, const hs_ctx *c, const hs_loc *l, const hs_object *o,
+                       const hs_rec *r, int view, const char *search_after);
+/* every current contact, dateAdded then id order (admin dump) */
+void hs_contacts_dump(hs_buf *b, hs_ctx *c, hs_loc *l, hs_object *o);
+
+/* custom field definitions (locations shape) */
+cJSON *hs_cfield_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *short_key, const char *name,
+                     int dtype, const char *const *options);          /* options: NULL-terminated */
+cJSON *hs_cfield_find(const hs_object *o, const char *id_or_key);     /* id, contact.x or x */
+void hs_cfield_remove(hs_ctx *c, hs_object *o, cJSON *f);             /* and its values */
+cJSON *hs_cfields_objects_shape(const hs_loc *l, const hs_object *o); /* std + custom */
+
+/* Validate a write body (mode CW_*) over base (stored data object or NULL) into new data;
+ * NULL with errors appended. */
+cJSON *hs_contact_apply(const hs_object *o, const cJSON *base, const cJSON *body, int mode,
+                        cJSON *errs);
+/* a new contact version from data (admin/web/API) */
+hs_rec *hs_contact_new(hs_ctx *c, hs_object *o, cJSON *data, int64_t created, int src);
+void hs_contact_set_data(hs_rec *r, const cJSON *data);
+enum { HS_FAM_CONTACTS, HS_FAM_OPPORTUNITIES };
+int hs_family_search(hs_ctx *c, hs_loc *l, hs_object *o, int family, const cJSON *body, hs_buf *out,
+                     cJSON *errs);
+void hs_seed_contacts(hs_ctx *c, hs_loc *l, hs_object *o, long n);
+char *hs_seed_contact_json(hs_ctx *c, hs_object *o, long i); /* stored data of a new contact */
+void hs_seed_cf_value(hs_rng *r, const cJSON *f, hs_buf *b); /* a read-shape value */
+void hs_seed_contact_fields(hs_ctx *c, hs_loc *l, hs_object *o);
+void hs_web_contact_step(hs_ctx *c, hs_object *o);
+/* the public contacts endpoints and GET /locations/{id}/customFields (hs_capi.c) */
+struct hs_call;
+void hs_contacts_dispatch(struct hs_call *k);
+cJSON *hs_contacts_state_json(hs_ctx *c, hs_loc *l, hs_object *o); /* {customFields, contacts} */
+bool hs_contacts_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *fields,
+                      const cJSON *contacts, cJSON *errs);
+
+/* ---- opportunities and pipelines (hs_opp.c, hs_oapi.c) ------------------------------------ */
+/* Opportunities live in the standard `opportunity` object like contacts (map + indexes, data
+ * in hs_rec.props, no lag); its `fields` hold the opportunity custom field definitions and its
+ * `extra` the pipelines (with stages) and lost reasons. */
+enum { OV_GET, OV_POST_SEARCH };
+hs_object *hs_opps_obj(hs_ctx *c, hs_loc *l);
+bool hs_is_opps(const hs_object *o);
+void hs_opp_render(hs_buf *b, const hs_ctx *c, const hs_loc *l, const hs_object *o, const hs_rec *r,
+                   int view, const char *search_after);
+struct hs_call;
+void hs_opps_dispatch(struct hs_call *k);
+void hs_seed_opportunities(hs_ctx *c, hs_loc *l, long n);
+void hs_web_opp_step(hs_ctx *c, hs_object *o);
+int hs_opps_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const char *qloc,
+                  const cJSON *body, char **out);
+cJSON *hs_opps_state_json(hs_ctx *c, hs_loc *l,
+                          hs_object *o); /* {opportunities, pipelines, lostReasons} */
+bool hs_opps_load(hs_ctx *c, hs_loc *l, hs_object *o, const cJSON *entry, cJSON *errs);
+void hs_cfields_apply(const hs_object *o, const cJSON *v, bool admin, cJSON *out, cJSON *errs);
+cJSON *hs_pipeline_add(hs_ctx *c, hs_loc *l, hs_object *o, const char *name,
+                       const char *const *stages); /* stages: NULL-terminated names */
+cJSON *hs_pipeline_find(const hs_object *o, const char *id);
+/* OW_LOAD: as OW_ADMIN, but references (pipeline, stage, contact, lost reason) are not checked:
+ * a dump may name a contact deleted since */
+enum { OW_CREATE, OW_UPDATE, OW_ADMIN, OW_LOAD };
+/* Validate an opportunity write over base; NULL with errs (422) or ref_err (400) set. */
+cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON *body, int mode,
+                    int64_t now, cJSON *errs, char *ref_err, size_t ref_len);
+bool hs_parse_day(const char *s, char out[11]);
+
 /* seeding (hs_seed.c) */
 void hs_seed_location(hs_ctx *c, hs_loc *l, long n_records);
 void hs_seed_value(hs_ctx *c, const cJSON *field, hs_buf *props, bool *first);
@@ -303,6 +462,8 @@ typedef struct hs_call {
     char key[256];                    /* {key} / {schemaKey} / {objectKey} / custom field {id} */
     char id[128];                     /* record {id} */
     const char *q_location, *q_fetch; /* query arguments or NULL */
+    const char *q_model;              /* ?model= of /locations/{id}/customFields */
+    cJSON *q_all;                     /* every query argument (opportunity routes), or NULL */
     const char *body;
     size_t body_len;
     int status;
@@ -318,6 +479,9 @@ struct MHD_Daemon;
 struct MHD_Daemon *hs_http_start(hs_ctx *c, int port, int *bound_port);
 
 /* admin (hs_admin.c): returns status; *out is the JSON body */
+/* contacts admin calls (hs_cadmin.c): status, or 0 when the path is not one of them */
+int hs_contacts_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const char *qloc,
+                      const cJSON *body, char **out);
 int hs_admin(hs_ctx *c, const char *method, const char *path, const char *query_loc,
              const char *body, size_t body_len, char **out);
 

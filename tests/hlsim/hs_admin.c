@@ -321,6 +321,9 @@ static cJSON *switches_json(const hs_ctx *c)
     cJSON_AddBoolToObject(j, "sort", !c->sw.sort_off);
     cJSON_AddNumberToObject(j, "pageCap", c->sw.page_cap);
     cJSON_AddBoolToObject(j, "omitTotal", c->sw.omit_total);
+    cJSON_AddBoolToObject(j, "searchNames", c->sw.search_names);
+    cJSON_AddNumberToObject(j, "indexLagMs", (double)c->sw.index_lag_ms);
+    cJSON_AddStringToObject(j, "oppPostSearch", c->sw.opp_post_401 ? "401" : "on");
     return j;
 }
 
@@ -345,13 +348,22 @@ static void switches_put(areq *a)
             sw.page_cap = (int)it->valuedouble;
         } else if (!strcmp(it->string, "omitTotal") && cJSON_IsBool(it)) {
             sw.omit_total = cJSON_IsTrue(it);
+        } else if (!strcmp(it->string, "searchNames") && cJSON_IsBool(it)) {
+            sw.search_names = cJSON_IsTrue(it);
+        } else if (!strcmp(it->string, "oppPostSearch") && cJSON_IsString(it) &&
+                   (!strcmp(it->valuestring, "on") || !strcmp(it->valuestring, "401"))) {
+            sw.opp_post_401 = !strcmp(it->valuestring, "401");
+        } else if (!strcmp(it->string, "indexLagMs") && cJSON_IsNumber(it) &&
+                   it->valuedouble >= 0 && it->valuedouble <= 3600000) {
+            sw.index_lag_ms = (long)it->valuedouble;
         } else {
             goto badk;
         }
         continue;
     badk:
         bad(a, 422,
-            "switches: filters on|ignore|reject, sort bool, pageCap number, omitTotal bool");
+            "switches: filters on|ignore|reject, sort bool, pageCap number, omitTotal bool, "
+            "searchNames bool, indexLagMs 0..3600000, oppPostSearch on|401");
         return;
     }
     a->c->sw = sw;
@@ -460,7 +472,13 @@ static cJSON *web_json(const hs_ctx *c)
 static void dispatch(areq *a)
 {
     hs_ctx *c = a->c;
-    if (is(a, "GET", 1, "health", NULL)) {
+    int cst =
+        a->nseg ? hs_contacts_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out) : 0;
+    if (!cst && a->nseg)
+        cst = hs_opps_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out);
+    if (cst) {
+        a->status = cst;
+    } else if (is(a, "GET", 1, "health", NULL)) {
         ok(a);
     } else if (is(a, "GET", 1, "locations", NULL)) {
         cJSON *j = cJSON_CreateObject();

@@ -150,7 +150,10 @@ static void object_get(hs_call *k)
     cJSON_AddItemToObject(j, "object", hs_obj_json(k->loc, o, false));
     cJSON_AddBoolToObject(j, "cache", false);
     if (k->q_fetch && strcmp(k->q_fetch, "true") == 0)
-        cJSON_AddItemToObject(j, "fields", cJSON_Duplicate(o->fields, 1));
+        cJSON_AddItemToObject(j, "fields",
+                              hs_is_contacts(o) || hs_is_opps(o)
+                                  ? hs_cfields_objects_shape(k->loc, o)
+                                  : cJSON_Duplicate(o->fields, 1));
     ok_json(k, 200, j);
 }
 
@@ -339,6 +342,9 @@ static bool find_field_any(hs_call *k, const char *id, hs_object **oo, cJSON **f
 {
     for (int i = 0; i < k->loc->n_objs; i++) {
         cJSON *f;
+        /* contact custom fields are not served by Custom Fields V2 */
+        if (hs_is_contacts(k->loc->objs[i]) || hs_is_opps(k->loc->objs[i]))
+            continue;
         cJSON_ArrayForEach(f, k->loc->objs[i]->fields)
         {
             if (strcmp(jstr(f, "id") ? jstr(f, "id") : "", id) == 0) {
@@ -855,6 +861,33 @@ void hs_api_dispatch(hs_call *k)
         break;
     case R_CF_DELETE:
         cf_delete(k);
+        break;
+    case R_CONTACT_SEARCH:
+    case R_CONTACT_CREATE:
+    case R_CONTACT_UPSERT:
+    case R_CONTACT_GET:
+    case R_CONTACT_PUT:
+    case R_CONTACT_DELETE:
+    case R_CONTACT_TAGS_ADD:
+    case R_CONTACT_TAGS_DEL:
+    case R_CONTACT_DUP:
+    case R_CONTACT_FOLLOWERS_ADD:
+    case R_CONTACT_FOLLOWERS_DEL:
+    case R_LOC_CF_LIST:
+        hs_contacts_dispatch(k);
+        break;
+    case R_OPP_GSEARCH:
+    case R_OPP_PSEARCH:
+    case R_OPP_PIPELINES:
+    case R_OPP_LOST:
+    case R_OPP_CREATE:
+    case R_OPP_GET:
+    case R_OPP_PUT:
+    case R_OPP_DELETE:
+    case R_OPP_FOLLOWERS_ADD:
+    case R_OPP_FOLLOWERS_DEL:
+    case R_OPP_STATUS:
+        hs_opps_dispatch(k);
         break;
     default:
         fail(k, 404, "Not Found");

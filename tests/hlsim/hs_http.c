@@ -100,6 +100,50 @@ static int route(const char *m, const char *url, char *key, char *id)
         }
         return R_NONE;
     }
+    if (!strcmp(s[0], "contacts")) {
+        if (n == 1 || (n == 2 && !s[1][0]))
+            return post ? R_CONTACT_CREATE : R_NONE;
+        if (n == 2 && !strcmp(s[1], "search"))
+            return post ? R_CONTACT_SEARCH : R_NONE;
+        if (n == 2 && !strcmp(s[1], "upsert"))
+            return post ? R_CONTACT_UPSERT : R_NONE;
+        if (!s[1][0] || strlen(s[1]) > 127)
+            return R_NONE;
+        snprintf(id, 128, "%.127s", s[1]);
+        if (n == 2)
+            return get ? R_CONTACT_GET : put ? R_CONTACT_PUT : del ? R_CONTACT_DELETE : R_NONE;
+        if (n == 3 && !strcmp(s[1], "search") && !strcmp(s[2], "duplicate"))
+            return get ? R_CONTACT_DUP : R_NONE;
+        if (n == 3 && !strcmp(s[2], "tags"))
+            return post ? R_CONTACT_TAGS_ADD : del ? R_CONTACT_TAGS_DEL : R_NONE;
+        if (n == 3 && !strcmp(s[2], "followers"))
+            return post ? R_CONTACT_FOLLOWERS_ADD : del ? R_CONTACT_FOLLOWERS_DEL : R_NONE;
+        return R_NONE;
+    }
+    if (!strcmp(s[0], "opportunities")) {
+        if (n == 1 || (n == 2 && !s[1][0]))
+            return post ? R_OPP_CREATE : R_NONE;
+        if (n == 2 && !strcmp(s[1], "search"))
+            return get ? R_OPP_GSEARCH : post ? R_OPP_PSEARCH : R_NONE;
+        if (n == 2 && !strcmp(s[1], "pipelines"))
+            return get ? R_OPP_PIPELINES : R_NONE;
+        if (n == 2 && !strcmp(s[1], "lost-reason"))
+            return get ? R_OPP_LOST : R_NONE;
+        if (!s[1][0] || strlen(s[1]) > 127)
+            return R_NONE;
+        snprintf(id, 128, "%.127s", s[1]);
+        if (n == 2)
+            return get ? R_OPP_GET : put ? R_OPP_PUT : del ? R_OPP_DELETE : R_NONE;
+        if (n == 3 && !strcmp(s[2], "status"))
+            return put ? R_OPP_STATUS : R_NONE;
+        if (n == 3 && !strcmp(s[2], "followers"))
+            return post ? R_OPP_FOLLOWERS_ADD : del ? R_OPP_FOLLOWERS_DEL : R_NONE;
+        return R_NONE;
+    }
+    if (n == 3 && !strcmp(s[0], "locations") && s[1][0] && !strcmp(s[2], "customFields")) {
+        snprintf(key, 256, "%s", s[1]);
+        return get ? R_LOC_CF_LIST : R_NONE;
+    }
     if (n == 2 && !strcmp(s[0], "oauth") && !strcmp(s[1], "token"))
         return post ? R_OAUTH_TOKEN : R_NONE;
     return R_NONE;
@@ -397,6 +441,16 @@ static enum MHD_Result handle_admin(hs_ctx *c, struct MHD_Connection *conn, cons
     return respond(c, conn, R_ADMIN, status, out ? out : strdup("{}"), &h, -1);
 }
 
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    cJSON *o = cls;
+    if (key && !cJSON_GetObjectItemCaseSensitive(o, key))
+        cJSON_AddStringToObject(o, key, value ? value : "");
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char *url,
                               const char *method, req_state *st)
 {
@@ -487,6 +541,11 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
 
     k.q_location = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "locationId");
     k.q_fetch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fetchProperties");
+    k.q_model = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "model");
+    if ((k.route >= R_OPP_GSEARCH && k.route <= R_OPP_STATUS) || k.route == R_CONTACT_DUP) {
+        k.q_all = cJSON_CreateObject();
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, k.q_all);
+    }
     k.body = st->body.d ? st->body.d : "";
     k.body_len = st->body.n;
     pthread_mutex_lock(&c->mu);
@@ -495,6 +554,7 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
     else
         hs_api_dispatch(&k);
     pthread_mutex_unlock(&c->mu);
+    cJSON_Delete(k.q_all);
     return respond(c, conn, k.route, k.status, hs_buf_steal(&k.out), &h, fz.post);
 }
 

@@ -39,6 +39,11 @@ static void usage(FILE *f)
         "  --no-sort              ignore search sort\n"
         "  --page-cap N           return at most N records per search page, silently\n"
         "  --omit-total           leave total out of search responses\n"
+        "  --seed-contacts N      contacts per location (default 0)\n"
+        "  --index-lag-ms N       contact writes reach search N ms later (default 0)\n"
+        "  --search-names         contacts search also sends firstName/lastName\n"
+        "  --seed-opportunities N opportunities per location (default 0; needs contacts)\n"
+        "  --opp-post-search-401  POST /opportunities/search answers 401 (IAM Service)\n"
         "  --another-user RATE    background web-user edits/creates/deletes per second\n"
         "  --another-user-object KEY  restrict those to one object key\n"
         "  --help                 this text\n"
@@ -116,6 +121,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--omit-total")) {
             c->sw.omit_total = true;
             takes = false;
+        } else if (!strcmp(a, "--opp-post-search-401")) {
+            c->sw.opp_post_401 = true;
+            takes = false;
+        } else if (!strcmp(a, "--search-names")) {
+            c->sw.search_names = true;
+            takes = false;
         } else if (!v) {
             good = false;
         } else if (!strcmp(a, "--port")) {
@@ -170,8 +181,17 @@ int main(int argc, char **argv)
                 c->sw.filters = FILTERS_REJECT;
             else
                 good = false;
+        } else if (!strcmp(a, "--seed-contacts")) {
+            good = num_arg(v, 0, 1e8, &d);
+            c->seed_contacts = (long)d;
+        } else if (!strcmp(a, "--seed-opportunities")) {
+            good = num_arg(v, 0, 1e8, &d);
+            c->seed_opps = (long)d;
+        } else if (!strcmp(a, "--index-lag-ms")) {
+            good = num_arg(v, 0, 3600000, &d);
+            c->sw.index_lag_ms = (long)d;
         } else if (!strcmp(a, "--page-cap")) {
-            good = num_arg(v, 0, 100, &d);
+            good = num_arg(v, 0, 500, &d);
             c->sw.page_cap = (int)d;
         } else if (!strcmp(a, "--another-user")) {
             good = num_arg(v, 0, 1e6, &c->web_rate);

@@ -24,6 +24,42 @@ static void dump_loc(hs_ctx *c, hs_loc *l, hs_buf *b)
         hs_object *o = l->objs[i];
         if (i)
             hs_buf_puts(b, ",");
+        if (hs_is_contacts(o)) {
+            /* contacts: definitions in the /locations/{id}/customFields shape, contacts in the
+             * GET shape; "records" stays empty (the objects API serves no contact records) */
+            cJSON *oj = hs_obj_json(l, o, true);
+            cJSON *cj = hs_contacts_state_json(c, l, o);
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddItemToObject(w, "object", oj);
+            cJSON_AddItemToObject(w, "fields", cJSON_DetachItemFromObject(cj, "customFields"));
+            cJSON_AddNumberToObject(w, "total", 0);
+            cJSON_AddArrayToObject(w, "records");
+            cJSON_AddItemToObject(w, "contacts", cJSON_DetachItemFromObject(cj, "contacts"));
+            cJSON_AddItemToObject(w, "duplicates", cJSON_DetachItemFromObject(cj, "duplicates"));
+            cJSON_Delete(cj);
+            char *s = cJSON_PrintUnformatted(w);
+            hs_buf_puts(b, s);
+            free(s);
+            cJSON_Delete(w);
+            continue;
+        }
+        if (hs_is_opps(o)) {
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddItemToObject(w, "object", hs_obj_json(l, o, true));
+            cJSON_AddItemToObject(w, "fields", cJSON_Duplicate(o->fields, 1));
+            cJSON_AddNumberToObject(w, "total", 0);
+            cJSON_AddArrayToObject(w, "records");
+            cJSON *oj = hs_opps_state_json(c, l, o);
+            static const char *const keys[] = {"opportunities", "pipelines", "lostReasons"};
+            for (int k = 0; k < 3; k++)
+                cJSON_AddItemToObject(w, keys[k], cJSON_DetachItemFromObject(oj, keys[k]));
+            cJSON_Delete(oj);
+            char *s = cJSON_PrintUnformatted(w);
+            hs_buf_puts(b, s);
+            free(s);
+            cJSON_Delete(w);
+            continue;
+        }
         cJSON *oj = hs_obj_json(l, o, true);
         char *s = cJSON_PrintUnformatted(oj);
         cJSON_Delete(oj);
@@ -108,6 +144,28 @@ static bool load_object(hs_ctx *c, hs_loc *real, hs_loc *tmp, const cJSON *oj, c
     if (id && hs_is_hex24(id))
         snprintf(o->id, sizeof o->id, "%s", id);
     o->records_supported = strcmp(key, "contact") && strcmp(key, "opportunity");
+    if (!strcmp(key, "opportunity")) {
+        o->extra = cJSON_CreateObject();
+        cJSON_AddArrayToObject(o->extra, "pipelines");
+        cJSON_AddArrayToObject(o->extra, "lostReasons");
+        o->primary = o->primary ? o->primary : strdup("opportunity.name");
+        return hs_opps_load(c, real, o, oj, errs);
+    }
+    if (!strcmp(key, "contact")) {
+        o->cs = hs_cstore_new();
+        if (!hs_contacts_load(c, real, o, cJSON_GetObjectItemCaseSensitive(oj, "fields"),
+                              cJSON_GetObjectItemCaseSensitive(oj, "contacts"), errs))
+            return false;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(oj, "duplicates"))
+        {
+            const char *s = cJSON_GetStringValue(d);
+            if (s && o->cs->n_rule < 2 && (!strcmp(s, "email") || !strcmp(s, "phone")))
+                o->cs->rule[o->cs->n_rule++] = strcmp(s, "email") ? CDUP_PHONE : CDUP_EMAIL;
+        }
+        o->primary = o->primary ? o->primary : strdup("contact.first_name");
+        return true;
+    }
     const char *desc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "description"));
     if (desc)
         o->description = strdup(desc);
@@ -264,6 +322,9 @@ int hs_state_load(hs_ctx *c, const cJSON *root, cJSON *errs)
             tmp->objs = NULL;
             tmp->n_objs = 0;
         }
+        /* every HighLevel location has contacts: a state without them gets an empty store */
+        hs_contacts_obj(c, l);
+        hs_opps_obj(c, l);
     }
     free(tmps);
     return 200;

@@ -100,7 +100,9 @@ void hs_obj_free(hs_object *o)
         hs_rec_free(o->by_created.v[i]);
     free(o->by_created.v);
     free(o->by_updated.v);
-    free(o->slots);
+    hs_map_free(&o->map);
+    hs_cstore_free(o->cs);
+    cJSON_Delete(o->extra);
     free(o->key);
     free(o->description);
     free(o->primary);
@@ -281,69 +283,91 @@ static uint64_t id_hash(const char *s)
     return h;
 }
 
-static void map_put(hs_object *o, hs_rec *r);
+static void map_insert(hs_map *m, hs_rec *r);
 
-static void map_grow(hs_object *o)
+static void map_grow(hs_map *m)
 {
-    size_t ncap = o->slot_cap ? o->slot_cap * 2 : 64;
-    while (ncap < (o->by_created.n + 1) * 2)
+    /* at most half full after the rebuild, which also drops the tombstones */
+    size_t ncap = 64;
+    while (ncap < (m->n + 1) * 2)
         ncap *= 2;
-    hs_rec **old = o->slots;
-    size_t ocap = o->slot_cap;
-    o->slots = calloc(ncap, sizeof *o->slots);
-    if (!o->slots)
+    hs_rec **old = m->slots;
+    size_t ocap = m->cap;
+    m->slots = calloc(ncap, sizeof *m->slots);
+    if (!m->slots)
         abort();
-    o->slot_cap = ncap;
-    o->slot_used = 0;
+    m->cap = ncap;
+    m->used = m->n = 0;
     for (size_t i = 0; i < ocap; i++)
         if (old[i] && old[i] != TOMB)
-            map_put(o, old[i]);
+            map_insert(m, old[i]);
     free(old);
 }
 
-static void map_put(hs_object *o, hs_rec *r)
+/* r's id is not in the map */
+static void map_insert(hs_map *m, hs_rec *r)
 {
-    if ((o->slot_used + 1) * 10 >= o->slot_cap * 7)
-        map_grow(o);
-    size_t m = o->slot_cap - 1;
-    for (size_t i = id_hash(r->id) & m;; i = (i + 1) & m) {
-        if (!o->slots[i]) {
-            o->slots[i] = r;
-            o->slot_used++;
-            return;
-        }
-        if (o->slots[i] == TOMB) {
-            o->slots[i] = r;
+    if ((m->used + 1) * 10 >= m->cap * 7)
+        map_grow(m);
+    size_t mask = m->cap - 1;
+    for (size_t i = id_hash(r->id) & mask;; i = (i + 1) & mask) {
+        if (!m->slots[i] || m->slots[i] == TOMB) {
+            if (!m->slots[i])
+                m->used++;
+            m->slots[i] = r;
+            m->n++;
             return;
         }
     }
+}
+
+static hs_rec **map_slot(const hs_map *m, const char *id)
+{
+    if (!m->cap || !id)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = id_hash(id) & mask;; i = (i + 1) & mask) {
+        hs_rec *r = m->slots[i];
+        if (!r)
+            return NULL;
+        if (r != TOMB && strcmp(r->id, id) == 0)
+            return &m->slots[i];
+    }
+}
+
+void hs_map_put(hs_map *m, hs_rec *r)
+{
+    hs_rec **s = map_slot(m, r->id);
+    if (s)
+        *s = r;
+    else
+        map_insert(m, r);
+}
+
+hs_rec *hs_map_find(const hs_map *m, const char *id)
+{
+    hs_rec **s = map_slot(m, id);
+    return s ? *s : NULL;
+}
+
+void hs_map_del(hs_map *m, const hs_rec *r)
+{
+    hs_rec **s = map_slot(m, r->id);
+    if (s && *s == r) {
+        *s = TOMB;
+        m->n--;
+    }
+}
+
+void hs_map_free(hs_map *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
 }
 
 hs_rec *hs_rec_find(hs_object *o, const char *id)
 {
-    if (!o->slot_cap || !id)
-        return NULL;
-    size_t m = o->slot_cap - 1;
-    for (size_t i = id_hash(id) & m;; i = (i + 1) & m) {
-        hs_rec *r = o->slots[i];
-        if (!r)
-            return NULL;
-        if (r != TOMB && strcmp(r->id, id) == 0)
-            return r;
-    }
-}
-
-static void map_del(hs_object *o, hs_rec *r)
-{
-    size_t m = o->slot_cap - 1;
-    for (size_t i = id_hash(r->id) & m;; i = (i + 1) & m) {
-        if (!o->slots[i])
-            return;
-        if (o->slots[i] == r) {
-            o->slots[i] = TOMB;
-            return;
-        }
-    }
+    return hs_map_find(&o->map, id);
 }
 
 static int key_cmp(int64_t am, const char *aid, int64_t bm, const char *bid)
@@ -404,7 +428,7 @@ static void ix_remove(hs_object *o, hs_index *ix, hs_rec *r)
 
 void hs_rec_insert(hs_object *o, hs_rec *r)
 {
-    map_put(o, r);
+    hs_map_put(&o->map, r);
     ix_insert(o, &o->by_created, r);
     ix_insert(o, &o->by_updated, r);
     o->version++;
@@ -412,7 +436,7 @@ void hs_rec_insert(hs_object *o, hs_rec *r)
 
 void hs_rec_append(hs_object *o, hs_rec *r)
 {
-    map_put(o, r);
+    hs_map_put(&o->map, r);
     ix_reserve(&o->by_created);
     ix_reserve(&o->by_updated);
     o->by_created.v[o->by_created.n++] = r;
@@ -442,7 +466,7 @@ void hs_index_sort_all(hs_object *o)
 
 void hs_rec_remove(hs_object *o, hs_rec *r)
 {
-    map_del(o, r);
+    hs_map_del(&o->map, r);
     ix_remove(o, &o->by_created, r);
     ix_remove(o, &o->by_updated, r);
     o->version++;

@@ -281,6 +281,29 @@ static const char *const route_names[R__COUNT] = {
     "GET /custom-fields/{id}",
     "PUT /custom-fields/{id}",
     "DELETE /custom-fields/{id}",
+    "POST /contacts/search",
+    "POST /contacts/",
+    "POST /contacts/upsert",
+    "GET /contacts/{id}",
+    "PUT /contacts/{id}",
+    "DELETE /contacts/{id}",
+    "POST /contacts/{id}/tags",
+    "DELETE /contacts/{id}/tags",
+    "GET /contacts/search/duplicate",
+    "POST /contacts/{id}/followers",
+    "DELETE /contacts/{id}/followers",
+    "GET /locations/{id}/customFields",
+    "GET /opportunities/search",
+    "POST /opportunities/search",
+    "GET /opportunities/pipelines",
+    "GET /opportunities/lost-reason",
+    "POST /opportunities/",
+    "GET /opportunities/{id}",
+    "PUT /opportunities/{id}",
+    "DELETE /opportunities/{id}",
+    "POST /opportunities/{id}/followers",
+    "DELETE /opportunities/{id}/followers",
+    "PUT /opportunities/{id}/status",
     "POST /oauth/token",
     "/_admin",
 };
@@ -288,4 +311,29 @@ static const char *const route_names[R__COUNT] = {
 const char *hs_route_name(int r)
 {
     return r >= 0 && r < R__COUNT ? route_names[r] : "?";
+}
+
+void hs_fold(char *s)
+{
+    /* ASCII and the Latin-1 letters (U+00C0..U+00DE but U+00D7): the same bytes count, so a
+     * folded copy lines up with the original; enough for names like "Müller" or "ZOË" */
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (unsigned char)(*p + 32);
+        else if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97)
+            p[1] = (unsigned char)(p[1] + 0x20), p++;
+    }
+}
+
+bool hs_ci_contains(const char *hay, const char *needle, bool whole)
+{
+    char *h = strdup(hay), *n = strdup(needle);
+    if (!h || !n)
+        abort();
+    hs_fold(h);
+    hs_fold(n);
+    bool r = whole ? strcmp(h, n) == 0 : strstr(h, n) != NULL;
+    free(h);
+    free(n);
+    return r;
 }

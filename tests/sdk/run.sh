@@ -14,14 +14,14 @@ command -v node >/dev/null && command -v npm >/dev/null || { echo "sdk-check: no
 if [ ! -d "$sdkdir/node_modules/@gohighlevel/api-client" ]; then
     mkdir -p "$sdkdir"
     [ -f "$sdkdir/package.json" ] || echo '{"name":"ghlsync-sdk-check","private":true}' >"$sdkdir/package.json"
-    if ! (cd "$sdkdir" && timeout 300 npm install --no-audit --no-fund --silent @gohighlevel/api-client@3 >/dev/null 2>&1); then
+    if ! (cd "$sdkdir" && timeout 300 npm install --no-audit --no-fund --silent @gohighlevel/api-client@3.1.0 >/dev/null 2>&1); then
         echo "sdk-check: cannot install @gohighlevel/api-client from npm"; exit 3
     fi
 fi
 echo "sdk-check: @gohighlevel/api-client $(node -p "require('$sdkdir/node_modules/@gohighlevel/api-client/package.json').version")"
 
 out=$(mktemp); trap 'kill $simpid 2>/dev/null; rm -f "$out"' EXIT
-"$BUILD/hlsim" --port 0 --seed-records 40 >"$out" &
+"$BUILD/hlsim" --port 0 --seed-records 40 --seed-contacts 60 --seed-opportunities 45 >"$out" &
 simpid=$!
 for _ in $(seq 100); do grep -q '^admin-token' "$out" && break; sleep 0.1; done
 port=$(sed -n 's/^listening on 127.0.0.1://p' "$out")

@@ -5,6 +5,8 @@
  *
  *   hlsim_load --url http://127.0.0.1:PORT --token T --location L [--object custom_objects.pet]
  *              [--conns 4] [--seconds 10] [--limit 100] [--sort createdAt|updatedAt]
+ *   --object contact: POST /contacts/search, --sort dateAdded|dateUpdated, --limit up to 500
+ *   --object opportunity: POST /opportunities/search, --sort date_added|date_updated
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -57,12 +59,13 @@ static const char *opt(int argc, char **argv, const char *name, const char *dflt
     return dflt;
 }
 
-static void prepare(conn *c, const char *loc, int limit, const char *sort)
+/* limit_key: the opportunities search names its page size "limit", the others "pageLimit" */
+static void prepare(conn *c, const char *loc, const char *limit_key, int limit, const char *sort)
 {
     snprintf(c->body, sizeof c->body,
-             "{\"locationId\":\"%s\",\"pageLimit\":%d,\"searchAfter\":[%s],"
+             "{\"locationId\":\"%s\",\"%s\":%d,\"searchAfter\":[%s],"
              "\"sort\":[{\"field\":\"%s\",\"direction\":\"asc\"}]}",
-             loc, limit, c->cursor, sort);
+             loc, limit_key, limit, c->cursor, sort);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->body);
     c->n = 0;
 }
@@ -104,7 +107,15 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char full[512], auth[512];
-    snprintf(full, sizeof full, "%s/objects/%s/records/search", url, object);
+    /* --object contact reads POST /contacts/search (sort dateAdded or dateUpdated) */
+    const char *limit_key = "pageLimit";
+    if (!strcmp(object, "contact")) {
+        snprintf(full, sizeof full, "%s/contacts/search", url);
+    } else if (!strcmp(object, "opportunity")) {
+        snprintf(full, sizeof full, "%s/opportunities/search", url);
+        limit_key = "limit";
+    } else
+        snprintf(full, sizeof full, "%s/objects/%s/records/search", url, object);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     CURLM *m = curl_multi_init();
     conn *cs = calloc((size_t)nconn, sizeof *cs);
@@ -119,7 +130,7 @@ int main(int argc, char **argv)
         curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
-        prepare(c, loc, limit, sort);
+        prepare(c, loc, limit_key, limit, sort);
         curl_multi_add_handle(m, c->h);
     }
     double t0 = now_s(), end = t0 + secs;
@@ -149,7 +160,7 @@ int main(int argc, char **argv)
                 }
             }
             if (now_s() < end) {
-                prepare(c, loc, limit, sort);
+                prepare(c, loc, limit_key, limit, sort);
                 curl_multi_add_handle(m, c->h);
                 running = 1;
             }

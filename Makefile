@@ -35,7 +35,7 @@ endif
 
 # Debian packages: build libraries, the PostgreSQL server the test harness starts, and tools.
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev libpq-dev libuv1-dev \
-            libmicrohttpd-dev postgresql postgresql-client curl procps util-linux
+            libmicrohttpd-dev postgresql postgresql-client pgbouncer curl procps util-linux
 PKGS      := libcurl libcjson libpq libuv
 SIM_PKGS  := libmicrohttpd libcjson
 
@@ -44,7 +44,8 @@ SIM_PKGS  := libmicrohttpd libcjson
 ifeq ($(filter deps format lint clean,$(MAKECMDGOALS)),)
 HAVE_DEPS := $(shell $(PKG_CONFIG) --exists $(PKGS) $(SIM_PKGS) 2>/dev/null && \
                ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
-               command -v psql >/dev/null && command -v curl >/dev/null && echo yes)
+               command -v psql >/dev/null && command -v curl >/dev/null && \
+               { command -v pgbouncer || ls /usr/sbin/pgbouncer; } >/dev/null 2>&1 && echo yes)
 ifneq ($(HAVE_DEPS),yes)
 $(info ghlsync: build dependencies missing, running 'make deps')
 DEPS_OUT := $(shell $(MAKE) --no-print-directory deps >&2; echo $$?)

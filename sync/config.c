@@ -500,6 +500,10 @@ static int load_database(struct loader *L, const toml_value *t)
         (rc = get_duration(L, t, S, "lock_timeout", 1, &L->c->database.lock_timeout_ms)))
         return rc;
     L->c->database.pooler = (enum cfg_pooler)pooler;
+    if (pooler == CFG_POOLER_TRANSACTION && !surl_at)
+        return fail(L, toml_get(t, "pooler"), S, "pooler",
+                    "\"transaction\" needs session_url: LISTEN and the push claims need a "
+                    "session of their own (PostgreSQL itself or a session-mode pool)");
     if ((rc = check_conninfo(L, url_at, S, "url", L->c->database.url)) ||
         (rc = check_conninfo(L, surl_at, S, "session_url", L->c->database.session_url)))
         return rc;

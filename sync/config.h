@@ -121,8 +121,8 @@ struct cfg_push {
 
 struct cfg_metrics {
     char *listen; /* "127.0.0.1:9187", NULL = no metrics endpoint */
-    /* /healthz fails when database work is pending, every connection has its session, and
-     * nothing finished for this long (a wedged engine); 0 = never */
+    /* /healthz fails when a database statement or transaction has been running for this long
+     * on a live connection (a wedged engine); 0 = never */
     int64_t stall_timeout_ms;
 };
 

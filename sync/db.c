@@ -4,6 +4,28 @@
 #include <stdio.h>
 #include <string.h>
 
+static const char session_settings[] = "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; "
+                                       "SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'";
+
+int db_revive(PGconn *c, const char *session_sql, gs_err *err)
+{
+    if (PQstatus(c) == CONNECTION_OK)
+        return 0;
+    PQreset(c);
+    if (PQstatus(c) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+        size_t l = strlen(msg);
+        while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+            msg[--l] = '\0';
+        return gs_err_set(err, GS_EDBLOST, "cannot reconnect to PostgreSQL: %s", msg);
+    }
+    int rc = db_exec(c, session_settings, err);
+    if (!rc && session_sql)
+        rc = db_exec(c, session_sql, err);
+    return rc;
+}
+
 int db_connect(const char *conninfo, PGconn **out, gs_err *err)
 {
     *out = NULL;
@@ -22,10 +44,7 @@ int db_connect(const char *conninfo, PGconn **out, gs_err *err)
                           "PGHOST/PGPORT/PGUSER)",
                           msg);
     }
-    int rc = db_exec(c,
-                     "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; "
-                     "SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'",
-                     err);
+    int rc = db_exec(c, session_settings, err);
     if (rc) {
         PQfinish(c);
         return rc;

@@ -18,6 +18,13 @@
 /* Connect and set the session up for ghlsync (client_encoding UTF8, DateStyle ISO, UTC). */
 int db_connect(const char *conninfo, PGconn **out, gs_err *err);
 
+/* A connection whose session was lost (PQstatus CONNECTION_BAD, e.g. after a PostgreSQL restart)
+ * connects again (PQreset: blocking, like every call here) and gets db_connect's settings plus
+ * `session_sql` (may be NULL) again; a live one is left alone. Call it before a unit of work
+ * (never between db_begin and db_commit: a lost transaction is gone, not resumed). Returns 0,
+ * or GS_EDBLOST when the server is still unreachable. */
+int db_revive(PGconn *c, const char *session_sql, gs_err *err);
+
 /* Fill err from a failed result: "what: message (DETAIL: ...) (HINT: ...)". Returns GS_EDB. */
 int db_err_result(gs_err *err, const PGresult *res, PGconn *c, const char *what);
 

@@ -725,6 +725,11 @@ static void *service_state(struct engine *E, const char *name)
     return NULL;
 }
 
+int engine_db_revive(struct engine *E, gs_err *e)
+{
+    return db_revive(E->db, session_sql, e);
+}
+
 /* ---- schema refresh off the loop ---- */
 
 /* Lock waits of the refresh DDL: never long (a user's transaction may hold the table for hours),

@@ -164,6 +164,10 @@ extern const struct engine_service engine_services[];
 extern const size_t engine_n_services;
 
 int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts *o, gs_err *e);
+/* The start-up connection E->db does not reconnect by itself (it is synchronous): callers that use
+ * it after start-up (schema refresh, full-scan snapshots, trigger refresh) call this first; it
+ * reconnects a lost session and sets the origin marker again (db_revive). */
+int engine_db_revive(struct engine *E, gs_err *e);
 /* The statement every engine transaction starts with (pgasync.h transaction set-up): the origin
  * marker the capture triggers skip (ghlsync.origin = 'engine') and [database] lock_timeout. */
 void engine_tx_setup(const struct cfg *c, char *buf, size_t len);

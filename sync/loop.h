@@ -28,6 +28,7 @@
 
 struct gs_http;
 struct rl_sched;
+struct pga_conn;
 
 /* What the PostgreSQL connections of this process (pgasync.h) share: the defaults new
  * connections take (set by whoever opens the engine, before the first pga_open), and their
@@ -42,6 +43,7 @@ typedef struct gs_dbctx {
     uint64_t reconnects;       /* sessions re-established after a failure */
     uint64_t pending;          /* statements queued or running, all connections */
     uint64_t last_progress_ms; /* a statement finished, a session came up, or work arrived idle */
+    struct pga_conn *conns;    /* open connections (pgasync.c's list), for pga_stalled */
 } gs_dbctx;
 
 typedef struct gs_loop {

@@ -88,6 +88,31 @@ static const struct {
                            {"location", "object"}},
     [GSM_START_TIME] =
         {"ghlsync_start_time_seconds", "Unix time the process started", MT_GAUGE, 0, {NULL}},
+    [GSM_DB_RECONNECTS] = {"ghlsync_db_reconnects_total",
+                           "PostgreSQL sessions re-established after a lost session",
+                           MT_COUNTER,
+                           0,
+                           {NULL}},
+    [GSM_DB_OUTAGES] = {"ghlsync_db_outages_total",
+                        "PostgreSQL outages that ended (some connection without a session)",
+                        MT_COUNTER,
+                        0,
+                        {NULL}},
+    [GSM_DB_OUTAGE_SECONDS] = {"ghlsync_db_outage_seconds_total",
+                               "Seconds with some PostgreSQL connection without a session",
+                               MT_COUNTER,
+                               0,
+                               {NULL}},
+    [GSM_DB_UP] = {"ghlsync_db_up",
+                   "1 when every PostgreSQL connection has its session, else 0",
+                   MT_GAUGE,
+                   0,
+                   {NULL}},
+    [GSM_DB_PENDING] = {"ghlsync_db_statements_pending",
+                        "Statements queued or running on the PostgreSQL connections",
+                        MT_GAUGE,
+                        0,
+                        {NULL}},
 };
 
 struct series {
@@ -351,6 +376,8 @@ struct metrics_server {
     gs_log *log;
     metrics_ready_fn ready;
     void *ready_ud;
+    metrics_ready_fn health;
+    void *health_ud;
     struct mclient *clients;
     int nclients;
     int port;
@@ -505,7 +532,14 @@ static void handle_request(struct mclient *c)
                 head_only, NULL);
         sbuf_free(&b);
     } else if (strcmp(target, "/healthz") == 0) {
-        respond_text(c, 200, "OK", "ok\n", head_only);
+        char why[256] = "";
+        if (!s->health || s->health(s->health_ud, why, sizeof why)) {
+            respond_text(c, 200, "OK", "ok\n", head_only);
+        } else {
+            char body[300];
+            snprintf(body, sizeof body, "unhealthy: %s\n", why[0] ? why : "stalled");
+            respond_text(c, 503, "Service Unavailable", body, head_only);
+        }
     } else if (strcmp(target, "/readyz") == 0) {
         char why[256] = "";
         if (!s->ready || s->ready(s->ready_ud, why, sizeof why)) {
@@ -670,6 +704,12 @@ void metrics_server_set_ready(metrics_server *s, metrics_ready_fn fn, void *ud)
 {
     s->ready = fn;
     s->ready_ud = ud;
+}
+
+void metrics_server_set_health(metrics_server *s, metrics_ready_fn fn, void *ud)
+{
+    s->health = fn;
+    s->health_ud = ud;
 }
 
 int metrics_server_port(const metrics_server *s)

@@ -12,7 +12,9 @@
  * Endpoint. metrics_server_start binds a uv_tcp_t listener on the given loop. It answers one
  * request per connection (Connection: close), HTTP/1.0 and 1.1, GET and HEAD only:
  *   /metrics   200, text/plain; version=0.0.4 (the registry)
- *   /healthz   200 "ok" whenever the loop runs (liveness: a stuck loop does not answer)
+ *   /healthz   200 "ok" whenever the loop runs and the health callback (if any) agrees, else 503
+ *              "unhealthy: <reason>" (liveness: a stuck loop does not answer at all; a wedged
+ *              engine, e.g. database work that no longer progresses, says so)
  *   /readyz    200 "ready" or 503 "not ready: <reason>" from the readiness callback
  * Anything else gets 404/405/400/431/505. A request head is limited to METRICS_MAX_REQUEST
  * bytes and must arrive within METRICS_REQUEST_TIMEOUT_MS; at most METRICS_MAX_CLIENTS
@@ -42,13 +44,16 @@
 
 enum metrics_family {
     /* counters */
-    GSM_REQUESTS,       /* ghlsync_http_requests_total{location,endpoint,status} */
-    GSM_STARTED,        /* ghlsync_http_requests_started_total{location}: incl. retries */
-    GSM_THROTTLED,      /* ghlsync_http_throttled_total{location}: 429 answers */
-    GSM_RECORDS_PULLED, /* ghlsync_records_pulled_total{location,object} */
-    GSM_RECORDS_PUSHED, /* ghlsync_records_pushed_total{location,object,op} */
-    GSM_ERRORS,         /* ghlsync_errors_total{location,kind} */
-    GSM_SCRAPES,        /* ghlsync_metrics_scrapes_total */
+    GSM_REQUESTS,          /* ghlsync_http_requests_total{location,endpoint,status} */
+    GSM_STARTED,           /* ghlsync_http_requests_started_total{location}: incl. retries */
+    GSM_THROTTLED,         /* ghlsync_http_throttled_total{location}: 429 answers */
+    GSM_RECORDS_PULLED,    /* ghlsync_records_pulled_total{location,object} */
+    GSM_RECORDS_PUSHED,    /* ghlsync_records_pushed_total{location,object,op} */
+    GSM_ERRORS,            /* ghlsync_errors_total{location,kind} */
+    GSM_SCRAPES,           /* ghlsync_metrics_scrapes_total */
+    GSM_DB_RECONNECTS,     /* ghlsync_db_reconnects_total: sessions re-established after a loss */
+    GSM_DB_OUTAGES,        /* ghlsync_db_outages_total: outages that ended */
+    GSM_DB_OUTAGE_SECONDS, /* ghlsync_db_outage_seconds_total: time with a connection down */
     /* gauges */
     GSM_BURST_REMAINING, /* ghlsync_rate_burst_remaining{location} */
     GSM_BURST_LIMIT,     /* ghlsync_rate_burst_limit{location} */
@@ -60,6 +65,8 @@ enum metrics_family {
     GSM_LAG_SECONDS,     /* ghlsync_lag_seconds{location,object}: now - watermark */
     GSM_BACKFILL_DONE,   /* ghlsync_backfill_complete{location,object}: 0 or 1 */
     GSM_START_TIME,      /* ghlsync_start_time_seconds */
+    GSM_DB_UP,           /* ghlsync_db_up: 1 when every connection has its session */
+    GSM_DB_PENDING,      /* ghlsync_db_statements_pending: queued or running */
     GSM__COUNT
 };
 
@@ -116,6 +123,8 @@ int metrics_server_start(uv_loop_t *loop, gs_metrics *m, const char *listen, gs_
                          metrics_server **out, gs_err *e);
 /* NULL fn = always ready. */
 void metrics_server_set_ready(metrics_server *s, metrics_ready_fn fn, void *ud);
+/* Liveness beyond "the loop answers" (same signature); NULL fn = healthy. */
+void metrics_server_set_health(metrics_server *s, metrics_ready_fn fn, void *ud);
 int metrics_server_port(const metrics_server *s);
 /* Stop listening, drop clients; frees `s` once the loop released its handles. NULL is fine. */
 void metrics_server_close(metrics_server *s);

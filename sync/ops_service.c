@@ -1,6 +1,7 @@
 /* ops_service.c - metrics + runtime bookkeeping as an engine service (see ops_service.h). */
 #include "ops_service.h"
 
+#include "pgasync.h"
 #include "runtime.h"
 
 #include <stdio.h>
@@ -29,12 +30,31 @@ static void collect_engine(gs_metrics *m, void *ud)
     metrics_set(m, GSM_RECORDS_PULLED, lo, (double)s->E->ctr.records_pulled);
     const char *le[] = {"all", "pull"};
     metrics_set(m, GSM_ERRORS, le, (double)s->E->ctr.errors);
+    const gs_dbctx *d = &s->E->loop.db;
+    metrics_set(m, GSM_DB_RECONNECTS, NULL, (double)d->reconnects);
+    metrics_set(m, GSM_DB_OUTAGES, NULL, (double)d->outages);
+    metrics_set(m, GSM_DB_OUTAGE_SECONDS, NULL, pga_outage_seconds(&s->E->loop));
+    metrics_set(m, GSM_DB_UP, NULL, d->down ? 0 : 1);
+    metrics_set(m, GSM_DB_PENDING, NULL, (double)d->pending);
 }
 
-/* Answers that an operator should see as the location's last error in `ghlsync status`: no
- * answer at all, server errors, refused credentials. 429s are the rate limit doing its job
- * (counted in ghlsync_http_throttled_total), other 4xx are rejected records (the push errors
- * list has them). */
+/* Liveness: a connection that has its session has been running the same statement or
+ * transaction for more than [metrics] stall_timeout. An outage is not a stall (readiness says so,
+ * and the connections come back by themselves); work stuck on a live session is: a lock wait
+ * beyond lock_timeout's reach, a wedged server or pooler. Restarting the process is then the
+ * remedy an orchestrator can apply. */
+static bool healthy(void *ud, char *why, size_t len)
+{
+    struct ops_state *s = ud;
+    int64_t stall = s->E->cfg->metrics.stall_timeout_ms;
+    double longest = 0;
+    if (!pga_stalled(&s->E->loop, stall, &longest))
+        return true;
+    snprintf(why, len, "a database statement has been running for %.0f s (stall_timeout %lld s)",
+             longest, (long long)(stall / 1000));
+    return false;
+}
+
 static const char *error_kind(long status)
 {
     if (status == 0)
@@ -95,8 +115,10 @@ int ops_service_start(struct engine *E, void **state, gs_err *e)
         rc = rt_start(s->rt, e);
     if (rc == 0 && E->serving && E->cfg->metrics.listen) {
         rc = metrics_server_start(&E->loop.uv, s->m, E->cfg->metrics.listen, E->log, &s->srv, e);
-        if (rc == 0)
+        if (rc == 0) {
             metrics_server_set_ready(s->srv, rt_ready, s->rt);
+            metrics_server_set_health(s->srv, healthy, s);
+        }
     }
     if (rc == 0) {
         E->on_answer = on_answer;

@@ -83,6 +83,8 @@ struct pga_conn {
     void *on_connect_ud;
     pga_notify_fn on_notify;
     void *on_notify_ud;
+    uint64_t op_started_ms; /* the head op went on the wire; 0 = none */
+    pga_conn *prev, *next;  /* L->db.conns */
 };
 
 static void drive(pga_conn *c);
@@ -207,6 +209,7 @@ static void finish_head(pga_conn *c)
         c->front = NULL;
     pending_dec(c);
     c->sent = 0;
+    c->op_started_ms = 0;
     o->cb(c, o->res, o->nres_cb, o->failed ? &o->err : NULL, o->ud);
     op_free(o);
     update_refs(c);
@@ -585,6 +588,7 @@ static void lost(pga_conn *c, const char *why)
     c->attempts = 0;
     c->state = ST_WAITING;
     c->sent = 0;
+    c->op_started_ms = 0;
     pop *o = c->head;
     if (o) {
         int in_doubt = o->is_tx ? o->cur == o->nst : o->executed;
@@ -760,6 +764,16 @@ static void drive(pga_conn *c)
                 watch(c, UV_READABLE);
                 return;
             }
+            if (!c->op_started_ms) {
+                /* A session that died while idle (the server said FATAL and closed) is often
+                 * not noticed yet: look before sending, so that new work waits for the next
+                 * session instead of failing in doubt. */
+                if (!PQconsumeInput(c->pg) || session_gone(c)) {
+                    lost(c, PQerrorMessage(c->pg));
+                    return;
+                }
+                c->op_started_ms = now_ms(c);
+            }
             int sr = send_current(c);
             if (sr == SEND_FAILED) {
                 if (session_gone(c)) {
@@ -910,6 +924,10 @@ int pga_open(gs_loop *L, const char *conninfo, pga_conn **out, gs_err *e)
     }
     uv_timer_start(c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
     update_refs(c);
+    c->next = L->db.conns;
+    if (c->next)
+        c->next->prev = c;
+    L->db.conns = c;
     *out = c;
     return 0;
 }
@@ -988,6 +1006,13 @@ void pga_close(pga_conn *c)
         }
     }
     c->state = ST_CLOSED;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->L->db.conns == c)
+        c->L->db.conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
     uv_timer_stop(c->timer);
     fail_all(c, GS_EDB, "connection closed");
     PQclear(c->last);
@@ -1163,8 +1188,13 @@ double pga_outage_seconds(const gs_loop *L)
     return (double)ms / 1000.0;
 }
 
-int pga_stalled(const gs_loop *L, int64_t stall_ms)
+int pga_stalled(const gs_loop *L, int64_t stall_ms, double *longest_s)
 {
-    return stall_ms > 0 && L->db.pending > 0 && L->db.down == 0 &&
-           gs_loop_now_ms(L) - L->db.last_progress_ms > (uint64_t)stall_ms;
+    uint64_t now = gs_loop_now_ms(L), worst = 0;
+    for (const pga_conn *c = L->db.conns; c; c = c->next)
+        if (c->state == ST_READY && c->head && c->op_started_ms && now - c->op_started_ms > worst)
+            worst = now - c->op_started_ms;
+    if (longest_s)
+        *longest_s = (double)worst / 1000.0;
+    return stall_ms > 0 && worst > (uint64_t)stall_ms;
 }

@@ -125,10 +125,11 @@ void pga_on_notify(pga_conn *c, pga_notify_fn fn, void *ud);
 int pga_is_up(const pga_conn *c);
 
 /* Process-wide (L->db): seconds without a session on some connection, the running outage
- * included; and 1 when statements are pending, every connection has its session, and none
- * finished for `stall_ms` (a wedged server or connection: liveness). */
+ * included; and 1 when some connection that has its session has been running the same
+ * statement or transaction for more than `stall_ms` (a wedged server, pooler or lock wait:
+ * liveness); `longest_s` (may be NULL) gets the longest such time. An outage is not a stall. */
 double pga_outage_seconds(const gs_loop *L);
-int pga_stalled(const gs_loop *L, int64_t stall_ms);
+int pga_stalled(const gs_loop *L, int64_t stall_ms, double *longest_s);
 
 int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *values, pga_cb cb,
               void *ud, gs_err *e);

@@ -1379,7 +1379,10 @@ static int snapshot_prepare(struct pull *P, gs_err *e)
 static int snapshot_finish(struct pull *P, bool swap, gs_err *e)
 {
     struct engine *E = P->E;
-    int rc = 0;
+    /* the start-up session may have been lost during a long backfill (a server restart) */
+    int rc = engine_db_revive(E, e);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < P->n; i++) {
         struct pull_worker *w = P->w[i];
         if (!w->shadow_name[0])

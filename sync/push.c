@@ -154,6 +154,11 @@ static const char release_sql[] = "UPDATE ghlsync.changes SET claim_pid = NULL, 
 
 static void log_db(push_service *P, const char *what, const pga_error *err)
 {
+    /* a lost session is logged once per outage by pgasync; the work is redone after it */
+    if (err->err.code == GS_EDBLOST && !err->in_doubt) {
+        log_event(P->L->log, LOG_DEBUG, "push.db_error", "what", what, "error", err->err.msg, NULL);
+        return;
+    }
     log_event(P->L->log, LOG_ERROR, "push.db_error", "what", what, "error", err->err.msg, NULL);
 }
 

@@ -48,7 +48,15 @@
  *            session closes, and its claims die with it.
  *
  * Woken by LISTEN (PUSH_NOTIFY_CHANNEL, payload = location id), by push_wake, and by a sweep
- * timer (safety net for lost notifications and for backoff deadlines). Requests go through the
+ * timer (safety net for lost notifications and for backoff deadlines).
+ *
+ * Sessions lost (PostgreSQL restart, failover; pgasync.h reconnects): the claims of the jobs in
+ * flight belonged to the dead session, so the first statement of the new session stamps them
+ * with it again (where no live session holds them), and only then does a full sweep run (as it
+ * does when LISTEN is back: notifications of the outage are lost). A job whose statement failed
+ * in doubt releases its claims (job_release); its changes are claimed again and settled by the
+ * usual rules (sent_at for creates), so nothing is sent twice blindly. Both connections need a
+ * session of their own: push_opts.conninfo is [database] session_url. Requests go through the
  * location's rate budget with RL_PRIO_PUSH, one fairness queue per object.
  *
  * Ownership: the service copies ids/keys; hl_location and the gs_loop are borrowed and must
@@ -88,7 +96,7 @@ typedef struct push_target {
 } push_target;
 
 typedef struct push_opts {
-    const char *conninfo;    /* the service opens its own sessions */
+    const char *conninfo;    /* the service opens its own sessions (claims, LISTEN) */
     int batch_size;          /* records in flight per location; default 8 */
     int max_attempts;        /* transient failures before 'failed'; default 10 */
     int64_t backoff_base_ms; /* default 1000 */

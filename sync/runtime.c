@@ -249,7 +249,7 @@ static void on_upsert_ctx(pga_conn *c, PGresult *const *res, int nres, const pga
         upsert_done(u->l, err == NULL);
     if (err) {
         rt->round_ok = false;
-        if (!rt->closing)
+        if (!rt->closing && err->err.code != GS_EDBLOST) /* an outage: logged by pgasync */
             log_event(rt->L->log, LOG_WARN, "runtime.write_failed", "error", err->err.msg, NULL);
     }
     free(u);
@@ -262,7 +262,7 @@ static void on_gauges(pga_conn *c, PGresult *const *res, int nres, const pga_err
     gs_runtime *rt = ud;
     if (err || nres < 1 || rt->closing) {
         rt->round_ok = false;
-        if (err && !rt->closing)
+        if (err && !rt->closing && err->err.code != GS_EDBLOST)
             log_event(rt->L->log, LOG_WARN, "runtime.query_failed", "error", err->err.msg, NULL);
         round_finished(rt);
         return;
@@ -399,6 +399,12 @@ bool rt_ready(void *ud, char *why, size_t len)
 {
     gs_runtime *rt = ud;
     uint64_t now = gs_loop_now_ms(rt->L);
+    if (rt->L->db.down) {
+        snprintf(why, len, "database unreachable (%d connection%s without a session for %.0f s)",
+                 rt->L->db.down, rt->L->db.down == 1 ? "" : "s",
+                 (double)(now - rt->L->db.outage_start_ms) / 1000.0);
+        return false;
+    }
     if (!rt->last_ok_ms || now - rt->last_ok_ms > 3 * (uint64_t)rt->interval_ms) {
         snprintf(why, len, "database not reachable (no successful query in the last %lld ms)",
                  (long long)(3 * rt->interval_ms));

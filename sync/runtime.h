@@ -14,7 +14,8 @@
  * delta for the next one.
  *
  * It opens its own non-blocking connection (pgasync.h) so that its small periodic queries never
- * queue behind a page write.
+ * queue behind a page write. That connection reconnects by itself (pgasync.h); a round that fails
+ * meanwhile keeps its deltas for the next one, so nothing is lost across an outage.
  *
  * Threading: loop thread only. Memory: rt_new allocates; rt_close stops the timer, closes the
  * connection and frees the object once its last callback ran (keep the loop running until
@@ -55,8 +56,9 @@ int rt_start(gs_runtime *rt, gs_err *e);
  * unfinished ticks with ok = false. */
 void rt_tick(gs_runtime *rt, void (*done)(void *ud, bool ok), void *ud);
 
-/* metrics_ready_fn: ready when the last database round succeeded within 3 intervals and every
- * object the database knows has completed its backfill. `ud` is the gs_runtime. */
+/* metrics_ready_fn: ready when every PostgreSQL connection of the loop has its session (L->db,
+ * pgasync.h), the last database round succeeded within 3 intervals, and every object the
+ * database knows has completed its backfill. `ud` is the gs_runtime. */
 bool rt_ready(void *ud, char *why, size_t len);
 
 void rt_close(gs_runtime *rt);

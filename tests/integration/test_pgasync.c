@@ -1,5 +1,6 @@
 /* pgasync against the private PostgreSQL: order, parameters, transactions, errors, and that the
  * loop keeps running while a statement is in progress. */
+#include "db.h"
 #include "loop.h"
 #include "pgasync.h"
 #include "test.h"
@@ -449,6 +450,18 @@ static void wait_reconnects(gs_loop *L, uint64_t n)
     uv_run(&L->uv, UV_RUN_NOWAIT);
 }
 
+static void wait_down(gs_loop *L)
+{
+    uv_timer_t t;
+    uv_timer_init(&L->uv, &t);
+    uv_timer_start(&t, keepalive, 10, 10);
+    uint64_t deadline = uv_hrtime() + 5000000000ULL;
+    while (L->db.down == 0 && uv_hrtime() < deadline)
+        uv_run(&L->uv, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&L->uv, UV_RUN_NOWAIT);
+}
+
 static void lost_session_reconnects_and_reruns_tx(void)
 {
     gs_loop L;
@@ -644,6 +657,77 @@ static void prepared_again_after_reconnect(void)
     gs_loop_close(&L);
 }
 
+/* While the server refuses new sessions, queued work waits for pga_set_wait, then fails as
+ * "not run" (GS_EDBLOST, not in doubt); once sessions are allowed again the connection is back. */
+static void queued_work_waits_bounded(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    PGconn *admin = PQconnectdb(ci);
+    TEST_REQUIRE(PQstatus(admin) == CONNECTION_OK);
+    pga_set_wait(c, 600);
+    ctx x = {0};
+    gs_err e = {0};
+    tag t1 = {.x = &x, .id = 1};
+    pga_query(c, "select 1", 0, NULL, record, &t1, &e);
+    run_until_calls(&L, &x, 1);
+    char *db = tpg_scalar(admin, "SELECT current_database()");
+    PGconn *root = PQconnectdb("dbname=postgres");
+    TEST_REQUIRE(db && PQstatus(root) == CONNECTION_OK);
+    char q[300];
+    snprintf(q, sizeof q, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", db);
+    TEST_REQUIRE(tpg_exec(root, q));
+    TEST_EQ_INT(kill_sessions(admin), 1);
+    wait_down(&L);
+    tag t2 = {.x = &x, .id = 2};
+    pga_query(c, "select 'late'", 0, NULL, record_code, &t2, &e);
+    uint64_t t0 = uv_hrtime();
+    run_until_calls(&L, &x, 2);
+    double waited = (double)(uv_hrtime() - t0) / 1e9;
+    TEST_CHECK(t2.failed);
+    TEST_EQ_INT(last_code, GS_EDBLOST);
+    TEST_EQ_INT(last_in_doubt, 0);
+    TEST_CHECK_MSG(strstr(t2.last, "database unreachable") != NULL, "%s", t2.last);
+    TEST_CHECK_MSG(waited >= 0.5, "failed after %.2f s", waited);
+    TEST_EQ_INT(L.db.down, 1);
+    snprintf(q, sizeof q, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", db);
+    TEST_REQUIRE(tpg_exec(root, q));
+    free(db);
+    PQfinish(root);
+    tag t3 = {.x = &x, .id = 3};
+    pga_query(c, "select 'back'", 0, NULL, record, &t3, &e);
+    run_until_calls(&L, &x, 3);
+    TEST_EQ_STR(t3.last, "back");
+    TEST_EQ_INT(L.db.down, 0);
+    PQfinish(admin);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
+/* The synchronous start-up connection (db.h) comes back with its session settings. */
+static void db_revive_reconnects(void)
+{
+    char ci[256];
+    PGconn *admin = tpg_fresh_db("dbrevive", ci, sizeof ci);
+    TEST_REQUIRE(admin != NULL);
+    PGconn *c = NULL;
+    gs_err e = {0};
+    TEST_REQUIRE(db_connect(ci, &c, &e) == 0);
+    TEST_EQ_INT(db_revive(c, "SET application_name = 'revived'", &e), 0); /* alive: no-op */
+    TEST_EQ_INT(kill_sessions(admin), 1);
+    TEST_CHECK(db_exec(c, "SELECT 1", &e) != 0); /* the loss is seen by the next call */
+    TEST_EQ_INT(db_revive(c, "SET application_name = 'revived'", &e), 0);
+    char *v = tpg_scalar(c, "SELECT current_setting('application_name') || ' ' || "
+                            "current_setting('TimeZone')");
+    TEST_EQ_STR(v ? v : "", "revived UTC");
+    free(v);
+    PQfinish(c);
+    PQfinish(admin);
+}
+
 int main(void)
 {
     if (!tpg_available()) {
@@ -663,5 +747,7 @@ int main(void)
     TEST_RUN(tx_setup_is_per_transaction);
     TEST_RUN(unnamed_mode_prepares_nothing);
     TEST_RUN(prepared_again_after_reconnect);
+    TEST_RUN(db_revive_reconnects);
+    TEST_RUN(queued_work_waits_bounded);
     return test_done();
 }

@@ -30,6 +30,12 @@ long tpull_now_ms(void)
 
 bool tpull_config(const tsim *s, const char *conninfo, const char *extra, char *path, size_t len)
 {
+    return tpull_config_db(s, conninfo, NULL, extra, path, len);
+}
+
+bool tpull_config_db(const tsim *s, const char *conninfo, const char *db_extra, const char *extra,
+                     char *path, size_t len)
+{
     char dir[512];
     snprintf(dir, sizeof dir, "%s/ghlsync-tpull-XXXXXX", test_tmpdir());
     if (!mkdtemp(dir))
@@ -40,7 +46,8 @@ bool tpull_config(const tsim *s, const char *conninfo, const char *extra, char *
         return false;
     fprintf(f, "[api]\nbase_url = \"%s\"\ninsecure_http = true\nrequest_timeout = \"10s\"\n\n",
             s->base_url);
-    fprintf(f, "[database]\nurl = \"%s\"\n\n[log]\nlevel = \"info\"\n\n", conninfo);
+    fprintf(f, "[database]\nurl = \"%s\"\n%s\n[log]\nlevel = \"info\"\n\n", conninfo,
+            db_extra ? db_extra : "");
     if (extra)
         fputs(extra, f);
     for (int i = 0; i < s->n_loc; i++) {

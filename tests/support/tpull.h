@@ -21,6 +21,9 @@
  * `extra` is appended verbatim (e.g. "[pull]\npoll_interval = \"1s\"\n"); the [pull] table is
  * written only from extra. Returns the path in `path`. */
 bool tpull_config(const tsim *s, const char *conninfo, const char *extra, char *path, size_t len);
+/* Same, with more keys of the [database] table (e.g. "pooler = \"transaction\"\n"). */
+bool tpull_config_db(const tsim *s, const char *conninfo, const char *db_extra, const char *extra,
+                     char *path, size_t len);
 
 /* Start $GHLSYNC_BIN -c CONFIG ARGS... (NULL-terminated) with GHLSYNC_DATADIR=$GHLSYNC_TOP;
  * stderr to `log` (appended; may be NULL = inherit). Returns the pid or -1. */

@@ -115,6 +115,10 @@ static void minimal_file_gets_defaults(void)
     TEST_EQ_STR(c.api.base_url, "https://services.leadconnectorhq.com");
     TEST_EQ_INT(c.pull.page_size, 100);
     TEST_EQ_INT(c.pull.poll_interval_ms, 60000);
+    TEST_CHECK(c.database.session_url == NULL);
+    TEST_EQ_INT(c.database.pooler, CFG_POOLER_NONE);
+    TEST_EQ_INT(c.database.lock_timeout_ms, 10000);
+    TEST_EQ_INT(c.metrics.stall_timeout_ms, 120000);
     TEST_EQ_STR(c.locations[0].token, "tok-minimal-1234");
     TEST_EQ_STR(c.locations[0].token_source, "environment variable GST_TOKEN");
     TEST_EQ_INT(c.n_objects, 0);
@@ -305,6 +309,16 @@ static void ranges(void)
                "\"127.0.0.1:9187\", got \"9187\"");
     EXPECT_ERR("[database]\nschema = \"\"\n", GS_ECONFIG,
                "bad.toml:2:1: [database] schema: must not be empty");
+    EXPECT_ERR("[database]\npooler = \"transaction\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [database] pooler: \"transaction\" needs session_url: LISTEN and "
+               "the push claims need a session of their own (PostgreSQL itself or a "
+               "session-mode pool)");
+    EXPECT_ERR("[database]\npooler = \"session\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [database] pooler: expected one of \"none\", \"transaction\", got "
+               "\"session\"");
+    EXPECT_ERR("[database]\nsession_url = \"host='oops\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [database] session_url: not a valid libpq conninfo or URI: "
+               "unterminated quoted string in connection info string");
     EXPECT_ERR("[objects.x]\nfield_types = { a = \"text; drop table t\" }\n", GS_ECONFIG,
                "bad.toml:2:17: [objects.\"x\"] field_types.a: \"text; drop table t\" is not an "
                "accepted PostgreSQL type name (letters, digits, spaces and _ ( ) , [ ] . only)");

@@ -182,6 +182,9 @@ struct fam_family {
                   void *ud, gs_err *e);
     const cJSON *(*lookup_match)(const schema_object *o, const cJSON *answer, const fam_lookup *k,
                                  int *matches);
+    /* How long after a create its lookup can see it (a lookup through a lagging search index);
+     * the change waits that long before it is looked up. NULL hook = at once. */
+    int64_t (*lookup_lag_ms)(const schema_object *o, const fam_lookup *k);
 };
 
 extern const fam_family fam_objects;

@@ -138,6 +138,7 @@ static void ids_lit(const pjob *j, sbuf *b, bool (*pick)(const pchange *))
 
 static void job_end(pjob *j);
 static void set_next(pjob *j);
+static void lookup_key(const pjob *j, fam_lookup *k);
 static const char *policy_name(enum cfg_conflict c);
 static bool set_ops_build(pjob *j);
 static void do_update(pjob *j);
@@ -1248,12 +1249,17 @@ static void job_api_error(pjob *j, const hl_result *r, bool is_create)
     case HL_REJECTED:
         job_settle(j, "failed", r->status, r->message, pick_all, is_create);
         break;
-    case HL_UNKNOWN_OUTCOME:
-        /* sent_at stays: the next claim looks the record up or parks the change */
+    case HL_UNKNOWN_OUTCOME: {
+        /* sent_at stays: the next claim looks the record up or parks the change, once the
+         * lookup can see a record this create made (a search index may lag) */
         log_event(j->P->L->log, LOG_WARN, "push.create_unknown", "table", j->table, "local_key",
                   j->keytxt, "error", r->message, NULL);
-        job_release(j, pick_all, 0);
+        const fam_family *fam = fam_of(j->t->model);
+        fam_lookup k;
+        lookup_key(j, &k);
+        job_release(j, pick_all, fam->lookup_lag_ms ? fam->lookup_lag_ms(j->t->model, &k) : 0);
         break;
+    }
     case HL_AUTH:
     case HL_RETRYABLE:
     default:

@@ -655,6 +655,13 @@ static const cJSON *lookup_match(const schema_object *o, const cJSON *answer, co
     return found;
 }
 
+/* The upsert matches on the store at once; a search on the external id waits for the index. */
+static int64_t lookup_lag_ms(const schema_object *o, const fam_lookup *k)
+{
+    (void)o;
+    return has_natural_key(k) ? 0 : FAM_CONTACTS_LAG_MS;
+}
+
 const fam_family fam_contacts = {
     .name = "contacts",
     .serves = serves,
@@ -686,4 +693,5 @@ const fam_family fam_contacts = {
     .can_lookup = can_lookup,
     .lookup = lookup,
     .lookup_match = lookup_match,
+    .lookup_lag_ms = lookup_lag_ms,
 };

@@ -259,4 +259,5 @@ const fam_family fam_objects = {
     .can_lookup = can_lookup,
     .lookup = lookup,
     .lookup_match = lookup_match,
+    .lookup_lag_ms = NULL,
 };

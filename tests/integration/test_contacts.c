@@ -209,6 +209,58 @@ static void mirror_through_index_lag(void)
     tsim_stop(&s);
 }
 
+/* Contact custom fields evolve as object fields do: a new field is a new typed column named
+ * from its fieldKey (suffixed when a standard column has the name), with its label as comment;
+ * a deleted one keeps its column, marked deprecated. */
+static void custom_fields_evolve(void)
+{
+    tsim s;
+    const char *args[] = {
+        "--locations", "1", "--seed-records", "0", "--seed-contacts", "10", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512];
+    PGconn *c = tpg_fresh_db("ct_evolve", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
+    const char *a[] = {"backfill", NULL};
+    TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
+    char path[300];
+    snprintf(path, sizeof path, "/_admin/contact-fields?locationId=%s", s.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&s, "POST", path,
+                           "{\"key\": \"favourite_color\", \"name\": \"Favourite colour\", "
+                           "\"dataType\": \"SINGLE_OPTIONS\", \"options\": [\"red\", \"blue\"]}",
+                           NULL),
+                201);
+    TEST_EQ_INT(tsim_admin(&s, "POST", path,
+                           "{\"key\": \"city\", \"name\": \"Custom city\", \"dataType\": "
+                           "\"TEXT\"}",
+                           NULL),
+                201);
+    snprintf(path, sizeof path, "/_admin/contact-fields/contact.nickname?locationId=%s",
+             s.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&s, "DELETE", path, NULL, NULL), 200);
+    TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
+    char *v = scalar(c, "SELECT data_type || ' ' || col_description('ghl.contacts'::regclass, "
+                        "ordinal_position::int) FROM information_schema.columns WHERE "
+                        "table_schema = 'ghl' AND table_name = 'contacts' AND column_name = "
+                        "'favourite_color'");
+    TEST_CHECK_MSG(strncmp(v, "text Favourite colour", 21) == 0, "favourite_color: %s", v);
+    free(v);
+    /* "city" is a standard column: the custom field's column has another name */
+    v = scalar(c, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'ghl' "
+                  "AND table_name = 'contacts' AND column_name LIKE 'city%'");
+    TEST_EQ_STR(v, "2");
+    free(v);
+    v = scalar(c, "SELECT col_description('ghl.contacts'::regclass, ordinal_position::int) LIKE "
+                  "'DEPRECATED%' FROM information_schema.columns WHERE table_schema = 'ghl' AND "
+                  "table_name = 'contacts' AND column_name = 'nickname'");
+    TEST_EQ_STR(v, "t");
+    free(v);
+    TEST_EQ_INT(tcontacts_compare(&s, 0, c, false), 0);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
@@ -219,5 +271,6 @@ int main(void)
     TEST_RUN(names_without_original_case);
     TEST_RUN(kill9_then_resume);
     TEST_RUN(mirror_through_index_lag);
+    TEST_RUN(custom_fields_evolve);
     return test_done();
 }

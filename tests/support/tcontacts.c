@@ -173,7 +173,20 @@ int tcontacts_compare(const tsim *s, int loc, PGconn *c, bool names)
             const char *dt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "dataType"));
             if (!fid || !fk || !dt)
                 continue;
-            const char *col = strrchr(fk, '.') ? strrchr(fk, '.') + 1 : fk;
+            /* the column ghlsync chose (a name a standard column has gets a suffix) */
+            const char *fp[2] = {s->loc[loc].id, fk};
+            PGresult *fr = PQexecParams(c,
+                                        "SELECT column_name FROM ghlsync.fields WHERE "
+                                        "location_id = $1 AND object_key = 'contact' AND "
+                                        "field_key = $2",
+                                        2, NULL, fp, NULL, NULL, 0);
+            char colbuf[128];
+            snprintf(colbuf, sizeof colbuf, "%s",
+                     PQresultStatus(fr) == PGRES_TUPLES_OK && PQntuples(fr) == 1
+                         ? PQgetvalue(fr, 0, 0)
+                         : (strrchr(fk, '.') ? strrchr(fk, '.') + 1 : fk));
+            PQclear(fr);
+            const char *col = colbuf;
             const cJSON *want = NULL, *it;
             cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(ct, "customFields"))
             {

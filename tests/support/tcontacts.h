@@ -4,7 +4,8 @@
  *
  * tcontacts_compare reads GET /_admin/contacts (the newest versions, GET shape) and each live
  * row as to_jsonb(row), and compares key by key: the standard columns with their contact keys,
- * every custom field (by its definition's fieldKey) by dataType, the timestamps as instants.
+ * every custom field (its column as ghlsync.fields records it) by dataType, the timestamps as
+ * instants.
  * `names`: first_name / last_name hold firstName / lastName (else their lower-case forms).
  */
 #ifndef GHLSYNC_TCONTACTS_H

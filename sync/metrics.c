@@ -86,6 +86,11 @@ static const struct {
                            MT_GAUGE,
                            2,
                            {"location", "object"}},
+    [GSM_QUARANTINED] = {"ghlsync_quarantined_records",
+                         "Records that could not be stored, kept in ghlsync.quarantine",
+                         MT_GAUGE,
+                         2,
+                         {"location", "object"}},
     [GSM_START_TIME] =
         {"ghlsync_start_time_seconds", "Unix time the process started", MT_GAUGE, 0, {NULL}},
     [GSM_DB_RECONNECTS] = {"ghlsync_db_reconnects_total",

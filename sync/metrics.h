@@ -64,6 +64,7 @@ enum metrics_family {
     GSM_CHANGES_FAILED,  /* ghlsync_changes_failed{location,object}: failed + parked */
     GSM_LAG_SECONDS,     /* ghlsync_lag_seconds{location,object}: now - watermark */
     GSM_BACKFILL_DONE,   /* ghlsync_backfill_complete{location,object}: 0 or 1 */
+    GSM_QUARANTINED,     /* ghlsync_quarantined_records{location,object}: open quarantine */
     GSM_START_TIME,      /* ghlsync_start_time_seconds */
     GSM_DB_UP,           /* ghlsync_db_up: 1 when every connection has its session */
     GSM_DB_PENDING,      /* ghlsync_db_statements_pending: queued or running */

@@ -1,6 +1,8 @@
 /* runtime.c - periodic budget -> metrics, counters -> ghlsync.runtime, database gauges. */
 #include "runtime.h"
 
+#include "family.h"
+
 #include "pgasync.h"
 
 #include <stdio.h>
@@ -70,13 +72,16 @@ static const char sql_upsert[] =
  * pending count uses the partial index of 001 (changes_todo_idx). */
 static const char sql_gauges[] =
     "WITH c AS (SELECT location_id, object_key, "
-    "count(*) FILTER (WHERE state IN ('pending', 'retrying')) AS pending, "
-    "count(*) FILTER (WHERE state IN ('failed', 'unknown')) AS failed "
-    "FROM ghlsync.changes WHERE state IN ('pending', 'retrying', 'failed', 'unknown') "
+    "count(*) FILTER (WHERE state IN " FAM_DUE_STATES ") AS pending, "
+    "count(*) FILTER (WHERE state IN " FAM_PARKED_STATES ") AS failed "
+    "FROM ghlsync.changes WHERE state IN " FAM_OPEN_STATES " "
     "GROUP BY 1, 2) "
     "SELECT coalesce(p.location_id, c.location_id), coalesce(p.object_key, c.object_key), "
     "coalesce(c.pending, 0), coalesce(c.failed, 0), "
-    "extract(epoch FROM now() - p.watermark)::float8, p.complete "
+    "extract(epoch FROM now() - p.watermark)::float8, p.complete, "
+    /* open quarantine rows: the partial index quarantine_open_idx of 006 */
+    "(SELECT count(*) FROM ghlsync.quarantine q WHERE q.location_id = p.location_id "
+    "AND q.object_key = p.object_key AND q.resolved_at IS NULL) "
     "FROM ghlsync.pull_state p FULL JOIN c "
     "ON c.location_id = p.location_id AND c.object_key = p.object_key";
 
@@ -284,6 +289,7 @@ static void on_gauges(pga_conn *c, PGresult *const *res, int nres, const pga_err
         if (!PQgetisnull(r, i, 5)) { /* NULL: only outbox rows, no pull state */
             bool complete = PQgetvalue(r, i, 5)[0] == 't';
             metrics_set(rt->m, GSM_BACKFILL_DONE, lab, complete ? 1 : 0);
+            metrics_set(rt->m, GSM_QUARANTINED, lab, strtod(PQgetvalue(r, i, 6), NULL));
             rt->any_object = true;
             if (!complete && rt->all_complete) {
                 rt->all_complete = false;

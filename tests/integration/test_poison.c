@@ -13,6 +13,7 @@
  */
 #include "test.h"
 #include "tfake.h"
+#include "thttp.h"
 #include "tpg.h"
 #include "tpull.h"
 
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -326,6 +328,64 @@ static void poison_records_are_quarantined_not_fatal(void)
 
 /* The API goes away in the middle of a backfill (after the first page of ball) for 60 s, and
  * again at start-up for 20 s in a second run: both end with exit 0 and complete tables. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = malloc((size_t)n + 1);
+    size_t got = t ? fread(t, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (t)
+        t[got] = 0;
+    return t;
+}
+
+/* `ghlsync run` exports the open quarantine count per object. */
+static void quarantine_in_metrics(void)
+{
+    struct fake F = {0};
+    tfake f;
+    TEST_REQUIRE(tfake_start(&f, handler, &F) == 0);
+    char ci[512], cfg[600], log[700];
+    PGconn *c = tpg_fresh_db("poison_m", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_config(&f, ci, "[metrics]\nlisten = \"127.0.0.1:0\"\n", cfg, sizeof cfg));
+    snprintf(log, sizeof log, "%s.log", cfg);
+    const char *run[] = {"run", NULL};
+    pid_t pid = tpull_spawn(cfg, run, log);
+    TEST_REQUIRE(pid > 0);
+    int port = 0;
+    for (long t0 = tpull_now_ms(); !port && tpull_now_ms() - t0 < 20000; usleep(100 * 1000)) {
+        char *t = slurp(log);
+        const char *p = t ? strstr(t, "metrics.listen") : NULL;
+        p = p ? strstr(p, "port=") : NULL;
+        if (p)
+            port = atoi(p + 5);
+        free(t);
+    }
+    TEST_REQUIRE(port > 0);
+    char url[128], want[200];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    snprintf(want, sizeof want,
+             "ghlsync_quarantined_records{location=\"" LOC "\",object=\"custom_objects.pet\"} 2");
+    bool seen = false;
+    for (long t0 = tpull_now_ms(); !seen && tpull_now_ms() - t0 < 60000; usleep(500 * 1000)) {
+        thttp_resp r = {0};
+        if (thttp_do_timeout("GET", url, NULL, NULL, 5000, &r) == 0 && r.body)
+            seen = strstr(r.body, want) != NULL;
+        thttp_resp_free(&r);
+    }
+    TEST_CHECK_MSG(seen, "/metrics says: %s", want);
+    kill(pid, SIGTERM);
+    TEST_EQ_INT(tpull_wait(pid, 10000), 0);
+    PQfinish(c);
+    tfake_stop(&f);
+}
+
 static void backfill_rides_out_an_outage(void)
 {
     struct fake F = {.outage_at_search = 2, .outage_ms = 60000};
@@ -367,9 +427,11 @@ int main(void)
     if (!tpg_available() || !getenv("GHLSYNC_BIN")) {
         test_skip("poison_records_are_quarantined_not_fatal", "no PostgreSQL or binary");
         test_skip("backfill_rides_out_an_outage", "no PostgreSQL or binary");
+        test_skip("quarantine_in_metrics", "no PostgreSQL or binary");
         return test_done();
     }
     TEST_RUN(poison_records_are_quarantined_not_fatal);
+    TEST_RUN(quarantine_in_metrics);
     TEST_RUN(backfill_rides_out_an_outage);
     return test_done();
 }

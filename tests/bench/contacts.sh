@@ -3,8 +3,9 @@
 # with the simulator's 12 contact custom fields (every dataType), limits off, end to end
 # (HTTP + JSON + PostgreSQL): records/s and peak RSS of ghlsync (/usr/bin/time -v); and, in the
 # same run, the same figure for N records of the all-types custom object, so the two families
-# compare on one machine. No Node baseline yet (the SDK's contact search is not wired into
-# tests/bench/node/).
+# compare on one machine; and the Node.js baseline (HighLevel's official SDK
+# searchContactsAdvanced + pg, one INSERT per page: tests/bench/node/baseline_contacts.js),
+# npm-installed at bench time, with the ratio. NO_BASELINE=1 skips it.
 # Usage: tests/bench/contacts.sh [N]   (default 1000000). BUILD=build/rel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,5 +53,28 @@ TOML
 }
 run contact contacts c1
 c_rate=$rate
+c_rss=$rss
 run custom_objects.pet pet c2
 echo "# figure: contacts / objects records/s = $(awk -v a="$c_rate" -v b="$rate" 'BEGIN{printf "%.2f", a/b}')"
+
+if [ -z "${NO_BASELINE:-}" ] && command -v npm >/dev/null && command -v node >/dev/null; then
+    if [ ! -d tests/bench/node/node_modules/@gohighlevel ]; then
+        (cd tests/bench/node && npm install --silent --no-audit --no-fund >/dev/null 2>&1) ||
+            echo "# npm install failed: no baseline"
+    fi
+    if [ -d tests/bench/node/node_modules/@gohighlevel ]; then
+        psql -qc "CREATE DATABASE c3"
+        psql -d c3 -qc "CREATE TABLE contacts (id text PRIMARY KEY, location_id text, data jsonb, created_at timestamptz, updated_at timestamptz)"
+        if /usr/bin/time -v -o "$dir/time.txt" env HL_BASE="http://127.0.0.1:$PORT" HL_TOKEN="$(cat "$dir/token")" \
+            HL_LOC="$LOC" PGDATABASE=c3 node tests/bench/node/baseline_contacts.js >/dev/null 2>"$dir/run.err"; then
+            secs=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/time.txt")
+            rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$dir/time.txt")
+            brows=$(psql -d c3 -tAc "SELECT count(*) FROM contacts")
+            b_rate=$(awk -v n="$brows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')
+            echo "# figure: node SDK baseline limits off, contacts: $brows in ${secs}s = $b_rate records/s, peak RSS $((rss / 1024)) MiB"
+            echo "# figure: ghlsync / baseline (contacts) = $(awk -v a="$c_rate" -v b="$b_rate" 'BEGIN{printf "%.1f", a/b}')x records/s, RSS $((c_rss / 1024)) vs $((rss / 1024)) MiB"
+        else
+            echo "# baseline failed:"; tail -5 "$dir/run.err"
+        fi
+    fi
+fi

@@ -9,6 +9,7 @@
 #include "migrate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void qtable(sbuf *b, const schema_object *m)
@@ -31,6 +32,20 @@ static void arg(sbuf *b, const char *s)
 {
     sbuf_puts(b, ", ");
     ident_quote_literal(b, s ? s : "");
+}
+
+/* Is column `c` already an argument (the family's pushed columns, the model's fields)? Schema
+ * time only, over the table's columns: a plain scan. */
+static bool has_col(const schema_object *m, const fam_family *fam, const char *c)
+{
+    for (size_t i = 0; i < fam->n_std; i++)
+        if ((fam->std[i].flags & FAM_STD_PUSHED) && !strcmp(fam->std[i].column, c))
+            return true;
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (!strcmp(m->fields[i].column, c) ||
+            (m->fields[i].currency_column && !strcmp(m->fields[i].currency_column, c)))
+            return true;
+    return false;
 }
 
 int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_err *err)
@@ -71,6 +86,15 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
             if (m->fields[i].currency_column)
                 arg(out, m->fields[i].currency_column);
         }
+        /* other locations' fields (same table): an edit of their rows is captured too */
+        for (size_t i = 0; i < s->n_extra_columns; i++) {
+            const char *c = s->extra_columns[i];
+            bool dup = has_col(m, fam, c);
+            for (size_t k = 0; !dup && k < i; k++)
+                dup = !strcmp(s->extra_columns[k], c);
+            if (!dup)
+                arg(out, c);
+        }
         sbuf_puts(out, ");\n");
     }
     sbuf_printf(out,
@@ -83,22 +107,54 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
     return 0;
 }
 
+/* The active field columns of the object, of every location, that the table has (a column
+ * registered but not created yet is left out: the trigger would name a missing column). */
+static const char all_columns_sql[] =
+    "SELECT k.column_name FROM ghlsync.columns k JOIN pg_catalog.pg_attribute a ON a.attrelid = "
+    "pg_catalog.to_regclass(pg_catalog.format('%I.%I', $2::text, $3::text)) AND a.attname = "
+    "k.column_name AND a.attnum > 0 AND NOT a.attisdropped WHERE k.object_key = $1 AND k.state = "
+    "'active' ORDER BY k.created_at, k.column_name";
+
 int triggers_apply(PGconn *conn, const schema_object *m, const trig_settings *s, gs_err *err)
 {
+    if (!m || !m->table_schema || !m->table || !m->key)
+        return gs_err_set(err, GS_EINVAL, "triggers: the model has no table (run ddl_plan first)");
     sbuf sql = {0};
-    sbuf_printf(&sql, "SELECT pg_advisory_xact_lock(%lld);\n", (long long)MIGRATE_LOCK_KEY);
-    int rc = triggers_sql(m, s, &sql, err);
-    if (rc) {
-        sbuf_free(&sql);
-        return rc;
+    PGresult *cols = NULL;
+    const char **extra = NULL;
+    trig_settings ts = *s;
+    ts.extra_columns = NULL;
+    ts.n_extra_columns = 0;
+    int rc = db_begin(conn, err);
+    if (!rc) {
+        char lock[80];
+        snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)",
+                 (long long)MIGRATE_LOCK_KEY);
+        rc = db_exec(conn, lock, err);
     }
-    rc = db_begin(conn, err);
+    if (!rc && s->direction != CFG_DIR_PULL) {
+        const char *p[] = {m->key, m->table_schema, m->table};
+        rc = db_query(conn, all_columns_sql, 3, p, &cols, err);
+        int n = rc ? 0 : PQntuples(cols);
+        if (n > 0 && !(extra = calloc((size_t)n, sizeof *extra)))
+            rc = gs_err_set(err, GS_ENOMEM, "out of memory");
+        for (int i = 0; !rc && i < n; i++)
+            extra[i] = PQgetvalue(cols, i, 0);
+        if (!rc) {
+            ts.extra_columns = extra;
+            ts.n_extra_columns = (size_t)n;
+        }
+    }
+    if (!rc)
+        rc = triggers_sql(m, &ts, &sql, err);
     if (!rc)
         rc = db_exec(conn, sbuf_str(&sql), err);
     if (!rc)
         rc = db_commit(conn, err);
     else
         db_rollback(conn);
+    free(extra);
+    PQclear(cols);
     sbuf_free(&sql);
     if (rc)
         gs_err_wrap(err, "installing the triggers of %s.%s", m->table_schema, m->table);

@@ -19,7 +19,9 @@
  * TRIGGER statements, whose arguments name the object, the default location and the pushed
  * columns of the model. Re-apply after every ddl_apply (a new field is a new pushed column):
  * the statements are idempotent (CREATE OR REPLACE TRIGGER, PostgreSQL >= 14) and switch a
- * table between capture and read-only when the direction changed.
+ * table between capture and read-only when the direction changed. The table is shared by all
+ * locations mirroring the object, so triggers_apply captures the field columns of every
+ * location (ghlsync.columns), not only those of the model it was given.
  *
  * Memory: nothing retained; the model (resolved by ddl_plan_object) and settings are borrowed.
  */
@@ -40,6 +42,11 @@ typedef struct trig_settings {
     /* Filled into location_id when an INSERT leaves it NULL; NULL or "" = the INSERT must give
      * it (the object is synced for several locations). */
     const char *default_location_id;
+    /* More columns to capture besides the model's: the table is shared by every location that
+     * mirrors the object, and a field only some locations have still lives in a column of it.
+     * triggers_apply fills these from ghlsync.columns; duplicates of the model's are skipped. */
+    const char *const *extra_columns;
+    size_t n_extra_columns;
 } trig_settings;
 
 /* Append the trigger statements for one table (model resolved by ddl_plan_object: table_schema,
@@ -47,7 +54,10 @@ typedef struct trig_settings {
 int triggers_sql(const schema_object *model, const trig_settings *s, sbuf *out, gs_err *err);
 
 /* Run triggers_sql's statements in one transaction under the schema advisory lock. The
- * migrations (003) must have been applied. */
+ * migrations (003) must have been applied. The captured columns are the model's plus every
+ * active field column of the object in ghlsync.columns (any location's) that the table has:
+ * whichever location's model re-applies the triggers, no location's field goes uncaptured.
+ * s->extra_columns is ignored (replaced by that list). */
 int triggers_apply(PGconn *conn, const schema_object *model, const trig_settings *s, gs_err *err);
 
 #endif

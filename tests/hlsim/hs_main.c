@@ -17,7 +17,7 @@ static void usage(FILE *f)
         "usage: hlsim [options]\n"
         "  HighLevel API 2.0 simulator on 127.0.0.1 (see tests/hlsim/README.md).\n"
         "  --port N               listen port, 0 = pick a free one (default 0)\n"
-        "  --locations N          seeded locations, 1..64 (default 2)\n"
+        "  --locations N          seeded locations, 1..5000 (default 2)\n"
         "  --seed S               PRNG seed for ids, tokens and data (default 1)\n"
         "  --seed-records N       records per object (pet, vaccination, business) (default 20)\n"
         "  --state FILE           load state JSON (same shape as GET /_admin/state) after seeding\n"
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--port")) {
             good = num_arg(v, 0, 65535, &port);
         } else if (!strcmp(a, "--locations")) {
-            good = num_arg(v, 1, 64, &nloc);
+            good = num_arg(v, 1, 5000, &nloc);
         } else if (!strcmp(a, "--seed")) {
             good = num_arg(v, 0, 1e15, &seed);
         } else if (!strcmp(a, "--seed-records")) {

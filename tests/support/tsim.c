@@ -73,18 +73,26 @@ int tsim_start(tsim *s, const char *const *extra)
     }
     close(fd[1]);
     s->pid = pid;
-    char buf[16384];
-    size_t len = 0;
+    /* one line per location: grows with --locations */
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap);
     long deadline = now_ms() + 60000; /* seeding a large data set under ASan takes a while */
     int ok = 0;
-    while (!ok) {
+    while (!ok && buf) {
+        if (cap - len < 4096) {
+            char *g = realloc(buf, cap * 2);
+            if (!g)
+                break;
+            buf = g;
+            cap *= 2;
+        }
         long left = deadline - now_ms();
         if (left <= 0)
             break;
         struct pollfd p = {fd[0], POLLIN, 0};
         if (poll(&p, 1, (int)left) <= 0)
             break;
-        ssize_t r = read(fd[0], buf + len, sizeof buf - 1 - len);
+        ssize_t r = read(fd[0], buf + len, cap - 1 - len);
         if (r <= 0)
             break;
         len += (size_t)r;
@@ -95,6 +103,7 @@ int tsim_start(tsim *s, const char *const *extra)
     close(fd[0]);
     if (!ok) {
         printf("# tsim: simulator did not start (output so far: %.300s)\n", len ? buf : "(none)");
+        free(buf);
         tsim_stop(s);
         return -1;
     }
@@ -111,6 +120,7 @@ int tsim_start(tsim *s, const char *const *extra)
             snprintf(s->admin_token, sizeof s->admin_token, "%s", line + 12);
         }
     }
+    free(buf);
     if (!s->port || !s->n_loc || !s->admin_token[0]) {
         printf("# tsim: could not parse the simulator's start-up lines\n");
         tsim_stop(s);

@@ -12,7 +12,7 @@
 #ifndef GHLSYNC_TSIM_H
 #define GHLSYNC_TSIM_H
 
-#define TSIM_MAX_LOC 64
+#define TSIM_MAX_LOC 256
 
 typedef struct tsim_loc {
     char id[64];

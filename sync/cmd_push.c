@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "progress.h"
 #include "push_service.h"
+#include "sbuf.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -48,8 +49,8 @@ struct pushrun {
     uv_timer_t tick; /* progress line / log lines */
     uint64_t last_log;
     bool finished;
-    bool asking;        /* on_idle's query is in flight */
-    char keys[2][4096]; /* text[] literals: location ids, object keys */
+    bool asking;  /* on_idle's query is in flight */
+    sbuf keys[2]; /* text[] literals: location ids, object keys (any number of each) */
 };
 
 /* Open changes this run can push: pending/retrying, of our targets, not behind an unknown one.
@@ -62,21 +63,56 @@ static const char remaining_sql[] =
     "WHERE u.state = 'unknown' AND u.table_schema = c.table_schema AND u.table_name = "
     "c.table_name AND u.local_key = c.local_key)";
 
-static void lit_add(char *buf, size_t len, const char *s)
+static void lit_add(sbuf *b, const char *s)
 {
-    size_t n = strlen(buf);
-    if (n == 0 && len > 1)
-        buf[n++] = '{', buf[n] = 0;
-    else if (n > 0)
-        buf[n - 1] = ',';
     /* ids and keys are validated identifiers (letters, digits, '-', '_', '.'): no quoting */
-    snprintf(buf + strlen(buf), len - strlen(buf), "\"%s\"}", s);
+    sbuf_printf(b, "%s\"%s\"", b->len ? "," : "{", s);
+}
+
+/* The location ids and the distinct pushed object keys of this run as text[] literals. Every
+ * location usually syncs the same few objects: the distinct keys are few, a scan finds them. */
+static int build_keys(struct pushrun *R, gs_err *e)
+{
+    struct engine *E = R->E;
+    size_t cap = 0, n = 0;
+    const char **seen = NULL;
+    for (size_t i = 0; i < E->nlocs; i++) {
+        lit_add(&R->keys[0], E->locs[i].cfg->id);
+        for (size_t j = 0; j < E->locs[i].n_objects; j++) {
+            const struct engine_object *eo = &E->locs[i].objects[j];
+            if (!push_service_pushes(eo))
+                continue;
+            size_t k = 0;
+            while (k < n && strcmp(seen[k], eo->key) != 0)
+                k++;
+            if (k < n)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                const char **g = realloc(seen, nc * sizeof *g);
+                if (!g) {
+                    free(seen);
+                    return gs_err_set(e, GS_ENOMEM, "out of memory");
+                }
+                seen = g;
+                cap = nc;
+            }
+            seen[n++] = eo->key;
+            lit_add(&R->keys[1], eo->key);
+        }
+    }
+    free(seen);
+    for (int k = 0; k < 2; k++)
+        sbuf_puts(&R->keys[k], R->keys[k].len ? "}" : "{}");
+    if (sbuf_failed(&R->keys[0]) || sbuf_failed(&R->keys[1]))
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    return 0;
 }
 
 /* Before and after the loop only (start-up count, summary). */
 static int remaining(struct pushrun *R, long long *n, long long *due_ms, gs_err *e)
 {
-    const char *p[] = {R->keys[0], R->keys[1]};
+    const char *p[] = {sbuf_str(&R->keys[0]), sbuf_str(&R->keys[1])};
     PGresult *r;
     int rc = db_query(R->E->db, remaining_sql, 2, p, &r, e);
     if (rc)
@@ -136,7 +172,7 @@ static void on_idle(void *ud)
     struct pushrun *R = ud;
     if (R->asking || R->finished)
         return;
-    const char *p[] = {R->keys[0], R->keys[1]};
+    const char *p[] = {sbuf_str(&R->keys[0]), sbuf_str(&R->keys[1])};
     gs_err e = {0};
     if (pga_query(R->E->meta, remaining_sql, 2, p, on_remaining, R, &e)) {
         log_event(R->E->log, LOG_ERROR, "push.failed", "error", e.msg, NULL);
@@ -172,7 +208,7 @@ static long long summary(struct pushrun *R, const push_stats *st)
     long long open_failed = 0, open_unknown = 0, pending = 0, due = 0;
     PGresult *r = NULL;
     gs_err e = {0};
-    const char *p[] = {R->keys[0], R->keys[1]};
+    const char *p[] = {sbuf_str(&R->keys[0]), sbuf_str(&R->keys[1])};
     if (db_query(R->E->db,
                  "SELECT count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = "
                  "'unknown') FROM ghlsync.changes WHERE location_id = ANY($1::text[]) AND "
@@ -262,17 +298,8 @@ int cmd_push(struct cli_ctx *ctx, int argc, char **argv)
         code = CLI_EXIT_RUNTIME;
         goto out;
     }
-    for (size_t i = 0; i < E.nlocs; i++) {
-        lit_add(R.keys[0], sizeof R.keys[0], E.locs[i].cfg->id);
-        for (size_t j = 0; j < E.locs[i].n_objects; j++)
-            if (push_service_pushes(&E.locs[i].objects[j]))
-                lit_add(R.keys[1], sizeof R.keys[1], E.locs[i].objects[j].key);
-    }
-    for (int k = 0; k < 2; k++)
-        if (!R.keys[k][0])
-            strcpy(R.keys[k], "{}");
     long long due = 0;
-    if (remaining(&R, &R.initial, &due, &e)) {
+    if (build_keys(&R, &e) || remaining(&R, &R.initial, &due, &e)) {
         fprintf(stderr, "ghlsync push: %s\n", e.msg);
         goto out;
     }
@@ -313,5 +340,7 @@ out:
     }
     engine_close(&E);
     progress_free(R.prog);
+    sbuf_free(&R.keys[0]);
+    sbuf_free(&R.keys[1]);
     return code;
 }

@@ -117,6 +117,49 @@ static void field_of_one_location(void)
     tsim_stop(&s);
 }
 
+#define R_CREATE "POST /objects/{schemaKey}/records"
+
+/* `ghlsync push` over 200 locations: one new pet per location, each created once, in its own
+ * location. */
+static void push_many_locations(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "200", "--seed-records", "0", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    TEST_REQUIRE(s.n_loc == 200);
+    char ci[512], cfg[512];
+    PGconn *c = tpg_fresh_db("agency_many", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
+    long t0 = tpull_now_ms();
+    TEST_REQUIRE(tpull_run(cfg, (const char *[]){"schema", "apply", NULL}, NULL, 120000) == 0);
+    printf("# schema apply over 200 locations: %ld ms\n", tpull_now_ms() - t0);
+    char q[300];
+    for (int i = 0; i < s.n_loc; i++) {
+        snprintf(q, sizeof q, "INSERT INTO ghl.pet (location_id, name) VALUES ('%s', 'pet %d')",
+                 s.loc[i].id, i);
+        TEST_CHECK(tpg_exec(c, q));
+    }
+    EQ_SQL(c, "SELECT count(DISTINCT location_id) FROM ghlsync.changes WHERE state = 'pending'",
+           "200");
+    t0 = tpull_now_ms();
+    TEST_EQ_INT(tpull_run(cfg, (const char *[]){"push", NULL}, NULL, 180000), 0);
+    printf("# push over 200 locations: %ld ms\n", tpull_now_ms() - t0);
+    EQ_SQL(c, "SELECT count(*) FROM ghlsync.changes WHERE state <> 'done'", "0");
+    EQ_SQL(c, "SELECT count(*) FROM ghl.pet WHERE id IS NOT NULL AND _sync_state = 'done'", "200");
+    TEST_EQ_INT(counter(&s, R_CREATE), 200);
+    /* each record is in its own location (the simulator refuses another location's token) */
+    snprintf(q, sizeof q, "SELECT id FROM ghl.pet WHERE location_id = '%s'", s.loc[199].id);
+    char *id = tpg_scalar(c, q);
+    TEST_REQUIRE(id != NULL);
+    char *name = remote_prop(&s, 199, id, "name");
+    TEST_CHECK_MSG(name && strcmp(name, "pet 199") == 0, "name %s", name ? name : "(none)");
+    free(name);
+    free(id);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
@@ -124,5 +167,6 @@ int main(void)
         return test_done();
     }
     TEST_RUN(field_of_one_location);
+    TEST_RUN(push_many_locations);
     return test_done();
 }

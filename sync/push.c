@@ -151,7 +151,7 @@ static void service_release(push_service *P);
 
 /* Release the claims of the changes a step did not settle (they are claimed again later). */
 static const char release_sql[] = "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = "
-                                  "NULL WHERE id = ANY($1::bigint[])";
+                                  "NULL, claim_key = NULL WHERE id = ANY($1::bigint[])";
 
 static void log_db(push_service *P, const char *what, const pga_error *err)
 {
@@ -516,10 +516,10 @@ static void on_push_connect(pga_conn *c, int reconnected, void *ud)
     gs_err e = {0};
     if (pga_query(c,
                   "UPDATE ghlsync.changes c SET claim_pid = pg_backend_pid(), claim_start = "
-                  "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()) "
+                  "(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), "
+                  "claim_key = (SELECT ghlsync.claim_session()) "
                   "WHERE c.id = ANY($1::bigint[]) AND c.state IN " OPEN_STATES
-                  " AND (c.claim_pid IS NULL OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
-                  "WHERE a.pid = c.claim_pid AND a.backend_start = c.claim_start))",
+                  " AND (c.claim_pid IS NULL OR NOT ghlsync.claim_held(c.claim_key))",
                   1, p, on_retaken, P, &e) != 0)
         log_event(P->L->log, LOG_ERROR, "push.db_error", "what", "re-taking claims", "error", e.msg,
                   NULL);
@@ -623,22 +623,22 @@ void push_free(push_service *P)
 /* ---- claims ------------------------------------------------------------------------------ */
 
 static const char claim_sql[] =
-    "WITH live AS (SELECT pid, backend_start FROM pg_stat_activity), "
+    "WITH live AS (SELECT k FROM ghlsync.live_claim_keys() k), "
     "recs AS ("
     " SELECT c.table_schema, c.table_name, c.local_key, min(c.id) AS first_id"
     " FROM ghlsync.changes c"
     " WHERE c.location_id = $1 AND c.state IN " OPEN_STATES " GROUP BY 1, 2, 3"
     " HAVING bool_and(c.state <> 'unknown')"
     "    AND bool_or(c.state IN " FAM_DUE_STATES " AND c.next_attempt_at <= now())"
-    "    AND bool_and(c.claim_pid IS NULL OR NOT EXISTS (SELECT 1 FROM live"
-    "        WHERE live.pid = c.claim_pid AND live.backend_start = c.claim_start))"
+    "    AND bool_and(c.claim_pid IS NULL OR c.claim_key IS NULL"
+    "        OR NOT EXISTS (SELECT 1 FROM live WHERE live.k = c.claim_key))"
     " ORDER BY first_id LIMIT $2), "
     "lk AS ("
     " SELECT x.id FROM ghlsync.changes x JOIN recs r USING (table_schema, table_name, local_key)"
     " WHERE x.location_id = $1 AND x.state IN " FAM_CLAIM_STATES " FOR UPDATE OF x SKIP LOCKED) "
     "UPDATE ghlsync.changes c SET claim_pid = pg_backend_pid(),"
     " claim_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),"
-    " claimed_at = now() FROM lk WHERE c.id = lk.id "
+    " claim_key = (SELECT ghlsync.claim_session()), claimed_at = now() FROM lk WHERE c.id = lk.id "
     "RETURNING c.id, c.table_schema, c.table_name, c.local_key, c.op, c.remote_id,"
     " c.changed_columns, c.old_values, c.base_updated_at, c.created_at, c.sent_at IS NOT NULL,"
     " c.attempts";
@@ -967,12 +967,13 @@ static void release_ids(push_service *P, const int64_t *ids, size_t n, int64_t d
     const char *p[] = {sbuf_str(&lit), d};
     gs_err e = {0};
     if (!r || sbuf_failed(&lit) ||
-        pga_query(P->db,
-                  "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = NULL, "
-                  "next_attempt_at = greatest(next_attempt_at, now() + $2::bigint * "
-                  "interval '1 millisecond') WHERE id = ANY($1::bigint[]) AND claim_pid = "
-                  "pg_backend_pid()",
-                  2, p, on_ids_released, r, &e)) {
+        pga_query(
+            P->db,
+            "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = NULL, claim_key = NULL, "
+            "next_attempt_at = greatest(next_attempt_at, now() + $2::bigint * "
+            "interval '1 millisecond') WHERE id = ANY($1::bigint[]) AND claim_pid = "
+            "pg_backend_pid()",
+            2, p, on_ids_released, r, &e)) {
         if (e.msg[0])
             log_event(P->L->log, LOG_ERROR, "push.db_error", "error", e.msg, NULL);
         free(r);
@@ -1080,10 +1081,11 @@ static void job_release(pjob *j, bool (*pick)(const pchange *), int64_t delay_ms
     char d[32];
     snprintf(d, sizeof d, "%" PRId64, delay_ms);
     const char *p[] = {sbuf_str(&ids), d};
-    pga_stmt st = {"UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = NULL, "
-                   "next_attempt_at = now() + $2::bigint * interval '1 millisecond' "
-                   "WHERE id = ANY($1::bigint[])",
-                   2, p};
+    pga_stmt st = {
+        "UPDATE ghlsync.changes SET claim_pid = NULL, claim_start = NULL, claim_key = NULL, "
+        "next_attempt_at = now() + $2::bigint * interval '1 millisecond' "
+        "WHERE id = ANY($1::bigint[])",
+        2, p};
     end_with(j, &st, 1);
     sbuf_free(&ids);
 }
@@ -1137,7 +1139,7 @@ static void job_settle(pjob *j, const char *state, long status, const char *msg,
     const char *p3[] = {sbuf_str(&rest)};
     pga_stmt st[3] = {
         {"UPDATE ghlsync.changes SET state = $2, last_status = $3::int, last_error = $4, "
-         "claim_pid = NULL, claim_start = NULL, attempts = attempts + 1, "
+         "claim_pid = NULL, claim_start = NULL, claim_key = NULL, attempts = attempts + 1, "
          "sent_at = CASE WHEN $6::boolean THEN NULL ELSE sent_at END, "
          "done_at = CASE WHEN $2 = 'ignored' THEN now() END, "
          "next_attempt_at = now() + $5::bigint * interval '1 millisecond' "
@@ -1221,11 +1223,12 @@ static void job_writeback(pjob *j, const cJSON *record, bool (*pick)(const pchan
     st[n++] = (pga_stmt){release_sql, 1, prel};
     st[n++] = (pga_stmt){lock_sql, 1, pl};
     st[n++] = (pga_stmt){j->t->writeback_sql, (int)np, p};
-    st[n++] = (pga_stmt){"UPDATE ghlsync.changes SET state = 'done', done_at = now(), remote_id = "
-                         "coalesce(remote_id, $2), claim_pid = NULL, claim_start = NULL, "
-                         "last_status = $3::int, last_error = NULL, attempts = attempts + 1 "
-                         "WHERE id = ANY($1::bigint[])",
-                         3, pd};
+    st[n++] = (pga_stmt){
+        "UPDATE ghlsync.changes SET state = 'done', done_at = now(), remote_id = "
+        "coalesce(remote_id, $2), claim_pid = NULL, claim_start = NULL, claim_key = NULL, "
+        "last_status = $3::int, last_error = NULL, attempts = attempts + 1 "
+        "WHERE id = ANY($1::bigint[])",
+        3, pd};
     if (rid)
         st[n++] = (pga_stmt){"UPDATE ghlsync.changes SET remote_id = $4 WHERE table_schema = $2 "
                              "AND table_name = $3 AND local_key = $1 AND remote_id IS NULL AND "
@@ -1302,7 +1305,8 @@ static void job_remote_gone(pjob *j, const hl_result *r)
          "'remote_deleted', now() FROM ghlsync.changes WHERE id = ANY($1::bigint[])",
          2, pc},
         {"UPDATE ghlsync.changes SET state = 'ignored', done_at = now(), claim_pid = NULL, "
-         "claim_start = NULL, last_status = $2::int, last_error = 'deleted in HighLevel: ' || $3, "
+         "claim_start = NULL, claim_key = NULL, last_status = $2::int, last_error = 'deleted in "
+         "HighLevel: ' || $3, "
          "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
          3, pu},
         {sbuf_str(&del), 1, pd},
@@ -1570,10 +1574,11 @@ static void on_delete_done(hl_result *r, void *ud)
         char st_txt[16];
         snprintf(st_txt, sizeof st_txt, "%ld", r->status);
         const char *p[] = {sbuf_str(&ids), st_txt};
-        pga_stmt st = {"UPDATE ghlsync.changes SET state = 'done', done_at = now(), claim_pid = "
-                       "NULL, claim_start = NULL, last_status = $2::int, last_error = NULL, "
-                       "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
-                       2, p};
+        pga_stmt st = {
+            "UPDATE ghlsync.changes SET state = 'done', done_at = now(), claim_pid = "
+            "NULL, claim_start = NULL, claim_key = NULL, last_status = $2::int, last_error = NULL, "
+            "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+            2, p};
         j->P->st.done += (long)j->n;
         end_with(j, &st, 1);
         sbuf_free(&ids);

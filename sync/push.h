@@ -8,8 +8,13 @@
  *            record is due when it has a pending or retrying change whose next_attempt_at has
  *            come, no open 'unknown' change, and no change claimed by a live session) and stamps
  *            ALL their open changes (pending, retrying, failed) with this session's backend pid
- *            and start time (FOR UPDATE SKIP LOCKED). A claim dies with its session: after a
- *            kill -9 the server drops the session and the changes are claimable at once.
+ *            and start time and its claim key (FOR UPDATE SKIP LOCKED). The key is a
+ *            session-level advisory lock the session takes on its first claim (migration 007,
+ *            ghlsync.claim_session); a claim is live while its key shows in pg_locks, which
+ *            every role sees (pg_stat_activity hides another role's sessions, so a second
+ *            process under another engine role would take live claims). A claim dies with its
+ *            session: after a kill -9 the server drops the session and its lock, and the
+ *            changes are claimable at once.
  *   coalesce the job reads the row as it is now and makes ONE call for all claimed changes:
  *            row exists, no remote id -> POST (insert+updates = one create);
  *            row exists, remote id    -> PUT with the union of the changed columns only;

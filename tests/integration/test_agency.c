@@ -160,6 +160,74 @@ static void push_many_locations(void)
     tsim_stop(&s);
 }
 
+/* Polls until `sql` gives a number > 0 or timeout_ms. */
+static bool wait_positive(PGconn *c, const char *sql, int timeout_ms)
+{
+    for (long end = tpull_now_ms() + timeout_ms; tpull_now_ms() < end; usleep(20 * 1000)) {
+        char *v = tpg_scalar(c, sql);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        free(v);
+        if (n > 0)
+            return true;
+    }
+    return false;
+}
+
+/* Two engine roles (members of the owner of ghlsync, neither a member of the other: neither
+ * sees the other's sessions in pg_stat_activity) run `ghlsync push` at once over the same
+ * changes while every PUT is slow: each change is sent exactly once. */
+static void two_roles_never_share_a_claim(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "6", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], cfg_a[512], cfg_b[512], ci_a[600], ci_b[600];
+    PGconn *c = tpg_fresh_db("agency_roles", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
+    TEST_REQUIRE(tpull_run(cfg, (const char *[]){"backfill", NULL}, NULL, 60000) == 0);
+    char ra[64], rb[64], q[800];
+    snprintf(ra, sizeof ra, "ghlsync_test_eng_a_%d", (int)getpid());
+    snprintf(rb, sizeof rb, "ghlsync_test_eng_b_%d", (int)getpid());
+    snprintf(q, sizeof q,
+             "CREATE ROLE %s LOGIN NOSUPERUSER; CREATE ROLE %s LOGIN NOSUPERUSER; "
+             "GRANT %s TO %s, %s",
+             ra, rb, PQuser(c), ra, rb);
+    TEST_REQUIRE(tpg_exec(c, q));
+    snprintf(ci_a, sizeof ci_a, "%s user=%s", ci, ra);
+    snprintf(ci_b, sizeof ci_b, "%s user=%s", ci, rb);
+    bool configs = tpull_config(&s, ci_a, NULL, cfg_a, sizeof cfg_a) &&
+                   tpull_config(&s, ci_b, NULL, cfg_b, sizeof cfg_b);
+    TEST_CHECK(configs);
+    TEST_CHECK(tpg_exec(c, "UPDATE ghl.pet SET name = 'both-' || _local_id"));
+    EQ_SQL(c, "SELECT count(*) FROM ghlsync.changes WHERE state = 'pending'", "6");
+    TEST_EQ_INT(tsim_admin(&s, "POST", "/_admin/faults",
+                           "{\"kind\":\"latency\",\"method\":\"PUT\",\"path\":\"/records/\","
+                           "\"ms\":1500}",
+                           NULL),
+                201);
+    pid_t a = configs ? tpull_spawn(cfg_a, (const char *[]){"push", NULL}, NULL) : -1;
+    TEST_CHECK(a > 0);
+    /* B starts while A holds claims whose PUTs are in flight */
+    TEST_CHECK(wait_positive(c, "SELECT count(*) FROM ghlsync.changes WHERE claim_pid IS NOT NULL",
+                             30000));
+    pid_t b = a > 0 ? tpull_spawn(cfg_b, (const char *[]){"push", NULL}, NULL) : -1;
+    TEST_CHECK(b > 0);
+    if (a > 0)
+        TEST_EQ_INT(tpull_wait(a, 60000), 0);
+    if (b > 0)
+        TEST_EQ_INT(tpull_wait(b, 60000), 0);
+    EQ_SQL(c, "SELECT count(*) FROM ghlsync.changes WHERE state <> 'done'", "0");
+    TEST_EQ_INT(counter(&s, R_PUT), 6);
+    EQ_SQL(c, "SELECT count(*) FROM ghl.pet WHERE name LIKE 'both-%' AND _sync_state = 'done'",
+           "6");
+    TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
+    snprintf(q, sizeof q, "DROP OWNED BY %s, %s; DROP ROLE %s, %s", ra, rb, ra, rb);
+    TEST_CHECK(tpg_exec(c, q));
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
@@ -168,5 +236,6 @@ int main(void)
     }
     TEST_RUN(field_of_one_location);
     TEST_RUN(push_many_locations);
+    TEST_RUN(two_roles_never_share_a_claim);
     return test_done();
 }

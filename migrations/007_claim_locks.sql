@@ -41,12 +41,17 @@ BEGIN
 END
 $$;
 
--- The claim keys held by live sessions of this database (whatever their role).
+-- The claim keys held by live sessions of this database, whatever their role, as long as the
+-- holder is an engine role (ghlsync.is_engine's test on its session user): any role may take
+-- advisory locks, and one that held the key of a dead claimer would stall its changes. The
+-- holder's pid and user id are the columns of pg_stat_activity every role sees.
 CREATE FUNCTION ghlsync.live_claim_keys() RETURNS SETOF integer LANGUAGE sql STABLE AS $$
-    SELECT l.objid::text::integer FROM pg_catalog.pg_locks l
+    SELECT l.objid::text::integer
+      FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.classid = 1734896755 AND l.objsubid = 2 AND l.granted
        AND l.database = (SELECT oid FROM pg_catalog.pg_database
                           WHERE datname = pg_catalog.current_database())
+       AND pg_catalog.has_schema_privilege(a.usesysid, 'ghlsync', 'CREATE')
 $$;
 
 -- Is the claim with this key still held?
@@ -55,11 +60,12 @@ CREATE FUNCTION ghlsync.claim_held(key integer) RETURNS boolean LANGUAGE sql STA
 $$;
 
 -- Kept for readers of 003's function (tests, tools): the session with this pid holds a claim
--- lock, seen through pg_locks (every role sees it).
+-- lock, seen through pg_locks (every role sees it), and is an engine role's.
 CREATE OR REPLACE FUNCTION ghlsync.claim_live(pid integer, started timestamptz) RETURNS boolean
     LANGUAGE sql STABLE AS $$
     SELECT pid IS NOT NULL AND EXISTS (
-        SELECT 1 FROM pg_catalog.pg_locks l
+        SELECT 1 FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
          WHERE l.locktype = 'advisory' AND l.classid = 1734896755 AND l.objsubid = 2
-           AND l.granted AND l.pid = claim_live.pid)
+           AND l.granted AND l.pid = claim_live.pid
+           AND pg_catalog.has_schema_privilege(a.usesysid, 'ghlsync', 'CREATE'))
 $$;

@@ -228,6 +228,41 @@ static void two_roles_never_share_a_claim(void)
     tsim_stop(&s);
 }
 
+/* A role that is not the engine holds the advisory lock of a dead claimer's key: the claim
+ * is still dead, and `ghlsync push` sends the change. */
+static void squatted_claim_key(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "2", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], q[600];
+    PGconn *c = tpg_fresh_db("agency_squat", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
+    TEST_REQUIRE(tpull_run(cfg, (const char *[]){"backfill", NULL}, NULL, 60000) == 0);
+    char r[64];
+    snprintf(r, sizeof r, "ghlsync_test_squat_%d", (int)getpid());
+    snprintf(q, sizeof q, "CREATE ROLE %s LOGIN NOSUPERUSER", r);
+    TEST_REQUIRE(tpg_exec(c, q));
+    TEST_CHECK(tpg_exec(c, "UPDATE ghl.pet SET name = 'squat' WHERE _local_id = (SELECT "
+                           "min(_local_id) FROM ghl.pet)"));
+    /* as a claimer that died would leave it */
+    TEST_CHECK(tpg_exec(c, "UPDATE ghlsync.changes SET claim_pid = 1, claim_key = 777777"));
+    snprintf(q, sizeof q, "%s user=%s", ci, r);
+    PGconn *p = PQconnectdb(q);
+    TEST_CHECK(PQstatus(p) == CONNECTION_OK);
+    TEST_CHECK(tpg_exec(p, "SELECT pg_advisory_lock(1734896755, 777777)"));
+    EQ_SQL(c, "SELECT ghlsync.claim_held(777777)", "f");
+    TEST_EQ_INT(tpull_run(cfg, (const char *[]){"push", NULL}, NULL, 20000), 0);
+    EQ_SQL(c, "SELECT count(*) FROM ghlsync.changes WHERE state <> 'done'", "0");
+    TEST_EQ_INT(counter(&s, R_PUT), 1);
+    PQfinish(p);
+    snprintf(q, sizeof q, "DROP ROLE %s", r);
+    TEST_CHECK(tpg_exec(c, q));
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
@@ -237,5 +272,6 @@ int main(void)
     TEST_RUN(field_of_one_location);
     TEST_RUN(push_many_locations);
     TEST_RUN(two_roles_never_share_a_claim);
+    TEST_RUN(squatted_claim_key);
     return test_done();
 }

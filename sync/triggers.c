@@ -34,18 +34,16 @@ static void arg(sbuf *b, const char *s)
     ident_quote_literal(b, s ? s : "");
 }
 
-/* Is column `c` already an argument (the family's pushed columns, the model's fields)? Schema
- * time only, over the table's columns: a plain scan. */
-static bool has_col(const schema_object *m, const fam_family *fam, const char *c)
+/* Appends `c` to a text[] literal being built in b ("{" first, "}" after the last). */
+static void lit_item(sbuf *b, const char *c)
 {
-    for (size_t i = 0; i < fam->n_std; i++)
-        if ((fam->std[i].flags & FAM_STD_PUSHED) && !strcmp(fam->std[i].column, c))
-            return true;
-    for (size_t i = 0; i < m->n_fields; i++)
-        if (!strcmp(m->fields[i].column, c) ||
-            (m->fields[i].currency_column && !strcmp(m->fields[i].currency_column, c)))
-            return true;
-    return false;
+    sbuf_puts(b, b->len > 1 ? ",\"" : "\"");
+    for (; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            sbuf_putc(b, '\\');
+        sbuf_putc(b, *c);
+    }
+    sbuf_putc(b, '"');
 }
 
 int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_err *err)
@@ -87,14 +85,8 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
                 arg(out, m->fields[i].currency_column);
         }
         /* other locations' fields (same table): an edit of their rows is captured too */
-        for (size_t i = 0; i < s->n_extra_columns; i++) {
-            const char *c = s->extra_columns[i];
-            bool dup = has_col(m, fam, c);
-            for (size_t k = 0; !dup && k < i; k++)
-                dup = !strcmp(s->extra_columns[k], c);
-            if (!dup)
-                arg(out, c);
-        }
+        for (size_t i = 0; i < s->n_extra_columns; i++)
+            arg(out, s->extra_columns[i]);
         sbuf_puts(out, ");\n");
     }
     sbuf_printf(out,
@@ -108,12 +100,30 @@ int triggers_sql(const schema_object *m, const trig_settings *s, sbuf *out, gs_e
 }
 
 /* The active field columns of the object, of every location, that the table has (a column
- * registered but not created yet is left out: the trigger would name a missing column). */
+ * registered but not created yet is left out: the trigger would name a missing column), minus
+ * those the model already passes ($4). Distinct: (object_key, column_name) is the key. */
 static const char all_columns_sql[] =
     "SELECT k.column_name FROM ghlsync.columns k JOIN pg_catalog.pg_attribute a ON a.attrelid = "
     "pg_catalog.to_regclass(pg_catalog.format('%I.%I', $2::text, $3::text)) AND a.attname = "
     "k.column_name AND a.attnum > 0 AND NOT a.attisdropped WHERE k.object_key = $1 AND k.state = "
-    "'active' ORDER BY k.created_at, k.column_name";
+    "'active' AND k.column_name <> ALL ($4::text[]) ORDER BY k.created_at, k.column_name";
+
+/* The columns triggers_sql passes from the model, as a text[] literal. */
+static void model_columns(const schema_object *m, sbuf *b)
+{
+    const fam_family *fam = fam_of(m);
+    sbuf_putc(b, '{');
+    for (size_t i = 0; i < fam->n_std; i++)
+        if (fam->std[i].flags & FAM_STD_PUSHED)
+            lit_item(b, fam->std[i].column);
+    for (size_t i = 0; i < m->n_fields; i++) {
+        if (m->fields[i].column)
+            lit_item(b, m->fields[i].column);
+        if (m->fields[i].currency_column)
+            lit_item(b, m->fields[i].currency_column);
+    }
+    sbuf_putc(b, '}');
+}
 
 int triggers_apply(PGconn *conn, const schema_object *m, const trig_settings *s, gs_err *err)
 {
@@ -133,8 +143,12 @@ int triggers_apply(PGconn *conn, const schema_object *m, const trig_settings *s,
         rc = db_exec(conn, lock, err);
     }
     if (!rc && s->direction != CFG_DIR_PULL) {
-        const char *p[] = {m->key, m->table_schema, m->table};
-        rc = db_query(conn, all_columns_sql, 3, p, &cols, err);
+        sbuf own = {0};
+        model_columns(m, &own);
+        const char *p[] = {m->key, m->table_schema, m->table, sbuf_str(&own)};
+        rc = sbuf_failed(&own) ? gs_err_set(err, GS_ENOMEM, "out of memory")
+                               : db_query(conn, all_columns_sql, 4, p, &cols, err);
+        sbuf_free(&own);
         int n = rc ? 0 : PQntuples(cols);
         if (n > 0 && !(extra = calloc((size_t)n, sizeof *extra)))
             rc = gs_err_set(err, GS_ENOMEM, "out of memory");

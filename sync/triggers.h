@@ -44,7 +44,8 @@ typedef struct trig_settings {
     const char *default_location_id;
     /* More columns to capture besides the model's: the table is shared by every location that
      * mirrors the object, and a field only some locations have still lives in a column of it.
-     * triggers_apply fills these from ghlsync.columns; duplicates of the model's are skipped. */
+     * triggers_apply fills these from ghlsync.columns; they must be distinct and not among the
+     * model's own columns (each column is captured once). */
     const char *const *extra_columns;
     size_t n_extra_columns;
 } trig_settings;

@@ -82,7 +82,8 @@ struct pull_worker {
     int bar;
     long long fetched, total;
     bool mode_logged[3];
-    enum imode mode; /* detected incremental mode (a poll keeps the one it started with) */
+    bool search_logged; /* fam_family.search_mode */
+    enum imode mode;    /* detected incremental mode (a poll keeps the one it started with) */
     /* schema refresh */
     uv_timer_t schema_timer;
     bool schema_timer_on;
@@ -681,6 +682,14 @@ static void on_page(hl_result *r, void *ud)
     }
     if (l->limit > 0 && (l->limit *= 2) >= lane_full_limit(l))
         l->limit = 0;
+    const fam_family *fam = fam_of(w->eo->model->obj);
+    const char *sm =
+        fam->search_mode && !w->search_logged ? fam->search_mode(w->eo->loc->hl) : NULL;
+    if (sm) {
+        w->search_logged = true;
+        log_event(LG(w), LOG_INFO, "pull.search", "location", LOC(w), "object", w->eo->key,
+                  "search", sm, NULL);
+    }
     page_arrived(l, r->json, NULL);
 }
 

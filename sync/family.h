@@ -117,6 +117,10 @@ typedef struct fam_lookup {
 
 typedef struct fam_family fam_family;
 
+/* fam_family.side_refresh done: error NULL on success; a and b: rows stored (family-defined). */
+typedef void (*fam_side_cb)(const char *error, long a, long b, void *ud);
+typedef struct pga_conn pga_conn;
+
 struct fam_family {
     const char *name; /* "objects", "contacts": logs and docs */
     bool (*serves)(const char *object_key);
@@ -193,6 +197,14 @@ struct fam_family {
                   void *ud, gs_err *e);
     const cJSON *(*lookup_match)(const schema_object *o, const cJSON *answer, const fam_lookup *k,
                                  int *matches);
+
+    /* Read-only side tables kept beside the family's table (opportunities: pipelines and their
+     * stages), fetched and stored when a pull starts and with each schema refresh, through the
+     * engine's connection `db`. `done` runs once unless an error is returned. NULL = none. */
+    const char *side_name;      /* for logs: "pipelines" */
+    const char *side_counts[2]; /* names of done's counts a and b: "pipelines", "stages" */
+    int (*side_refresh)(hl_location *l, pga_conn *db, const schema_object *o, fam_side_cb done,
+                        void *ud, gs_err *e);
 };
 
 extern const fam_family fam_objects;

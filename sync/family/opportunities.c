@@ -36,6 +36,7 @@
 #include "family.h"
 
 #include "http.h"
+#include "pipelines.h"
 #include "pullstore.h"
 
 #include <stdio.h>
@@ -55,13 +56,13 @@ static const fam_std std_cols[] = {
      "pipelineStageId", "pipeline_stage_id", FAM_K_TEXT, P},
     {"contact_id", "text", "HighLevel contactId (contacts.id; set on create only)", "contactId",
      "contact_id", FAM_K_TEXT, P},
-    {"assigned_to", "text", "HighLevel assignedTo user id", "assignedTo", "assigned_to",
-     FAM_K_TEXT, P},
+    {"assigned_to", "text", "HighLevel assignedTo user id", "assignedTo", "assigned_to", FAM_K_TEXT,
+     P},
     {"source", "text", "HighLevel source (read-only)", "source", NULL, FAM_K_TEXT, 0},
     {"lost_reason_id", "text", "HighLevel lostReasonId (pushed with a status change)",
      "lostReasonId", "lost_reason_id", FAM_K_TEXT, P},
-    {"followers", "text[]", "HighLevel follower user ids (read-only)", "followers", NULL,
-     FAM_K_IDS, 0},
+    {"followers", "text[]", "HighLevel follower user ids (read-only)", "followers", NULL, FAM_K_IDS,
+     0},
     {"last_status_change_at", "timestamptz", "HighLevel lastStatusChangeAt", "lastStatusChangeAt",
      "last_status_change_date", FAM_K_TIME, 0},
     {"last_stage_change_at", "timestamptz", "HighLevel lastStageChangeAt", "lastStageChangeAt",
@@ -81,9 +82,9 @@ static const fam_std std_cols[] = {
 
 /* Keys held elsewhere (not copied to `extra`). The embedded contact is the contacts table's. */
 static const char *const held_keys[] = {
-    "id",          "locationId",   "createdAt", "updatedAt", "dateAdded",   "dateUpdated",
-    "date_added",  "date_updated", "customFields", "custom_fields", "searchAfter", "location_id",
-    "contact",     "indexVersion"};
+    "id",          "locationId",  "createdAt",    "updatedAt",    "dateAdded",
+    "dateUpdated", "date_added",  "date_updated", "customFields", "custom_fields",
+    "searchAfter", "location_id", "contact",      "indexVersion"};
 
 static bool serves(const char *key)
 {
@@ -755,11 +756,10 @@ static void on_status_done(hl_result *r, void *ud)
         return;
     }
     gs_err e = {0};
-    int rc = cJSON_GetArraySize(u->rest) > 0
-                 ? send_id(u->l, "PUT", "update", u->id, NULL, u->rest, u->prio, on_upd_final, u,
-                           &e)
-                 : send_id(u->l, "GET", "get_record", u->id, NULL, NULL, u->prio, on_upd_final, u,
-                           &e);
+    int rc =
+        cJSON_GetArraySize(u->rest) > 0
+            ? send_id(u->l, "PUT", "update", u->id, NULL, u->rest, u->prio, on_upd_final, u, &e)
+            : send_id(u->l, "GET", "get_record", u->id, NULL, NULL, u->prio, on_upd_final, u, &e);
     if (rc) {
         r->kind = HL_RETRYABLE; /* the status is set; the rest is sent again */
         u->cb(r, u->ud);
@@ -796,8 +796,8 @@ static int update(hl_location *l, const char *key, const char *id, const cJSON *
     return rc;
 }
 
-static int remove_opp(hl_location *l, const char *key, const char *id, int prio, hl_cb cb,
-                      void *ud, gs_err *e)
+static int remove_opp(hl_location *l, const char *key, const char *id, int prio, hl_cb cb, void *ud,
+                      gs_err *e)
 {
     (void)key;
     return send_id(l, "DELETE", "delete", id, NULL, NULL, prio, cb, ud, e);
@@ -886,4 +886,7 @@ const fam_family fam_opportunities = {
     .can_lookup = can_lookup,
     .lookup = lookup,
     .lookup_match = lookup_match,
+    .side_name = "pipelines, pipeline_stages",
+    .side_counts = {"pipelines", "stages"},
+    .side_refresh = pl_refresh,
 };

@@ -119,8 +119,26 @@ static char *expected_rows(const cJSON *d)
     "|| coalesce(deal_type, ''), E'\\n' ORDER BY id COLLATE \"C\"), '') FROM ghl.opportunities "   \
     "WHERE _deleted_at IS NULL"
 
-/* The funnel from the simulator's data: open opportunities by pipeline and stage. */
-static char *expected_funnel(const cJSON *d)
+/* The name of pipeline or stage `id` in the dump ("" when unknown). */
+static const char *name_of(const cJSON *d, const char *id)
+{
+    const cJSON *p, *st;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(d, "pipelines"))
+    {
+        if (!strcmp(str_of(p, "id"), id))
+            return str_of(p, "name");
+        cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(p, "stages"))
+        {
+            if (!strcmp(str_of(st, "id"), id))
+                return str_of(st, "name");
+        }
+    }
+    return "";
+}
+
+/* The funnel from the simulator's data: open opportunities by pipeline and stage (their ids,
+ * or their names with `named`). */
+static char *expected_funnel(const cJSON *d, bool named)
 {
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(d, "opportunities");
     size_t cap = (size_t)cJSON_GetArraySize(all) + 1, n = 0;
@@ -147,7 +165,8 @@ static char *expected_funnel(const cJSON *d)
     char **lines = calloc(n ? n : 1, sizeof *lines);
     for (size_t k = 0; k < n; k++) {
         char line[300];
-        snprintf(line, sizeof line, "%s|%s|%ld|%.2f", g[k].p, g[k].s, g[k].cnt, g[k].sum);
+        snprintf(line, sizeof line, "%s|%s|%ld|%.2f", named ? name_of(d, g[k].p) : g[k].p,
+                 named ? name_of(d, g[k].s) : g[k].s, g[k].cnt, g[k].sum);
         lines[k] = strdup(line);
     }
     free(g);
@@ -161,6 +180,19 @@ static char *expected_funnel(const cJSON *d)
     "coalesce(sum(monetary_value), 0) AS v FROM ghl.opportunities WHERE status = 'open' AND "      \
     "_deleted_at IS NULL GROUP BY 1, 2) f"
 
+/* The README's funnel query, its rows as lines. */
+#define README_FUNNEL                                                                              \
+    "SELECT p.name AS pipeline, s.name AS stage, count(*) AS open_deals, "                         \
+    "coalesce(sum(o.monetary_value), 0) AS open_value FROM ghl.opportunities o "                   \
+    "JOIN ghl.pipeline_stages s ON s.id = o.pipeline_stage_id AND s.location_id = o.location_id "  \
+    "JOIN ghl.pipelines p ON p.id = s.pipeline_id AND p.location_id = s.location_id "              \
+    "WHERE o.status = 'open' AND o._deleted_at IS NULL "                                           \
+    "GROUP BY p.name, s.name, s.position ORDER BY p.name, s.position"
+#define FUNNEL_NAMED_SQL                                                                           \
+    "SELECT coalesce(string_agg(pipeline || '|' || stage || '|' || open_deals || '|' || "          \
+    "to_char(open_value, 'FM999999999990.00'), E'\\n' ORDER BY pipeline || '|' || stage "          \
+    "COLLATE \"C\"), '') FROM (" README_FUNNEL ") f"
+
 static void check_equal(const tsim *s, PGconn *c)
 {
     cJSON *d = dump(s);
@@ -170,7 +202,7 @@ static void check_equal(const tsim *s, PGconn *c)
     TEST_EQ_STR(got, want);
     free(want);
     free(got);
-    want = expected_funnel(d);
+    want = expected_funnel(d, false);
     got = scalar(c, FUNNEL_SQL);
     TEST_CHECK(strlen(want) > 0);
     TEST_EQ_STR(got, want);
@@ -195,15 +227,23 @@ static bool file_has(const char *path, const char *needle)
 static void backfill_both_searches(void)
 {
     tsim s;
-    const char *args[] = {"--locations",          "1",   "--seed-records", "0",
-                          "--seed-contacts",      "60",  "--burst",        "0",
-                          "--seed-opportunities", "430", NULL};
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "0",
+                          "--seed-contacts",
+                          "60",
+                          "--burst",
+                          "0",
+                          "--seed-opportunities",
+                          "430",
+                          NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     for (int mode = 0; mode < 2; mode++) {
         if (mode == 1)
-            TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/switches", "{\"oppPostSearch\": \"401\"}",
-                                   NULL),
-                        200);
+            TEST_EQ_INT(
+                tsim_admin(&s, "PUT", "/_admin/switches", "{\"oppPostSearch\": \"401\"}", NULL),
+                200);
         char ci[512], cfg[512], log[600];
         PGconn *c = tpg_fresh_db(mode ? "op_get" : "op_post", ci, sizeof ci);
         TEST_REQUIRE(c != NULL);
@@ -228,6 +268,18 @@ static void backfill_both_searches(void)
         TEST_EQ_STR(n, "close_date:date,followers:ARRAY,last_stage_change_at:timestamp with "
                        "time zone,monetary_value:numeric,probability:numeric");
         free(n);
+        /* pipelines and stages, and the README's funnel by name */
+        n = scalar(c, "SELECT (SELECT count(*) FROM ghl.pipelines) || '/' || (SELECT count(*) "
+                      "FROM ghl.pipeline_stages)");
+        TEST_EQ_STR(n, "2/7");
+        free(n);
+        cJSON *d = dump(&s);
+        char *want = expected_funnel(d, true);
+        n = scalar(c, FUNNEL_NAMED_SQL);
+        TEST_EQ_STR(n, want);
+        free(n);
+        free(want);
+        cJSON_Delete(d);
         /* a re-run changes nothing */
         TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
         check_equal(&s, c);
@@ -293,9 +345,17 @@ static bool wait_remote(const tsim *s, const char *id, const char *key, const ch
 static void run_both_ways(void)
 {
     tsim s;
-    const char *args[] = {"--locations",          "1",  "--seed-records", "0",
-                          "--seed-contacts",      "30", "--burst",        "0",
-                          "--seed-opportunities", "40", NULL};
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "0",
+                          "--seed-contacts",
+                          "30",
+                          "--burst",
+                          "0",
+                          "--seed-opportunities",
+                          "40",
+                          NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("op_run", ci, sizeof ci);
@@ -304,7 +364,9 @@ static void run_both_ways(void)
                               "[pull]\npoll_interval = \"500ms\"\nfull_scan_interval = \"3s\"\n",
                               cfg, sizeof cfg));
     const char *a[] = {"run", NULL};
+    setenv("GHLSYNC_SCHEMA_REFRESH_MS", "1000", 1);
     pid_t p = tpull_spawn(cfg, a, NULL);
+    unsetenv("GHLSYNC_SCHEMA_REFRESH_MS");
     TEST_REQUIRE(p > 0);
     TEST_CHECK(tpull_wait_scalar(
         c, "SELECT complete::text FROM ghlsync.pull_state WHERE object_key = 'opportunity'", "true",
@@ -390,6 +452,23 @@ static void run_both_ways(void)
     free(v);
     free(made);
 
+    /* 4. pipelines: a stage renamed and one added in HighLevel arrive with the schema refresh;
+     * local writes to them are refused */
+    snprintf(path, sizeof path, "/_admin/pipelines/%s?locationId=%s", pipe, s.loc[0].id);
+    snprintf(body, sizeof body,
+             "{\"renameStages\": {\"%s\": \"Renamed stage\"}, \"addStages\": [\"Added stage\"]}",
+             st[0]);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", path, body, NULL), 200);
+    snprintf(q, sizeof q,
+             "SELECT string_agg(name, ',' ORDER BY position) FROM ghl.pipeline_stages WHERE "
+             "pipeline_id = '%s' AND (name LIKE '%% stage' OR id = '%s')",
+             pipe, st[0]);
+    TEST_CHECK(tpull_wait_scalar(c, q, "Renamed stage,Added stage", 20000));
+    TEST_CHECK(!tpg_exec(c, "DELETE FROM ghl.pipelines"));
+    TEST_CHECK(!tpg_exec(c, "UPDATE ghl.pipeline_stages SET name = 'x'"));
+    char *np = scalar(c, "SELECT count(*) FROM ghl.pipelines");
+    TEST_EQ_STR(np, "2");
+    free(np);
     free(ids);
     free(rid);
     cJSON_Delete(d);

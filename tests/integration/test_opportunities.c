@@ -288,6 +288,53 @@ static void backfill_both_searches(void)
     tsim_stop(&s);
 }
 
+/* kill -9 in the middle of a GET-search backfill (paged by meta.startAfter), then resume:
+ * equal to the simulator. */
+static void kill9_then_resume(void)
+{
+    tsim s;
+    const char *args[] = {
+        "--locations", "1", "--seed-records",       "0",   "--seed-contacts",       "50",
+        "--burst",     "0", "--seed-opportunities", "900", "--opp-post-search-401", "--latency-ms",
+        "4",           NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512];
+    PGconn *c = tpg_fresh_db("op_kill", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 20\n", cfg, sizeof cfg));
+    const char *a[] = {"backfill", NULL};
+    srand((unsigned)getpid());
+    int mid_scan = 0;
+    for (int round = 0; round < 3; round++) {
+        pid_t p = tpull_spawn(cfg, a, "/dev/null");
+        TEST_REQUIRE(p > 0);
+        for (int i = 0; i < 1500; i++) {
+            char *t = scalar(c, "SELECT to_regclass('ghl.opportunities') IS NOT NULL AND "
+                                "(SELECT count(*) > 0 FROM ghl.opportunities)");
+            bool up = strcmp(t, "t") == 0;
+            free(t);
+            if (up)
+                break;
+            usleep(10000);
+        }
+        usleep((useconds_t)(rand() % 200000));
+        kill(p, SIGKILL);
+        tpull_wait(p, 10000);
+        char *done = scalar(c, "SELECT complete FROM ghlsync.pull_state WHERE object_key = "
+                               "'opportunity'");
+        mid_scan += strcmp(done, "f") == 0;
+        free(done);
+    }
+    TEST_CHECK(mid_scan > 0);
+    TEST_EQ_INT(tpull_run(cfg, a, NULL, 55000), 0);
+    check_equal(&s, c);
+    char *n = scalar(c, "SELECT count(*) || '/' || count(DISTINCT id) FROM ghl.opportunities");
+    TEST_EQ_STR(n, "900/900");
+    free(n);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 /* The stages of the pipeline `pipe` (ids, in order) and one stage of another pipeline. */
 static int stages_of(const cJSON *d, const char *pipe, const char **ids, int max,
                      const char **other)
@@ -485,6 +532,7 @@ int main(void)
         return test_done();
     }
     TEST_RUN(backfill_both_searches);
+    TEST_RUN(kill9_then_resume);
     TEST_RUN(run_both_ways);
     return test_done();
 }

@@ -121,8 +121,10 @@ static int latency_run(PGconn *c, int n, int gap_ms, long long *lat, bool *durin
 
 static bool wait_complete(PGconn *c, int timeout_ms)
 {
-    return tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.pull_state WHERE complete", "3",
-                             timeout_ms);
+    return tpull_wait_scalar(c,
+                             "SELECT count(*) FROM ghlsync.pull_state WHERE complete AND "
+                             "object_key NOT IN ('contact', 'opportunity')",
+                             "3", timeout_ms);
 }
 
 static void stop(pid_t p)

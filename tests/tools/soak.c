@@ -181,8 +181,10 @@ int main(int argc, char **argv)
     setenv("GHLSYNC_PUSH_SWEEP_MS", "1000", 1);
     pid_t eng = tpull_spawn(cfg, a, logp);
     bool ok = eng > 0;
-    ok = ok && tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.pull_state WHERE complete", "3",
-                                 120000);
+    ok = ok && tpull_wait_scalar(c,
+                                 "SELECT count(*) FROM ghlsync.pull_state WHERE complete AND "
+                                 "object_key NOT IN ('contact', 'opportunity')",
+                                 "3", 120000);
     char *qt = ok ? scalar(c, "SELECT format('%I.%I', table_schema, table_name) FROM "
                               "ghlsync.tables WHERE object_key = '" OBJ_PUSH "'")
                   : NULL;

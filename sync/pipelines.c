@@ -99,21 +99,20 @@ int pl_ddl_sql(const char *schema, const char *opp_table, sbuf *b)
     opp_index(b, schema, opp_table, "pipeline_id");
     opp_index(b, schema, opp_table, "contact_id");
     /* local writes are refused: there is no pipeline endpoint in the API 2.0 spec to push to */
-    sbuf_puts(b,
-              "CREATE OR REPLACE FUNCTION ghlsync.reject_pipeline_write() RETURNS trigger "
-              "LANGUAGE plpgsql AS $f$\nBEGIN\n"
-              "    IF current_setting('ghlsync.origin', true) = 'engine' AND "
-              "pg_catalog.has_schema_privilege(session_user, 'ghlsync', 'CREATE') THEN\n"
-              "        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\n"
-              "        RETURN NEW;\n    END IF;\n"
-              "    RAISE EXCEPTION 'table %.% is read-only: pipelines and stages are edited in "
-              "HighLevel', TG_TABLE_SCHEMA, TG_TABLE_NAME\n"
-              "        USING ERRCODE = 'read_only_sql_transaction',\n"
-              "              DETAIL = 'ghlsync mirrors GET /opportunities/pipelines into this "
-              "table with each schema refresh; a local ' || lower(TG_OP) || ' would never reach "
-              "HighLevel.',\n"
-              "              HINT = 'Move an opportunity with UPDATE ... SET pipeline_stage_id "
-              "on the opportunities table.';\nEND\n$f$;\n");
+    sbuf_puts(b, "CREATE OR REPLACE FUNCTION ghlsync.reject_pipeline_write() RETURNS trigger "
+                 "LANGUAGE plpgsql AS $f$\nBEGIN\n"
+                 "    IF current_setting('ghlsync.origin', true) = 'engine' AND "
+                 "pg_catalog.has_schema_privilege(session_user, 'ghlsync', 'CREATE') THEN\n"
+                 "        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\n"
+                 "        RETURN NEW;\n    END IF;\n"
+                 "    RAISE EXCEPTION 'table %.% is read-only: pipelines and stages are edited in "
+                 "HighLevel', TG_TABLE_SCHEMA, TG_TABLE_NAME\n"
+                 "        USING ERRCODE = 'read_only_sql_transaction',\n"
+                 "              DETAIL = 'ghlsync mirrors GET /opportunities/pipelines into this "
+                 "table with each schema refresh; a local ' || lower(TG_OP) || ' would never reach "
+                 "HighLevel.',\n"
+                 "              HINT = 'Move an opportunity with UPDATE ... SET pipeline_stage_id "
+                 "on the opportunities table.';\nEND\n$f$;\n");
     const char *tabs[] = {"pipelines", "pipeline_stages"};
     for (int i = 0; i < 2; i++) {
         sbuf_puts(b, "CREATE OR REPLACE TRIGGER ghlsync_readonly BEFORE INSERT OR UPDATE OR "
@@ -253,8 +252,7 @@ static void on_pipelines(hl_result *res, void *ud)
     if (res->kind != HL_OK || !cJSON_IsObject(res->json)) {
         char m[600];
         snprintf(m, sizeof m, "GET /opportunities/pipelines: %s (HTTP %ld)",
-                 res->message && *res->message ? res->message : "no readable answer",
-                 res->status);
+                 res->message && *res->message ? res->message : "no readable answer", res->status);
         finish(r, m, 0, 0);
         return;
     }

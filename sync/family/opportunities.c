@@ -28,7 +28,8 @@
  *            lostReasonId, and one status call keeps the pair together), then the remaining
  *            fields through PUT, else a GET for the write-back. contact_id cannot change
  *            (the update DTO refuses contactId): such an update fails with a message.
- *            DELETE /opportunities/{id} ({"succeded": true}).
+ *            DELETE /opportunities/{id} ({"succeded": true}). A row created lost with a reason:
+ *            the create (whose DTO has no lostReasonId), then the status call, then a GET.
  *   retry    a create with an unknown outcome is looked up by the external_id_field through
  *            POST search (custom_fields.{id} eq); without one (or when only the GET search is
  *            served) it parks (shared push.c).
@@ -639,9 +640,9 @@ static int row_to_body(const schema_object *o, const char *const *values,
         size_t k = 2 + i;
         if (!(s->flags & FAM_STD_PUSHED))
             continue;
-        if (create ? !values[k] || i == COL_LOST : !changed[k] || i == COL_CONTACT)
+        if (create ? !values[k] : !changed[k] || i == COL_CONTACT)
             continue;
-        if (i == COL_LOST && !changed[2 + COL_STATUS] && !values[k])
+        if (!create && i == COL_LOST && !changed[2 + COL_STATUS] && !values[k])
             continue; /* a cleared reason alone: nothing the status call can say */
         cJSON *v;
         if (!(rc = fam_std_decode(s, values[k], &v, e)))
@@ -704,16 +705,121 @@ static int send_id(hl_location *l, const char *method, const char *endpoint, con
     return rc;
 }
 
+/* A create of a lost opportunity with its reason: the CreateDto has no lostReasonId, so the
+ * reason follows through the status call, and the record is read back for the write-back. The
+ * create's own answer is kept: it stands when a later call fails (the record exists; the row
+ * shows the reason missing after the write-back and the next local change sends it again). */
+struct made {
+    hl_location *l;
+    int prio;
+    hl_cb cb;
+    void *ud;
+    char *key, *reason, *id;
+    hl_result saved; /* the create's answer; saved.json owned */
+};
+
+static void made_free(struct made *m)
+{
+    free(m->key);
+    free(m->reason);
+    free(m->id);
+    cJSON_Delete(m->saved.json);
+    free(m);
+}
+
+static void made_saved(struct made *m)
+{
+    m->cb(&m->saved, m->ud);
+    made_free(m);
+}
+
+static void on_made_get(hl_result *r, void *ud)
+{
+    struct made *m = ud;
+    if (r->kind != HL_OK || !r->json) {
+        made_saved(m);
+        return;
+    }
+    m->cb(r, m->ud);
+    made_free(m);
+}
+
+static void on_made_status(hl_result *r, void *ud)
+{
+    struct made *m = ud;
+    gs_err e = {0};
+    if (r->kind != HL_OK || answer_failed(r->json) ||
+        send_id(m->l, "GET", "get_record", m->id, NULL, NULL, m->prio, on_made_get, m, &e))
+        made_saved(m);
+}
+
+static void on_made(hl_result *r, void *ud)
+{
+    struct made *m = ud;
+    const char *id =
+        r->kind == HL_OK && r->json
+            ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(answer_record(r->json), "id"))
+            : NULL;
+    cJSON *st = id ? cJSON_CreateObject() : NULL;
+    if (!st || !(m->id = strdup(id)) || !(m->saved.json = cJSON_Duplicate(r->json, 1))) {
+        cJSON_Delete(st);
+        m->cb(r, m->ud);
+        made_free(m);
+        return;
+    }
+    m->saved.kind = r->kind;
+    m->saved.status = r->status;
+    m->saved.message = "";
+    m->saved.rate = r->rate;
+    m->saved.attempts = r->attempts;
+    m->saved.refreshed = r->refreshed;
+    cJSON_AddStringToObject(st, "status", "lost");
+    cJSON_AddStringToObject(st, "lostReasonId", m->reason);
+    gs_err e = {0};
+    int rc =
+        send_id(m->l, "PUT", "update_status", m->id, "/status", st, m->prio, on_made_status, m, &e);
+    cJSON_Delete(st);
+    if (rc)
+        made_saved(m);
+}
+
 static int create(hl_location *l, const char *key, const cJSON *body, int prio, hl_cb cb, void *ud,
                   gs_err *e)
 {
+    const char *reason =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "lostReasonId"));
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "status"));
+    cJSON *b = cJSON_Duplicate(body, 1);
+    if (!b)
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(b, "lostReasonId");
     hl_call c = {.method = "POST",
                  .endpoint = "create",
                  .path = "/opportunities/",
-                 .body = body,
+                 .body = b,
                  .body_location = true,
                  .create = true};
-    return hl_send(l, &c, prio, key, cb, ud, e);
+    int rc;
+    if (reason && *reason && status && !strcmp(status, "lost")) {
+        struct made *m = calloc(1, sizeof *m);
+        if (!m || !(m->key = strdup(key)) || !(m->reason = strdup(reason))) {
+            if (m)
+                made_free(m);
+            cJSON_Delete(b);
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        }
+        m->l = l;
+        m->prio = prio;
+        m->cb = cb;
+        m->ud = ud;
+        rc = hl_send(l, &c, prio, key, on_made, m, e);
+        if (rc)
+            made_free(m);
+    } else {
+        rc = hl_send(l, &c, prio, key, cb, ud, e);
+    }
+    cJSON_Delete(b);
+    return rc;
 }
 
 static int get(hl_location *l, const char *key, const char *id, int prio, hl_cb cb, void *ud,

@@ -498,6 +498,20 @@ static void run_both_ways(void)
     TEST_EQ_STR(v, "777.25");
     free(v);
     free(made);
+    /* created lost, with a reason: the reason follows through the status call */
+    snprintf(q, sizeof q,
+             "INSERT INTO ghl.opportunities (location_id, name, status, lost_reason_id, "
+             "pipeline_id, contact_id) VALUES ('%s', 'Lost at birth', 'lost', '%s', '%s', '%s')",
+             s.loc[0].id, reason, pipe, str_of(o0, "contactId"));
+    TEST_CHECK(tpg_exec(c, q));
+    snprintf(q, sizeof q,
+             "SELECT (id IS NOT NULL AND _sync_state = 'done')::text || '/' || "
+             "coalesce(lost_reason_id, '') FROM ghl.opportunities WHERE name = 'Lost at birth'");
+    snprintf(want, sizeof want, "true/%s", reason);
+    TEST_CHECK(tpull_wait_scalar(c, q, want, 20000));
+    made = scalar(c, "SELECT id FROM ghl.opportunities WHERE name = 'Lost at birth'");
+    TEST_CHECK(wait_remote(&s, made, "lostReasonId", reason));
+    free(made);
 
     /* 4. pipelines: a stage renamed and one added in HighLevel arrive with the schema refresh;
      * local writes to them are refused */

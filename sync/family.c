@@ -3,6 +3,7 @@
 #include "family.h"
 
 #include "http.h"
+#include "pullstore.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ const fam_column fam_sys_columns[] = {
 const size_t fam_n_sys_columns = sizeof fam_sys_columns / sizeof *fam_sys_columns;
 
 /* The order decides which family serves a key that several could (none today). */
-static const fam_family *const families[] = {&fam_objects, &fam_contacts};
+static const fam_family *const families[] = {&fam_objects, &fam_contacts, &fam_opportunities};
 
 const fam_family *fam_for_key(const char *object_key)
 {
@@ -134,6 +135,23 @@ static bool date_prefix(const char *s)
     return true;
 }
 
+/* A decimal number PostgreSQL's numeric takes (no exponent, no inf / nan). */
+static bool numeric_text(const char *s)
+{
+    if (*s == '-' || *s == '+')
+        s++;
+    bool digits = false, dot = false;
+    for (; *s; s++) {
+        if (isdigit((unsigned char)*s))
+            digits = true;
+        else if (*s == '.' && !dot)
+            dot = true;
+        else
+            return false;
+    }
+    return digits;
+}
+
 int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
 {
     *out = NULL;
@@ -172,6 +190,29 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
     case FAM_K_EXTRA:
         *out = cJSON_PrintUnformatted(v);
         break;
+    case FAM_K_NUM:
+        if (cJSON_IsNumber(v) || (cJSON_IsString(v) && numeric_text(v->valuestring))) {
+            *out = scalar(v);
+        } else if (cJSON_IsString(v) && !*v->valuestring) {
+            return 0; /* "" = no value */
+        } else {
+            *bad = true;
+            return 0;
+        }
+        break;
+    case FAM_K_TIME: {
+        int64_t ms = ps_time_ms(v);
+        if (ms == PS_NO_TIME) {
+            if (cJSON_IsString(v) && !*v->valuestring)
+                return 0;
+            *bad = true;
+            return 0;
+        }
+        char iso[40];
+        ps_time_iso(ms, iso, sizeof iso);
+        *out = strdup(iso);
+        break;
+    }
     }
     return *out ? 0 : GS_ENOMEM;
 }
@@ -190,7 +231,11 @@ int fam_std_decode(const fam_std *s, const char *v, cJSON **out, gs_err *e)
             break;
         case FAM_K_TEXT:
         case FAM_K_DATE:
+        case FAM_K_TIME:
             r = cJSON_CreateString(v);
+            break;
+        case FAM_K_NUM:
+            r = cJSON_CreateNumber(strtod(v, NULL));
             break;
         case FAM_K_BOOL:
             r = cJSON_CreateBool(v[0] == 't');

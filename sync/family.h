@@ -77,6 +77,8 @@ enum fam_kind {
     FAM_K_DATE,  /* date: "YYYY-MM-DD..." */
     FAM_K_JSON,  /* jsonb, any JSON value */
     FAM_K_EXTRA, /* jsonb: the record's keys no column holds (filled by the family) */
+    FAM_K_NUM,   /* numeric: a number (or a numeric string); pushed as a JSON number */
+    FAM_K_TIME,  /* timestamptz: ISO-8601 or epoch ms (read-only columns) */
 };
 
 #define FAM_STD_PUSHED   1u /* a local change is captured and sent */
@@ -115,6 +117,10 @@ typedef struct fam_lookup {
 
 typedef struct fam_family fam_family;
 
+/* fam_family.side_refresh done: error NULL on success; a and b: rows stored (family-defined). */
+typedef void (*fam_side_cb)(const char *error, long a, long b, void *ud);
+typedef struct pga_conn pga_conn;
+
 struct fam_family {
     const char *name; /* "objects", "contacts": logs and docs */
     bool (*serves)(const char *object_key);
@@ -136,6 +142,15 @@ struct fam_family {
     const char *cursor_key;                      /* each record's cursor: "searchAfter" */
     int (*search)(hl_location *l, const char *key, const fam_query *q, int prio, const char *queue,
                   hl_cb cb, void *ud, gs_err *e);
+    /* The page's cursor when the answer carries it beside the records (a search paged by
+     * meta.startAfter + startAfterId, not a per-record searchAfter): malloc'd JSON text that
+     * comes back as fam_query.search_after, or NULL (the last record's cursor_key is used).
+     * NULL hook = never. */
+    char *(*page_cursor)(const cJSON *answer);
+    /* The name of the search this location's server is served by, when the family chooses
+     * between several (pull.c logs it once per object and location); NULL = not chosen yet.
+     * NULL hook = one search only. */
+    const char *(*search_mode)(hl_location *l);
 
     /* records: the record's field values as one JSON object keyed by schema_field.prop_key.
      * *owned (may stay NULL) is freed by the caller. NULL *props = none. */
@@ -185,10 +200,23 @@ struct fam_family {
     /* How long after a create its lookup can see it (a lookup through a lagging search index);
      * the change waits that long before it is looked up. NULL hook = at once. */
     int64_t (*lookup_lag_ms)(const schema_object *o, const fam_lookup *k);
+
+    /* Read-only side tables kept beside the family's table (opportunities: pipelines and their
+     * stages), fetched and stored when a pull starts and with each schema refresh, through the
+     * engine's connection `db`. `done` runs once unless an error is returned. NULL = none. */
+    const char *side_name;      /* for logs: "pipelines" */
+    const char *side_counts[2]; /* names of done's counts a and b: "pipelines", "stages" */
+    int (*side_refresh)(hl_location *l, pga_conn *db, const schema_object *o, fam_side_cb done,
+                        void *ud, gs_err *e);
 };
 
 extern const fam_family fam_objects;
 extern const fam_family fam_contacts;
+extern const fam_family fam_opportunities;
+
+/* hl_location_family_flags bits */
+#define FAM_LOC_OPP_POST_OK 1u /* POST /opportunities/search answered */
+#define FAM_LOC_OPP_GET     2u /* it was refused: GET /opportunities/search serves the pulls */
 
 /* "updates may take a few seconds to appear in the search results" (highlevel-crm.md 1.1):
  * an order of magnitude more. */

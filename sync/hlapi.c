@@ -17,6 +17,7 @@ struct hl_location {
     char *id;
     rl_loc *budget;
     oa_token *tok;
+    unsigned family_flags; /* hl_location_family_flags */
 };
 
 typedef struct hl_req hl_req;
@@ -710,6 +711,11 @@ int hl_delete_record(hl_location *l, const char *key, const char *id, int prio, 
 const char *hl_location_id(const hl_location *l)
 {
     return l->id;
+}
+
+unsigned *hl_location_family_flags(hl_location *l)
+{
+    return &l->family_flags;
 }
 
 int hl_send(hl_location *l, const hl_call *call, int prio, const char *queue, hl_cb cb, void *ud,

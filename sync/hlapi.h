@@ -160,6 +160,10 @@ typedef struct hl_call {
 int hl_send(hl_location *l, const hl_call *call, int prio, const char *queue, hl_cb cb, void *ud,
             gs_err *e);
 const char *hl_location_id(const hl_location *l);
+/* What an endpoint family learnt about this location's server (which of two searches it
+ * answers): bits the families define (family.h FAM_LOC_*), kept with the location for the
+ * life of the client. */
+unsigned *hl_location_family_flags(hl_location *l);
 
 /* Scheduling delay statistics of the client (grant time - submit time), for benchmarks. */
 typedef struct hl_stats {

@@ -82,7 +82,8 @@ struct pull_worker {
     int bar;
     long long fetched, total;
     bool mode_logged[3];
-    enum imode mode; /* detected incremental mode (a poll keeps the one it started with) */
+    bool search_logged; /* fam_family.search_mode */
+    enum imode mode;    /* detected incremental mode (a poll keeps the one it started with) */
     /* schema refresh */
     uv_timer_t schema_timer;
     bool schema_timer_on;
@@ -101,8 +102,11 @@ struct pull_worker {
     long long n_writes;
 };
 
+struct side;
+
 struct pull {
     struct engine *E;
+    struct side *sides; /* side-table refreshes in flight: a backfill waits for them */
     struct pull_opts o;
     struct pull_worker **w;
     size_t n;
@@ -117,6 +121,7 @@ static void lane_fail(struct lane *l, const char *why);
 static void incr_schedule(struct pull_worker *w, uint64_t delay);
 static void full_schedule(struct pull_worker *w, uint64_t delay);
 static void maybe_apply_schema(struct pull_worker *w);
+static void side_refresh(struct pull_worker *w);
 
 /* Bookkeeping updates whose failure is only worth a log line. */
 static void log_cb(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
@@ -197,7 +202,7 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)
         return;
-    if (--P->active == 0)
+    if (--P->active == 0 && !P->sides)
         engine_stop(P->E, pull_failed(P) ? 1 : 0);
 }
 
@@ -681,6 +686,14 @@ static void on_page(hl_result *r, void *ud)
     }
     if (l->limit > 0 && (l->limit *= 2) >= lane_full_limit(l))
         l->limit = 0;
+    const fam_family *fam = fam_of(w->eo->model->obj);
+    const char *sm =
+        fam->search_mode && !w->search_logged ? fam->search_mode(w->eo->loc->hl) : NULL;
+    if (sm) {
+        w->search_logged = true;
+        log_event(LG(w), LOG_INFO, "pull.search", "location", LOC(w), "object", w->eo->key,
+                  "search", sm, NULL);
+    }
     page_arrived(l, r->json, NULL);
 }
 
@@ -1132,7 +1145,71 @@ static void on_schema(hl_result *r, void *ud)
     cJSON_Delete(w->schema_pending);
     w->schema_pending = r->json;
     r->json = NULL;
+    side_refresh(w);
     maybe_apply_schema(w);
+}
+
+/* ---- side tables (fam_family.side_refresh) ---- */
+
+struct side {
+    struct side *next;
+    struct pull *P; /* NULL once the pull is freed */
+    gs_log *lg;
+    char *loc, *key;
+    const char *what, *na, *nb;
+};
+
+static void on_side(const char *error, long a, long b, void *ud)
+{
+    struct side *s = ud;
+    char na[24], nb[24];
+    snprintf(na, sizeof na, "%ld", a);
+    snprintf(nb, sizeof nb, "%ld", b);
+    if (error)
+        log_event(s->lg, LOG_WARN, "pull.side_failed", "location", s->loc, "object", s->key,
+                  "tables", s->what, "error", error, NULL);
+    else
+        log_event(s->lg, LOG_INFO, "pull.side_stored", "location", s->loc, "object", s->key,
+                  "tables", s->what, s->na, na, s->nb, nb, NULL);
+    struct pull *P = s->P;
+    if (P) {
+        struct side **pp = &P->sides;
+        while (*pp && *pp != s)
+            pp = &(*pp)->next;
+        if (*pp)
+            *pp = s->next;
+    }
+    free(s->loc);
+    free(s->key);
+    free(s);
+    if (P && !P->o.mirror && !P->closing && P->active == 0 && !P->sides)
+        engine_stop(P->E, pull_failed(P) ? 1 : 0);
+}
+
+/* The log outlives the API client and the connection, whose shutdown ends a refresh in flight
+ * with an error: the context owns copies, not the worker. */
+static void side_refresh(struct pull_worker *w)
+{
+    const fam_family *fam = fam_of(w->eo->model->obj);
+    if (!fam->side_refresh || w->P->closing)
+        return;
+    struct side *s = calloc(1, sizeof *s);
+    if (!s || !(s->loc = strdup(LOC(w))) || !(s->key = strdup(w->eo->key))) {
+        if (s)
+            free(s->loc);
+        free(s);
+        return;
+    }
+    s->lg = LG(w);
+    s->what = fam->side_name ? fam->side_name : fam->name;
+    s->na = fam->side_counts[0] ? fam->side_counts[0] : "rows";
+    s->nb = fam->side_counts[1] ? fam->side_counts[1] : "rows2";
+    s->P = w->P;
+    s->next = w->P->sides;
+    w->P->sides = s;
+    gs_err e = {0};
+    if (fam->side_refresh(w->eo->loc->hl, w->P->E->meta, w->eo->model->obj, on_side, s, &e))
+        on_side(e.msg, 0, 0, s);
 }
 
 static void on_schema_timer(uv_timer_t *t)
@@ -1252,6 +1329,7 @@ int pull_start(pull *P, gs_err *e)
         struct pull_worker *w = P->w[i];
         /* A new scan unless a saved one is half done (then resume it). */
         bool fresh = P->o.full || w->st.generation == 0 || w->st.complete;
+        side_refresh(w);
         if (P->o.mirror) {
             uv_timer_start(&w->schema_timer, on_schema_timer, (uint64_t)srefresh,
                            (uint64_t)srefresh);
@@ -1292,6 +1370,8 @@ void pull_free(pull *P)
 {
     if (!P)
         return;
+    for (struct side *s = P->sides; s; s = s->next)
+        s->P = NULL; /* they end with the client's shutdown */
     for (size_t i = 0; i < P->n; i++) {
         struct pull_worker *w = P->w[i];
         struct lane *ls[2] = {&w->full, &w->incr};

@@ -484,6 +484,13 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, 
             goto nomem_vals;
         n++;
     }
+    if (n && fam->page_cursor) {
+        char *pc = fam->page_cursor(response);
+        if (pc) {
+            free(out->cursor);
+            out->cursor = pc;
+        }
+    }
     if (warn.len) {
         size_t lines = 0;
         for (size_t i = 0; i < warn.len; i++)

@@ -37,7 +37,7 @@ static void backfill_equals_dump(void)
     TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
     TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
     char *n = scalar(c, "SELECT count(*) FROM ghlsync.pull_state WHERE complete");
-    TEST_EQ_STR(n, "8"); /* pet, vaccination, business, contact x 2 locations */
+    TEST_EQ_STR(n, "10"); /* pet, vaccination, business, contact, opportunity x 2 locations */
     free(n);
     /* Running it again changes nothing and still ends complete and equal. */
     TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);

@@ -28,4 +28,6 @@ BUILD=$BUILD bash tests/bench/push.sh || rc=1
 BUILD=$BUILD bash tests/bench/pull.sh "${PULL_N:-1000000}" "${PULL_N_LIMITED:-25000}" || rc=1
 # Contacts (12 custom fields of every type) and objects in one run (CONTACTS_N shrinks it).
 BUILD=$BUILD bash tests/bench/contacts.sh "${CONTACTS_N:-1000000}" || rc=1
+# Opportunities against the Node SDK baseline (OPPS_N shrinks it).
+BUILD=$BUILD bash tests/bench/opportunities.sh "${OPPS_N:-500000}" || rc=1
 exit $rc

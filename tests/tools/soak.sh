@@ -9,6 +9,7 @@
 #
 #   tests/tools/soak.sh [MINUTES]          BUILD=build/rel by default (make test: build/san)
 #   SOAK_RESTARTS=0 tests/tools/soak.sh    without the PostgreSQL restarts
+#   SOAK_KEEP=1 tests/tools/soak.sh        keep the run's directory (kept anyway on failure)
 #
 # Exit 0 when everything matched; the last line is "ok - soak" or "not ok - soak".
 set -euo pipefail
@@ -33,7 +34,17 @@ BUILD=${BUILD:-build/rel}
 [ -x "$BUILD/tools/soak" ] && [ -x "$BUILD/ghlsync" ] && [ -x "$BUILD/hlsim" ] ||
     make --no-print-directory -j2 $([ "$BUILD" = build/san ] && echo SANITIZE=1) tests >/dev/null
 dir=$(mktemp -d /tmp/ghlsync-soak-XXXXXX); chmod 755 "$dir"
-cleanup() { bash tests/support/pg.sh stop "$dir/pg"; rm -rf "$dir"; }
+# A failed run keeps its directory (engine log, simulator log, PostgreSQL log) for the post-mortem;
+# SOAK_KEEP=1 keeps it always.
+cleanup() {
+    rc=$?
+    bash tests/support/pg.sh stop "$dir/pg"
+    if [ "$rc" -ne 0 ] || [ "${SOAK_KEEP:-0}" = 1 ]; then
+        echo "# soak directory kept: $dir"
+    else
+        rm -rf "$dir"
+    fi
+}
 trap cleanup EXIT
 eval "$(PG_TEST_PORT=${SOAK_PG_PORT:-54371} bash tests/support/pg.sh start "$dir/pg")"
 case $BUILD in /*) B=$BUILD ;; *) B=$PWD/$BUILD ;; esac

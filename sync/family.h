@@ -249,4 +249,37 @@ int fam_std_decode(const fam_std *s, const char *v, cJSON **out, gs_err *e);
 /* Escape a path segment (ids and keys come from the API and the user). */
 void fam_path_segment(sbuf *b, const char *s);
 
+/* ---- Custom fields as a list (family/cfields.c): the shape contacts and opportunities share.
+ * Records carry custom fields as [{id (or key), value | fieldValue | fieldValueString |
+ * field_value}]; writes take [{id, field_value}] with money as a bare number; answers wrap the
+ * record ({"contact": {...}}) and may say {"succeded": false}. */
+
+/* The value of one item, NULL when it has none of the value keys. */
+const cJSON *fam_cf_value(const cJSON *item);
+/* The item's field id, else its field key. */
+const char *fam_cf_id(const cJSON *item);
+/* The field whose id or field key is `id`; *hint (start at 0) carries the position from one
+ * call to the next within a record. NULL when none. */
+const schema_field *fam_cf_field(const schema_object *o, const char *id, size_t *hint);
+/* family.h field_values over the list `cf` (NULL: none): an object keyed by property key. */
+int fam_cf_values(const schema_object *o, const cJSON *cf, cJSON **owned, const cJSON **props,
+                  sbuf *warnings);
+/* family.h extra_value: the record's keys `held` says no column holds, and the items of `cf`
+ * without a definition (all of `cf` when it is not a list). */
+int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
+                 bool (*held)(const char *key), char **out);
+/* Append to `list` the custom fields of a create (changed == NULL: every non-NULL column, and
+ * the external id) or of an update (the changed columns). 0, GS_ENOMEM or a decode error. */
+int fam_cf_body(const fam_family *fam, const schema_object *o, const char *const *values,
+                const bool *changed, const schema_field *ext, const char *local_key, cJSON *list,
+                gs_err *e);
+/* family.h answer_failed for {"succeded" | "succeeded": false}. */
+bool fam_answer_failed(const cJSON *answer);
+/* The record inside answer[wrapper] when the answer is only a wrapper, else the answer. */
+const cJSON *fam_answer_inner(const cJSON *answer, const char *wrapper);
+/* hl_send of METHOD collection{id}suffix (id escaped; collection ends with '/'). */
+int fam_send_id(hl_location *l, const char *collection, const char *queue, const char *method,
+                const char *endpoint, const char *id, const char *suffix, const cJSON *body,
+                int prio, hl_cb cb, void *ud, gs_err *e);
+
 #endif

@@ -265,66 +265,17 @@ static int search(hl_location *l, const char *key, const fam_query *q, int prio,
 
 /* ---- records ---- */
 
-static const cJSON *cf_value(const cJSON *item)
+/* customFields: JSON null = none */
+static const cJSON *cf_list(const cJSON *record)
 {
-    static const char *const keys[] = {"value", "fieldValue", "fieldValueString", "field_value"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, keys[i]);
-        if (v)
-            return v;
-    }
-    return NULL;
-}
-
-/* The field of a custom-field id. The list comes in definition order, so the search starts
- * where the last one matched: one pass over the fields per record, not one per value. */
-static const schema_field *field_by_id(const schema_object *o, const char *id, size_t *hint)
-{
-    for (size_t n = 0; id && n < o->n_fields; n++) {
-        size_t i = (*hint + n) % o->n_fields;
-        if (o->fields[i].id && !strcmp(o->fields[i].id, id)) {
-            *hint = i + 1;
-            return &o->fields[i];
-        }
-    }
-    return NULL;
+    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(record, "customFields");
+    return cf && !cJSON_IsNull(cf) ? cf : NULL;
 }
 
 static int field_values(const schema_object *o, const cJSON *record, cJSON **owned,
                         const cJSON **props, sbuf *warnings)
 {
-    *owned = NULL;
-    *props = NULL;
-    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(record, "customFields");
-    if (!cf || cJSON_IsNull(cf))
-        return 0;
-    if (!cJSON_IsArray(cf)) {
-        if (warnings)
-            sbuf_puts(warnings, "customFields: not an array; kept in extra\n");
-        return 0;
-    }
-    cJSON *m = cJSON_CreateObject();
-    if (!m)
-        return GS_ENOMEM;
-    size_t hint = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, cf)
-    {
-        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-        const schema_field *f = field_by_id(o, id, &hint);
-        const cJSON *v = cf_value(it);
-        if (!f || !v || cJSON_GetObjectItemCaseSensitive(m, f->prop_key))
-            continue; /* unknown ids go to extra */
-        cJSON *c = cJSON_Duplicate(v, 1);
-        if (!c) {
-            cJSON_Delete(m);
-            return GS_ENOMEM;
-        }
-        cJSON_AddItemToObject(m, f->prop_key, c);
-    }
-    *owned = m;
-    *props = m;
-    return 0;
+    return fam_cf_values(o, cf_list(record), owned, props, warnings);
 }
 
 static bool held(const char *k)
@@ -341,86 +292,12 @@ static bool held(const char *k)
 
 static int extra_value(const schema_object *o, const cJSON *record, char **out)
 {
-    *out = NULL;
-    cJSON *x = cJSON_CreateObject();
-    if (!x)
-        return GS_ENOMEM;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, record)
-    {
-        if (!it->string || held(it->string))
-            continue;
-        cJSON_AddItemToObject(x, it->string, cJSON_Duplicate(it, 1));
-    }
-    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(record, "customFields");
-    if (cf && !cJSON_IsArray(cf) && !cJSON_IsNull(cf)) {
-        cJSON_AddItemToObject(x, "customFields", cJSON_Duplicate(cf, 1));
-    } else if (cJSON_IsArray(cf)) {
-        cJSON *unknown = NULL;
-        size_t hint = 0;
-        cJSON_ArrayForEach(it, cf)
-        {
-            const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-            if (field_by_id(o, id, &hint))
-                continue;
-            if (!unknown)
-                unknown = cJSON_AddArrayToObject(x, "customFields");
-            cJSON_AddItemToArray(unknown, cJSON_Duplicate(it, 1));
-        }
-    }
-    if (cJSON_GetArraySize(x) > 0)
-        *out = cJSON_PrintUnformatted(x);
-    bool fail = cJSON_GetArraySize(x) > 0 && !*out;
-    cJSON_Delete(x);
-    return fail ? GS_ENOMEM : 0;
-}
-
-/* {"succeded": true} as the spec spells it, {"succeeded": ...} as English does: either. */
-static bool answer_failed(const cJSON *answer)
-{
-    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(answer, "succeded");
-    if (!ok)
-        ok = cJSON_GetObjectItemCaseSensitive(answer, "succeeded");
-    return cJSON_IsFalse(ok);
+    return fam_cf_extra(o, record, cf_list(record), held, out);
 }
 
 static const cJSON *answer_record(const cJSON *answer)
 {
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(answer, "contact");
-    if (cJSON_IsObject(inner) && !cJSON_GetObjectItemCaseSensitive(answer, "id"))
-        return inner;
-    return answer;
-}
-
-/* A field's column value(s) as the field_value the write shape takes. */
-static int field_value(const schema_field *f, const char *v1, const char *v2, cJSON **out,
-                       gs_err *e)
-{
-    int rc = map_decode_field(f, v1, v2, out, e);
-    if (rc)
-        return rc;
-    if (f->type && f->type->codec == MAP_MONEY) {
-        /* contacts carry a monetary value as a bare number */
-        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(*out, "value");
-        cJSON_Delete(*out);
-        *out = v ? v : cJSON_CreateNull();
-        if (!*out)
-            return gs_err_set(e, GS_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-static int add_custom(cJSON *list, const char *id, cJSON *v, gs_err *e)
-{
-    cJSON *it = cJSON_CreateObject();
-    if (!it || !cJSON_AddStringToObject(it, "id", id)) {
-        cJSON_Delete(it);
-        cJSON_Delete(v);
-        return gs_err_set(e, GS_ENOMEM, "out of memory");
-    }
-    cJSON_AddItemToObject(it, "field_value", v);
-    cJSON_AddItemToArray(list, it);
-    return 0;
+    return fam_answer_inner(answer, "contact");
 }
 
 static int row_to_body(const schema_object *o, const char *const *values,
@@ -448,23 +325,8 @@ static int row_to_body(const schema_object *o, const char *const *values,
         if (!(rc = fam_std_decode(s, values[k], &v, e)))
             cJSON_AddItemToObject(body, s->key, v);
     }
-    size_t k = fam_row_prefix(&fam_contacts);
-    for (size_t i = 0; !rc && i < o->n_fields; i++) {
-        const schema_field *f = &o->fields[i];
-        bool money = f->currency_column != NULL;
-        size_t c = k;
-        k += money ? 2 : 1;
-        if (!f->id || (ext && f == ext && create))
-            continue;
-        if (create ? !values[c] && !(money && values[c + 1])
-                   : !changed[c] && !(money && changed[c + 1]))
-            continue;
-        cJSON *v;
-        if (!(rc = field_value(f, values[c], money ? values[c + 1] : NULL, &v, e)))
-            rc = add_custom(cf, f->id, v, e);
-    }
-    if (!rc && create && ext && ext->id)
-        rc = add_custom(cf, ext->id, cJSON_CreateString(local_key), e);
+    if (!rc)
+        rc = fam_cf_body(&fam_contacts, o, values, changed, ext, local_key, cf, e);
     if (rc) {
         cJSON_Delete(body);
         cJSON_Delete(cf);
@@ -480,25 +342,11 @@ static int row_to_body(const schema_object *o, const char *const *values,
 
 /* ---- writes ---- */
 
-static int id_path(sbuf *p, const char *id, const char *suffix)
-{
-    sbuf_puts(p, "/contacts/");
-    fam_path_segment(p, id);
-    if (suffix)
-        sbuf_puts(p, suffix);
-    return sbuf_failed(p) ? GS_ENOMEM : 0;
-}
-
 static int send_id(hl_location *l, const char *method, const char *endpoint, const char *id,
                    const char *suffix, const cJSON *body, int prio, hl_cb cb, void *ud, gs_err *e)
 {
-    sbuf p = SBUF_INIT;
-    int rc = id_path(&p, id, suffix);
-    hl_call c = {.method = method, .endpoint = endpoint, .path = sbuf_str(&p), .body = body};
-    rc =
-        rc ? gs_err_set(e, GS_ENOMEM, "out of memory") : hl_send(l, &c, prio, "contact", cb, ud, e);
-    sbuf_free(&p);
-    return rc;
+    return fam_send_id(l, "/contacts/", "contact", method, endpoint, id, suffix, body, prio, cb, ud,
+                       e);
 }
 
 static int create(hl_location *l, const char *key, const cJSON *body, int prio, hl_cb cb, void *ud,
@@ -643,7 +491,7 @@ static const cJSON *lookup_match(const schema_object *o, const cJSON *answer, co
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(it, "customFields"))
         {
             const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "id"));
-            const char *v = cJSON_GetStringValue(cf_value(c));
+            const char *v = cJSON_GetStringValue(fam_cf_value(c));
             if (id && v && k->ext && !strcmp(id, k->ext->id) && !strcmp(v, k->local_key)) {
                 if (!found)
                     found = it;
@@ -680,7 +528,7 @@ const fam_family fam_contacts = {
     .search = search,
     .field_values = field_values,
     .extra_value = extra_value,
-    .answer_failed = answer_failed,
+    .answer_failed = fam_answer_failed,
     .answer_record = answer_record,
     .row_to_body = row_to_body,
     .create = create,

@@ -12,6 +12,7 @@
 #include "tpull.h"
 #include "tsim.h"
 
+#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,17 +113,49 @@ static double now_s(void)
     return (double)tpull_now_ms() / 1000.0;
 }
 
+/* Add a fault rule; its id, -1 on failure. The simulator answers with every rule it holds, so
+ * the new rule is the one with the highest id (ids only grow), not the first in the list. */
 static long fault(const char *json)
 {
     char *resp = NULL;
     long id = -1;
     if (tsim_admin(&sim, "POST", "/_admin/faults", json, &resp) == 201 && resp) {
-        const char *p = strstr(resp, "\"id\":");
-        if (p)
-            id = atol(p + 5);
+        cJSON *j = cJSON_Parse(resp);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "faults"))
+        {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "id");
+            if (cJSON_IsNumber(v) && (long)v->valuedouble > id)
+                id = (long)v->valuedouble;
+        }
+        cJSON_Delete(j);
     }
     free(resp);
     return id;
+}
+
+/* Remove fault rule `id` and check that the simulator no longer holds it. */
+static bool fault_remove(long id)
+{
+    char path[64], *resp = NULL;
+    snprintf(path, sizeof path, "/_admin/faults/%ld", id);
+    if (tsim_admin(&sim, "DELETE", path, NULL, NULL) != 200 ||
+        tsim_admin(&sim, "GET", "/_admin/faults", NULL, &resp) != 200 || !resp) {
+        free(resp);
+        return false;
+    }
+    cJSON *j = cJSON_Parse(resp);
+    bool gone = j != NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "faults"))
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "id");
+        if (cJSON_IsNumber(v) && (long)v->valuedouble == id)
+            gone = false;
+    }
+    cJSON_Delete(j);
+    free(resp);
+    return gone;
 }
 
 static void restart_pg(const char *mode, double t0)
@@ -212,6 +245,7 @@ int main(int argc, char **argv)
     double fast_at = t0 + dur * 0.5, imm_at = t0 + dur * 0.75;
     double warm = t0 + (dur * 0.2 < 60 ? dur * 0.2 : 60);
     long outage_id = -1;
+    bool outage_ok = false; /* the outage was started and ended as planned */
     bool outage_done = false, fast_done = !restarts, imm_done = !restarts;
     long counts[4] = {0}, n = 0;
     long rss0 = -1, rss_last = -1, rss_max = 0;
@@ -227,15 +261,18 @@ int main(int argc, char **argv)
         }
         if (!outage_done && outage_id < 0 && t >= outage_at) {
             outage_id = fault("{\"kind\":\"error\",\"status\":503,\"rate\":1}");
+            outage_ok = outage_id >= 0;
+            outage_done = !outage_ok; /* not again and again */
             printf("# %.0f s: API outage for %.0f s (fault %ld)\n", t - t0, outage_len, outage_id);
             fflush(stdout);
         }
         if (outage_id >= 0 && t >= outage_at + outage_len) {
-            snprintf(path, sizeof path, "/_admin/faults/%ld", outage_id);
-            tsim_admin(&sim, "DELETE", path, NULL, NULL);
+            outage_ok = fault_remove(outage_id);
             outage_id = -1;
             outage_done = true;
-            printf("# %.0f s: API back\n", t - t0);
+            printf("# %.0f s: %s\n", t - t0,
+                   outage_ok ? "API back" : "the outage could not be ended (simulator)");
+            fflush(stdout);
         }
         if (!fast_done && t >= fast_at) {
             restart_pg("fast", t0);
@@ -310,7 +347,10 @@ int main(int argc, char **argv)
     printf("# figure: soak rss after warm-up %ld kB -> %ld kB (%+.1f %%), max %ld kB, %d "
            "samples\n",
            rss0, rss_last, growth, rss_max, nsamples);
-    bool pass = alive && diffs == 0 && dups == 0 && stranded == 0 && open == 0 && st == 0;
+    if (!outage_ok)
+        printf("# the API outage did not run as planned (started and ended)\n");
+    bool pass =
+        outage_ok && alive && diffs == 0 && dups == 0 && stranded == 0 && open == 0 && st == 0;
     printf("%s - soak (exit status of ghlsync run after SIGTERM: %d)\n", pass ? "ok" : "not ok",
            st);
     free(qt);

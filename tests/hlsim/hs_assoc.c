@@ -298,9 +298,9 @@ static cJSON *loc_assocs(hs_ctx *c, const char *loc)
     cJSON *a = smap_get(&s->assocs, loc);
     if (!a) {
         a = cJSON_CreateArray();
-        cJSON_AddItemToArray(a, assoc_json(loc, SYSTEM_ASSOC, SYSTEM_ASSOC, "opportunity",
-                                           "Opportunities", "contact", "Contacts",
-                                           "SYSTEM_DEFINED"));
+        cJSON_AddItemToArray(a,
+                             assoc_json(loc, SYSTEM_ASSOC, SYSTEM_ASSOC, "opportunity",
+                                        "Opportunities", "contact", "Contacts", "SYSTEM_DEFINED"));
         smap_put(&s->assocs, loc, a);
     }
     return a;
@@ -314,8 +314,8 @@ static const char *jstr(const cJSON *o, const char *k)
 static cJSON *assoc_find(hs_ctx *c, const char *loc, const char *id_or_key, bool by_key)
 {
     cJSON *a;
-    cJSON_ArrayForEach(a, loc_assocs(c, loc)) if (!strcmp(jstr(a, by_key ? "key" : "id"),
-                                                          id_or_key)) return a;
+    cJSON_ArrayForEach(
+        a, loc_assocs(c, loc)) if (!strcmp(jstr(a, by_key ? "key" : "id"), id_or_key)) return a;
     return NULL;
 }
 
@@ -593,8 +593,8 @@ static bool wanted(const cJSON *ids, const hs_rel *r)
     if (!cJSON_GetArraySize(ids))
         return true;
     const cJSON *it;
-    cJSON_ArrayForEach(it, ids) if (cJSON_IsString(it) && !strcmp(it->valuestring, r->assoc))
-        return true;
+    cJSON_ArrayForEach(it, ids) if (cJSON_IsString(it) &&
+                                    !strcmp(it->valuestring, r->assoc)) return true;
     return false;
 }
 
@@ -603,7 +603,8 @@ static void rel_list(hs_call *k)
     long skip, limit;
     if (!loc_ok(k, k->q_location) || !paging(k, &skip, &limit))
         return;
-    const cJSON *ids = k->q_all ? cJSON_GetObjectItemCaseSensitive(k->q_all, "associationIds") : NULL;
+    const cJSON *ids =
+        k->q_all ? cJSON_GetObjectItemCaseSensitive(k->q_all, "associationIds") : NULL;
     rvec *v = smap_get(&store(k->c)->by_rec, k->id);
     long total = 0, shown = 0;
     hs_buf_puts(&k->out, "{\"relations\":[");

@@ -66,9 +66,9 @@ static cJSON *record_relations(const char *rec, const char *assoc, int limit, in
     for (int skip = 0;; skip += limit) {
         char path[400];
         long st;
-        snprintf(path, sizeof path,
-                 "/associations/relations/%s?locationId=%s&skip=%d&limit=%d%s%s", rec,
-                 S.loc[0].id, skip, limit, assoc ? "&associationIds=" : "", assoc ? assoc : "");
+        snprintf(path, sizeof path, "/associations/relations/%s?locationId=%s&skip=%d&limit=%d%s%s",
+                 rec, S.loc[0].id, skip, limit, assoc ? "&associationIds=" : "",
+                 assoc ? assoc : "");
         cJSON *j = call(0, "GET", path, NULL, &st);
         TEST_CHECK(st == 200);
         (*pages)++;
@@ -175,7 +175,8 @@ static void per_record_paging(void)
     TEST_EQ_INT(pages, best_n / 2 + 1);
     cJSON_ArrayForEach(r, got)
     {
-        TEST_CHECK(!strcmp(str(r, "firstRecordId"), best) || !strcmp(str(r, "secondRecordId"), best));
+        TEST_CHECK(!strcmp(str(r, "firstRecordId"), best) ||
+                   !strcmp(str(r, "secondRecordId"), best));
         bool found = false;
         cJSON_ArrayForEach(q, get(all, "relations")) found = found || cJSON_Compare(q, r, true);
         TEST_CHECK(found);
@@ -310,7 +311,8 @@ static void create_and_delete(void)
     TEST_EQ_INT(st, 404);
 
     /* cascade: relate the pet to two contacts and a vaccination, delete the pet */
-    const char *ends[][3] = {{PET_OWNER, pet, contact}, {PET_OWNER, pet, contact2}, {VAC_PET, vac, pet}};
+    const char *ends[][3] = {
+        {PET_OWNER, pet, contact}, {PET_OWNER, pet, contact2}, {VAC_PET, vac, pet}};
     for (int i = 0; i < 3; i++) {
         snprintf(body, sizeof body,
                  "{\"locationId\":\"%s\",\"associationId\":\"%s\",\"firstRecordId\":\"%s\","
@@ -341,7 +343,8 @@ static void admin_and_cascades(void)
     snprintf(rpath, sizeof rpath, "/objects/custom_objects.pet/records/%s", pet);
     cJSON *pr = call(0, "GET", rpath, NULL, &st);
     char upd0[64];
-    snprintf(upd0, sizeof upd0, "%s", str(get(pr, "record"), "dateUpdated") ? str(get(pr, "record"), "dateUpdated") : "?");
+    snprintf(upd0, sizeof upd0, "%s",
+             str(get(pr, "record"), "dateUpdated") ? str(get(pr, "record"), "dateUpdated") : "?");
     cJSON_Delete(pr);
     snprintf(body, sizeof body,
              "{\"associationId\":\"%s\",\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\"}",
@@ -393,7 +396,8 @@ static void admin_and_cascades(void)
     /* the same through the web user's delete of the pet (admin records call) */
     int total_before = cJSON_GetArraySize(get(j = all_relations(), "relations"));
     cJSON_Delete(j);
-    snprintf(path, sizeof path, "/_admin/records/custom_objects.pet/%s?locationId=%s", pet, S.loc[0].id);
+    snprintf(path, sizeof path, "/_admin/records/custom_objects.pet/%s?locationId=%s", pet,
+             S.loc[0].id);
     cJSON_Delete(admin("DELETE", path, NULL, &st));
     TEST_EQ_INT(st, 200);
     j = all_relations();
@@ -447,8 +451,17 @@ int main(void)
 {
     char n[16];
     snprintf(n, sizeof n, "%d", N_REL);
-    const char *args[] = {"--seed-contacts", "30", "--seed-records", "20", "--seed-relations",
-                          n, "--burst", "0", "--daily", "0", NULL};
+    const char *args[] = {"--seed-contacts",
+                          "30",
+                          "--seed-records",
+                          "20",
+                          "--seed-relations",
+                          n,
+                          "--burst",
+                          "0",
+                          "--daily",
+                          "0",
+                          NULL};
     if (tsim_start(&S, args) != 0) {
         test_report("hlsim starts", false, "see # lines");
         return test_done();

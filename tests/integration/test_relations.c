@@ -127,8 +127,19 @@ static void backfill_equals(void)
         return;
     }
     tsim s;
-    const char *args[] = {"--locations", "1", "--seed-records", "30", "--seed-contacts", "40", "--seed-relations",
-                          "45", "--burst", "0", "--daily", "0", NULL};
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "30",
+                          "--seed-contacts",
+                          "40",
+                          "--seed-relations",
+                          "45",
+                          "--burst",
+                          "0",
+                          "--daily",
+                          "0",
+                          NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512], log[600];
     PGconn *c = tpg_fresh_db("rel_backfill", ci, sizeof ci);
@@ -186,8 +197,8 @@ static void backfill_equals(void)
     tsim_admin(&s, "POST", "/_admin/counters/reset", NULL, NULL);
     pid_t pid = tpull_spawn(cfg, a, log);
     TEST_REQUIRE(pid > 0);
-    TEST_CHECK(tpull_wait_scalar(
-        c, "SELECT full_records >= 8 FROM ghlsync.relation_state", "t", 30000));
+    TEST_CHECK(
+        tpull_wait_scalar(c, "SELECT full_records >= 8 FROM ghlsync.relation_state", "t", 30000));
     kill(pid, SIGKILL);
     tpull_wait(pid, 5000);
     long before = scalar_long(c, "SELECT full_records FROM ghlsync.relation_state");
@@ -211,8 +222,8 @@ static bool admin_ok(const tsim *s, const char *method, const char *path, const 
     long st = tsim_admin(s, method, path, body, &resp);
     if (id_out) {
         cJSON *j = cJSON_Parse(resp ? resp : "{}");
-        const char *id = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "relation"), "id"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "relation"), "id"));
         snprintf(id_out, len, "%s", id ? id : "");
         cJSON_Delete(j);
     }
@@ -236,8 +247,19 @@ static void run_incremental_and_reconcile(void)
         return;
     }
     tsim s;
-    const char *args[] = {"--locations", "1", "--seed-records", "10", "--seed-contacts", "12", "--seed-relations",
-                          "8", "--burst", "0", "--daily", "0", NULL};
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "10",
+                          "--seed-contacts",
+                          "12",
+                          "--seed-relations",
+                          "8",
+                          "--burst",
+                          "0",
+                          "--daily",
+                          "0",
+                          NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512], log[600];
     PGconn *c = tpg_fresh_db("rel_run", ci, sizeof ci);
@@ -251,14 +273,12 @@ static void run_incremental_and_reconcile(void)
     const char *a[] = {"run", NULL};
     pid_t pid = tpull_spawn(cfg, a, log);
     TEST_REQUIRE(pid > 0);
-    TEST_REQUIRE(tpull_wait_scalar(
-        c, "SELECT last_full_at IS NOT NULL FROM ghlsync.relation_state", "t", 30000));
+    TEST_REQUIRE(tpull_wait_scalar(c, "SELECT last_full_at IS NOT NULL FROM ghlsync.relation_state",
+                                   "t", 30000));
     /* the pets are all in (run's first full pass may have started before the last page) */
     TEST_REQUIRE(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "10", 20000));
-    TEST_CHECK(tpull_wait_scalar(
-        c,
-        "SELECT count(*) FROM ghl.relations WHERE _deleted_at IS NULL",
-        "16", 20000));
+    TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.relations WHERE _deleted_at IS NULL",
+                                 "16", 20000));
 
     /* ids: a pet and a contact not related by the seed */
     char pet[64] = "", pet2[64] = "", contact[64] = "", assoc[64] = "";
@@ -286,16 +306,16 @@ static void run_incremental_and_reconcile(void)
     v = scalar(c, "SELECT last_full_at::text FROM ghlsync.relation_state");
     snprintf(mark, sizeof mark, "%s", v);
     free(v);
-    snprintf(sql, sizeof sql,
-             "SELECT last_full_at > '%s'::timestamptz FROM ghlsync.relation_state", mark);
+    snprintf(sql, sizeof sql, "SELECT last_full_at > '%s'::timestamptz FROM ghlsync.relation_state",
+             mark);
     TEST_REQUIRE(tpull_wait_scalar(c, sql, "t", 20000));
 
     /* (1) a relation made without touching either record ... */
     char body[400], path[300], r1[64], r2[64];
     snprintf(path, sizeof path, "/_admin/relations?locationId=%s", s.loc[0].id);
     snprintf(body, sizeof body,
-             "{\"associationId\":\"%s\",\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\"}",
-             assoc, pet, contact);
+             "{\"associationId\":\"%s\",\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\"}", assoc,
+             pet, contact);
     TEST_REQUIRE(admin_ok(&s, "POST", path, body, r1, sizeof r1));
     v = scalar(c, "SELECT now()::text");
     char t1[64];
@@ -303,8 +323,8 @@ static void run_incremental_and_reconcile(void)
     free(v);
     /* (2) ... and one on a record that changes */
     snprintf(body, sizeof body,
-             "{\"associationId\":\"%s\",\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\"}",
-             assoc, pet2, contact);
+             "{\"associationId\":\"%s\",\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\"}", assoc,
+             pet2, contact);
     TEST_REQUIRE(admin_ok(&s, "POST", path, body, r2, sizeof r2));
     snprintf(path, sizeof path, "/_admin/records/custom_objects.pet/%s?locationId=%s", pet2,
              s.loc[0].id);
@@ -361,8 +381,19 @@ static void budget_cap(void)
         return;
     }
     tsim s;
-    const char *args[] = {"--locations", "1", "--seed-records", "250", "--seed-contacts", "300", "--seed-relations",
-                          "200", "--burst", "0", "--daily", "400", NULL};
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "250",
+                          "--seed-contacts",
+                          "300",
+                          "--seed-relations",
+                          "200",
+                          "--burst",
+                          "0",
+                          "--daily",
+                          "400",
+                          NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512], log[600];
     PGconn *c = tpg_fresh_db("rel_budget", ci, sizeof ci);
@@ -390,10 +421,180 @@ static void budget_cap(void)
     tsim_stop(&s);
 }
 
+static bool sim_has(const tsim *s, const char *id)
+{
+    char path[200], *resp = NULL;
+    snprintf(path, sizeof path, "/_admin/relations?locationId=%s", s->loc[0].id);
+    tsim_admin(s, "GET", path, NULL, &resp);
+    bool has = resp && id && *id && strstr(resp, id) != NULL;
+    free(resp);
+    return has;
+}
+
+static long sim_count(const tsim *s)
+{
+    char path[200], *resp = NULL;
+    snprintf(path, sizeof path, "/_admin/relations?locationId=%s", s->loc[0].id);
+    tsim_admin(s, "GET", path, NULL, &resp);
+    cJSON *j = cJSON_Parse(resp ? resp : "{}");
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "total");
+    long n = cJSON_IsNumber(t) ? (long)t->valuedouble : -1;
+    cJSON_Delete(j);
+    free(resp);
+    return n;
+}
+
+/* Push: INSERT -> POST, a duplicate pair is done, UPDATE is refused, DELETE -> DELETE, wrong
+ * ends fail alone with the API's message, and a new pet with its relation in one statement
+ * arrive in that order with the pet's new id filled in. */
+static void push_insert_delete(void)
+{
+    if (!ready()) {
+        test_skip("push_insert_delete", "no PostgreSQL / binaries");
+        return;
+    }
+    tsim s;
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "6",
+                          "--seed-contacts",
+                          "6",
+                          "--seed-relations",
+                          "3",
+                          "--burst",
+                          "0",
+                          "--daily",
+                          "0",
+                          NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], log[600];
+    PGconn *c = tpg_fresh_db("rel_push", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci,
+                              "[pull]\npoll_interval = \"300ms\"\n"
+                              "[relations]\npoll_interval = \"300ms\"\n"
+                              "reconcile_interval = \"1h\"\n",
+                              cfg, sizeof cfg));
+    snprintf(log, sizeof log, "%s.log", cfg);
+    const char *a[] = {"run", NULL};
+    pid_t pid = tpull_spawn(cfg, a, log);
+    TEST_REQUIRE(pid > 0);
+    TEST_REQUIRE(tpull_wait_scalar(c, "SELECT last_full_at IS NOT NULL FROM ghlsync.relation_state",
+                                   "t", 30000));
+    TEST_REQUIRE(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.contacts", "6", 20000));
+    long base = sim_count(&s);
+    char sql[900];
+    /* a pet and a contact the seed did not relate */
+    char *pair = scalar(c, "SELECT p.id || ' ' || c.id FROM ghl.pet p, ghl.contacts c WHERE NOT "
+                           "EXISTS (SELECT 1 FROM ghl.relations r WHERE r.first_record_id = p.id "
+                           "AND r.second_record_id = c.id) ORDER BY 1 LIMIT 1");
+    char pet[64] = "", contact[64] = "";
+    TEST_REQUIRE(sscanf(pair, "%63s %63s", pet, contact) == 2);
+    free(pair);
+    const char *assoc = "(SELECT id FROM ghl.associations WHERE key = 'pet_owner')";
+
+    /* INSERT */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ghl.relations (association_id, first_record_id, second_record_id) "
+             "VALUES (%s, '%s', '%s')",
+             assoc, pet, contact);
+    TEST_REQUIRE(tpg_exec(c, sql));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ghl.relations WHERE first_record_id = '%s' AND "
+             "second_record_id = '%s' AND id IS NOT NULL AND _sync_state = 'synced'",
+             pet, contact);
+    TEST_CHECK(tpull_wait_scalar(c, sql, "1", 15000));
+    snprintf(sql, sizeof sql,
+             "SELECT id FROM ghl.relations WHERE first_record_id = '%s' AND second_record_id = "
+             "'%s' AND id IS NOT NULL",
+             pet, contact);
+    char *rid = scalar(c, sql);
+    TEST_CHECK(sim_has(&s, rid));
+    TEST_EQ_INT(sim_count(&s), base + 1);
+
+    /* the same pair again: HighLevel answers 400 "duplicate relation": done, one row left */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ghl.relations (association_id, first_record_id, second_record_id) "
+             "VALUES (%s, '%s', '%s')",
+             assoc, pet, contact);
+    TEST_REQUIRE(tpg_exec(c, sql));
+    TEST_CHECK(tpull_wait_scalar(
+        c, "SELECT count(*) FROM ghl.relations WHERE _sync_state = 'pending'", "0", 15000));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || '/' || min(_sync_state) || '/' || min(id) FROM ghl.relations "
+             "WHERE first_record_id = '%s' AND second_record_id = '%s'",
+             pet, contact);
+    char *dup = scalar(c, sql), want[200];
+    snprintf(want, sizeof want, "1/synced/%s", rid);
+    TEST_EQ_STR(dup, want);
+    free(dup);
+    TEST_EQ_INT(sim_count(&s), base + 1);
+
+    /* UPDATE is refused with a message that says what to do */
+    snprintf(sql, sizeof sql, "UPDATE ghl.relations SET second_record_id = 'x' WHERE id = '%s'",
+             rid);
+    PGresult *res = PQexec(c, sql);
+    TEST_CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR);
+    TEST_CHECK_MSG(strstr(PQerrorMessage(c), "nothing to update") != NULL, "%s", PQerrorMessage(c));
+    PQclear(res);
+
+    /* DELETE */
+    snprintf(sql, sizeof sql, "DELETE FROM ghl.relations WHERE id = '%s'", rid);
+    TEST_REQUIRE(tpg_exec(c, sql));
+    TEST_CHECK(tpull_wait_scalar(
+        c, "SELECT count(*) FROM ghlsync.relation_deletes WHERE state = 'done'", "1", 15000));
+    TEST_CHECK(!sim_has(&s, rid));
+    TEST_EQ_INT(sim_count(&s), base);
+    free(rid);
+
+    /* wrong ends (a contact as the pet): fails alone with the API's message */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ghl.relations (association_id, first_record_id, second_record_id) "
+             "VALUES (%s, '%s', '%s')",
+             assoc, contact, pet);
+    TEST_REQUIRE(tpg_exec(c, sql));
+    snprintf(sql, sizeof sql,
+             "SELECT _sync_state || ': ' || _sync_error FROM ghl.relations WHERE first_record_id "
+             "= '%s'",
+             contact);
+    TEST_CHECK(tpull_wait_scalar(
+        c,
+        "SELECT count(*) FROM ghl.relations WHERE _sync_state = 'failed' AND _sync_error LIKE "
+        "'%not found in custom_objects.pet%'",
+        "1", 15000));
+
+    /* a new pet and its relation in one statement: the pet is created first, the relation
+     * right after it with the new id (the simulator refuses a relation to an unknown record) */
+    snprintf(sql, sizeof sql,
+             "WITH p AS (INSERT INTO ghl.pet (name) VALUES ('Rex') RETURNING _local_id) INSERT "
+             "INTO ghl.relations (association_id, first_local_id, second_record_id) SELECT %s, "
+             "p._local_id, '%s' FROM p",
+             assoc, contact);
+    TEST_REQUIRE(tpg_exec(c, sql));
+    TEST_CHECK(tpull_wait_scalar(
+        c,
+        "SELECT count(*) FROM ghl.relations r JOIN ghl.pet p ON p.id = r.first_record_id WHERE "
+        "p.name = 'Rex' AND r.id IS NOT NULL AND r._sync_state = 'synced'",
+        "1", 20000));
+    char *rex = scalar(c, "SELECT r.id FROM ghl.relations r JOIN ghl.pet p ON p.id = "
+                          "r.first_record_id WHERE p.name = 'Rex'");
+    TEST_CHECK(sim_has(&s, rex));
+    free(rex);
+    /* the pulled listing agrees with what was pushed (no stray or duplicate rows) */
+    TEST_CHECK(tpull_wait_scalar(
+        c, "SELECT count(*) FROM ghl.relations WHERE _sync_state = 'pending'", "0", 5000));
+    kill(pid, SIGTERM);
+    TEST_EQ_INT(tpull_wait(pid, 10000), 0);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     TEST_RUN(backfill_equals);
     TEST_RUN(run_incremental_and_reconcile);
     TEST_RUN(budget_cap);
+    TEST_RUN(push_insert_delete);
     return test_done();
 }

@@ -5,6 +5,7 @@
  * made on a changed record appears after the next poll, one made without touching either
  * record only after the next reconciliation, and relations of a deleted record are marked
  * deleted; the budget cap holds under a long backfill (the simulator's counters). */
+#include "status.h"
 #include "test.h"
 #include "tpg.h"
 #include "tpull.h"
@@ -366,6 +367,31 @@ static void run_incremental_and_reconcile(void)
     TEST_CHECK(tpull_wait_scalar(c, sql, "0", 20000));
     TEST_CHECK(equal_to_sim(&s, c));
 
+    /* `ghlsync status` shows the relations' freshness and the requests they spent today */
+    struct status_report rep;
+    gs_err err = {0};
+    TEST_REQUIRE(status_collect(c, NULL, &rep, &err) == 0);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    status_print_text(f, &rep);
+    fclose(f);
+    TEST_CHECK_MSG(strstr(out, "  relations: - rows, full listing ") != NULL, "%s", out);
+    TEST_CHECK_MSG(strstr(out, " ago, changed records ") != NULL, "%s", out);
+    long used = scalar_long(c, "SELECT requests_today FROM ghlsync.relation_state");
+    char want[120];
+    snprintf(want, sizeof want, "requests today %ld of 50000\n", used);
+    TEST_CHECK_MSG(used > 10 && strstr(out, want) != NULL, "%s", out);
+    free(out);
+    char *js = status_to_json(&rep);
+    cJSON *j = cJSON_Parse(js);
+    cJSON *jr = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "locations"), 0), "relations");
+    TEST_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(jr, "requests_today")));
+    TEST_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(jr, "last_full_at")));
+    cJSON_Delete(j);
+    free(js);
+    status_report_free(&rep);
     kill(pid, SIGTERM);
     TEST_EQ_INT(tpull_wait(pid, 10000), 0);
     PQfinish(c);

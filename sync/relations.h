@@ -5,8 +5,8 @@
  *   tables    <schema>.associations (id, location_id, key, first/second object key and label,
  *             association_type, extras) from GET /associations/, and <schema>.relations
  *             (_local_id, id, location_id, association_id, first_object_key, first_record_id,
- *             second_object_key, second_record_id, _deleted_at, _synced_at, _sync_state,
- *             _sync_error), indexed on both record ids and on (location_id, id). Created at
+ *             second_object_key, second_record_id, first_local_id, second_local_id,
+ *             _deleted_at, _synced_at, _sync_state, _sync_error), indexed on both record ids and on (location_id, id). Created at
  *             service start (CREATE ... IF NOT EXISTS under the migration lock). The system
  *             association OPPORTUNITIES_CONTACTS_ASSOCIATION is listed in `associations`; its
  *             links are opportunities.contact_id (the API has no relation rows for it).
@@ -35,6 +35,20 @@
  *             the location's daily limit (the server's X-RateLimit-Limit-Daily when known) per
  *             UTC day: at the cap the pass pauses until the next UTC day, its resume point
  *             saved.
+ *
+ *   push      `ghlsync run` with [push] enabled: the capture trigger (migrations/008) refuses
+ *             UPDATE, keeps an INSERT in the table itself (_sync_state 'pending', id NULL) and a
+ *             DELETE of a known relation in ghlsync.relation_deletes. Every second (at once
+ *             again after a round that sent something) each location: ends given as
+ *             first_local_id / second_local_id take the id of their row once its create is
+ *             through (so a row and its relation inserted together go in that order), the due
+ *             inserts go out as POST /associations/relations in _local_id order (RL_PRIO_PUSH;
+ *             a 400 "duplicate relation" is done: the existing relation's id is looked up),
+ *             then the deletes as DELETE /associations/relations/{id} (404 = done). Any other
+ *             refusal fails that row alone (_sync_state 'failed', the API's message in
+ *             _sync_error); a retryable failure leaves it pending for the next round. Creating
+ *             a relation twice is harmless (the second is a duplicate), so a lost answer is
+ *             simply sent again.
  *
  * The service is one of engine_services (engine.c). Loop thread only.
  */

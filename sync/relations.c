@@ -1662,7 +1662,7 @@ int relations_service_start(struct engine *E, void **state, gs_err *e)
 {
     *state = NULL;
     const struct cfg *c = E->cfg;
-    if (!c->relations.enabled || !E->nlocs)
+    if (!c->relations.enabled || !E->nlocs || (!E->serving && !E->relations_after))
         return 0;
     rel_svc *S = calloc(1, sizeof *S);
     if (!S || !(S->schema = strdup(c->database.schema)) ||

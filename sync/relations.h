@@ -6,10 +6,11 @@
  *             association_type, extras) from GET /associations/, and <schema>.relations
  *             (_local_id, id, location_id, association_id, first_object_key, first_record_id,
  *             second_object_key, second_record_id, first_local_id, second_local_id,
- *             _deleted_at, _synced_at, _sync_state, _sync_error), indexed on both record ids and on (location_id, id). Created at
- *             service start (CREATE ... IF NOT EXISTS under the migration lock). The system
- *             association OPPORTUNITIES_CONTACTS_ASSOCIATION is listed in `associations`; its
- *             links are opportunities.contact_id (the API has no relation rows for it).
+ *             _deleted_at, _synced_at, _sync_state, _sync_error), indexed on both record ids
+ *             and on (location_id, id). Created at service start (CREATE ... IF NOT EXISTS
+ *             under the migration lock). The system association
+ *             OPPORTUNITIES_CONTACTS_ASSOCIATION is listed in `associations`; its links are
+ *             opportunities.contact_id (the API has no relation rows for it).
  *
  *   listing   the API lists relations per record only (GET /associations/relations/{id},
  *             skip/limit 100), so a pass lists records of the mirrored tables, one at a time
@@ -28,7 +29,8 @@
  *             yet, one is in progress, or the last is older than reconcile_interval (it finds
  *             links made without touching either record, which move no updatedAt); else
  *             incremental. `ghlsync backfill`: one pass after every object's records are
- *             complete, before exit.
+ *             complete, before exit (engine.relations_after; not `ghlsync push`, not a
+ *             snapshot backfill, whose tables are swapped in after the run).
  *
  *   budget    calls go at RL_PRIO_BACKFILL on the queue "relations" (behind pushes, pulls and
  *             schema calls), and relation listing spends at most [relations] budget_share of

@@ -180,6 +180,13 @@ static void backfill_equals(void)
                                "'pet_owner' JOIN ghl.contacts c ON c.id = r.second_record_id"),
                 45);
 
+    /* `ghlsync push` sends local changes and lists no relations (not even the associations) */
+    long assoc_calls = counter(&s, "GET /associations/");
+    const char *pa[] = {"push", NULL};
+    TEST_EQ_INT(tpull_run(cfg, pa, log, 30000), 0);
+    TEST_EQ_INT(counter(&s, "GET /associations/"), assoc_calls);
+    TEST_EQ_INT(counter(&s, REL_LIST), req);
+
     /* a second, slow listing killed in the middle, then resumed */
     tsim_admin(&s, "POST", "/_admin/faults",
                "{\"kind\":\"latency\",\"ms\":60,\"path\":\"/associations/relations\"}", NULL);
@@ -443,6 +450,7 @@ static void budget_cap(void)
     TEST_EQ_INT(scalar_long(c, "SELECT count(*) FROM ghl.pet"), 250);
     TEST_EQ_INT(tpull_run(cfg, a, log, 60000), 0);
     TEST_EQ_INT(counter(&s, REL_LIST) + counter(&s, "GET /associations/"), rel);
+
     PQfinish(c);
     tsim_stop(&s);
 }
@@ -589,6 +597,19 @@ static void push_insert_delete(void)
         "SELECT count(*) FROM ghl.relations WHERE _sync_state = 'failed' AND _sync_error LIKE "
         "'%not found in custom_objects.pet%'",
         "1", 15000));
+
+    /* an association HighLevel does not know: that row alone fails, with the API's message */
+    char *loc = scalar(c, "SELECT min(location_id) FROM ghl.associations");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ghl.relations (location_id, association_id, first_record_id, "
+             "second_record_id) VALUES ('%s', 'noSuchAssociation', '%s', '%s')",
+             loc, pet, contact);
+    free(loc);
+    TEST_REQUIRE(tpg_exec(c, sql));
+    TEST_CHECK(tpull_wait_scalar(c,
+                                 "SELECT _sync_state || ': ' || _sync_error FROM ghl.relations "
+                                 "WHERE association_id = 'noSuchAssociation'",
+                                 "failed: Association noSuchAssociation not found", 15000));
 
     /* a new pet and its relation in one statement: the pet is created first, the relation
      * right after it with the new id (the simulator refuses a relation to an unknown record) */

@@ -608,6 +608,33 @@ static int load_push(struct loader *L, const toml_value *t)
     return 0;
 }
 
+static int load_relations(struct loader *L, const toml_value *t)
+{
+    static const char *const keys[] = {"enabled", "poll_interval", "reconcile_interval",
+                                       "budget_share", NULL};
+    const char *S = "[relations]";
+    struct cfg_relations *r = &L->c->relations;
+    int rc;
+    if ((rc = check_keys(L, t, S, keys)) || (rc = get_bool(L, t, S, "enabled", &r->enabled)) ||
+        (rc = get_duration(L, t, S, "poll_interval", 100, &r->poll_interval_ms)) ||
+        (rc = get_duration(L, t, S, "reconcile_interval", 100, &r->reconcile_interval_ms)))
+        return rc;
+    const toml_value *h = toml_get(t, "budget_share");
+    if (h) {
+        double x;
+        if (h->type == TOML_FLOAT)
+            x = h->u.f;
+        else if (h->type == TOML_INTEGER)
+            x = (double)h->u.i;
+        else
+            return type_error(L, h, S, "budget_share", "a number (a fraction such as 0.25)");
+        if (!(x > 0.0 && x <= 1.0))
+            return fail(L, h, S, "budget_share", "must be a fraction in (0, 1], got %g", x);
+        r->budget_share = x;
+    }
+    return 0;
+}
+
 static int load_metrics(struct loader *L, const toml_value *t)
 {
     static const char *const keys[] = {"listen", "stall_timeout", NULL};
@@ -1027,6 +1054,10 @@ static int set_defaults(struct cfg *c)
     c->push.max_attempts = 8;
     c->push.backoff_base_ms = 1000;
     c->push.backoff_max_ms = 5 * 60 * 1000;
+    c->relations.enabled = true;
+    c->relations.poll_interval_ms = 5 * 60 * 1000;
+    c->relations.reconcile_interval_ms = 24 * 3600 * 1000;
+    c->relations.budget_share = 0.25;
     c->object_defaults.direction = CFG_DIR_BOTH;
     c->object_defaults.conflict = CFG_REMOTE_WINS;
     c->object_defaults.poll_interval_ms = c->pull.poll_interval_ms;
@@ -1037,8 +1068,9 @@ static int set_defaults(struct cfg *c)
 
 static int load_root(struct loader *L, const toml_value *root)
 {
-    static const char *const keys[] = {"api", "database", "locations", "objects", "rate_limit",
-                                       "log", "pull",     "push",      "metrics", NULL};
+    static const char *const keys[] = {"api",        "database",  "locations", "objects",
+                                       "rate_limit", "log",       "pull",      "push",
+                                       "metrics",    "relations", NULL};
     int rc;
     if ((rc = check_keys(L, root, NULL, keys)))
         return rc;
@@ -1049,7 +1081,8 @@ static int load_root(struct loader *L, const toml_value *root)
         (rc = get_table(L, root, "log", &t)) || (t && (rc = load_log(L, t))) ||
         (rc = get_table(L, root, "pull", &t)) || (t && (rc = load_pull(L, t))) ||
         (rc = get_table(L, root, "push", &t)) || (t && (rc = load_push(L, t))) ||
-        (rc = get_table(L, root, "metrics", &t)) || (t && (rc = load_metrics(L, t))))
+        (rc = get_table(L, root, "metrics", &t)) || (t && (rc = load_metrics(L, t))) ||
+        (rc = get_table(L, root, "relations", &t)) || (t && (rc = load_relations(L, t))))
         return rc;
     /* Objects inherit the [pull] poll interval unless "*" or their own table says otherwise. */
     L->c->object_defaults.poll_interval_ms = L->c->pull.poll_interval_ms;

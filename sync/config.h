@@ -119,6 +119,14 @@ struct cfg_push {
     int64_t backoff_max_ms;
 };
 
+/* [relations]: the associations and relations tables (relations.h) */
+struct cfg_relations {
+    bool enabled;
+    int64_t poll_interval_ms;      /* incremental pass: records synced since the last pass */
+    int64_t reconcile_interval_ms; /* full pass: every record of the smaller side */
+    double budget_share;           /* of the location's daily request limit, (0, 1] */
+};
+
 struct cfg_metrics {
     char *listen; /* "127.0.0.1:9187", NULL = no metrics endpoint */
     /* /healthz fails when a database statement or transaction has been running for this long
@@ -135,6 +143,7 @@ struct cfg {
     struct cfg_pull pull;
     struct cfg_push push;
     struct cfg_metrics metrics;
+    struct cfg_relations relations;
     struct cfg_location *locations; /* at least one */
     size_t n_locations;
     struct cfg_object *objects; /* the [objects."key"] tables, in file order */

@@ -7,6 +7,7 @@
 #include "migrate.h"
 #include "ops_service.h"
 #include "push_service.h"
+#include "relations.h"
 #include "schema.h"
 #include "triggers.h"
 
@@ -23,6 +24,8 @@
 const struct engine_service engine_services[] = {
     {"ops", ops_service_start, ops_service_stop, .one_shot = true},
     {"push", push_service_start, push_service_stop, .one_shot = false},
+    /* last: it stops first, and in a one-shot command lists relations once the records are in */
+    {"relations", relations_service_start, relations_service_stop, .one_shot = true},
     {NULL, NULL, NULL, false},
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;

@@ -137,6 +137,9 @@ struct engine {
     int exit_code;
     void **service_state;
     bool serving; /* engine_run(E, with_services = true): `ghlsync run` */
+    /* A one-shot run that lists relations before it exits (`ghlsync backfill` into the live
+     * tables; not `ghlsync push`): relations.h. Set before engine_run. */
+    bool relations_after;
     /* Every HTTP answer of `hl` (hl_client_opts.on_answer: location, endpoint, status, rate
      * headers) is forwarded here when set. The client exists before any service starts, so the
      * engine owns the hook and a service plugs in: the ops service sets it at start (metrics by

@@ -1545,6 +1545,9 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
             snapshot_finish(P, false, &e);
         goto out;
     }
+    /* a backfill into the live tables lists their relations once the records are in (a
+     * snapshot is swapped in after engine_run: the next run or backfill lists them) */
+    E.relations_after = !po->mirror && !po->snapshot;
     code = engine_run(&E, po->mirror);
     if (po->snapshot) {
         /* every scan complete: swap; else the live tables stay as they were */

@@ -2,6 +2,8 @@
 #include "status.h"
 
 #include "db.h"
+#include "ident.h"
+#include "sbuf.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -29,6 +31,18 @@ static const char sql_runtime[] =
     "ELSE 0 END, daily_limit, daily_remaining, burst_limit, burst_remaining, requests_total, "
     "throttled_total, errors_total, rate_per_s, holder, " TS("updated_at") ", " AGE(
         "updated_at") ", last_error, " TS("last_error_at") " FROM ghlsync.runtime ORDER BY 1";
+
+static const char sql_relations[] =
+    "SELECT location_id, CASE WHEN day = (now() AT TIME ZONE 'UTC')::date THEN requests_today "
+    "ELSE 0 END, budget_cap, " TS("last_full_at") ", " AGE("last_full_at") ", " TS(
+        "last_incr_at") ", " AGE("last_incr_at") ", full_started_at IS NOT NULL, full_records, "
+                                                 "last_full_records, last_full_requests, " TS(
+                                                     "paused_until") ", last_error FROM "
+                                                                     "ghlsync.relation_state ORDER "
+                                                                     "BY 1";
+
+static int collect_relations(PGconn *c, const struct cfg *cfg, struct status_report *rep,
+                             gs_err *err);
 
 static char *dup_or_null(const PGresult *r, int row, int col)
 {
@@ -204,7 +218,80 @@ int status_collect(PGconn *c, const struct cfg *cfg, struct status_report *rep, 
         }
     }
     PQclear(r);
-    return 0;
+    return collect_relations(c, cfg, rep, err);
+}
+
+/* The relations listing (008) and the relations table of the data schema, when present. */
+static int collect_relations(PGconn *c, const struct cfg *cfg, struct status_report *rep,
+                             gs_err *err)
+{
+    PGresult *r = NULL;
+    int rc =
+        db_query(c, "SELECT to_regclass('ghlsync.relation_state') IS NOT NULL", 0, NULL, &r, err);
+    if (rc)
+        return rc;
+    bool have = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!have)
+        return 0;
+    if ((rc = db_query(c, sql_relations, 0, NULL, &r, err)))
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct status_location *l = add_loc(rep, PQgetvalue(r, i, 0));
+        if (!l) {
+            PQclear(r);
+            return oom(err);
+        }
+        struct status_relations *x = &l->rel;
+        l->has_relations = true;
+        x->requests_today = int_or_none(r, i, 1);
+        x->budget_cap = int_or_none(r, i, 2);
+        x->last_full_at = dup_or_null(r, i, 3);
+        x->last_full_age_s = dbl_or_nan(r, i, 4);
+        x->last_incr_at = dup_or_null(r, i, 5);
+        x->last_incr_age_s = dbl_or_nan(r, i, 6);
+        x->full_in_progress = PQgetvalue(r, i, 7)[0] == 't';
+        x->full_records = int_or_none(r, i, 8);
+        x->last_full_records = int_or_none(r, i, 9);
+        x->last_full_requests = int_or_none(r, i, 10);
+        x->paused_until = dup_or_null(r, i, 11);
+        x->last_error = dup_or_null(r, i, 12);
+        x->rows = x->pending = x->failed = STATUS_NONE;
+    }
+    PQclear(r);
+    if (!cfg || !cfg->database.schema)
+        return 0;
+    sbuf q = SBUF_INIT;
+    ident_quote(&q, cfg->database.schema);
+    sbuf_puts(&q, ".relations");
+    const char *p[1] = {sbuf_str(&q)};
+    rc = db_query(c, "SELECT to_regclass($1) IS NOT NULL", 1, p, &r, err);
+    if (!rc) {
+        have = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (have) {
+            sbuf sql = SBUF_INIT;
+            sbuf_printf(&sql,
+                        "SELECT location_id, count(*) FILTER (WHERE _deleted_at IS NULL AND id "
+                        "IS NOT NULL), count(*) FILTER (WHERE _sync_state = 'pending'), count(*) "
+                        "FILTER (WHERE _sync_state = 'failed') FROM %s GROUP BY 1",
+                        sbuf_str(&q));
+            rc = sbuf_failed(&sql) ? oom(err) : db_query(c, sbuf_str(&sql), 0, NULL, &r, err);
+            sbuf_free(&sql);
+            for (int i = 0; !rc && i < PQntuples(r); i++) {
+                struct status_location *l = find_loc(rep, PQgetvalue(r, i, 0));
+                if (!l || !l->has_relations)
+                    continue;
+                l->rel.rows = int_or_none(r, i, 1);
+                l->rel.pending = int_or_none(r, i, 2);
+                l->rel.failed = int_or_none(r, i, 3);
+            }
+            if (!rc)
+                PQclear(r);
+        }
+    }
+    sbuf_free(&q);
+    return rc;
 }
 
 void status_report_free(struct status_report *r)
@@ -223,6 +310,10 @@ void status_report_free(struct status_report *r)
             free(o->last_error);
         }
         free(l->objects);
+        free(l->rel.last_full_at);
+        free(l->rel.last_incr_at);
+        free(l->rel.paused_until);
+        free(l->rel.last_error);
         free(l->location_id);
         free(l->holder);
         free(l->runtime_updated_at);
@@ -300,6 +391,44 @@ static void print_location(FILE *out, const struct status_location *l)
         char e[200];
         one_line(l->last_error, e, sizeof e);
         fprintf(out, "  last error (%s): %s\n", l->last_error_at ? l->last_error_at : "?", e);
+    }
+    if (l->has_relations) {
+        const struct status_relations *x = &l->rel;
+        char full[64], incr[64], rows[24], used[24], cap[24];
+        if (isnan(x->last_full_age_s)) {
+            snprintf(full, sizeof full, "never");
+        } else {
+            status_fmt_age(x->last_full_age_s, a, sizeof a);
+            snprintf(full, sizeof full, "%s ago", a);
+        }
+        if (isnan(x->last_incr_age_s)) {
+            snprintf(incr, sizeof incr, "never");
+        } else {
+            status_fmt_age(x->last_incr_age_s, b, sizeof b);
+            snprintf(incr, sizeof incr, "%s ago", b);
+        }
+        fmt_int(x->rows, rows, sizeof rows);
+        fmt_int(x->requests_today, used, sizeof used);
+        fmt_int(x->budget_cap, cap, sizeof cap);
+        fprintf(out,
+                "  relations: %s rows, full listing %s, changed records %s, requests today %s of "
+                "%s\n",
+                rows, full, incr, used, cap);
+        if (x->full_in_progress)
+            fprintf(out, "    full listing in progress: %lld records listed\n",
+                    (long long)x->full_records);
+        if (x->paused_until)
+            fprintf(out, "    paused by the budget cap until %s ([relations] budget_share)\n",
+                    x->paused_until);
+        if (x->pending > 0 || x->failed > 0)
+            fprintf(out, "    local changes: %lld waiting, %lld failed (_sync_error)\n",
+                    (long long)(x->pending > 0 ? x->pending : 0),
+                    (long long)(x->failed > 0 ? x->failed : 0));
+        if (x->last_error) {
+            char e[200];
+            one_line(x->last_error, e, sizeof e);
+            fprintf(out, "    last error: %s\n", e);
+        }
     }
     if (!l->n_objects) {
         fprintf(out, "  objects: none pulled yet\n\n");
@@ -417,6 +546,29 @@ char *status_to_json(const struct status_report *r)
         cJSON_AddItemToObject(jl, "runtime_age_s", jdbl(l->runtime_age_s));
         cJSON_AddItemToObject(jl, "last_error", jstr(l->last_error));
         cJSON_AddItemToObject(jl, "last_error_at", jstr(l->last_error_at));
+        if (l->has_relations) {
+            const struct status_relations *x = &l->rel;
+            cJSON *jr = cJSON_AddObjectToObject(jl, "relations");
+            if (jr) {
+                cJSON_AddItemToObject(jr, "rows", jint(x->rows));
+                cJSON_AddItemToObject(jr, "last_full_at", jstr(x->last_full_at));
+                cJSON_AddItemToObject(jr, "last_full_age_s", jdbl(x->last_full_age_s));
+                cJSON_AddItemToObject(jr, "last_incremental_at", jstr(x->last_incr_at));
+                cJSON_AddItemToObject(jr, "last_incremental_age_s", jdbl(x->last_incr_age_s));
+                cJSON_AddBoolToObject(jr, "full_in_progress", x->full_in_progress);
+                cJSON_AddItemToObject(jr, "full_records", jint(x->full_records));
+                cJSON_AddItemToObject(jr, "last_full_records", jint(x->last_full_records));
+                cJSON_AddItemToObject(jr, "last_full_requests", jint(x->last_full_requests));
+                cJSON_AddItemToObject(jr, "requests_today", jint(x->requests_today));
+                cJSON_AddItemToObject(jr, "budget_cap", jint(x->budget_cap));
+                cJSON_AddItemToObject(jr, "paused_until", jstr(x->paused_until));
+                cJSON_AddItemToObject(jr, "pending", jint(x->pending));
+                cJSON_AddItemToObject(jr, "failed", jint(x->failed));
+                cJSON_AddItemToObject(jr, "last_error", jstr(x->last_error));
+            }
+        } else {
+            cJSON_AddNullToObject(jl, "relations");
+        }
         cJSON *objs = cJSON_AddArrayToObject(jl, "objects");
         for (size_t j = 0; objs && j < l->n_objects; j++) {
             const struct status_object *o = &l->objects[j];

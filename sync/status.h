@@ -59,6 +59,16 @@ struct status_location {
     char *last_error_at;
     struct status_object *objects;
     size_t n_objects;
+    /* from ghlsync.relation_state (relations.h); has_relations false when no row */
+    bool has_relations;
+    struct status_relations {
+        int64_t requests_today, budget_cap;
+        char *last_full_at, *last_incr_at, *paused_until, *last_error;
+        double last_full_age_s, last_incr_age_s;
+        bool full_in_progress;
+        int64_t full_records, last_full_records, last_full_requests;
+        int64_t rows, pending, failed; /* <schema>.relations: live rows, unsent, failed pushes */
+    } rel;
 };
 
 struct status_report {

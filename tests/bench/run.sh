@@ -30,4 +30,6 @@ BUILD=$BUILD bash tests/bench/pull.sh "${PULL_N:-1000000}" "${PULL_N_LIMITED:-25
 BUILD=$BUILD bash tests/bench/contacts.sh "${CONTACTS_N:-1000000}" || rc=1
 # Opportunities against the Node SDK baseline (OPPS_N shrinks it).
 BUILD=$BUILD bash tests/bench/opportunities.sh "${OPPS_N:-500000}" || rc=1
+# Relations: requests per 1,000 records against listing every end (REL_N shrinks it).
+BUILD=$BUILD bash tests/bench/relations.sh "${REL_N:-20000}" || rc=1
 exit $rc

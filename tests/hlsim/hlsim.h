@@ -222,6 +222,13 @@ enum hs_route {
     R_OPP_FOLLOWERS_ADD,
     R_OPP_FOLLOWERS_DEL,
     R_OPP_STATUS,
+    R_ASSOC_LIST,
+    R_ASSOC_CREATE,
+    R_ASSOC_GET,
+    R_ASSOC_DELETE,
+    R_REL_LIST,
+    R_REL_CREATE,
+    R_REL_DELETE,
     R_OAUTH_TOKEN,
     R_ADMIN,
     R__COUNT
@@ -266,6 +273,8 @@ typedef struct hs_ctx {
     bool quiet;
     long seed_contacts; /* contacts per location at start-up */
     long seed_opps;     /* opportunities per location at start-up */
+    long seed_rels;     /* relations per seeded association at start-up; -1 = no associations */
+    struct hs_assoc_store *assoc; /* associations and relations (hs_assoc.c) */
 } hs_ctx;
 
 /* ---- store (hs_store.c) ------------------------------------------------------------------- */
@@ -424,6 +433,20 @@ enum { OW_CREATE, OW_UPDATE, OW_ADMIN, OW_LOAD };
 cJSON *hs_opp_apply(hs_object *co, hs_object *o, const cJSON *base, const cJSON *body, int mode,
                     int64_t now, cJSON *errs, char *ref_err, size_t ref_len);
 bool hs_parse_day(const char *s, char out[11]);
+
+/* ---- associations and relations (hs_assoc.c) ---------------------------------------------- */
+struct hs_assoc_store;
+void hs_assoc_free(hs_ctx *c);
+/* a record (any object, contacts and opportunities too) was deleted: so are its relations */
+void hs_rel_forget_record(hs_ctx *c, const char *record_id);
+/* a USER_DEFINED association from a POST /associations/ body; NULL with err set */
+cJSON *hs_assoc_create(hs_ctx *c, hs_loc *l, const cJSON *body, char *err, size_t errlen);
+void hs_assoc_dispatch(struct hs_call *k);
+int hs_assoc_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const char *qloc,
+                   const cJSON *body, char **out);
+/* the associations pet_owner (pet -> contact) and vaccination_pet (vaccination -> pet), and n
+ * random relations of each */
+void hs_seed_relations(hs_ctx *c, hs_loc *l, long n);
 
 /* seeding (hs_seed.c) */
 void hs_seed_location(hs_ctx *c, hs_loc *l, long n_records);

@@ -146,6 +146,7 @@ static void web_records(areq *a)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "id", r->id);
         cJSON_AddBoolToObject(j, "success", true);
+        hs_rel_forget_record(a->c, r->id);
         hs_rec_remove(o, r);
         a->c->ctr.web_deletes++;
         reply(a, 200, j);
@@ -476,6 +477,8 @@ static void dispatch(areq *a)
         a->nseg ? hs_contacts_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out) : 0;
     if (!cst && a->nseg)
         cst = hs_opps_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out);
+    if (!cst && a->nseg)
+        cst = hs_assoc_admin(c, a->method, a->seg, a->nseg, a->qloc, a->body, &a->out);
     if (cst) {
         a->status = cst;
     } else if (is(a, "GET", 1, "health", NULL)) {

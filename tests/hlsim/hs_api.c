@@ -787,6 +787,7 @@ static void record_delete(hs_call *k)
         return;
     k->status = 200;
     hs_buf_printf(&k->out, "{\"id\":\"%s\",\"success\":true}", r->id);
+    hs_rel_forget_record(k->c, r->id);
     hs_rec_remove(o, r);
 }
 
@@ -888,6 +889,15 @@ void hs_api_dispatch(hs_call *k)
     case R_OPP_FOLLOWERS_DEL:
     case R_OPP_STATUS:
         hs_opps_dispatch(k);
+        break;
+    case R_ASSOC_LIST:
+    case R_ASSOC_CREATE:
+    case R_ASSOC_GET:
+    case R_ASSOC_DELETE:
+    case R_REL_LIST:
+    case R_REL_CREATE:
+    case R_REL_DELETE:
+        hs_assoc_dispatch(k);
         break;
     default:
         fail(k, 404, "Not Found");

@@ -140,6 +140,25 @@ static int route(const char *m, const char *url, char *key, char *id)
             return post ? R_OPP_FOLLOWERS_ADD : del ? R_OPP_FOLLOWERS_DEL : R_NONE;
         return R_NONE;
     }
+    if (!strcmp(s[0], "associations")) {
+        if (n == 1 || (n == 2 && !s[1][0]))
+            return get ? R_ASSOC_LIST : post ? R_ASSOC_CREATE : R_NONE;
+        if (n == 2 && !strcmp(s[1], "relations"))
+            return post ? R_REL_CREATE : R_NONE;
+        if (n == 3 && !strcmp(s[1], "relations") && s[2][0] && strlen(s[2]) < 128) {
+            snprintf(id, 128, "%.127s", s[2]);
+            return get ? R_REL_LIST : del ? R_REL_DELETE : R_NONE;
+        }
+        if (n == 3 && !strcmp(s[1], "key") && s[2][0]) {
+            snprintf(key, 256, "%s", s[2]);
+            return get ? R_ASSOC_GET : R_NONE;
+        }
+        if (n == 2 && strlen(s[1]) < 128) {
+            snprintf(id, 128, "%.127s", s[1]);
+            return get ? R_ASSOC_GET : del ? R_ASSOC_DELETE : R_NONE;
+        }
+        return R_NONE;
+    }
     if (n == 3 && !strcmp(s[0], "locations") && s[1][0] && !strcmp(s[2], "customFields")) {
         snprintf(key, 256, "%s", s[1]);
         return get ? R_LOC_CF_LIST : R_NONE;
@@ -446,8 +465,15 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     cJSON *o = cls;
-    if (key && !cJSON_GetObjectItemCaseSensitive(o, key))
+    /* associationIds (also spelled associationIds[]) may repeat: kept as an array */
+    if (key && (!strcmp(key, "associationIds") || !strcmp(key, "associationIds[]"))) {
+        cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "associationIds");
+        if (!a)
+            a = cJSON_AddArrayToObject(o, "associationIds");
+        cJSON_AddItemToArray(a, cJSON_CreateString(value ? value : ""));
+    } else if (key && !cJSON_GetObjectItemCaseSensitive(o, key)) {
         cJSON_AddStringToObject(o, key, value ? value : "");
+    }
     return MHD_YES;
 }
 
@@ -542,7 +568,8 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
     k.q_location = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "locationId");
     k.q_fetch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fetchProperties");
     k.q_model = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "model");
-    if ((k.route >= R_OPP_GSEARCH && k.route <= R_OPP_STATUS) || k.route == R_CONTACT_DUP) {
+    if ((k.route >= R_OPP_GSEARCH && k.route <= R_OPP_STATUS) || k.route == R_CONTACT_DUP ||
+        (k.route >= R_ASSOC_LIST && k.route <= R_REL_DELETE)) {
         k.q_all = cJSON_CreateObject();
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, k.q_all);
     }

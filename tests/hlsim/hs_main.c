@@ -43,6 +43,8 @@ static void usage(FILE *f)
         "  --index-lag-ms N       contact writes reach search N ms later (default 0)\n"
         "  --search-names         contacts search also sends firstName/lastName\n"
         "  --seed-opportunities N opportunities per location (default 0; needs contacts)\n"
+        "  --seed-relations N     associations pet_owner and vaccination_pet with N relations "
+        "each\n"
         "  --opp-post-search-401  POST /opportunities/search answers 401 (IAM Service)\n"
         "  --another-user RATE    background web-user edits/creates/deletes per second\n"
         "  --another-user-object KEY  restrict those to one object key\n"
@@ -84,6 +86,7 @@ static void ctx_free(hs_ctx *c)
     free(c->locs);
     free(c->tokens);
     free(c->faults);
+    hs_assoc_free(c);
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -96,6 +99,7 @@ int main(int argc, char **argv)
     c->burst = 100;
     c->window_ms = 10000;
     c->daily = 200000;
+    c->seed_rels = -1;
     c->token_ttl_s = 86399;
     snprintf(c->client_id, sizeof c->client_id, "hlsim-client");
     snprintf(c->client_secret, sizeof c->client_secret, "hlsim-secret");
@@ -187,6 +191,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--seed-opportunities")) {
             good = num_arg(v, 0, 1e8, &d);
             c->seed_opps = (long)d;
+        } else if (!strcmp(a, "--seed-relations")) {
+            good = num_arg(v, 0, 1e8, &d);
+            c->seed_rels = (long)d;
         } else if (!strcmp(a, "--index-lag-ms")) {
             good = num_arg(v, 0, 3600000, &d);
             c->sw.index_lag_ms = (long)d;

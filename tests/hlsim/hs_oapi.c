@@ -555,6 +555,7 @@ void hs_opps_dispatch(hs_call *k)
         followers(k, o, r, k->route == R_OPP_FOLLOWERS_ADD);
         break;
     case R_OPP_DELETE:
+        hs_rel_forget_record(k->c, r->id);
         hs_rec_remove(o, r);
         k->status = 200;
         hs_buf_puts(&k->out, "{\"succeded\":true}");
@@ -808,6 +809,7 @@ int hs_opps_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, cons
         if (!r) {
             bad(&res, 404, "Opportunity not found");
         } else if (!strcmp(method, "DELETE")) {
+            hs_rel_forget_record(c, r->id);
             hs_rec_remove(o, r);
             c->ctr.web_deletes++;
             cJSON *j = cJSON_CreateObject();

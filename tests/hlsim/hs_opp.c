@@ -544,6 +544,7 @@ void hs_web_opp_step(hs_ctx *c, hs_object *o)
     hs_rec *rec = o->by_created.v[hs_rng_next(r) % o->by_created.n];
     double u = hs_rng_unit(r);
     if (u >= 0.9) {
+        hs_rel_forget_record(c, rec->id);
         hs_rec_remove(o, rec);
         c->ctr.web_deletes++;
         return;

@@ -292,6 +292,9 @@ void hs_seed_location(hs_ctx *c, hs_loc *l, long n)
     /* opportunities (pipelines, lost reasons, custom fields, records) from a third stream */
     c->rng.s = h ^ 0x0990A7E5ull;
     hs_seed_opportunities(c, l, c->seed_opps);
+    /* associations and relations from a fourth stream */
+    c->rng.s = h ^ 0xA550C1A7ull;
+    hs_seed_relations(c, l, c->seed_rels);
     c->rng = saved;
 }
 

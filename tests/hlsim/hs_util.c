@@ -304,6 +304,13 @@ static const char *const route_names[R__COUNT] = {
     "POST /opportunities/{id}/followers",
     "DELETE /opportunities/{id}/followers",
     "PUT /opportunities/{id}/status",
+    "GET /associations/",
+    "POST /associations/",
+    "GET /associations/{id}",
+    "DELETE /associations/{id}",
+    "GET /associations/relations/{recordId}",
+    "POST /associations/relations",
+    "DELETE /associations/relations/{id}",
     "POST /oauth/token",
     "/_admin",
 };

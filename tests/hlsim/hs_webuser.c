@@ -64,6 +64,7 @@ void hs_web_step(hs_ctx *c)
     }
     hs_rec *r = o->by_created.v[hs_rng_next(&c->rng) % o->by_created.n];
     if (u >= 0.85) {
+        hs_rel_forget_record(c, r->id);
         hs_rec_remove(o, r);
         c->ctr.web_deletes++;
         return;

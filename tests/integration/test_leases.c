@@ -7,6 +7,7 @@
  *   - local changes made before and after the kill are each created once (nothing pushed twice)
  *     and remote ones arrive (nothing missed): the mirror equals the simulator;
  *   - SIGTERM lets go of every lease at once. */
+#include "status.h"
 #include "test.h"
 #include "tpg.h"
 #include "tpull.h"
@@ -59,6 +60,26 @@ static char *slurp(const char *path)
     (void)n;
     fclose(f);
     return buf;
+}
+
+/* `ghlsync status` (status_collect, what it prints): every location served by one of `pids`,
+ * with a start time. */
+static void status_shows_holders(PGconn *c, const pid_t *pids, int n)
+{
+    struct status_report r;
+    gs_err e = {0};
+    TEST_REQUIRE(status_collect(c, NULL, &r, &e) == 0);
+    int served = 0;
+    for (size_t i = 0; i < r.n_locations; i++) {
+        const struct status_location *l = &r.locations[i];
+        bool ours = false;
+        for (int k = 0; k < n; k++)
+            ours = ours || l->lease_pid == pids[k];
+        served += ours && l->lease_host && l->lease_since && l->lease_kind &&
+                  strcmp(l->lease_kind, "run") == 0;
+    }
+    TEST_EQ_INT(served, NLOC);
+    status_report_free(&r);
 }
 
 /* Lease counts per holder, ascending, "10,10,10". */
@@ -131,6 +152,7 @@ static void three_processes(void)
     TEST_CHECK_MSG(tpull_wait_scalar(c, split_sql, "10,10,10", 30000), "split 10/10/10");
     printf("# split 10/10/10 %ld ms after two processes joined\n", tpull_now_ms() - t0);
     TEST_CHECK(alive(p[0]));
+    status_shows_holders(c, p, 3);
     char *hosts = tpg_scalar(c, "SELECT count(DISTINCT pid) FROM ghlsync.leases");
     TEST_CHECK_MSG(hosts && strcmp(hosts, "3") == 0, "three pids hold leases: %s",
                    hosts ? hosts : "-");
@@ -147,8 +169,7 @@ static void three_processes(void)
 
     /* local changes while three serve */
     insert_pets(&s, c, "before");
-    TEST_CHECK_MSG(tpull_wait_scalar(c,
-                                     "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'",
+    TEST_CHECK_MSG(tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'",
                                      "30", 30000),
                    "30 creates pushed");
 
@@ -162,14 +183,14 @@ static void three_processes(void)
     t0 = tpull_now_ms();
     TEST_CHECK_MSG(tpull_wait_scalar(c, split_sql, "15,15", 20000), "taken over 15/15");
     long took = tpull_now_ms() - t0;
+    status_shows_holders(c, p, 2);
     printf("# takeover after kill -9: %ld ms (ttl %d ms, heartbeat 500 ms)\n", took, TTL_MS);
     TEST_CHECK_MSG(took <= TTL_MS + 500 + 2500, "takeover in %ld ms", took);
 
     /* changes after the kill, local and remote, in every location */
     insert_pets(&s, c, "after");
     remote_creates(&s, "remote");
-    TEST_CHECK_MSG(tpull_wait_scalar(c,
-                                     "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'",
+    TEST_CHECK_MSG(tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'",
                                      "60", 30000),
                    "60 creates pushed");
     TEST_EQ_INT(counter(&s, "POST /objects/{schemaKey}/records"), 60);
@@ -193,8 +214,8 @@ static void three_processes(void)
 static void one_shot_killed(void)
 {
     tsim s;
-    const char *args[] = {"--locations", "2",         "--seed-records", "400", "--burst",
-                          "0",           "--latency-ms", "30",          NULL};
+    const char *args[] = {
+        "--locations", "2", "--seed-records", "400", "--burst", "0", "--latency-ms", "30", NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char ci[512], cfg[512];
     PGconn *c = tpg_fresh_db("leases1", ci, sizeof ci);

@@ -165,8 +165,8 @@ static void apply(lease_svc *s)
         snprintf(a, sizeof a, "%zu", held);
         snprintf(b, sizeof b, "%zu", gained);
         snprintf(c, sizeof c, "%zu", lost);
-        log_event(E->log, LOG_INFO, "lease.changed", "holder", E->lease.holder, "held", a,
-                  "gained", b, "released", c, NULL);
+        log_event(E->log, LOG_INFO, "lease.changed", "holder", E->lease.holder, "held", a, "gained",
+                  b, "released", c, NULL);
     }
 }
 
@@ -226,8 +226,8 @@ static void send_tick(lease_svc *s)
     char pid[16], ttl[24];
     snprintf(pid, sizeof pid, "%d", E->lease.pid);
     snprintf(ttl, sizeof ttl, "%lld", (long long)E->cfg->leases.ttl_ms);
-    const char *p[7] = {E->lease.holder, E->lease.host, pid,           E->lease.kind,
-                        ttl,             sbuf_str(&s->ids), s->balance ? "t" : "f"};
+    const char *p[7] = {E->lease.holder,   E->lease.host,         pid, E->lease.kind, ttl,
+                        sbuf_str(&s->ids), s->balance ? "t" : "f"};
     gs_err e = {0};
     s->sent_ms = gs_loop_now_ms(&E->loop);
     if (pga_query(s->db, tick_sql, 7, p, on_tick, s, &e)) {

@@ -305,6 +305,8 @@ static const char *const route_names[R__COUNT] = {
     "DELETE /opportunities/{id}/followers",
     "PUT /opportunities/{id}/status",
     "POST /oauth/token",
+    "POST /oauth/locationToken",
+    "GET /oauth/installedLocations",
     "/_admin",
 };
 

@@ -209,8 +209,7 @@ static int bench_idle(int n, int base, int window_s)
            b.start_s, n, f.start_s);
     printf("CPU: %.2f %% of a core (%d locations: %.2f %%): %.1fx for %.1fx the locations; "
            "target <= 5 %%\n",
-           f.cpu_pct, base, b.cpu_pct, b.cpu_pct > 0 ? f.cpu_pct / b.cpu_pct : 0,
-           (double)n / base);
+           f.cpu_pct, base, b.cpu_pct, b.cpu_pct > 0 ? f.cpu_pct / b.cpu_pct : 0, (double)n / base);
     printf("RSS: %.1f MiB (peak %.1f MiB); %d locations %.1f MiB; per location %.1f KiB "
            "(marginal), %.1f KiB (RSS / N); target <= 64 KiB\n",
            f.rss / 1024.0, f.hwm / 1024.0, base, b.rss / 1024.0, per, (double)f.rss / n);

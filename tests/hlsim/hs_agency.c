@@ -85,8 +85,9 @@ static void pair_json(hs_call *k, const char *access, const char *refresh, const
     hs_buf_printf(&k->out, ",\"token_type\":\"Bearer\",\"expires_in\":%ld,\"refresh_token\":",
                   k->c->token_ttl_s);
     hs_buf_json_str(&k->out, refresh);
-    hs_buf_printf(&k->out, ",\"scope\":\"objects/record.readonly objects/record.write\","
-                           "\"userType\":\"%s\",\"companyId\":",
+    hs_buf_printf(&k->out,
+                  ",\"scope\":\"objects/record.readonly objects/record.write\","
+                  "\"userType\":\"%s\",\"companyId\":",
                   user_type);
     hs_buf_json_str(&k->out, k->c->company_id);
     if (loc) {
@@ -201,8 +202,7 @@ int hs_agency_admin(hs_ctx *c, const char *method, const char *sub, const cJSON 
             inst += !c->locs[i]->uninstalled;
         hs_buf_printf(&b, ",\"installed\":%d,\"uninstalled\":%d}", inst, c->n_locs - inst);
     } else if (!strcmp(method, "PUT") && !strcmp(sub, "installed")) {
-        const char *id =
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "locationId"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "locationId"));
         const cJSON *on = cJSON_GetObjectItemCaseSensitive(body, "installed");
         hs_loc *l = id ? hs_loc_find(c, id) : NULL;
         if (!l || !cJSON_IsBool(on)) {

@@ -79,8 +79,8 @@ static int installed_count(const tsim *s, const struct agency *a, const char *ex
              a->app, extra ? extra : "");
     cJSON *j = NULL;
     long st = call(s, "GET", path, a->token, NULL, &j);
-    int n = st == 200 ? (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "count"))
-                      : -1;
+    int n =
+        st == 200 ? (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "count")) : -1;
     if (listed)
         *listed = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "locations"));
     cJSON_Delete(j);

@@ -153,6 +153,12 @@ static void three_processes(void)
     printf("# split 10/10/10 %ld ms after two processes joined\n", tpull_now_ms() - t0);
     TEST_CHECK(alive(p[0]));
     status_shows_holders(c, p, 3);
+    /* ghlsync.runtime (requests, budget in status) is written by the serving process */
+    TEST_CHECK_MSG(tpull_wait_scalar(c,
+                                     "SELECT count(*) FROM ghlsync.runtime r JOIN ghlsync.leases l "
+                                     "USING (location_id) WHERE r.holder <> l.host || ':' || l.pid",
+                                     "0", 15000),
+                   "runtime rows by the serving process");
     char *hosts = tpg_scalar(c, "SELECT count(DISTINCT pid) FROM ghlsync.leases");
     TEST_CHECK_MSG(hosts && strcmp(hosts, "3") == 0, "three pids hold leases: %s",
                    hosts ? hosts : "-");

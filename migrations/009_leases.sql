@@ -15,7 +15,7 @@
 -- expire after ttl and the next tick of another process takes them.
 --
 -- One-shot commands (`ghlsync backfill`, `ghlsync push`) take their locations all at once with
--- ghlsync.lease_take (refused, with the holders, when any is held) and renew them with
+-- ghlsync.lease_take (refused, with the holders, when a `run` holds any) and renew them with
 -- lease_tick's renewal only (kind <> 'run': they do not count in the share and never balance).
 -- Their leases also end with the session that took them (an advisory lock, as push claims do in
 -- 007), so a one-shot killed with -9 can be started again at once.
@@ -109,7 +109,7 @@ END
 $$;
 
 -- A one-shot command takes all of its locations, or none: the rows returned are the locations
--- another live process holds (then nothing was taken).
+-- a live `run` holds (then nothing was taken); those another one-shot holds stay its.
 CREATE FUNCTION ghlsync.lease_take(p_holder text, p_host text, p_pid integer, p_kind text,
                                    p_ttl_ms bigint, p_locations text[])
     RETURNS TABLE (location_id text, holder text, host text, pid integer, kind text,
@@ -120,10 +120,13 @@ DECLARE
 BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(1734896748, 1);
     PERFORM ghlsync.lease_sweep();
+    -- only a `run` blocks: two one-shots at once are kept apart by the push claims (007), as
+    -- before leases existed; the later one holds the locations the earlier one left free
     RETURN QUERY
         SELECT l.location_id, l.holder, l.host, l.pid, coalesce(h.kind, 'run'), l.acquired_at
           FROM ghlsync.leases l LEFT JOIN ghlsync.lease_holders h ON h.holder = l.holder
          WHERE l.location_id = ANY (p_locations) AND l.holder <> p_holder
+           AND coalesce(h.kind, 'run') = 'run'
          ORDER BY l.location_id;
     IF FOUND THEN
         RETURN;

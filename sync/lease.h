@@ -16,8 +16,10 @@
  * heartbeat; after kill -9 they do within ttl plus one heartbeat.
  *
  * One-shot commands (`backfill`, `push`): lease_take_once (start-up, synchronous) takes every
- * location of the command, or refuses when another live process holds one, with a message that
- * names the holder (host, pid, since when); while the command runs, the service only renews.
+ * location of the command, or refuses when a live `run` holds one, with a message that names the
+ * holder (host, pid, since when); while the command runs, the service only renews. Two one-shots
+ * at once are not refused (push claims keep their pushes apart, as before leases); the later
+ * one holds only what the earlier left free.
  *
  * The holder identity is "host:pid:start" (E->lease.holder), shown by `ghlsync status`.
  * Threading: loop thread only.
@@ -33,7 +35,7 @@ int lease_service_start(struct engine *E, void **state, gs_err *e);
 void lease_service_stop(void *state);
 
 /* One-shot command `kind` ("backfill", "push"): take every location of E (E->db, start-up).
- * GS_ESTATE with the holders in the message when another process holds one of them. */
+ * GS_ESTATE with the holders in the message when a `run` holds one of them. */
 int lease_take_once(struct engine *E, const char *kind, gs_err *e);
 
 #endif

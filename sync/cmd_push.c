@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "db.h"
 #include "engine.h"
+#include "lease.h"
 #include "progress.h"
 #include "push_service.h"
 #include "sbuf.h"
@@ -285,8 +286,9 @@ int cmd_push(struct cli_ctx *ctx, int argc, char **argv)
     gs_err e = {0};
     int code = CLI_EXIT_RUNTIME;
     bool timers = false;
+    /* take the locations' leases, or refuse while a `run` serves one (it pushes them itself) */
     if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
-        engine_discover(&E, true, NULL, &e)) {
+        lease_take_once(&E, "push", &e) || engine_discover(&E, true, NULL, &e)) {
         fprintf(stderr, "ghlsync push: %s%s\n", e.msg,
                 e.code == GS_EDBLOST ? "; nothing was pushed, try again later" : "");
         code = e.code == GS_ECONFIG   ? CLI_EXIT_USAGE

@@ -635,6 +635,25 @@ static int load_relations(struct loader *L, const toml_value *t)
     return 0;
 }
 
+static int load_leases(struct loader *L, const toml_value *t)
+{
+    static const char *const keys[] = {"ttl", "heartbeat", NULL};
+    const char *S = "[leases]";
+    struct cfg_leases *l = &L->c->leases;
+    int rc;
+    l->heartbeat_ms = 0;
+    if ((rc = check_keys(L, t, S, keys)) || (rc = get_duration(L, t, S, "ttl", 1000, &l->ttl_ms)) ||
+        (rc = get_duration(L, t, S, "heartbeat", 100, &l->heartbeat_ms)))
+        return rc;
+    if (l->heartbeat_ms == 0)
+        l->heartbeat_ms = l->ttl_ms / 3;
+    /* a lease must survive one late heartbeat */
+    if (l->heartbeat_ms * 2 > l->ttl_ms)
+        return fail(L, toml_get(t, "heartbeat") ? toml_get(t, "heartbeat") : t, S, "heartbeat",
+                    "must be at most half of ttl");
+    return 0;
+}
+
 static int load_metrics(struct loader *L, const toml_value *t)
 {
     static const char *const keys[] = {"listen", "stall_timeout", NULL};
@@ -1049,6 +1068,8 @@ static int set_defaults(struct cfg *c)
     c->pull.full_scan_interval_ms = 24 * 3600 * 1000;
     c->pull.poll_interval_ms = 60 * 1000;
     c->pull.outage_timeout_ms = 10 * 60 * 1000;
+    c->leases.ttl_ms = 30 * 1000;
+    c->leases.heartbeat_ms = 10 * 1000;
     c->push.enabled = true;
     c->push.batch_size = 50;
     c->push.max_attempts = 8;
@@ -1070,7 +1091,7 @@ static int load_root(struct loader *L, const toml_value *root)
 {
     static const char *const keys[] = {"api",        "database",  "locations", "objects",
                                        "rate_limit", "log",       "pull",      "push",
-                                       "metrics",    "relations", NULL};
+                                       "metrics",    "relations", "leases",    NULL};
     int rc;
     if ((rc = check_keys(L, root, NULL, keys)))
         return rc;
@@ -1082,7 +1103,8 @@ static int load_root(struct loader *L, const toml_value *root)
         (rc = get_table(L, root, "pull", &t)) || (t && (rc = load_pull(L, t))) ||
         (rc = get_table(L, root, "push", &t)) || (t && (rc = load_push(L, t))) ||
         (rc = get_table(L, root, "metrics", &t)) || (t && (rc = load_metrics(L, t))) ||
-        (rc = get_table(L, root, "relations", &t)) || (t && (rc = load_relations(L, t))))
+        (rc = get_table(L, root, "relations", &t)) || (t && (rc = load_relations(L, t))) ||
+        (rc = get_table(L, root, "leases", &t)) || (t && (rc = load_leases(L, t))))
         return rc;
     /* Objects inherit the [pull] poll interval unless "*" or their own table says otherwise. */
     L->c->object_defaults.poll_interval_ms = L->c->pull.poll_interval_ms;

@@ -127,6 +127,12 @@ struct cfg_relations {
     double budget_share;           /* of the location's daily request limit, (0, 1] */
 };
 
+/* Leases between several `ghlsync run` processes (lease.h). */
+struct cfg_leases {
+    int64_t ttl_ms;       /* a lease not renewed for this long is free; default 30 s */
+    int64_t heartbeat_ms; /* renewal period; default ttl / 3 */
+};
+
 struct cfg_metrics {
     char *listen; /* "127.0.0.1:9187", NULL = no metrics endpoint */
     /* /healthz fails when a database statement or transaction has been running for this long
@@ -144,6 +150,7 @@ struct cfg {
     struct cfg_push push;
     struct cfg_metrics metrics;
     struct cfg_relations relations;
+    struct cfg_leases leases;
     struct cfg_location *locations; /* at least one */
     size_t n_locations;
     struct cfg_object *objects; /* the [objects."key"] tables, in file order */

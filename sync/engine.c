@@ -4,6 +4,7 @@
 #include "db.h"
 #include "ddl.h"
 #include "family.h"
+#include "lease.h"
 #include "migrate.h"
 #include "ops_service.h"
 #include "push_service.h"
@@ -23,6 +24,8 @@
  */
 const struct engine_service engine_services[] = {
     {"ops", ops_service_start, ops_service_stop, .one_shot = true},
+    /* before push: leases are let go only after the pushes in flight ended */
+    {"lease", lease_service_start, lease_service_stop, .one_shot = true},
     {"push", push_service_start, push_service_stop, .one_shot = false},
     /* last: it stops first, and in a one-shot command lists relations once the records are in */
     {"relations", relations_service_start, relations_service_stop, .one_shot = true},
@@ -237,6 +240,7 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         struct engine_location *L = &E->locs[E->nlocs++];
         L->E = E;
         L->cfg = cl;
+        L->held = true;
         if (cl->auth == CFG_AUTH_OAUTH) {
             char *acc, *ref, *alt;
             int64_t exp;
@@ -274,6 +278,13 @@ static void free_object(struct engine_object *o)
 
 void engine_close(struct engine *E)
 {
+    if (E->lease.kind && E->db && PQstatus(E->db) == CONNECTION_OK) {
+        /* a one-shot that ended early (an error after lease_take_once) lets go at once, rather
+         * than after the ttl; after the lease service's own release this finds nothing */
+        const char *p[1] = {E->lease.holder};
+        gs_err e = {0};
+        db_execp(E->db, "SELECT ghlsync.lease_release($1)", 1, p, &e);
+    }
     if (E->hl)
         hl_client_free(E->hl);
     E->hl = NULL;

@@ -90,6 +90,9 @@ struct engine_location {
         char *key, *why;
     } * unavailable;
     size_t n_unavailable;
+    /* This process serves the location (lease.h): true, except in `run`, where the lease
+     * service sets it as leases come and go (E->on_hold tells). */
+    bool held;
 };
 
 /* Counters for the metrics endpoint and summaries (requests per endpoint/status: hl_client). */
@@ -150,6 +153,16 @@ struct engine {
     /* Called (once) when a stop is requested; pull.c drains its workers then calls engine_stop. */
     void (*on_stop_request)(struct engine *E, void *ud);
     void *on_stop_ud;
+    /* Called when the lease service changed L->held (lease.h); pull.c starts or stops the
+     * location's workers. */
+    void (*on_hold)(struct engine *E, struct engine_location *L, void *ud);
+    void *on_hold_ud;
+    /* Who this process is in ghlsync.leases (lease.h); kind NULL = takes no lease. */
+    struct engine_lease {
+        char holder[200], host[128];
+        int pid;
+        const char *kind; /* "run", "backfill", "push" */
+    } lease;
     /* Called after SIGHUP reloaded the configuration (new cfg already in place). */
     void (*on_reload)(struct engine *E, void *ud);
 

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,11 @@ struct series {
 struct gs_metrics {
     struct series *s;
     size_t n, cap;
+    /* Open-addressing index over s (entry = series index + 1, 0 = empty; a power of two, at
+     * most half full): with thousands of locations there are tens of thousands of series, and
+     * every request and every runtime round updates some, so a lookup must not scan them. */
+    size_t *idx;
+    size_t idx_cap;
     struct {
         metrics_collect_fn fn;
         void *ud;
@@ -154,6 +160,7 @@ void metrics_free(gs_metrics *m)
         for (int j = 0; j < METRICS_MAX_LABELS; j++)
             free(m->s[i].labels[j]);
     free(m->s);
+    free(m->idx);
     free(m);
 }
 
@@ -167,18 +174,63 @@ int metrics_family_nlabels(enum metrics_family f)
     return (unsigned)f < GSM__COUNT ? families[f].nlabels : 0;
 }
 
+static size_t series_hash(int f, const char *const *labels, int nlabels)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)f; /* FNV-1a */
+    for (int j = 0; j < nlabels; j++) {
+        for (const unsigned char *p = (const unsigned char *)labels[j]; *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
+    }
+    return (size_t)h;
+}
+
+static bool same(const struct series *s, int f, const char *const *labels)
+{
+    if (s->fam != f)
+        return false;
+    for (int j = 0; j < families[f].nlabels; j++)
+        if (strcmp(s->labels[j], labels[j]) != 0)
+            return false;
+    return true;
+}
+
+static void idx_put(gs_metrics *m, size_t i)
+{
+    const struct series *s = &m->s[i];
+    size_t mask = m->idx_cap - 1;
+    size_t k = series_hash(s->fam, (const char *const *)s->labels, families[s->fam].nlabels) & mask;
+    while (m->idx[k])
+        k = (k + 1) & mask;
+    m->idx[k] = i + 1;
+}
+
+/* Rebuild the index for at least `n` series. 0 or GS_ENOMEM (the old index is kept). */
+static int idx_rebuild(gs_metrics *m, size_t n)
+{
+    size_t cap = m->idx_cap >= 64 ? m->idx_cap : 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    size_t *v = calloc(cap, sizeof *v);
+    if (!v)
+        return GS_ENOMEM;
+    free(m->idx);
+    m->idx = v;
+    m->idx_cap = cap;
+    for (size_t i = 0; i < m->n; i++)
+        idx_put(m, i);
+    return 0;
+}
+
 static struct series *find(const gs_metrics *m, enum metrics_family f, const char *const *labels)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        struct series *s = &m->s[i];
-        if (s->fam != (int)f)
-            continue;
-        int j = 0;
-        while (j < families[f].nlabels && strcmp(s->labels[j], labels[j]) == 0)
-            j++;
-        if (j == families[f].nlabels)
-            return s;
-    }
+    if (!m->idx_cap)
+        return NULL;
+    size_t mask = m->idx_cap - 1;
+    for (size_t k = series_hash((int)f, labels, families[f].nlabels) & mask; m->idx[k];
+         k = (k + 1) & mask)
+        if (same(&m->s[m->idx[k] - 1], (int)f, labels))
+            return &m->s[m->idx[k] - 1];
     return NULL;
 }
 
@@ -192,6 +244,8 @@ static struct series *get(gs_metrics *m, enum metrics_family f, const char *cons
     struct series *s = find(m, f, labels);
     if (s)
         return s;
+    if (2 * (m->n + 1) > m->idx_cap && idx_rebuild(m, m->n + 1))
+        return NULL;
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 32;
         struct series *v = realloc(m->s, cap * sizeof *v);
@@ -212,6 +266,7 @@ static struct series *get(gs_metrics *m, enum metrics_family f, const char *cons
         }
     }
     m->n++;
+    idx_put(m, m->n - 1);
     return s;
 }
 
@@ -251,6 +306,10 @@ void metrics_drop(gs_metrics *m, enum metrics_family f, const char *const *label
     size_t i = (size_t)(s - m->s);
     memmove(&m->s[i], &m->s[i + 1], (m->n - i - 1) * sizeof *m->s);
     m->n--;
+    /* the series after it moved: index them again (drops are rare: a location's last error) */
+    memset(m->idx, 0, m->idx_cap * sizeof *m->idx);
+    for (size_t k = 0; k < m->n; k++)
+        idx_put(m, k);
 }
 
 double metrics_get(const gs_metrics *m, enum metrics_family f, const char *const *labels)

@@ -1,6 +1,8 @@
 /* pull.c - see pull.h. */
 #include "pull.h"
 
+#include "lease.h"
+
 #include "db.h"
 #include "family.h"
 #include "progress.h"
@@ -100,6 +102,11 @@ struct pull_worker {
     /* where the time goes (logged with pull.done): sums over pages, in ns */
     uint64_t t_fetch, t_build, t_write;
     long long n_writes;
+    /* leases (lease.h): parked = not serving its location; nothing new starts (requests, polls,
+     * sweeps, schema fetches) and work in flight ends. hold_timer waits for that before a
+     * location that came back resumes from the state another process may have moved on. */
+    bool parked, reloading;
+    uv_timer_t hold_timer;
 };
 
 struct side;
@@ -795,6 +802,10 @@ static void lane_fetch(struct lane *l)
     struct pull *P = w->P;
     if (l->fetching || l->ended || P->stopping)
         return;
+    if (w->parked) { /* the lease went elsewhere: the saved cursor / watermark is the handover */
+        l->active = false;
+        return;
+    }
     const fam_family *fam = fam_of(w->eo->model->obj);
     fam_query q = {.page_limit = lane_limit(l), .since = FAM_NO_TIME};
     if (l->page_no > 0)
@@ -1012,7 +1023,7 @@ static void on_full_timer(uv_timer_t *t)
 
 static void full_schedule(struct pull_worker *w, uint64_t delay)
 {
-    if (w->P->stopping || w->P->closing)
+    if (w->P->stopping || w->P->closing || w->parked)
         return;
     uv_timer_start(&w->full.timer, on_full_timer, delay, 0);
 }
@@ -1056,7 +1067,7 @@ static void on_incr_timer(uv_timer_t *t)
 
 static void incr_schedule(struct pull_worker *w, uint64_t delay)
 {
-    if (w->P->stopping || w->P->closing)
+    if (w->P->stopping || w->P->closing || w->parked)
         return;
     uv_timer_start(&w->incr.timer, on_incr_timer, delay, 0);
 }
@@ -1215,7 +1226,7 @@ static void side_refresh(struct pull_worker *w)
 static void on_schema_timer(uv_timer_t *t)
 {
     struct pull_worker *w = t->data;
-    if (w->schema_fetching || w->P->stopping)
+    if (w->schema_fetching || w->P->stopping || w->parked)
         return;
     gs_err e = {0};
     if (fam_of(w->eo->model->obj)
@@ -1236,6 +1247,7 @@ static void on_stop_request(struct engine *E, void *ud)
         uv_timer_stop(&w->incr.timer);
         uv_timer_stop(&w->full.retry_timer);
         uv_timer_stop(&w->incr.retry_timer);
+        uv_timer_stop(&w->hold_timer);
         w->full.fetching = w->incr.fetching = false;
         if (w->schema_timer_on)
             uv_timer_stop(&w->schema_timer);
@@ -1285,7 +1297,9 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
             uv_timer_init(&E->loop.uv, &w->schema_timer);
             uv_timer_init(&E->loop.uv, &w->full.retry_timer);
             uv_timer_init(&E->loop.uv, &w->incr.retry_timer);
+            uv_timer_init(&E->loop.uv, &w->hold_timer);
             w->full.timer.data = w->incr.timer.data = w->schema_timer.data = w;
+            w->hold_timer.data = w;
             w->full.retry_timer.data = &w->full;
             w->incr.retry_timer.data = &w->incr;
             w->schema_timer_on = true;
@@ -1313,38 +1327,141 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
     return rc;
 }
 
+/* Start one worker: a new scan unless a saved one is half done (then resume it); `run` polls
+ * and sweeps. */
+static void worker_go(struct pull_worker *w)
+{
+    struct pull *P = w->P;
+    struct engine *E = P->E;
+    int64_t srefresh = P->o.schema_refresh_ms > 0 ? P->o.schema_refresh_ms : 300000;
+    bool fresh = P->o.full || w->st.generation == 0 || w->st.complete;
+    side_refresh(w);
+    if (P->o.mirror) {
+        uv_timer_start(&w->schema_timer, on_schema_timer, (uint64_t)srefresh, (uint64_t)srefresh);
+        if (w->st.watermark_ms != PS_NO_TIME && !P->o.full)
+            incr_schedule(w, 0); /* polls run beside an interrupted sweep */
+        if (w->st.complete && !P->o.full) {
+            int64_t iv = E->cfg->pull.full_scan_interval_ms;
+            if (iv > 0) {
+                int64_t since = (int64_t)gs_wall_ms() - w->st.last_full_scan_ms;
+                full_schedule(w, since >= iv ? 0 : (uint64_t)(iv - since));
+            }
+            return;
+        }
+    }
+    full_start(w, fresh, false);
+}
+
+/* ---- leases (lease.h) ---- */
+
+static bool lanes_idle(const struct pull_worker *w)
+{
+    return idle(&w->full) && idle(&w->incr) && !w->schema_applying && !w->schema_fetching;
+}
+
+static void on_hold_timer(uv_timer_t *t);
+
+static void on_state(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    struct pull_worker *w = ud;
+    w->reloading = false;
+    if (w->P->closing || w->P->stopping)
+        return;
+    if (err || nres < 1 || PQntuples(res[0]) != 1) {
+        log_event(LG(w), LOG_WARN, "pull.resume_failed", "location", LOC(w), "object", w->eo->key,
+                  "error", err ? err->err.msg : "pull_state row missing", NULL);
+        uv_timer_start(&w->hold_timer, on_hold_timer, 2000, 0);
+        return;
+    }
+    if (!w->eo->loc->held)
+        return; /* lost again meanwhile */
+    ps_state_free(&w->st);
+    ps_state_read(res[0], &w->st);
+    w->fetched = w->st.fetched;
+    w->total = w->st.total;
+    w->mode = strcmp(w->st.mode, "sorted_scan") == 0 ? IM_SORTED
+              : strcmp(w->st.mode, "full_diff") == 0 ? IM_DIFF
+                                                     : IM_FILTER;
+    w->full.active = w->incr.active = false;
+    w->parked = false;
+    worker_go(w);
+}
+
+/* A held location resumes once what it did before it was parked has ended, from the state in
+ * the database (another process may have served it meanwhile). */
+static void on_hold_timer(uv_timer_t *t)
+{
+    struct pull_worker *w = t->data;
+    struct pull *P = w->P;
+    if (P->closing || P->stopping || !w->parked || w->reloading || !w->eo->loc->held)
+        return;
+    if (!lanes_idle(w)) {
+        uv_timer_start(&w->hold_timer, on_hold_timer, 200, 0);
+        return;
+    }
+    const char *p[2] = {LOC(w), w->eo->key};
+    gs_err e = {0};
+    if (pga_query(P->E->meta, ps_sql_state_get, 2, p, on_state, w, &e)) {
+        uv_timer_start(&w->hold_timer, on_hold_timer, 2000, 0);
+        return;
+    }
+    w->reloading = true;
+}
+
+static void worker_park(struct pull_worker *w)
+{
+    w->parked = true;
+    uv_timer_stop(&w->full.timer);
+    uv_timer_stop(&w->incr.timer);
+    uv_timer_stop(&w->hold_timer);
+    struct lane *ls[2] = {&w->full, &w->incr};
+    for (int k = 0; k < 2; k++) {
+        uv_timer_stop(&ls[k]->retry_timer);
+        /* a lane waiting for nothing in flight (a retry) ends here; the others end at their
+         * next fetch (lane_fetch) */
+        if (idle(ls[k]))
+            ls[k]->active = false;
+    }
+}
+
+static void on_hold(struct engine *E, struct engine_location *L, void *ud)
+{
+    (void)E;
+    struct pull *P = ud;
+    if (P->closing || P->stopping)
+        return;
+    for (size_t j = 0; j < L->n_objects; j++) {
+        struct pull_worker *w = L->objects[j].worker;
+        if (!w || w->P != P)
+            continue;
+        if (!L->held)
+            worker_park(w);
+        else if (w->parked)
+            uv_timer_start(&w->hold_timer, on_hold_timer, 0, 0);
+    }
+}
+
 int pull_start(pull *P, gs_err *e)
 {
     (void)e;
     struct engine *E = P->E;
     E->on_stop_request = on_stop_request;
     E->on_stop_ud = P;
+    E->on_hold = on_hold;
+    E->on_hold_ud = P;
     P->active = P->n;
     if (P->n == 0 && !P->o.mirror) {
         engine_stop(E, 0);
         return 0;
     }
-    int64_t srefresh = P->o.schema_refresh_ms > 0 ? P->o.schema_refresh_ms : 300000;
     for (size_t i = 0; i < P->n; i++) {
         struct pull_worker *w = P->w[i];
-        /* A new scan unless a saved one is half done (then resume it). */
-        bool fresh = P->o.full || w->st.generation == 0 || w->st.complete;
-        side_refresh(w);
-        if (P->o.mirror) {
-            uv_timer_start(&w->schema_timer, on_schema_timer, (uint64_t)srefresh,
-                           (uint64_t)srefresh);
-            if (w->st.watermark_ms != PS_NO_TIME && !P->o.full)
-                incr_schedule(w, 0); /* polls run beside an interrupted sweep */
-            if (w->st.complete && !P->o.full) {
-                int64_t iv = E->cfg->pull.full_scan_interval_ms;
-                if (iv > 0) {
-                    int64_t since = (int64_t)gs_wall_ms() - w->st.last_full_scan_ms;
-                    full_schedule(w, since >= iv ? 0 : (uint64_t)(iv - since));
-                }
-                continue;
-            }
+        if (!w->eo->loc->held) { /* `run`: until the lease service hands it over */
+            w->parked = true;
+            continue;
         }
-        full_start(w, fresh, false);
+        worker_go(w);
     }
     return 0;
 }
@@ -1361,6 +1478,7 @@ void pull_shutdown(pull *P)
         uv_close((uv_handle_t *)&w->schema_timer, NULL);
         uv_close((uv_handle_t *)&w->full.retry_timer, NULL);
         uv_close((uv_handle_t *)&w->incr.retry_timer, NULL);
+        uv_close((uv_handle_t *)&w->hold_timer, NULL);
     }
     if (P->prog)
         progress_draw(P->prog, now_ms(P));
@@ -1524,11 +1642,13 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
     struct engine_opts eo = *eopts;
     if (eo.pool_size <= 0)
         eo.pool_size = (po->writes > 0 ? po->writes : PULL_WRITES) + 1;
+    /* a one-shot backfill takes its locations' leases, or refuses when a `run` serves one */
     if (engine_open(&E, ctx, &eo, &e) || (engine_signals(&E), 0) ||
+        (!po->mirror && lease_take_once(&E, "backfill", &e)) ||
         engine_discover(&E, true, NULL, &e)) {
         log_event(ctx->log, LOG_ERROR, po->mirror ? "run.failed" : "backfill.failed", "error",
                   e.msg, NULL);
-        fprintf(stderr, "ghlsync: %s\n", e.msg);
+        fprintf(stderr, "ghlsync%s: %s\n", po->mirror ? "" : " backfill", e.msg);
         code = e.code == GS_ECONFIG   ? CLI_EXIT_USAGE
                : e.code == GS_EDBLOST ? CLI_EXIT_UNAVAILABLE
                                       : CLI_EXIT_RUNTIME;
@@ -1538,6 +1658,9 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
         code = CLI_EXIT_OK;
         goto out;
     }
+    /* `run`: a location is served once the lease service hands its lease over (lease.h) */
+    for (size_t i = 0; po->mirror && i < E.nlocs; i++)
+        E.locs[i].held = false;
     if (pull_new(&E, po, &P, &e) || (po->snapshot && snapshot_prepare(P, &e)) ||
         pull_start(P, &e)) {
         fprintf(stderr, "ghlsync: %s\n", e.msg);

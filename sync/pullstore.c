@@ -653,6 +653,28 @@ static int64_t ms_or_none(const PGresult *r, int col)
     return PQgetisnull(r, 0, col) ? PS_NO_TIME : strtoll(PQgetvalue(r, 0, col), NULL, 10);
 }
 
+const char ps_sql_state_get[] =
+    "SELECT mode, cursor::text, (extract(epoch FROM watermark) * 1000)::bigint, "
+    "generation, coalesce(total, -1), fetched, complete, "
+    "(extract(epoch FROM started_at) * 1000)::bigint, "
+    "(extract(epoch FROM last_full_scan_at) * 1000)::bigint, coalesce(page, 0) "
+    "FROM ghlsync.pull_state WHERE location_id = $1 AND object_key = $2";
+
+void ps_state_read(const PGresult *r, ps_state *st)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->mode, sizeof st->mode, "%s", PQgetvalue(r, 0, 0));
+    st->cursor = PQgetisnull(r, 0, 1) ? NULL : strdup(PQgetvalue(r, 0, 1));
+    st->watermark_ms = ms_or_none(r, 2);
+    st->generation = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    st->total = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    st->fetched = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    st->complete = PQgetvalue(r, 0, 6)[0] == 't';
+    st->started_ms = ms_or_none(r, 7);
+    st->last_full_scan_ms = ms_or_none(r, 8);
+    st->page = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
+}
+
 int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps_state *st,
                   gs_err *e)
 {
@@ -665,29 +687,14 @@ int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps
     if (rc)
         return rc;
     PGresult *r;
-    rc = db_query(c,
-                  "SELECT mode, cursor::text, (extract(epoch FROM watermark) * 1000)::bigint, "
-                  "generation, coalesce(total, -1), fetched, complete, "
-                  "(extract(epoch FROM started_at) * 1000)::bigint, "
-                  "(extract(epoch FROM last_full_scan_at) * 1000)::bigint, coalesce(page, 0) "
-                  "FROM ghlsync.pull_state WHERE location_id = $1 AND object_key = $2",
-                  2, p, &r, e);
+    rc = db_query(c, ps_sql_state_get, 2, p, &r, e);
     if (rc)
         return rc;
     if (PQntuples(r) != 1) {
         PQclear(r);
         return gs_err_set(e, GS_EDB, "pull_state row missing for %s/%s", location_id, object_key);
     }
-    snprintf(st->mode, sizeof st->mode, "%s", PQgetvalue(r, 0, 0));
-    st->cursor = PQgetisnull(r, 0, 1) ? NULL : strdup(PQgetvalue(r, 0, 1));
-    st->watermark_ms = ms_or_none(r, 2);
-    st->generation = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-    st->total = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
-    st->fetched = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
-    st->complete = PQgetvalue(r, 0, 6)[0] == 't';
-    st->started_ms = ms_or_none(r, 7);
-    st->last_full_scan_ms = ms_or_none(r, 8);
-    st->page = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
+    ps_state_read(r, st);
     PQclear(r);
     return 0;
 }

@@ -167,6 +167,10 @@ typedef struct ps_state {
 int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps_state *st,
                   gs_err *e);
 void ps_state_free(ps_state *st);
+/* The same read for the loop's connections: $1 location id, $2 object key; one row (the row
+ * exists once ps_state_load ran), parsed by ps_state_read (st is overwritten, not freed). */
+extern const char ps_sql_state_get[];
+void ps_state_read(const PGresult *r, ps_state *st);
 
 /* SQL texts for the async workers ($1 location_id, $2 object_key in all of them). */
 /* Start a new full scan: generation+1, cursor NULL, started_at now, fetched 0, complete false.

@@ -24,6 +24,7 @@ typedef struct push_loc {
     hl_location *hl;
     int inflight;
     bool claiming, again, found_nothing;
+    const bool *served; /* push_target.served */
 } push_loc;
 
 typedef struct ptarget {
@@ -379,6 +380,8 @@ static push_loc *loc_get(push_service *P, const char *id, hl_location *hl)
 int push_add_target(push_service *P, const push_target *pt, gs_err *e)
 {
     push_loc *l = loc_get(P, pt->location_id, pt->hl);
+    if (l && pt->served)
+        l->served = pt->served;
     if (!l)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     ptarget *t = target_new(l, pt, e);
@@ -828,6 +831,8 @@ static void claim(push_loc *l)
     push_service *P = l->P;
     if (P->closing || !P->db)
         return;
+    if (l->served && !*l->served)
+        return; /* another process serves the location */
     if (l->claiming) {
         l->again = true;
         return;

@@ -93,6 +93,9 @@ typedef struct push_target {
     enum cfg_conflict conflict;    /* policy */
     const char *external_id_field; /* field key or property key; NULL = none */
     bool hard_delete;              /* soft_delete = false: a remote deletion removes the row */
+    /* NULL: always; else the location's changes are claimed only while *served (this process
+     * holds its lease, lease.h). Borrowed, outlives the service. */
+    const bool *served;
     /* Called once when the service no longer uses `model` (its target was freed: replaced and
      * no job left on it, or the service released); lets the caller hold a reference for it.
      * NULL = the model simply outlives the service. */

@@ -95,6 +95,7 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
                              .conflict = eo->settings->conflict,
                              .external_id_field = eo->settings->external_id_field,
                              .hard_delete = !eo->settings->soft_delete,
+                             .served = &L->held,
                              .release = unref_model,
                              .release_ud = ps_model_ref(eo->model)};
             rc = push_add_target(s->P, &t, e);

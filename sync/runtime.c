@@ -13,6 +13,7 @@
 struct rt_loc {
     char *id;
     rl_loc *budget;
+    const bool *served; /* NULL = always written; else only while served (or with news) */
     long last_started;  /* n_started at the previous tick */
     uint64_t last_ms;   /* monotonic ms of the previous tick */
     long unsent;        /* requests not yet added to ghlsync.runtime.requests_today */
@@ -110,6 +111,12 @@ int rt_new(gs_loop *L, const char *conninfo, gs_metrics *m, int64_t interval_ms,
 
 int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget)
 {
+    return rt_add_location_served(rt, location_id, budget, NULL);
+}
+
+int rt_add_location_served(gs_runtime *rt, const char *location_id, rl_loc *budget,
+                           const bool *served)
+{
     struct rt_loc *v = realloc(rt->locs, (rt->nlocs + 1) * sizeof *v);
     if (!v)
         return GS_ENOMEM;
@@ -120,6 +127,7 @@ int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget)
     if (!l->id)
         return GS_ENOMEM;
     l->budget = budget;
+    l->served = served;
     /* The budget counts this process's requests from its start, and every one of them is
      * spent from today's allowance: those made before the runtime existed (start-up schema
      * discovery) are written with the first round. */
@@ -308,6 +316,10 @@ static void submit_round(gs_runtime *rt)
     sample_budgets(rt);
     for (size_t i = 0; i < rt->nlocs; i++) {
         struct rt_loc *l = &rt->locs[i];
+        /* another process serves it (lease.h): its row is that process's, unless this one has
+         * requests or an error to add */
+        if (l->served && !*l->served && l->unsent == 0 && !l->last_error)
+            continue;
         const rl_budget *b = l->budget ? rl_loc_budget(l->budget) : NULL;
         double burst_rem = -1;
         const char *lab[] = {l->id};

@@ -41,6 +41,11 @@ int rt_new(gs_loop *L, const char *conninfo, gs_metrics *m, int64_t interval_ms,
 
 /* Track a location (id copied). `budget` may be NULL (then only errors are reported). */
 int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget);
+/* Same, for a location this process serves only while *served (lease.h, borrowed): while it
+ * does not, its row is left to the process that does, unless there are requests or an error of
+ * this one to add. */
+int rt_add_location_served(gs_runtime *rt, const char *location_id, rl_loc *budget,
+                           const bool *served);
 
 /* An error worth an operator's attention: counted in ghlsync_errors_total{location,kind} and
  * shown as the location's last error by `ghlsync status` (message redacted by the caller). */

@@ -43,6 +43,11 @@ static const char sql_relations[] =
 
 static int collect_relations(PGconn *c, const struct cfg *cfg, struct status_report *rep,
                              gs_err *err);
+/* Live leases: the process that serves each location (migration 009). */
+static const char sql_leases[] =
+    "SELECT l.location_id, l.host, l.pid, coalesce(h.kind, 'run'), " TS("l.acquired_at") ", " AGE(
+        "l.acquired_at") " FROM ghlsync.leases l LEFT JOIN ghlsync.lease_holders h "
+                         "ON h.holder = l.holder WHERE l.expires_at >= now() AND NOT l.released";
 
 static char *dup_or_null(const PGresult *r, int row, int col)
 {
@@ -91,6 +96,8 @@ static struct status_location *add_loc(struct status_report *rep, const char *id
     rep->n_locations++;
     l->rate_per_s = NAN;
     l->runtime_age_s = NAN;
+    l->lease_pid = STATUS_NONE;
+    l->lease_age_s = NAN;
     return l;
 }
 
@@ -174,6 +181,29 @@ int status_collect(PGconn *c, const struct cfg *cfg, struct status_report *rep, 
         l->last_error_at = dup_or_null(r, i, 14);
     }
     PQclear(r);
+
+    rc = db_query(c, "SELECT to_regclass('ghlsync.lease_holders') IS NOT NULL", 0, NULL, &r, err);
+    if (rc)
+        return rc;
+    bool leases = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (leases) {
+        if ((rc = db_query(c, sql_leases, 0, NULL, &r, err)))
+            return rc;
+        for (int i = 0; i < PQntuples(r); i++) {
+            struct status_location *l = add_loc(rep, PQgetvalue(r, i, 0));
+            if (!l) {
+                PQclear(r);
+                return oom(err);
+            }
+            l->lease_host = dup_or_null(r, i, 1);
+            l->lease_pid = int_or_none(r, i, 2);
+            l->lease_kind = dup_or_null(r, i, 3);
+            l->lease_since = dup_or_null(r, i, 4);
+            l->lease_age_s = dbl_or_nan(r, i, 5);
+        }
+        PQclear(r);
+    }
 
     rc = db_query(c, sql_objects, 0, NULL, &r, err);
     if (rc)
@@ -317,6 +347,9 @@ void status_report_free(struct status_report *r)
         free(l->location_id);
         free(l->holder);
         free(l->runtime_updated_at);
+        free(l->lease_host);
+        free(l->lease_kind);
+        free(l->lease_since);
         free(l->last_error);
         free(l->last_error_at);
     }
@@ -386,6 +419,14 @@ static void print_location(FILE *out, const struct status_location *l)
                     (long long)l->errors_total);
     } else {
         fprintf(out, "  requests: no engine has reported for this location yet\n");
+    }
+    if (l->lease_host) {
+        status_fmt_age(l->lease_age_s, d, sizeof d);
+        fprintf(out, "  served by `ghlsync %s` on %s (pid %lld) since %s (%s)\n",
+                l->lease_kind ? l->lease_kind : "run", l->lease_host, (long long)l->lease_pid,
+                l->lease_since ? l->lease_since : "?", d);
+    } else {
+        fprintf(out, "  served by: no process holds its lease now\n");
     }
     if (l->last_error) {
         char e[200];
@@ -542,6 +583,15 @@ char *status_to_json(const struct status_report *r)
         cJSON_AddItemToObject(jl, "errors_total",
                               jint(l->has_runtime ? l->errors_total : STATUS_NONE));
         cJSON_AddItemToObject(jl, "engine", jstr(l->holder));
+        cJSON *ls = l->lease_host ? cJSON_CreateObject() : cJSON_CreateNull();
+        if (l->lease_host) {
+            cJSON_AddItemToObject(ls, "host", jstr(l->lease_host));
+            cJSON_AddItemToObject(ls, "pid", jint(l->lease_pid));
+            cJSON_AddItemToObject(ls, "command", jstr(l->lease_kind));
+            cJSON_AddItemToObject(ls, "since", jstr(l->lease_since));
+            cJSON_AddItemToObject(ls, "age_s", jdbl(l->lease_age_s));
+        }
+        cJSON_AddItemToObject(jl, "served_by", ls);
         cJSON_AddItemToObject(jl, "runtime_updated_at", jstr(l->runtime_updated_at));
         cJSON_AddItemToObject(jl, "runtime_age_s", jdbl(l->runtime_age_s));
         cJSON_AddItemToObject(jl, "last_error", jstr(l->last_error));

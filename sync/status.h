@@ -3,8 +3,8 @@
  * watermark age), backlog (pending / failed / parked changes, conflicts) and the rate budget.
  *
  * Everything is read from PostgreSQL (the ghlsync.status view and the ghlsync.runtime table of
- * migrations/004_status.sql), because the engine is another process: status works while the
- * engine runs, after it stopped, and on another host. Nothing is written.
+ * migrations/004_status.sql, the leases of 009_leases.sql), because the engine is another process:
+ * status works while the engine runs, after it stopped, and on another host. Nothing is written.
  *
  * status_collect fills a status_report; status_print_text and status_to_json render it.
  * Numbers that are unknown (never pulled, no runtime row yet) are STATUS_NONE (integers) or NAN
@@ -57,6 +57,11 @@ struct status_location {
     double runtime_age_s;
     char *last_error;
     char *last_error_at;
+    /* the live lease (ghlsync.leases, lease.h): which process serves the location and since
+     * when; lease_host NULL = none (no process serves it now) */
+    char *lease_host, *lease_kind, *lease_since;
+    int64_t lease_pid;
+    double lease_age_s;
     struct status_object *objects;
     size_t n_objects;
     /* from ghlsync.relation_state (relations.h); has_relations false when no row */

@@ -32,4 +32,7 @@ BUILD=$BUILD bash tests/bench/contacts.sh "${CONTACTS_N:-1000000}" || rc=1
 BUILD=$BUILD bash tests/bench/opportunities.sh "${OPPS_N:-500000}" || rc=1
 # Relations: requests per 1,000 records against listing every end (REL_N shrinks it).
 BUILD=$BUILD bash tests/bench/relations.sh "${REL_N:-20000}" || rc=1
+# Agency scale: idle mirror of 2,000 locations, three processes sharing 300 (AGENCY_N,
+# AGENCY_SPLIT_N, AGENCY_WINDOW_S shrink it).
+BUILD=$BUILD bash tests/bench/agency.sh || rc=1
 exit $rc

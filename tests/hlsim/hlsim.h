@@ -121,7 +121,8 @@ typedef struct hs_token {
     bool refresh; /* refresh token (else access token) */
     bool revoked;
     int64_t expires_ms; /* access tokens; 0 = never */
-    struct hs_loc *loc;
+    struct hs_loc *loc; /* NULL for the company's tokens */
+    bool company;       /* the agency (company) token pair (hs_agency.c) */
 } hs_token;
 
 typedef struct hs_rate {
@@ -138,6 +139,7 @@ typedef struct hs_loc {
     char access[80];  /* current access token */
     char refresh[80]; /* current refresh token */
     hs_rate rate;
+    bool uninstalled; /* the app was uninstalled from it (hs_agency.c): its tokens stop working */
 } hs_loc;
 
 /* ---- faults and switches ------------------------------------------------------------------ */
@@ -230,6 +232,8 @@ enum hs_route {
     R_REL_CREATE,
     R_REL_DELETE,
     R_OAUTH_TOKEN,
+    R_OAUTH_LOCTOKEN,
+    R_OAUTH_INSTALLED,
     R_ADMIN,
     R__COUNT
 };
@@ -255,6 +259,9 @@ typedef struct hs_ctx {
     char admin_token[128];
     char client_id[64], client_secret[64];
     long token_ttl_s;
+    /* the agency (hs_agency.c): company id, app id, current company token pair */
+    char company_id[32], app_id[32];
+    char company_access[80], company_refresh[80];
     int burst; /* 0 = unlimited */
     long window_ms;
     long daily; /* 0 = unlimited */
@@ -494,6 +501,13 @@ typedef struct hs_call {
 } hs_call;
 void hs_api_dispatch(hs_call *k);
 void hs_oauth_token(hs_call *k);
+/* agency OAuth (hs_agency.c): the company pair at start-up, POST /oauth/locationToken, GET
+ * /oauth/installedLocations, a company refresh through POST /oauth/token, /_admin/agency */
+void hs_agency_init(hs_ctx *c);
+bool hs_agency_route(int route);
+void hs_agency_dispatch(hs_call *k);
+void hs_agency_refresh(hs_call *k, hs_token *t);
+int hs_agency_admin(hs_ctx *c, const char *method, const char *sub, const cJSON *body, char **out);
 /* {"statusCode":s,"message":[...],"error":"Unprocessable Entity"} for a 422 with errs */
 void hs_err_body(hs_buf *out, int status, const char *message, cJSON *list);
 

@@ -641,7 +641,10 @@ int hs_admin(hs_ctx *c, const char *method, const char *path, const char *query_
         a.body = cJSON_CreateObject();
     }
     pthread_mutex_lock(&c->mu);
-    dispatch(&a);
+    if (a.nseg >= 1 && !strcmp(a.seg[0], "agency"))
+        a.status = hs_agency_admin(c, method, a.nseg > 1 ? a.seg[1] : "", a.body, &a.out);
+    else
+        dispatch(&a);
     pthread_mutex_unlock(&c->mu);
     cJSON_Delete(a.body);
     *out = a.out;

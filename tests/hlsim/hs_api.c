@@ -981,6 +981,10 @@ void hs_oauth_token(hs_call *k)
         oauth_err(k, 400, "invalid_grant", "Invalid refresh token");
         return;
     }
+    if (t->company) {
+        hs_agency_refresh(k, t);
+        return;
+    }
     t->revoked = true;
     hs_loc *l = t->loc; /* t is invalid after issuing (the table may move) */
     hs_loc_issue_pair(k->c, l);

@@ -165,6 +165,10 @@ static int route(const char *m, const char *url, char *key, char *id)
     }
     if (n == 2 && !strcmp(s[0], "oauth") && !strcmp(s[1], "token"))
         return post ? R_OAUTH_TOKEN : R_NONE;
+    if (n == 2 && !strcmp(s[0], "oauth") && !strcmp(s[1], "locationToken"))
+        return post ? R_OAUTH_LOCTOKEN : R_NONE;
+    if (n == 2 && !strcmp(s[0], "oauth") && !strcmp(s[1], "installedLocations"))
+        return get ? R_OAUTH_INSTALLED : R_NONE;
     return R_NONE;
 }
 
@@ -507,13 +511,15 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
     if (k.route != R_OAUTH_TOKEN) {
         pthread_mutex_lock(&c->mu);
         hs_token *t = hs_token_find(c, bearer(conn));
-        if (!t || t->refresh || t->revoked || (t->expires_ms && t->expires_ms <= hs_now_ms())) {
+        /* a company token is for the agency routes only, a location token for the others */
+        if (!t || t->refresh || t->revoked || (t->expires_ms && t->expires_ms <= hs_now_ms()) ||
+            t->company != hs_agency_route(k.route)) {
             pthread_mutex_unlock(&c->mu);
             return respond(c, conn, k.route, 401,
                            simple_body(401, "Invalid token: access token is invalid"), &h, -1);
         }
         k.loc = t->loc;
-        bool admitted = rate_admit(c, k.loc, &h);
+        bool admitted = !k.loc || rate_admit(c, k.loc, &h);
         if (admitted)
             pick_faults(c, method, url, k.loc, &fz);
         pthread_mutex_unlock(&c->mu);
@@ -569,7 +575,7 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
     k.q_fetch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fetchProperties");
     k.q_model = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "model");
     if ((k.route >= R_OPP_GSEARCH && k.route <= R_OPP_STATUS) || k.route == R_CONTACT_DUP ||
-        (k.route >= R_ASSOC_LIST && k.route <= R_REL_DELETE)) {
+        (k.route >= R_ASSOC_LIST && k.route <= R_REL_DELETE) || k.route == R_OAUTH_INSTALLED) {
         k.q_all = cJSON_CreateObject();
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, k.q_all);
     }
@@ -578,6 +584,8 @@ static enum MHD_Result handle(hs_ctx *c, struct MHD_Connection *conn, const char
     pthread_mutex_lock(&c->mu);
     if (k.route == R_OAUTH_TOKEN)
         hs_oauth_token(&k);
+    else if (hs_agency_route(k.route))
+        hs_agency_dispatch(&k);
     else
         hs_api_dispatch(&k);
     pthread_mutex_unlock(&c->mu);

@@ -250,6 +250,7 @@ int main(int argc, char **argv)
         hs_loc *l = hs_loc_new(c, id);
         hs_loc_issue_pair(c, l);
     }
+    hs_agency_init(c);
     for (int i = 0; i < c->n_locs; i++)
         hs_seed_location(c, c->locs[i], (long)nrec);
     if (state) {
@@ -293,6 +294,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < c->n_locs; i++)
         printf("location %s token %s refresh %s\n", c->locs[i]->id, c->locs[i]->access,
                c->locs[i]->refresh);
+    printf("company %s token %s refresh %s\n", c->company_id, c->company_access,
+           c->company_refresh);
     pthread_mutex_unlock(&c->mu);
     printf("admin-token %s\n", c->admin_token);
     fflush(stdout);

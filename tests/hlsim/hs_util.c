@@ -312,6 +312,8 @@ static const char *const route_names[R__COUNT] = {
     "POST /associations/relations",
     "DELETE /associations/relations/{id}",
     "POST /oauth/token",
+    "POST /oauth/locationToken",
+    "GET /oauth/installedLocations",
     "/_admin",
 };
 

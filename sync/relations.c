@@ -21,6 +21,7 @@
 #define ASSOC_PAGE   100
 #define IDS_BATCH    200   /* record ids read from a mirrored table at a time */
 #define RETRY_MS     30000 /* after a failed pass */
+#define SERVED_MS    5000  /* how often a location another process serves is looked at again */
 #define FIRST_TICK   1000  /* `run`: the first pass starts this long after start */
 #define SYSTEM_ASSOC "OPPORTUNITIES_CONTACTS_ASSOCIATION"
 
@@ -321,6 +322,14 @@ static void free_pass(rel_loc *r)
 static bool stopping(const rel_loc *r)
 {
     return r->S->closing || r->S->aborted;
+}
+
+/* Another process serves the location (lease.h): it lists and pushes its relations. A pass in
+ * progress stops at the next record; its resume point is already saved, so whoever serves the
+ * location next goes on from there. */
+static bool served(const rel_loc *r)
+{
+    return r->L->held;
 }
 
 static void fmt_i64(char *buf, size_t n, int64_t v)
@@ -788,8 +797,8 @@ static void on_ids(pga_conn *c, PGresult *const *res, int nres, const pga_error 
 
 static void pass_next_record(rel_loc *r)
 {
-    if (stopping(r)) {
-        pass_end(r, RETRY_MS);
+    if (stopping(r) || !served(r)) {
+        pass_end(r, stopping(r) ? RETRY_MS : SERVED_MS);
         return;
     }
     if (r->iid >= r->nids) {
@@ -1156,6 +1165,10 @@ static void pass_start(rel_loc *r)
 {
     if (r->running || stopping(r))
         return;
+    if (!served(r)) {
+        schedule(r, SERVED_MS);
+        return;
+    }
     r->running = true;
     r->done = false;
     char iv[24];
@@ -1604,6 +1617,10 @@ static void rel_push_tick(uv_timer_t *t)
     rel_loc *r = t->data;
     if (r->pbusy || r->S->closing)
         return;
+    if (!served(r)) {
+        uv_timer_start(&r->ptimer, rel_push_tick, PUSH_TICK_MS, 0);
+        return;
+    }
     r->pbusy = true;
     r->pworked = false;
     push_claim_inserts(r);

@@ -9,6 +9,7 @@
 #include "push_service.h"
 #include "schema.h"
 #include "triggers.h"
+#include "webhooks.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 const struct engine_service engine_services[] = {
     {"ops", ops_service_start, ops_service_stop, .one_shot = true},
     {"push", push_service_start, push_service_stop, .one_shot = false},
+    {"webhooks", webhooks_service_start, webhooks_service_stop, .one_shot = false},
     {NULL, NULL, NULL, false},
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;

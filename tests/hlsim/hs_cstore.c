@@ -282,6 +282,7 @@ void hs_contact_commit(hs_ctx *c, hs_object *o, hs_rec *snap)
 {
     hs_cstore *cs = o->cs;
     hs_contacts_settle(c, o);
+    hs_wh_contact(o, snap, hs_contact_get(o, snap->id) != NULL);
     if (cs->dup_built) {
         hs_rec *old = hs_contact_get(o, snap->id);
         if (old)

@@ -30,4 +30,6 @@ BUILD=$BUILD bash tests/bench/pull.sh "${PULL_N:-1000000}" "${PULL_N_LIMITED:-25
 BUILD=$BUILD bash tests/bench/contacts.sh "${CONTACTS_N:-1000000}" || rc=1
 # Opportunities against the Node SDK baseline (OPPS_N shrinks it).
 BUILD=$BUILD bash tests/bench/opportunities.sh "${OPPS_N:-500000}" || rc=1
+# Webhooks on against poll-only at the default 60 s poll (WH_EDITS / WH_SPAN shrink it).
+BUILD=$BUILD bash tests/bench/webhooks.sh "${WH_EDITS:-200}" "${WH_SPAN:-120}" || rc=1
 exit $rc

@@ -93,8 +93,7 @@ static char *sign(EVP_PKEY *k, const EVP_MD *md, const char *body, size_t len, b
     unsigned char *sig = NULL;
     char *out = NULL;
     if (c && EVP_DigestSignInit(c, NULL, md, NULL, k) == 1 &&
-        EVP_DigestSign(c, NULL, &n, (const unsigned char *)body, len) == 1 &&
-        (sig = malloc(n)) &&
+        EVP_DigestSign(c, NULL, &n, (const unsigned char *)body, len) == 1 && (sig = malloc(n)) &&
         EVP_DigestSign(c, sig, &n, (const unsigned char *)body, len) == 1) {
         if (corrupt)
             sig[n / 2] ^= 0x5a;
@@ -354,6 +353,15 @@ static void enqueue(struct hs_wh *w, cJSON *j)
     free(body);
 }
 
+/* Without a URL (most tests) a change costs one uncontended lock, no payload. */
+static bool wanted(struct hs_wh *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool on = w->armed && w->url;
+    pthread_mutex_unlock(&w->mu);
+    return on;
+}
+
 static cJSON *base(const hs_object *o, const char *type_prefix, int op, const char *id)
 {
     static const char *const ops[] = {"Create", "Update", "Delete"};
@@ -368,16 +376,15 @@ static cJSON *base(const hs_object *o, const char *type_prefix, int op, const ch
 
 void hs_wh_record(hs_object *o, const hs_rec *r, int op)
 {
-    if (!o->ctx || !o->ctx->wh || !o->loc || hs_is_contacts(o))
+    if (!o->ctx || !o->ctx->wh || !o->loc || hs_is_contacts(o) || !wanted(o->ctx->wh))
         return;
     cJSON *props = r->props ? cJSON_Parse(r->props) : NULL;
     cJSON *j;
     if (hs_is_opps(o)) {
         j = base(o, "Opportunity", op, r->id);
-        static const char *const keys[] = {"assignedTo",      "contactId", "monetaryValue",
-                                           "name",            "pipelineId", "pipelineStageId",
-                                           "source",          "status",     "dateAdded",
-                                           NULL};
+        static const char *const keys[] = {
+            "assignedTo",      "contactId", "monetaryValue", "name",      "pipelineId",
+            "pipelineStageId", "source",    "status",        "dateAdded", NULL};
         for (int i = 0; keys[i]; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(props, keys[i]);
             if (v)
@@ -411,7 +418,7 @@ void hs_wh_record(hs_object *o, const hs_rec *r, int op)
 
 void hs_wh_contact(hs_object *o, const hs_rec *snap, bool existed)
 {
-    if (!o->ctx || !o->ctx->wh || !o->loc)
+    if (!o->ctx || !o->ctx->wh || !o->loc || !wanted(o->ctx->wh))
         return;
     int op = snap->deleted ? HS_WH_DELETE : existed ? HS_WH_UPDATE : HS_WH_CREATE;
     cJSON *j = base(o, "Contact", op, snap->id);

@@ -16,7 +16,8 @@ typedef struct wh_svc {
     struct engine *E;
     gs_metrics *m; /* the ops service's registry; NULL = none */
     wh_keys *keys;
-    pga_conn *db;
+    pga_conn *db;       /* the drain */
+    pga_conn *store_db; /* the listener's inserts */
     wha *apply;
     whl_server *srv;
     long depth;
@@ -190,6 +191,8 @@ void webhooks_service_stop(void *state)
     wha_free(s->apply);
     if (s->db)
         pga_close(s->db);
+    if (s->store_db)
+        pga_close(s->store_db);
     wh_keys_free(s->keys);
     free(s);
 }
@@ -200,6 +203,22 @@ static gs_metrics *ops_registry(struct engine *E)
         if (!strcmp(engine_services[i].name, "ops") && E->service_state[i])
             return ops_service_metrics(E->service_state[i]);
     return NULL;
+}
+
+/* As the engine's own connections: ghlsync.origin = 'engine' per transaction (the push triggers
+ * skip these writes), and the session settings the pool uses. */
+static int open_conn(struct engine *E, pga_conn **out, gs_err *e)
+{
+    int rc = pga_open(&E->loop, E->conninfo, out, e);
+    if (rc)
+        return rc;
+    char setup[256];
+    engine_tx_setup(E->cfg, setup, sizeof setup);
+    if (pga_set_tx_setup(*out, setup) != 0 ||
+        pga_set_session(*out, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                              "SET client_encoding = 'UTF8'") != 0)
+        return gs_err_set(e, GS_ENOMEM, "webhooks: out of memory");
+    return 0;
 }
 
 int webhooks_service_start(struct engine *E, void **state, gs_err *e)
@@ -214,17 +233,17 @@ int webhooks_service_start(struct engine *E, void **state, gs_err *e)
     s->E = E;
     s->m = ops_registry(E);
     int rc = wh_keys_new(c->public_key, c->legacy_public_key, &s->keys, e);
-    if (!rc && (rc = pga_open(&E->loop, E->conninfo, &s->db, e)) == 0) {
-        char setup[256];
-        engine_tx_setup(E->cfg, setup, sizeof setup);
-        if (pga_set_tx_setup(s->db, setup) != 0 ||
-            pga_set_session(s->db, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
-                                   "SET client_encoding = 'UTF8'") != 0)
-            rc = gs_err_set(e, GS_ENOMEM, "webhooks: out of memory");
-    }
+    if (!rc)
+        rc = open_conn(E, &s->db, e);
+    if (!rc)
+        rc = open_conn(E, &s->store_db, e);
+    /* A webhook waits for its insert: with the database away, answer 429 (delivered again)
+     * after 5 s rather than let HighLevel's own timeout lose it. */
+    if (!rc)
+        pga_set_wait(s->store_db, 5000);
     wha_hooks h = {.settled = on_settled, .depth = on_depth, .ud = s};
     if (!rc)
-        rc = wha_new(E, s->db, c->retention_ms, &h, &s->apply, e);
+        rc = wha_new(E, s->db, s->store_db, c->retention_ms, &h, &s->apply, e);
     if (!rc && s->m && metrics_on_scrape(s->m, collect, s) != 0)
         rc = gs_err_set(e, GS_ENOMEM, "webhooks: cannot register the metrics collector");
     whl_opts o = {.listen = c->listen,

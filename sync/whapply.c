@@ -20,7 +20,7 @@ struct objref {
 
 struct wha {
     struct engine *E;
-    pga_conn *db;
+    pga_conn *db, *store_db;
     int64_t retention_ms;
     wha_hooks h;
     struct objref *objs;
@@ -28,9 +28,9 @@ struct wha {
     const struct engine_location **locs;
     size_t nlocs;
     uv_timer_t *tick;
-    bool reading;   /* the batch query is in flight */
-    int inflight;   /* hints of the current batch not settled yet */
-    bool again;     /* read again when the batch ends */
+    bool reading; /* the batch query is in flight */
+    int inflight; /* hints of the current batch not settled yet */
+    bool again;   /* read again when the batch ends */
     bool closing;
     int refs; /* callbacks still to come (stores, reads, hints): `a` outlives them */
     int64_t last_retention_ms;
@@ -162,10 +162,16 @@ int wha_store(wha *a, const wh_event *ev, int queue_max, wha_store_cb cb, void *
     char ts[24], max[16];
     snprintf(ts, sizeof ts, "%lld", (long long)ev->ts_ms);
     snprintf(max, sizeof max, "%d", queue_max);
-    const char *p[9] = {ev->webhook_id, ev->location_id, ev->type,
-                        ev->object_key, ev->record_id,   ev->is_delete ? "true" : "false",
-                        ts,             ev->detail,      max};
-    int rc = pga_query(a->db, sql_store, 9, p, on_stored, op, e);
+    const char *p[9] = {ev->webhook_id,
+                        ev->location_id,
+                        ev->type,
+                        ev->object_key,
+                        ev->record_id,
+                        ev->is_delete ? "true" : "false",
+                        ts,
+                        ev->detail,
+                        max};
+    int rc = pga_query(a->store_db, sql_store, 9, p, on_stored, op, e);
     if (rc)
         free(op);
     else
@@ -260,8 +266,7 @@ static void settle(hint *h, const char *state, const char *outcome)
     settle_with(h, NULL, NULL, 0, state, outcome);
 }
 
-static void on_deferred(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
-                        void *ud)
+static void on_deferred(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
@@ -499,8 +504,7 @@ static const char sql_batch[] =
     "FROM ghlsync.webhook_hints WHERE state = 'queued' "
     "AND (not_before IS NULL OR not_before <= now()) ORDER BY seq LIMIT $1::int";
 
-static const char sql_depth[] =
-    "SELECT count(*) FROM ghlsync.webhook_hints WHERE state = 'queued'";
+static const char sql_depth[] = "SELECT count(*) FROM ghlsync.webhook_hints WHERE state = 'queued'";
 
 static const char sql_retention[] =
     "DELETE FROM ghlsync.webhook_hints WHERE state <> 'queued' "
@@ -627,8 +631,8 @@ static void on_tick(uv_timer_t *t)
         next_batch(a);
 }
 
-int wha_new(struct engine *E, pga_conn *db, int64_t retention_ms, const wha_hooks *h, wha **out,
-            gs_err *e)
+int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retention_ms,
+            const wha_hooks *h, wha **out, gs_err *e)
 {
     *out = NULL;
     wha *a = calloc(1, sizeof *a);
@@ -636,6 +640,7 @@ int wha_new(struct engine *E, pga_conn *db, int64_t retention_ms, const wha_hook
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     a->E = E;
     a->db = db;
+    a->store_db = store_db;
     a->retention_ms = retention_ms;
     if (h)
         a->h = *h;
@@ -655,8 +660,8 @@ int wha_new(struct engine *E, pga_conn *db, int64_t retention_ms, const wha_hook
         const struct engine_location *el = &E->locs[i];
         a->locs[a->nlocs++] = el;
         for (size_t k = 0; k < el->n_objects; k++)
-            a->objs[a->nobjs++] =
-                (struct objref){.loc = el->cfg->id, .key = el->objects[k].key, .eo = &el->objects[k]};
+            a->objs[a->nobjs++] = (struct objref){
+                .loc = el->cfg->id, .key = el->objects[k].key, .eo = &el->objects[k]};
     }
     qsort(a->objs, a->nobjs, sizeof *a->objs, cmp_obj);
     qsort(a->locs, a->nlocs, sizeof *a->locs, cmp_loc);

@@ -59,8 +59,10 @@ typedef struct wha_hooks {
     void *ud;
 } wha_hooks;
 
-int wha_new(struct engine *E, pga_conn *db, int64_t retention_ms, const wha_hooks *h, wha **out,
-            gs_err *e);
+/* `db` runs the drain, `store_db` the inserts (its own connection, so that an answer never waits
+ * behind apply transactions); both borrowed, closed by the caller after wha_free. */
+int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retention_ms,
+            const wha_hooks *h, wha **out, gs_err *e);
 void wha_free(wha *a);
 
 /* Mirrored here? (the listener drops the others before storing) */

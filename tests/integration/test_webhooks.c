@@ -1,7 +1,8 @@
 /* Integration test of [webhooks] (webhooks.h) with the real `ghlsync run`, the simulator's
  * signed webhooks and a private PostgreSQL:
  *   - a remote edit arrives through a webhook within seconds although the poll interval is 60 s
- *     (a custom object record: the Record* payload has no object key; and a contact);
+ *     (a custom object record: the Record* payload has no object key; a contact; an
+ *     opportunity);
  *   - wrong / missing signature 401, stale timestamp 400, replayed webhookId 409, oversized
  *     body 413, queue full 429 (then 200 once there is room);
  *   - out-of-order delivery (every event held until the next one): the newest version wins;
@@ -107,8 +108,17 @@ struct run {
 
 static bool start(struct run *R, const char *tag, const char *pull, const char *hooks_extra)
 {
-    const char *args[] = {"--locations", "1",    "--seed-records",        "30",
-                          "--seed-contacts", "20", "--webhook-retry-ms", "200", NULL};
+    const char *args[] = {"--locations",
+                          "1",
+                          "--seed-records",
+                          "30",
+                          "--seed-contacts",
+                          "20",
+                          "--seed-opportunities",
+                          "5",
+                          "--webhook-retry-ms",
+                          "200",
+                          NULL};
     if (tsim_start(&R->s, args) != 0 || !R->s.webhook_key[0])
         return false;
     char ci[512], extra[1024];
@@ -142,7 +152,7 @@ static bool start(struct run *R, const char *tag, const char *pull, const char *
     /* the backfill of every object first, and the incremental poll that follows it at once:
      * edits after that are what the hooks must bring (the next poll is poll_interval away) */
     bool done = tpull_wait_scalar(
-        R->c, "SELECT count(*) >= 3 AND bool_and(complete) FROM ghlsync.pull_state", "t", 30000);
+        R->c, "SELECT count(*) >= 5 AND bool_and(complete) FROM ghlsync.pull_state", "t", 30000);
     usleep(2000 * 1000);
     return done;
 }
@@ -202,6 +212,16 @@ static void hooks_accelerate_and_verify(void)
     snprintf(q, sizeof q, "SELECT first_name FROM ghl.contacts WHERE id = '%s'", ct);
     TEST_CHECK(tpull_wait_scalar(R.c, q, "Hooked", 5000));
 
+    /* an opportunity (the Opportunity* payload) */
+    char *op = first_id(R.c, "ghl.opportunities");
+    TEST_REQUIRE(op != NULL);
+    snprintf(path, sizeof path, "/_admin/opportunities/%s?locationId=%s", op, loc);
+    st = tsim_admin(&R.s, "PUT", path, "{\"name\":\"Hooked deal\"}", NULL);
+    TEST_CHECK_MSG(st == 200, "admin opportunity edit: %ld", st);
+    snprintf(q, sizeof q, "SELECT name FROM ghl.opportunities WHERE id = '%s'", op);
+    TEST_CHECK(tpull_wait_scalar(R.c, q, "Hooked deal", 5000));
+    free(op);
+
     /* verification */
     char pl[600];
     snprintf(pl, sizeof pl, "{\"type\":\"RecordUpdate\",\"locationId\":\"%s\",\"id\":\"%s\"}", loc,
@@ -244,7 +264,8 @@ static void hooks_accelerate_and_verify(void)
              loc, pet);
     TEST_EQ_INT(send_hook(&R.s, pl, NULL), 200);
     TEST_CHECK(tpull_wait_scalar(
-        R.c, "SELECT state || '/' || note FROM ghlsync.webhook_hints WHERE webhook_id = 'fake-delete'",
+        R.c,
+        "SELECT state || '/' || note FROM ghlsync.webhook_hints WHERE webhook_id = 'fake-delete'",
         "applied/kept", 5000));
     snprintf(q, sizeof q, "SELECT _deleted_at IS NULL FROM ghl.pet WHERE id = '%s'", pet);
     TEST_CHECK_MSG(tpull_wait_scalar(R.c, q, "t", 100), "the row is still live");
@@ -309,7 +330,8 @@ static void hooks_accelerate_and_verify(void)
 static void dropped_hooks_caught_by_poll(void)
 {
     struct run R = {0};
-    TEST_REQUIRE(start(&R, "hooksdrop", "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\n", NULL));
+    TEST_REQUIRE(
+        start(&R, "hooksdrop", "[pull]\npoll_interval = \"1s\"\noverlap = \"2s\"\n", NULL));
     TEST_EQ_INT(tsim_admin(&R.s, "PUT", "/_admin/webhooks", "{\"drop\":1}", NULL), 200);
     char *pet = first_id(R.c, "ghl.pet");
     TEST_REQUIRE(pet != NULL);

@@ -35,9 +35,9 @@ endif
 
 # Debian packages: build libraries, the PostgreSQL server the test harness starts, and tools.
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev libpq-dev libuv1-dev \
-            libmicrohttpd-dev postgresql postgresql-client pgbouncer curl procps util-linux
-PKGS      := libcurl libcjson libpq libuv
-SIM_PKGS  := libmicrohttpd libcjson
+            libmicrohttpd-dev libssl-dev postgresql postgresql-client pgbouncer curl procps util-linux
+PKGS      := libcurl libcjson libpq libuv libmicrohttpd libcrypto
+SIM_PKGS  := libmicrohttpd libcjson libcrypto libcurl
 
 # Install missing dependencies on the fly so that a fresh machine needs no manual step.
 # The check is cheap (pkg-config plus one glob); apt runs only when something is absent.

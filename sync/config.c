@@ -679,6 +679,82 @@ static int load_metrics(struct loader *L, const toml_value *t)
     return 0;
 }
 
+/* [webhooks]. A key is given inline (PEM text) or as a file; the file is read now so that a
+ * missing key fails the start, not the first webhook. */
+static int load_webhook_key(struct loader *L, const toml_value *t, const char *S, const char *key,
+                            const char *file_key, char **out)
+{
+    char *file = NULL;
+    const toml_value *at = NULL, *fat = NULL;
+    int rc;
+    if ((rc = get_nonempty_str(L, t, S, key, out, &at)) ||
+        (rc = get_nonempty_str(L, t, S, file_key, &file, &fat)))
+        goto done;
+    if (at && fat) {
+        rc = fail(L, fat, S, file_key, "give %s or %s, not both", key, file_key);
+        goto done;
+    }
+    if (fat) {
+        char *p = join_path(L->dir, file);
+        rc = p ? read_secret_file(L, fat, S, file_key, p, out) : nomem(L);
+        free(p);
+    }
+done:
+    free(file);
+    return rc;
+}
+
+static int load_webhooks(struct loader *L, const toml_value *t)
+{
+    static const char *const keys[] = {"listen",
+                                       "path",
+                                       "public_key",
+                                       "public_key_file",
+                                       "legacy_public_key",
+                                       "legacy_public_key_file",
+                                       "max_age",
+                                       "max_body",
+                                       "queue_max",
+                                       "retention",
+                                       NULL};
+    const char *S = "[webhooks]";
+    struct cfg_webhooks *w = &L->c->webhooks;
+    const toml_value *at;
+    int64_t body = w->max_body;
+    int rc;
+    if ((rc = check_keys(L, t, S, keys)) ||
+        (rc = get_nonempty_str(L, t, S, "listen", &w->listen, &at)) ||
+        (rc = get_nonempty_str(L, t, S, "path", &w->path, NULL)) ||
+        (rc = load_webhook_key(L, t, S, "public_key", "public_key_file", &w->public_key)) ||
+        (rc = load_webhook_key(L, t, S, "legacy_public_key", "legacy_public_key_file",
+                               &w->legacy_public_key)) ||
+        (rc = get_duration(L, t, S, "max_age", 1000, &w->max_age_ms)) ||
+        (rc = get_int(L, t, S, "max_body", 1024, 64 * 1024 * 1024, &body)) ||
+        (rc = get_int32(L, t, S, "queue_max", 1, 10000000, &w->queue_max)) ||
+        (rc = get_duration(L, t, S, "retention", 60 * 1000, &w->retention_ms)))
+        return rc;
+    w->max_body = body;
+    if (w->path[0] != '/')
+        return fail(L, toml_get(t, "path"), S, "path", "must start with /, got \"%s\"", w->path);
+    if (at) {
+        const char *colon = strrchr(w->listen, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == w->listen || !colon[1] || *end || port < 0 || port > 65535)
+            return fail(L, at, S, "listen",
+                        "expected \"HOST:PORT\" such as \"127.0.0.1:8788\", got \"%s\"", w->listen);
+        if (!w->public_key)
+            return fail(L, at, S, "listen",
+                        "a listener needs public_key or public_key_file (the Ed25519 key that "
+                        "signs x-ghl-signature)");
+    }
+    /* A replayed webhookId must still be known while its timestamp is fresh. */
+    if (w->retention_ms < w->max_age_ms)
+        return fail(L, toml_get(t, "retention") ? toml_get(t, "retention") : t, S, "retention",
+                    "must not be shorter than max_age");
+    return 0;
+}
+
 /* PostgreSQL type names are pasted into DDL, so only a conservative alphabet passes: enough for
  * "numeric(12,2)", "timestamp with time zone", "text[]", "pg_catalog.int8". */
 static bool safe_pg_type(const char *s)
@@ -1057,6 +1133,11 @@ static int set_defaults(struct cfg *c)
     c->database.schema = strdup("ghl");
     c->database.lock_timeout_ms = 10 * 1000;
     c->metrics.stall_timeout_ms = 120 * 1000;
+    c->webhooks.path = strdup("/webhooks/highlevel");
+    c->webhooks.max_age_ms = 5 * 60 * 1000;
+    c->webhooks.max_body = 1024 * 1024;
+    c->webhooks.queue_max = 10000;
+    c->webhooks.retention_ms = 24 * 3600 * 1000;
     c->rate_limit.burst = 100;
     c->rate_limit.window_ms = 10 * 1000;
     c->rate_limit.daily = 200000;
@@ -1083,15 +1164,17 @@ static int set_defaults(struct cfg *c)
     c->object_defaults.conflict = CFG_REMOTE_WINS;
     c->object_defaults.poll_interval_ms = c->pull.poll_interval_ms;
     c->object_defaults.soft_delete = true;
-    return (c->api.base_url && c->api.version && c->database.url && c->database.schema) ? 0
-                                                                                        : GS_ENOMEM;
+    return (c->api.base_url && c->api.version && c->database.url && c->database.schema &&
+            c->webhooks.path)
+               ? 0
+               : GS_ENOMEM;
 }
 
 static int load_root(struct loader *L, const toml_value *root)
 {
-    static const char *const keys[] = {"api",        "database",  "locations", "objects",
-                                       "rate_limit", "log",       "pull",      "push",
-                                       "metrics",    "relations", "leases",    NULL};
+    static const char *const keys[] = {"api",    "database", "locations", "objects", "rate_limit",
+                                       "log",    "pull",     "push",      "metrics", "relations",
+                                       "leases", "webhooks", NULL};
     int rc;
     if ((rc = check_keys(L, root, NULL, keys)))
         return rc;
@@ -1104,7 +1187,8 @@ static int load_root(struct loader *L, const toml_value *root)
         (rc = get_table(L, root, "push", &t)) || (t && (rc = load_push(L, t))) ||
         (rc = get_table(L, root, "metrics", &t)) || (t && (rc = load_metrics(L, t))) ||
         (rc = get_table(L, root, "relations", &t)) || (t && (rc = load_relations(L, t))) ||
-        (rc = get_table(L, root, "leases", &t)) || (t && (rc = load_leases(L, t))))
+        (rc = get_table(L, root, "leases", &t)) || (t && (rc = load_leases(L, t))) ||
+        (rc = get_table(L, root, "webhooks", &t)) || (t && (rc = load_webhooks(L, t))))
         return rc;
     /* Objects inherit the [pull] poll interval unless "*" or their own table says otherwise. */
     L->c->object_defaults.poll_interval_ms = L->c->pull.poll_interval_ms;
@@ -1176,6 +1260,10 @@ void cfg_free(struct cfg *c)
     free(c->database.schema);
     free(c->database.session_url);
     free(c->metrics.listen);
+    free(c->webhooks.listen);
+    free(c->webhooks.path);
+    free(c->webhooks.public_key);
+    free(c->webhooks.legacy_public_key);
     for (size_t i = 0; i < c->n_locations; i++) {
         struct cfg_location *l = &c->locations[i];
         free(l->id);

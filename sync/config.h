@@ -140,6 +140,18 @@ struct cfg_metrics {
     int64_t stall_timeout_ms;
 };
 
+/* [webhooks]: the optional listener of HighLevel webhooks (webhooks.h). */
+struct cfg_webhooks {
+    char *listen;            /* "127.0.0.1:8788", NULL = no listener */
+    char *path;              /* URL path served, "/webhooks/highlevel" */
+    char *public_key;        /* Ed25519 SPKI PEM (public_key or public_key_file), x-ghl-signature */
+    char *legacy_public_key; /* RSA SPKI PEM for x-wh-signature; NULL = that header is refused */
+    int64_t max_age_ms;      /* a `timestamp` older (or further ahead) than this is stale */
+    int64_t max_body;        /* bytes; larger bodies get 413 */
+    int queue_max;           /* queued hints; beyond, 429 so that HighLevel retries */
+    int64_t retention_ms;    /* applied hints (and their webhookId) are kept this long */
+};
+
 struct cfg {
     char *path; /* the file loaded */
     struct cfg_api api;
@@ -151,6 +163,7 @@ struct cfg {
     struct cfg_metrics metrics;
     struct cfg_relations relations;
     struct cfg_leases leases;
+    struct cfg_webhooks webhooks;
     struct cfg_location *locations; /* at least one */
     size_t n_locations;
     struct cfg_object *objects; /* the [objects."key"] tables, in file order */

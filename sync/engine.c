@@ -11,6 +11,7 @@
 #include "relations.h"
 #include "schema.h"
 #include "triggers.h"
+#include "webhooks.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ const struct engine_service engine_services[] = {
     /* before push: leases are let go only after the pushes in flight ended */
     {"lease", lease_service_start, lease_service_stop, .one_shot = true},
     {"push", push_service_start, push_service_stop, .one_shot = false},
+    {"webhooks", webhooks_service_start, webhooks_service_stop, .one_shot = false},
     /* last: it stops first, and in a one-shot command lists relations once the records are in */
     {"relations", relations_service_start, relations_service_stop, .one_shot = true},
     {NULL, NULL, NULL, false},

@@ -119,6 +119,41 @@ static const struct {
                         MT_GAUGE,
                         0,
                         {NULL}},
+    [GSM_WH_RECEIVED] = {"ghlsync_webhooks_received_total",
+                         "Requests received on the webhook path",
+                         MT_COUNTER,
+                         0,
+                         {NULL}},
+    [GSM_WH_REJECTED] = {"ghlsync_webhooks_rejected_total",
+                         "Webhook requests refused, by reason (signature, stale, replayed, ...)",
+                         MT_COUNTER,
+                         1,
+                         {"reason"}},
+    [GSM_WH_DROPPED] = {"ghlsync_webhooks_dropped_total",
+                        "Valid webhooks not applied: location, object or event not mirrored",
+                        MT_COUNTER,
+                        1,
+                        {"reason"}},
+    [GSM_WH_APPLIED] = {"ghlsync_webhooks_applied_total",
+                        "Webhook hints applied (updated, deleted, kept, absent)",
+                        MT_COUNTER,
+                        1,
+                        {"outcome"}},
+    [GSM_WH_FAILED] = {"ghlsync_webhooks_failed_total",
+                       "Webhook hints given up after repeated failures (polling catches up)",
+                       MT_COUNTER,
+                       0,
+                       {NULL}},
+    [GSM_WH_QUEUE] = {"ghlsync_webhooks_queue_depth",
+                      "Webhook hints queued in ghlsync.webhook_hints",
+                      MT_GAUGE,
+                      0,
+                      {NULL}},
+    [GSM_WH_LAG] = {"ghlsync_webhooks_lag_seconds",
+                    "Event timestamp to row committed, quantiles of the last 1024 hints",
+                    MT_GAUGE,
+                    1,
+                    {"quantile"}},
 };
 
 struct series {
@@ -360,6 +395,16 @@ int metrics_on_scrape(gs_metrics *m, metrics_collect_fn fn, void *ud)
     m->coll[m->ncoll].ud = ud;
     m->ncoll++;
     return 0;
+}
+
+void metrics_off_scrape(gs_metrics *m, metrics_collect_fn fn, void *ud)
+{
+    for (int i = 0; i < m->ncoll; i++)
+        if (m->coll[i].fn == fn && m->coll[i].ud == ud) {
+            memmove(&m->coll[i], &m->coll[i + 1], (size_t)(m->ncoll - i - 1) * sizeof *m->coll);
+            m->ncoll--;
+            return;
+        }
 }
 
 /* Label values are escaped as the exposition format requires: backslash, quote, newline. */

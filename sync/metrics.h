@@ -68,6 +68,14 @@ enum metrics_family {
     GSM_START_TIME,      /* ghlsync_start_time_seconds */
     GSM_DB_UP,           /* ghlsync_db_up: 1 when every connection has its session */
     GSM_DB_PENDING,      /* ghlsync_db_statements_pending: queued or running */
+    /* webhooks (webhooks.h) */
+    GSM_WH_RECEIVED, /* ghlsync_webhooks_received_total: requests on the webhook path */
+    GSM_WH_REJECTED, /* ghlsync_webhooks_rejected_total{reason} */
+    GSM_WH_DROPPED,  /* ghlsync_webhooks_dropped_total{reason}: valid, not for this mirror */
+    GSM_WH_APPLIED,  /* ghlsync_webhooks_applied_total{outcome}: hints settled */
+    GSM_WH_FAILED,   /* ghlsync_webhooks_failed_total: hints given up (the poll catches up) */
+    GSM_WH_QUEUE,    /* ghlsync_webhooks_queue_depth: hints queued (gauge) */
+    GSM_WH_LAG,      /* ghlsync_webhooks_lag_seconds{quantile}: event timestamp -> committed */
     GSM__COUNT
 };
 
@@ -105,6 +113,8 @@ void metrics_api_answer(gs_metrics *m, const char *location, const char *endpoin
 /* Called before every scrape with the registry, to refresh gauges. At most 8 collectors. */
 typedef void (*metrics_collect_fn)(gs_metrics *m, void *ud);
 int metrics_on_scrape(gs_metrics *m, metrics_collect_fn fn, void *ud);
+/* Remove a collector (a service that stops before the registry goes). */
+void metrics_off_scrape(gs_metrics *m, metrics_collect_fn fn, void *ud);
 
 /* Run the collectors and write the registry in the text exposition format 0.0.4. */
 void metrics_render(gs_metrics *m, sbuf *out);

@@ -698,3 +698,31 @@ int ps_state_load(PGconn *c, const char *location_id, const char *object_key, ps
     PQclear(r);
     return 0;
 }
+
+/* A remote delete of one record, confirmed by a 404 (webhook hints, whapply.h): the sweep's
+ * statement restricted to that id, so that a delete seen early ends the same way as one seen
+ * by the next full scan. */
+char *ps_delete_one_sql(const ps_model *m, bool hard)
+{
+    sbuf b = SBUF_INIT;
+    const char *cond = "\"location_id\" = $1 AND \"id\" = $2";
+    if (!hard) {
+        sbuf_printf(&b,
+                    "UPDATE %s SET \"_deleted_at\" = now() WHERE \"_deleted_at\" IS NULL AND %s",
+                    m->qtable, cond);
+    } else {
+        sbuf sch = SBUF_INIT, tab = SBUF_INIT;
+        ident_quote_literal(&sch, m->table_schema);
+        ident_quote_literal(&tab, m->table_name);
+        sbuf_printf(&b, "DELETE FROM %s AS t WHERE %s AND NOT EXISTS (", m->qtable, cond);
+        sbuf_printf(&b, pending_changes, sbuf_str(&sch), sbuf_str(&tab));
+        sbuf_puts(&b, ")");
+        sbuf_free(&sch);
+        sbuf_free(&tab);
+    }
+    if (sbuf_failed(&b)) {
+        sbuf_free(&b);
+        return NULL;
+    }
+    return sbuf_steal(&b);
+}

@@ -189,4 +189,9 @@ extern const char ps_sql_set_watermark[];
 /* $3 error text (NULL clears). */
 extern const char ps_sql_set_error[];
 
+/* One record deleted remotely (confirmed by a 404): soft (_deleted_at, as the sweep) or hard
+ * (rows with an open local change kept, as the hard sweep). $1 location_id, $2 id. Malloc'd SQL,
+ * NULL on OOM. */
+char *ps_delete_one_sql(const ps_model *m, bool hard);
+
 #endif

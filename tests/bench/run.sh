@@ -35,4 +35,6 @@ BUILD=$BUILD bash tests/bench/relations.sh "${REL_N:-20000}" || rc=1
 # Agency scale: idle mirror of 2,000 locations, three processes sharing 300 (AGENCY_N,
 # AGENCY_SPLIT_N, AGENCY_WINDOW_S shrink it).
 BUILD=$BUILD bash tests/bench/agency.sh || rc=1
+# Webhooks on against poll-only at the default 60 s poll (WH_EDITS / WH_SPAN shrink it).
+BUILD=$BUILD bash tests/bench/webhooks.sh "${WH_EDITS:-200}" "${WH_SPAN:-120}" || rc=1
 exit $rc

@@ -113,7 +113,9 @@ typedef struct hs_object {
     hs_index by_created, by_updated;
     uint64_t version;     /* bumped on every record write */
     struct hs_cstore *cs; /* contact only: lag queue, current versions, duplicates */
-    cJSON *extra;         /* opportunity only: {"pipelines": [...], "lostReasons": [...]} */
+    struct hs_loc *loc;   /* the location it belongs to (webhook payloads) */
+    struct hs_ctx *ctx;
+    cJSON *extra; /* opportunity only: {"pipelines": [...], "lostReasons": [...]} */
 } hs_object;
 
 typedef struct hs_token {
@@ -278,6 +280,7 @@ typedef struct hs_ctx {
     volatile int stop;  /* set once at shutdown, read without the lock */
     uint64_t trace_seq; /* atomic */
     bool quiet;
+    struct hs_wh *wh;   /* webhook sender (hs_webhook.c), its own lock */
     long seed_contacts; /* contacts per location at start-up */
     long seed_opps;     /* opportunities per location at start-up */
     long seed_rels;     /* relations per seeded association at start-up; -1 = no associations */
@@ -521,5 +524,24 @@ int hs_contacts_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, 
                       const cJSON *body, char **out);
 int hs_admin(hs_ctx *c, const char *method, const char *path, const char *query_loc,
              const char *body, size_t body_len, char **out);
+
+/* ---- webhooks (hs_webhook.c) --------------------------------------------------------------
+ * Every change (API writes, admin edits, "another user") is sent as a signed webhook to the
+ * configured URL by a sender thread: callers only queue (under ctx->mu, never blocking on the
+ * network). The sender has its own lock; see tests/hlsim/README.md "Webhooks". */
+struct hs_wh;
+/* Key pair and sender thread; url may be NULL (set later by the admin call). */
+struct hs_wh *hs_wh_new(const char *url, long retry_ms, bool legacy);
+void hs_wh_start(struct hs_wh *w); /* after seeding: changes before are not sent */
+void hs_wh_free(struct hs_wh *w);
+const char *hs_wh_public_key(const struct hs_wh *w); /* base64 SPKI, one line */
+enum { HS_WH_CREATE, HS_WH_UPDATE, HS_WH_DELETE };
+/* a record of o changed (custom objects, business, opportunities), with ctx->mu held */
+void hs_wh_record(hs_object *o, const hs_rec *r, int op);
+/* a contact version became current (snap->deleted: removed), with ctx->mu held */
+void hs_wh_contact(hs_object *o, const hs_rec *snap, bool existed);
+/* /_admin/webhooks[...]: status, *out JSON body (called without ctx->mu) */
+int hs_wh_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const cJSON *body,
+                char **out);
 
 #endif

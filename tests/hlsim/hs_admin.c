@@ -640,12 +640,16 @@ int hs_admin(hs_ctx *c, const char *method, const char *path, const char *query_
     } else {
         a.body = cJSON_CreateObject();
     }
-    pthread_mutex_lock(&c->mu);
-    if (a.nseg >= 1 && !strcmp(a.seg[0], "agency"))
-        a.status = hs_agency_admin(c, method, a.nseg > 1 ? a.seg[1] : "", a.body, &a.out);
-    else
-        dispatch(&a);
-    pthread_mutex_unlock(&c->mu);
+    if (a.nseg >= 1 && !strcmp(a.seg[0], "webhooks")) { /* its own lock, may send (slow) */
+        a.status = hs_wh_admin(c, a.method, a.seg, a.nseg, a.body, &a.out);
+    } else {
+        pthread_mutex_lock(&c->mu);
+        if (a.nseg >= 1 && !strcmp(a.seg[0], "agency"))
+            a.status = hs_agency_admin(c, method, a.nseg > 1 ? a.seg[1] : "", a.body, &a.out);
+        else
+            dispatch(&a);
+        pthread_mutex_unlock(&c->mu);
+    }
     cJSON_Delete(a.body);
     *out = a.out;
     return a.status;

@@ -284,6 +284,7 @@ void hs_contact_commit(hs_ctx *c, hs_object *o, hs_rec *snap)
     hs_contacts_settle(c, o);
     if (snap->deleted) /* the API deletes a record's relations with it */
         hs_rel_forget_record(c, snap->id);
+    hs_wh_contact(o, snap, hs_contact_get(o, snap->id) != NULL);
     if (cs->dup_built) {
         hs_rec *old = hs_contact_get(o, snap->id);
         if (old)

@@ -48,6 +48,9 @@ static void usage(FILE *f)
         "  --opp-post-search-401  POST /opportunities/search answers 401 (IAM Service)\n"
         "  --another-user RATE    background web-user edits/creates/deletes per second\n"
         "  --another-user-object KEY  restrict those to one object key\n"
+        "  --webhook-url URL      send signed webhooks for every change (or PUT /_admin/webhooks)\n"
+        "  --webhook-retry-ms MS  retry interval of a webhook answered 429 (default 600000)\n"
+        "  --webhook-legacy       also sign with RSA-SHA256 in x-wh-signature\n"
         "  --help                 this text\n"
         "stdout: 'listening on 127.0.0.1:PORT', then per location\n"
         "        'location <id> token <access> refresh <refresh>', then 'admin-token <token>'.\n",
@@ -81,6 +84,8 @@ static char *read_file(const char *path)
 
 static void ctx_free(hs_ctx *c)
 {
+    hs_wh_free(c->wh);
+    c->wh = NULL;
     for (int i = 0; i < c->n_locs; i++)
         hs_loc_free(c->locs[i]);
     free(c->locs);
@@ -104,7 +109,9 @@ int main(int argc, char **argv)
     snprintf(c->client_id, sizeof c->client_id, "hlsim-client");
     snprintf(c->client_secret, sizeof c->client_secret, "hlsim-secret");
     double port = 0, nloc = 2, seed = 1, nrec = 20;
-    const char *state = NULL, *admin = NULL;
+    const char *state = NULL, *admin = NULL, *wh_url = NULL;
+    double wh_retry = 0;
+    bool wh_legacy = false;
     hs_fault pending[64];
     int npending = 0;
     double lat = 0, jit = 0, erate = 0;
@@ -131,8 +138,15 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--search-names")) {
             c->sw.search_names = true;
             takes = false;
+        } else if (!strcmp(a, "--webhook-legacy")) {
+            wh_legacy = true;
+            takes = false;
         } else if (!v) {
             good = false;
+        } else if (!strcmp(a, "--webhook-url")) {
+            wh_url = v;
+        } else if (!strcmp(a, "--webhook-retry-ms")) {
+            good = num_arg(v, 1, 1e9, &wh_retry);
         } else if (!strcmp(a, "--port")) {
             good = num_arg(v, 0, 65535, &port);
         } else if (!strcmp(a, "--locations")) {
@@ -244,6 +258,11 @@ int main(int argc, char **argv)
         snprintf(c->admin_token, sizeof c->admin_token, "hlsim-admin-%016llx",
                  (unsigned long long)hs_rng_next(&r));
     }
+    if (!(c->wh = hs_wh_new(wh_url, (long)wh_retry, wh_legacy))) {
+        fprintf(stderr, "hlsim: cannot create the webhook keys\n");
+        ctx_free(c);
+        return 1;
+    }
     for (int i = 0; i < (int)nloc; i++) {
         char id[21];
         hs_alnum_id(&c->rng, id);
@@ -287,6 +306,7 @@ int main(int argc, char **argv)
         ctx_free(c);
         return 1;
     }
+    hs_wh_start(c->wh); /* changes from now on are sent */
     if (pthread_create(&c->web_thread, NULL, hs_web_thread, c) == 0)
         c->web_started = true;
     printf("listening on 127.0.0.1:%d\n", bound);
@@ -297,6 +317,7 @@ int main(int argc, char **argv)
     printf("company %s token %s refresh %s\n", c->company_id, c->company_access,
            c->company_refresh);
     pthread_mutex_unlock(&c->mu);
+    printf("webhook-key %s\n", hs_wh_public_key(c->wh));
     printf("admin-token %s\n", c->admin_token);
     fflush(stdout);
 
@@ -306,6 +327,8 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     if (c->web_started)
         pthread_join(c->web_thread, NULL);
+    hs_wh_free(c->wh);
+    c->wh = NULL;
     ctx_free(c);
     rc = 0;
     return rc;

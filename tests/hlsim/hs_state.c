@@ -321,6 +321,8 @@ int hs_state_load(hs_ctx *c, const cJSON *root, cJSON *errs)
             l->n_objs = tmp->n_objs;
             tmp->objs = NULL;
             tmp->n_objs = 0;
+            for (int k = 0; k < l->n_objs; k++) /* built in tmp, which goes now */
+                l->objs[k]->loc = l;
         }
         /* every HighLevel location has contacts: a state without them gets an empty store */
         hs_contacts_obj(c, l);

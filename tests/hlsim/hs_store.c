@@ -65,6 +65,8 @@ hs_object *hs_obj_new(hs_ctx *c, hs_loc *l, const char *key, const char *singula
     int64_t now = hs_now_ms();
     hs_hex_id(&c->rng, now, o->id);
     o->key = strdup(key);
+    o->loc = l;
+    o->ctx = c;
     o->standard = standard;
     o->records_supported = true;
     o->labels = cJSON_CreateObject();
@@ -432,6 +434,7 @@ void hs_rec_insert(hs_object *o, hs_rec *r)
     ix_insert(o, &o->by_created, r);
     ix_insert(o, &o->by_updated, r);
     o->version++;
+    hs_wh_record(o, r, HS_WH_CREATE);
 }
 
 void hs_rec_append(hs_object *o, hs_rec *r)
@@ -466,6 +469,7 @@ void hs_index_sort_all(hs_object *o)
 
 void hs_rec_remove(hs_object *o, hs_rec *r)
 {
+    hs_wh_record(o, r, HS_WH_DELETE);
     hs_map_del(&o->map, r);
     ix_remove(o, &o->by_created, r);
     ix_remove(o, &o->by_updated, r);
@@ -479,6 +483,7 @@ void hs_rec_touch(hs_object *o, hs_rec *r, int64_t new_updated)
     r->updated = new_updated;
     ix_insert(o, &o->by_updated, r);
     o->version++;
+    hs_wh_record(o, r, HS_WH_UPDATE);
 }
 
 void hs_new_record_id(hs_ctx *c, hs_object *o, int64_t ms, char out[25])

@@ -116,6 +116,8 @@ int tsim_start(tsim *s, const char *const *extra)
                            l->refresh);
             if (k >= 2)
                 s->n_loc++;
+        } else if (strncmp(line, "webhook-key ", 12) == 0) {
+            snprintf(s->webhook_key, sizeof s->webhook_key, "%s", line + 12);
         } else if (strncmp(line, "admin-token ", 12) == 0) {
             snprintf(s->admin_token, sizeof s->admin_token, "%s", line + 12);
         }

@@ -6,6 +6,7 @@
  * --port 0 plus the extra arguments, and parses its start-up lines:
  *   listening on 127.0.0.1:PORT
  *   location <id> token <access> refresh <refresh>     (one per location)
+ *   webhook-key <base64 SPKI of the Ed25519 key that signs its webhooks>
  *   admin-token <token>
  * The simulator's stderr goes to the test's stderr. A tsim owns nothing on the heap.
  */
@@ -25,6 +26,7 @@ typedef struct tsim {
     int port;
     char base_url[64];
     char admin_token[128];
+    char webhook_key[128];
     int n_loc;
     tsim_loc loc[TSIM_MAX_LOC];
 } tsim;

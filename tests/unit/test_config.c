@@ -343,6 +343,51 @@ static void metrics_listen_ports(void)
                "\"127.0.0.1:9187\", got \"127.0.0.1:-1\"");
 }
 
+static void webhooks_section(void)
+{
+    setenv("GST_TOKEN", "tok-hooks-4242", 1);
+    struct cfg c;
+    gs_err err = {0};
+    int rc = load_text(MINIMAL_LOC, &c, &err);
+    TEST_REQUIRE(rc == 0);
+    TEST_CHECK(c.webhooks.listen == NULL);
+    TEST_EQ_STR(c.webhooks.path, "/webhooks/highlevel");
+    TEST_EQ_INT(c.webhooks.max_age_ms, 300000);
+    TEST_EQ_INT(c.webhooks.max_body, 1048576);
+    TEST_EQ_INT(c.webhooks.queue_max, 10000);
+    TEST_CHECK(c.webhooks.legacy_public_key == NULL);
+    cfg_free(&c);
+    const char *kf = write_file("ed.pem", "-----BEGIN PUBLIC KEY-----\nKEY\n"
+                                          "-----END PUBLIC KEY-----\n\n");
+    TEST_REQUIRE(kf != NULL);
+    rc = load_text(MINIMAL_LOC "[webhooks]\nlisten = \"127.0.0.1:0\"\npath = \"/hl\"\n"
+                               "public_key_file = \"ed.pem\"\nlegacy_public_key = \"RSAKEY\"\n"
+                               "max_age = \"2m\"\nmax_body = 4096\nqueue_max = 7\n"
+                               "retention = \"1h\"\n",
+                   &c, &err);
+    TEST_EQ_INT(rc, 0);
+    TEST_REQUIRE(rc == 0);
+    TEST_EQ_STR(c.webhooks.listen, "127.0.0.1:0");
+    TEST_EQ_STR(c.webhooks.path, "/hl");
+    TEST_EQ_STR(c.webhooks.public_key, "-----BEGIN PUBLIC KEY-----\nKEY\n-----END PUBLIC KEY-----");
+    TEST_EQ_STR(c.webhooks.legacy_public_key, "RSAKEY");
+    TEST_EQ_INT(c.webhooks.max_age_ms, 120000);
+    TEST_EQ_INT(c.webhooks.max_body, 4096);
+    TEST_EQ_INT(c.webhooks.queue_max, 7);
+    TEST_EQ_INT(c.webhooks.retention_ms, 3600000);
+    cfg_free(&c);
+    EXPECT_ERR("[webhooks]\nlisten = \"127.0.0.1:8788\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [webhooks] listen: a listener needs public_key or public_key_file "
+               "(the Ed25519 key that signs x-ghl-signature)");
+    EXPECT_ERR("[webhooks]\npublic_key = \"K\"\npublic_key_file = \"ed.pem\"\n", GS_ECONFIG,
+               "bad.toml:3:1: [webhooks] public_key_file: give public_key or public_key_file, "
+               "not both");
+    EXPECT_ERR("[webhooks]\npath = \"hl\"\n", GS_ECONFIG,
+               "bad.toml:2:1: [webhooks] path: must start with /, got \"hl\"");
+    EXPECT_ERR("[webhooks]\nmax_age = \"10m\"\nretention = \"5m\"\n", GS_ECONFIG,
+               "bad.toml:3:1: [webhooks] retention: must not be shorter than max_age");
+}
+
 static void bad_durations(void)
 {
     EXPECT_ERR("[api]\nconnect_timeout = \"10\"\n", GS_ECONFIG,
@@ -585,6 +630,7 @@ int main(void)
     TEST_RUN(wrong_types);
     TEST_RUN(ranges);
     TEST_RUN(metrics_listen_ports);
+    TEST_RUN(webhooks_section);
     TEST_RUN(bad_durations);
     TEST_RUN(bad_enums);
     TEST_RUN(locations_required);

@@ -501,7 +501,7 @@ static void start(hint *h)
 static const char sql_batch[] =
     "SELECT seq, location_id, event_type, object_key, record_id, is_delete, "
     "(extract(epoch FROM event_at) * 1000)::bigint, attempts, count(*) OVER () "
-    "FROM ghlsync.webhook_hints WHERE state = 'queued' "
+    "FROM ghlsync.webhook_hints WHERE state = 'queued' AND location_id = ANY($2::text[]) "
     "AND (not_before IS NULL OR not_before <= now()) ORDER BY seq LIMIT $1::int";
 
 static const char sql_depth[] = "SELECT count(*) FROM ghlsync.webhook_hints WHERE state = 'queued'";
@@ -602,16 +602,32 @@ static void next_batch(wha *a)
 {
     if (a->reading || a->inflight || a->closing)
         return;
+    /* only the hints of the locations this process serves (lease.h): another process applies
+     * the others, and the queue is shared */
+    const char **ids = malloc((a->nlocs + 1) * sizeof *ids);
+    size_t n = 0;
+    for (size_t i = 0; ids && i < a->nlocs; i++)
+        if (a->locs[i]->held)
+            ids[n++] = a->locs[i]->cfg->id;
+    sbuf served = SBUF_INIT;
+    if (ids)
+        map_array_encode(&served, ids, n);
+    free(ids);
+    if (n == 0 || sbuf_failed(&served)) {
+        sbuf_free(&served);
+        return; /* the tick looks again */
+    }
     a->reading = true;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", WHA_BATCH);
-    const char *p[1] = {lim};
+    const char *p[2] = {lim, sbuf_str(&served)};
     a_ref(a);
     gs_err e = {0};
-    if (pga_query(a->db, sql_batch, 1, p, on_batch, a, &e) != 0) {
+    if (pga_query(a->db, sql_batch, 2, p, on_batch, a, &e) != 0) {
         a->reading = false;
         a->refs--;
     }
+    sbuf_free(&served);
 }
 
 static void on_tick(uv_timer_t *t)

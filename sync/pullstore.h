@@ -16,8 +16,11 @@
  * "mark" UPDATE ... WHERE id = ANY($ids) cost ~12 ms per page once its cached generic plan
  * scanned the whole location (now folded into the upsert); what remains is the execution itself
  * (~1 ms unnest + input functions, ~2 ms inserting 100 rows into a table with 4 indexes).
- * Why not COPY into a temp table then merge: pgasync speaks only the extended query protocol,
- * and COPY + merge writes every row twice where the array upsert writes it once.
+ * A first backfill writes pages with COPY instead (ps_page_copy_stmts below: no ON CONFLICT, no
+ * sort, no subqueries; README "write path" has the figures). Pages into a full table keep the
+ * array upsert: COPY into a staging table plus one merge per page is not implemented (not
+ * measured; it would write each row twice, and behind a transaction pooler the staging table
+ * must be created inside each transaction).
  *
  * Rules the upsert enforces (the "no flip-flop" rules of the architecture):
  *  - a row whose updated_at is newer than the record's is not touched (equal: only when `force`,

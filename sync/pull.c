@@ -535,11 +535,6 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
         sl->committed = false;
         sl->seq = seq;
         sl->n = (long long)page->n;
-        if (by_copy) {
-            sl->page = *page; /* kept for a rewrite (on_written) */
-            sl->has_page = true;
-            memset(page, 0, sizeof *page);
-        }
         l->seq_next = seq;
         if (o.state == PS_STATE_CURSOR)
             l->seq_saved = o.seq;
@@ -561,6 +556,11 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
                           w->eo->key, "records", a, "total", w->total >= 0 ? b : "unknown", NULL);
             }
         }
+    }
+    if (!rc && by_copy) {
+        sl->page = *page; /* kept for a rewrite (on_written) */
+        sl->has_page = true;
+        memset(page, 0, sizeof *page);
     }
     ps_page_free(page);
     if (rc)

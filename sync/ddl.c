@@ -1025,7 +1025,7 @@ int ddl_plan_object(PGconn *conn, schema_object *model, const ddl_settings *s, d
             {"location_id_id_key", "UNIQUE INDEX IF NOT EXISTS %s ON %s (\"location_id\", \"id\") "
                                    "WHERE \"id\" IS NOT NULL"},
             {"updated_at_idx", "INDEX IF NOT EXISTS %s ON %s (\"updated_at\")"},
-            {"location_id_idx", "INDEX IF NOT EXISTS %s ON %s (\"location_id\")"},
+            /* no (location_id) index: the unique index above leads with it (migration 010) */
         };
         for (size_t i = 0; i < sizeof idx / sizeof *idx; i++) {
             index_name(model->table, idx[i].sfx, iname);

@@ -159,10 +159,18 @@ void map_array_encode(sbuf *b, const char *const *items, size_t n)
             continue;
         }
         sbuf_putc(b, '"');
-        for (const char *p = items[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                sbuf_putc(b, '\\');
+        /* runs between the characters to escape go in one append */
+        const char *run = items[i], *p = run;
+        for (;; p++) {
+            if (*p && *p != '"' && *p != '\\')
+                continue;
+            if (p > run)
+                sbuf_append(b, run, (size_t)(p - run));
+            if (!*p)
+                break;
+            sbuf_putc(b, '\\');
             sbuf_putc(b, *p);
+            run = p + 1;
         }
         sbuf_putc(b, '"');
     }

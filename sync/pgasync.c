@@ -20,6 +20,8 @@ typedef struct pstmt {
     int nparams;
     char **values;
     int prep_only; /* pga_prepare: nothing to execute */
+    char *copy;    /* COPY ... FROM STDIN: the data to send (pga_tx_copy), else NULL */
+    size_t copy_len;
 } pstmt;
 
 typedef struct pop {
@@ -37,7 +39,9 @@ typedef struct pop {
     int piped;      /* a single statement runs in a pipeline after the transaction set-up */
     int pipe_idx;   /* results of the pipeline seen: 0 set-up, 1 statement */
     PGresult *pipe_err;
-    int nres_cb; /* results handed to the callback */
+    int nres_cb;     /* results handed to the callback */
+    int copying;     /* the current statement is in COPY IN: 1 sending data, 2 sending the end */
+    size_t copy_off; /* bytes of its data handed to libpq */
     uint64_t queued_ms;
     pga_error err;
     int failed;
@@ -109,6 +113,7 @@ static void op_free(pop *o)
         for (int j = 0; j < o->st[i].nparams; j++)
             free(o->st[i].values[j]);
         free(o->st[i].values);
+        free(o->st[i].copy);
         if (o->res)
             PQclear(o->res[i]);
     }
@@ -129,6 +134,8 @@ static void op_reset(pop *o)
     o->pipe_err = NULL;
     o->cur = o->is_tx ? -1 : 0;
     o->preparing = o->executed = o->piped = o->pipe_idx = 0;
+    o->copying = 0;
+    o->copy_off = 0;
     o->failed = 0;
     memset(&o->err, 0, sizeof o->err);
 }
@@ -629,8 +636,9 @@ static void session_done(pga_conn *c, PGresult *const *res, int nres, const pga_
         log_event(c->L->log, LOG_ERROR, "db.session_setup", "error", err->err.msg, NULL);
 }
 
-static int submit(pga_conn *c, const pga_stmt *stmts, const char *const *names, int n, int is_tx,
-                  int prep_only, int internal, pga_cb cb, void *ud, gs_err *e);
+static int submit(pga_conn *c, const pga_stmt *stmts, const char *const *names,
+                  const pga_copy *copies, int n, int is_tx, int prep_only, int internal, pga_cb cb,
+                  void *ud, gs_err *e);
 
 static void connected(pga_conn *c)
 {
@@ -644,7 +652,7 @@ static void connected(pga_conn *c)
     if (c->session_sql) {
         pga_stmt s = {c->session_sql, 0, NULL};
         c->in_connect_hook = 1;
-        submit(c, &s, NULL, 1, 0, 0, 1, session_done, NULL, NULL);
+        submit(c, &s, NULL, NULL, 1, 0, 0, 1, session_done, NULL, NULL);
         c->in_connect_hook = 0;
     }
     if (c->on_connect) {
@@ -746,6 +754,39 @@ static int pipe_result(pga_conn *c, PGresult *r)
     return 0;
 }
 
+/* COPY IN of the head op's current statement: hand its data to libpq, then the end (or, for a
+ * statement that asked for COPY IN without data, an error that makes the server fail it).
+ * Returns 0 when the end is queued, 1 when libpq's buffer is full (wait until writable), -1
+ * when the session failed. libpq grows its output buffer rather than refuse data, so 1 is rare;
+ * the chunks bound how much is copied into it before a flush. */
+#define COPY_CHUNK 65536
+static int copy_push(pga_conn *c)
+{
+    pop *o = c->head;
+    pstmt *s = &o->st[o->cur];
+    while (o->copying == 1 && o->copy_off < s->copy_len) {
+        size_t n = s->copy_len - o->copy_off;
+        if (n > COPY_CHUNK)
+            n = COPY_CHUNK;
+        int r = PQputCopyData(c->pg, s->copy + o->copy_off, (int)n);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return 1;
+        o->copy_off += n;
+        if (PQflush(c->pg) < 0)
+            return -1;
+    }
+    o->copying = 2;
+    int r = PQputCopyEnd(c->pg, s->copy ? NULL : "no COPY data was given for this statement");
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return 1;
+    o->copying = 0;
+    return 0;
+}
+
 static void drive(pga_conn *c)
 {
     for (;;) {
@@ -799,6 +840,17 @@ static void drive(pga_conn *c)
                 continue;
             }
         }
+        if (c->head && c->head->copying) {
+            int cr = copy_push(c);
+            if (cr < 0) {
+                lost(c, PQerrorMessage(c->pg));
+                return;
+            }
+            if (cr > 0) {
+                watch(c, UV_READABLE | UV_WRITABLE);
+                return;
+            }
+        }
         int f = PQflush(c->pg);
         if (f < 0) {
             lost(c, PQerrorMessage(c->pg));
@@ -832,6 +884,13 @@ static void drive(pga_conn *c)
                 }
                 continue;
             }
+            if (r && PQresultStatus(r) == PGRES_COPY_IN) {
+                /* COPY ... FROM STDIN: send the data, its result follows the end */
+                PQclear(r);
+                o->copying = 1;
+                o->copy_off = 0;
+                break;
+            }
             if (r) {
                 /* keep the last result of the command (a statement yields one) */
                 PQclear(c->last);
@@ -845,6 +904,8 @@ static void drive(pga_conn *c)
             lost(c, PQerrorMessage(c->pg));
             return;
         }
+        if (o->copying)
+            continue;
         if (complete) {
             PGresult *done = c->last;
             c->last = NULL;
@@ -1036,8 +1097,9 @@ void pga_close(pga_conn *c)
     uv_close((uv_handle_t *)c->timer, handle_closed);
 }
 
-static int submit(pga_conn *c, const pga_stmt *stmts, const char *const *names, int n, int is_tx,
-                  int prep_only, int internal, pga_cb cb, void *ud, gs_err *e)
+static int submit(pga_conn *c, const pga_stmt *stmts, const char *const *names,
+                  const pga_copy *copies, int n, int is_tx, int prep_only, int internal, pga_cb cb,
+                  void *ud, gs_err *e)
 {
     if (c->state == ST_CLOSED)
         return gs_err_set(e, GS_EDB, "connection closed");
@@ -1056,6 +1118,13 @@ static int submit(pga_conn *c, const pga_stmt *stmts, const char *const *names, 
         if (names && names[i] && !(o->st[i].name = strdup(names[i])))
             goto oom;
         o->st[i].prep_only = prep_only;
+        if (copies && copies[i].data) {
+            /* +1: a zero-length COPY still has data (no rows), unlike a statement without */
+            if (!(o->st[i].copy = malloc(copies[i].len + 1)))
+                goto oom;
+            memcpy(o->st[i].copy, copies[i].data, copies[i].len);
+            o->st[i].copy_len = copies[i].len;
+        }
         if (stmts[i].nparams > 0) {
             o->st[i].values = calloc((size_t)stmts[i].nparams, sizeof(char *));
             if (!o->st[i].values)
@@ -1115,7 +1184,7 @@ int pga_query(pga_conn *c, const char *sql, int nparams, const char *const *valu
     if (!sql)
         return gs_err_set(e, GS_EINVAL, "no SQL text");
     pga_stmt s = {sql, nparams, values};
-    return submit(c, &s, NULL, 1, 0, 0, 0, cb, ud, e);
+    return submit(c, &s, NULL, NULL, 1, 0, 0, 0, cb, ud, e);
 }
 
 int pga_tx(pga_conn *c, const pga_stmt *stmts, int nstmts, pga_cb cb, void *ud, gs_err *e)
@@ -1130,7 +1199,7 @@ int pga_prepare(pga_conn *c, const char *name, const char *sql, int nparams, pga
         return gs_err_set(e, GS_EINVAL, "a prepared statement needs a name and SQL text");
     pga_stmt s = {sql, nparams, NULL};
     const char *names[1] = {name};
-    return submit(c, &s, names, 1, 0, 1, 0, cb, ud, e);
+    return submit(c, &s, names, NULL, 1, 0, 1, 0, cb, ud, e);
 }
 
 int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *const *values,
@@ -1140,7 +1209,7 @@ int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *c
         return gs_err_set(e, GS_EINVAL, "no statement name");
     pga_stmt s = {NULL, nparams, values};
     const char *names[1] = {name};
-    return submit(c, &s, names, 1, 0, 0, 0, cb, ud, e);
+    return submit(c, &s, names, NULL, 1, 0, 0, 0, cb, ud, e);
 }
 
 int pga_tx_named(pga_conn *c, const pga_stmt *stmts, const char *const *names, int nstmts,
@@ -1151,7 +1220,21 @@ int pga_tx_named(pga_conn *c, const pga_stmt *stmts, const char *const *names, i
     for (int i = 0; i < nstmts; i++)
         if (!stmts[i].sql && !(names && names[i]))
             return gs_err_set(e, GS_EINVAL, "statement %d has neither SQL nor a name", i + 1);
-    return submit(c, stmts, names, nstmts, 1, 0, 0, cb, ud, e);
+    return submit(c, stmts, names, NULL, nstmts, 1, 0, 0, cb, ud, e);
+}
+
+int pga_tx_copy(pga_conn *c, const pga_stmt *stmts, const char *const *names,
+                const pga_copy *copies, int nstmts, pga_cb cb, void *ud, gs_err *e)
+{
+    if (nstmts <= 0)
+        return gs_err_set(e, GS_EINVAL, "empty transaction");
+    for (int i = 0; i < nstmts; i++) {
+        if (!stmts[i].sql && !(names && names[i]))
+            return gs_err_set(e, GS_EINVAL, "statement %d has neither SQL nor a name", i + 1);
+        if (copies && copies[i].data && (!stmts[i].sql || (names && names[i])))
+            return gs_err_set(e, GS_EINVAL, "COPY statement %d must be unnamed SQL text", i + 1);
+    }
+    return submit(c, stmts, names, copies, nstmts, 1, 0, 0, cb, ud, e);
 }
 
 int pga_is_prepared(const pga_conn *c, const char *name)

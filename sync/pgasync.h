@@ -145,6 +145,19 @@ int pga_query_prepared(pga_conn *c, const char *name, int nparams, const char *c
                        pga_cb cb, void *ud, gs_err *e);
 int pga_tx_named(pga_conn *c, const pga_stmt *stmts, const char *const *names, int nstmts,
                  pga_cb cb, void *ud, gs_err *e);
+/* COPY IN inside a transaction: pga_tx_named where copies[i].data != NULL makes stmts[i] (SQL text
+ * "COPY ... FROM STDIN", unnamed, no parameters) read that data (the COPY text or CSV format the
+ * statement names; copied at submission; len 0 = no rows). Sent on the loop: PQputCopyData /
+ * PQputCopyEnd on the non-blocking connection, the socket watched for writing while libpq's
+ * buffer is full. Its result is the COPY's ("COPY n"); a bad row fails the statement and the
+ * transaction rolls back as for any statement. Works through a transaction pooler (COPY is one
+ * statement). `copies` may be NULL (= pga_tx_named). */
+typedef struct pga_copy {
+    const char *data;
+    size_t len;
+} pga_copy;
+int pga_tx_copy(pga_conn *c, const pga_stmt *stmts, const char *const *names,
+                const pga_copy *copies, int nstmts, pga_cb cb, void *ud, gs_err *e);
 /* 1 when `name` has been prepared on this connection (a prepare still queued does not count). */
 int pga_is_prepared(const pga_conn *c, const char *name);
 /* "pga_" + 16 hex digits of a 64-bit hash of `sql` (buf >= PGA_NAME_LEN). */

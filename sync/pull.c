@@ -31,6 +31,10 @@ struct wslot {
     bool busy, committed;
     bool resolves; /* the transaction ends with qr_sql_resolve (quarantine rows now stored) */
     uint64_t t0;   /* uv_hrtime at submission */
+    /* a page written by COPY is kept until it commits: a failed COPY writes it again with the
+     * upsert (pullstore.h ps_page_copy_stmts) */
+    ps_page page;
+    bool has_page;
 };
 
 struct lane {
@@ -66,6 +70,10 @@ struct lane {
     /* full scans */
     int64_t gen, started_ms;
     bool diff; /* an incremental poll done as a full scan (full_diff mode) */
+    /* pages go in by COPY (pullstore.h) until one fails: set for a scan this process started,
+     * whose start time on the server's clock it knows (started_ms at loop time started_loop) */
+    bool copy;
+    uint64_t started_loop;
     /* incremental polls */
     enum imode mode;
     int64_t since, max_seen, prev_upd;
@@ -223,6 +231,7 @@ static void lane_reset(struct lane *l)
     l->limit = 0;
     l->pages = l->records = 0;
     l->ended = l->failed = false;
+    l->copy = false;
     l->retries = 0;
     l->max_seen = l->prev_upd = PS_NO_TIME;
     l->stop_below = l->sort_broken = l->filter_ignored = false;
@@ -264,6 +273,9 @@ static void slot_clear(struct wslot *sl)
 {
     free(sl->cursor);
     sl->cursor = NULL;
+    if (sl->has_page)
+        ps_page_free(&sl->page);
+    sl->has_page = false;
     sl->busy = sl->committed = false;
 }
 
@@ -332,6 +344,51 @@ static void lane_resume(struct lane *l)
         lane_fetch(l);
 }
 
+static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
+
+/* The write options of the next page transaction of the lane (the resume point it may save). */
+static ps_write_opts write_opts(struct lane *l)
+{
+    struct pull_worker *w = l->w;
+    ps_write_opts o = {
+        .generation = l->full ? l->gen : -1, .force = l->full && !l->diff, .state = PS_STATE_NONE};
+    if (l->full && !w->P->o.snapshot && l->seq_done > l->seq_saved) {
+        o.state = PS_STATE_CURSOR;
+        o.cursor = w->st.cursor;
+        o.seq = l->seq_done;
+        o.fetched = w->st.fetched;
+        o.total = w->total;
+    }
+    return o;
+}
+
+/* The page of `sl`, refused by COPY, again with the upsert, in the same slot. */
+static int page_rewrite(struct lane *l, struct wslot *sl)
+{
+    ps_write_opts o = write_opts(l);
+    ps_stmts s;
+    gs_err e = {0};
+    int rc = ps_page_fill_arrays(&sl->page, &e);
+    if (!rc)
+        rc = ps_page_stmts(&sl->page, &o, &s, &e);
+    if (rc)
+        return rc;
+    pga_stmt st[PS_MAX_STMTS];
+    for (int i = 0; i < s.n; i++)
+        st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
+    sl->t0 = uv_hrtime();
+    rc = pga_tx_named(pick_conn(l, sl->seq), st, s.name, s.n, on_written, sl, &e);
+    ps_stmts_free(&s);
+    if (rc)
+        return rc;
+    ps_page_free(&sl->page);
+    sl->has_page = false;
+    if (o.state == PS_STATE_CURSOR)
+        l->seq_saved = o.seq;
+    l->writing++;
+    return 0;
+}
+
 static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
@@ -344,6 +401,17 @@ static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_er
     if (P->closing) {
         slot_clear(sl);
         return;
+    }
+    if (err && sl->has_page && err->sqlstate[0] && !l->failed) {
+        /* COPY refused the page (a record the table holds, one deleted locally, a value COPY
+         * reads differently): write it with the upsert, and the rest of the scan too. */
+        if (l->copy) {
+            l->copy = false;
+            log_event(LG(w), LOG_INFO, "pull.copy_off", "location", LOC(w), "object", w->eo->key,
+                      "sqlstate", err->sqlstate, NULL);
+        }
+        if (page_rewrite(l, sl) == 0)
+            return;
     }
     if (err || l->failed) {
         /* A failed scan restarts from its resume point once its writes are over. */
@@ -371,6 +439,10 @@ static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_er
                       w->eo->key, "records", b, NULL);
         }
     }
+    if (sl->has_page) {
+        ps_page_free(&sl->page);
+        sl->has_page = false;
+    }
     sl->committed = true;
     advance_done(l);
     maybe_apply_schema(w);
@@ -392,15 +464,7 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
 {
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
-    ps_write_opts o = {
-        .generation = l->full ? l->gen : -1, .force = l->full && !l->diff, .state = PS_STATE_NONE};
-    if (l->full && !P->o.snapshot && l->seq_done > l->seq_saved) {
-        o.state = PS_STATE_CURSOR;
-        o.cursor = w->st.cursor;
-        o.seq = l->seq_done;
-        o.fetched = w->st.fetched;
-        o.total = w->total;
-    }
+    ps_write_opts o = write_opts(l);
     long long seq = l->seq_next + 1;
     struct wslot *sl = &l->slot[seq % PULL_MAX_WRITES];
     ps_stmts s;
@@ -409,11 +473,14 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
     char *cursor = NULL;
     if (!rc && page->cursor && !(cursor = strdup(page->cursor)))
         rc = gs_err_set(&e, GS_ENOMEM, "out of memory");
-    if (!rc)
-        rc = ps_page_stmts(page, &o, &s, &e);
-    struct txextra *x = NULL;
     size_t nq = q ? q->n_bad : 0;
     bool resolve = w->quarantined > 0 && page->n > 0;
+    bool by_copy = l->copy && page->copy && page->n && !nq && !resolve;
+    if (!rc && !by_copy)
+        rc = ps_page_fill_arrays(page, &e);
+    if (!rc)
+        rc = by_copy ? ps_page_copy_stmts(page, &o, &s, &e) : ps_page_stmts(page, &o, &s, &e);
+    struct txextra *x = NULL;
     if (!rc && (nq || resolve) && !(x = calloc(1, sizeof *x)))
         rc = gs_err_set(&e, GS_ENOMEM, "out of memory");
     if (!rc && nq + 1 + PS_MAX_STMTS > QR_MAX_TX)
@@ -421,6 +488,7 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
     if (!rc) {
         pga_stmt st[QR_MAX_TX];
         const char *names[QR_MAX_TX] = {0};
+        pga_copy copies[QR_MAX_TX] = {{0}};
         int n = 0;
         for (size_t i = 0; i < nq; i++) {
             const qr_item *it = &q->bad[i];
@@ -437,6 +505,7 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
         }
         for (int i = 0; i < s.n; i++) {
             names[n] = s.name[i];
+            copies[n] = (pga_copy){.data = s.copy[i], .len = s.copy_len[i]};
             st[n++] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
         }
         if (resolve) {
@@ -449,7 +518,7 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
         sl->l = l;
         sl->t0 = uv_hrtime();
         sl->resolves = resolve;
-        rc = pga_tx_named(pick_conn(l, seq), st, names, n, on_written, sl, &e);
+        rc = pga_tx_copy(pick_conn(l, seq), st, names, copies, n, on_written, sl, &e);
         ps_stmts_free(&s);
     }
     if (!rc && nq) {
@@ -494,6 +563,11 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
                           w->eo->key, "records", a, "total", w->total >= 0 ? b : "unknown", NULL);
             }
         }
+    }
+    if (!rc && by_copy) {
+        sl->page = *page; /* kept for a rewrite (on_written) */
+        sl->has_page = true;
+        memset(page, 0, sizeof *page);
     }
     ps_page_free(page);
     if (rc)
@@ -714,7 +788,14 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
     gs_err e = {0};
     uint64_t t0 = uv_hrtime();
     w->t_fetch += t0 - l->t_fetch0;
-    int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, json, LG(w), &page, &e);
+    ps_copy_opts co = {0};
+    if (l->copy) {
+        /* _synced_at on the server's clock: the scan's start there plus the time since */
+        co.synced_ms = l->started_ms + (int64_t)(now_ms(w->P) - l->started_loop);
+        co.generation = l->gen;
+    }
+    int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, json, LG(w), l->copy ? &co : NULL,
+                            &page, &e);
     w->t_build += uv_hrtime() - t0;
     if (brc) {
         if (q)
@@ -968,6 +1049,8 @@ static void on_scan_start(pga_conn *c, PGresult *const *res, int nres, const pga
     }
     l->gen = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
     l->started_ms = strtoll(PQgetvalue(res[0], 0, 1), NULL, 10);
+    l->started_loop = now_ms(w->P);
+    l->copy = !l->diff;
     w->st.generation = l->gen;
     w->st.started_ms = l->started_ms;
     w->st.complete = false;

@@ -136,6 +136,7 @@ void ps_model_unref(ps_model *m)
             free(m->types[i]);
     free(m->types);
     free(m->upsert);
+    free(m->copy);
     free(m->sweep);
     free(m->hsweep);
     free(m);
@@ -238,6 +239,18 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     if (sbuf_failed(&b))
         goto nomem;
     m->upsert = sbuf_steal(&b);
+
+    /* COPY (first backfill): the mapped columns, then _synced_at and _generation; _deleted_at
+     * and the push columns keep their defaults (NULL) as the upsert leaves them on insert. */
+    sbuf_printf(&b, "COPY %s (", m->qtable);
+    for (size_t i = 0; i < n; i++) {
+        ident_quote(&b, cols[i]);
+        sbuf_puts(&b, ", ");
+    }
+    sbuf_puts(&b, "\"_synced_at\", \"_generation\") FROM STDIN");
+    if (sbuf_failed(&b))
+        goto nomem;
+    m->copy = sbuf_steal(&b);
 
     const char *cond = "\"location_id\" = $1 AND \"id\" IS NOT NULL AND \"_generation\" IS "
                        "DISTINCT FROM $2::bigint AND (\"_synced_at\" IS NULL OR \"_synced_at\" < "
@@ -385,12 +398,16 @@ int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model 
 
 /* ---- pages ---- */
 
+static void free_vals(char **vals, size_t n);
+
 void ps_page_free(ps_page *p)
 {
     if (p->arrays)
         for (size_t i = 0; i < p->model->ncols; i++)
             free(p->arrays[i]);
     free(p->arrays);
+    free_vals(p->vals, p->n * (p->model ? p->model->ncols : 0));
+    free(p->copy);
     free(p->cursor);
     free(p->first_id);
     free(p->last_id);
@@ -405,7 +422,76 @@ static const cJSON *first_key(const cJSON *o, const char *const k[2])
     return v || !k[1] ? v : cJSON_GetObjectItemCaseSensitive(o, k[1]);
 }
 
-int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, gs_err *e)
+/* arrays[0..upto) of page p from its values (row-major, p->model->ncols per record). */
+static int build_arrays(ps_page *p, char *const *vals, size_t upto)
+{
+    size_t n = p->n, nc = p->model->ncols;
+    const char **col = n ? malloc(n * sizeof *col) : NULL;
+    if (n && !col)
+        return GS_ENOMEM;
+    for (size_t k = 0; k < upto; k++) {
+        if (p->arrays[k])
+            continue;
+        for (size_t i = 0; i < n; i++)
+            col[i] = vals[i * nc + k];
+        sbuf b = SBUF_INIT;
+        map_array_encode(&b, col, n);
+        if (!n)
+            sbuf_puts(&b, "{}");
+        if (sbuf_failed(&b)) {
+            free(col);
+            return GS_ENOMEM;
+        }
+        p->arrays[k] = sbuf_steal(&b);
+    }
+    free(col);
+    return 0;
+}
+
+static void free_vals(char **vals, size_t n)
+{
+    if (!vals)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(vals[i]);
+    free(vals);
+}
+
+int ps_page_fill_arrays(ps_page *p, gs_err *e)
+{
+    if (!p->vals)
+        return 0;
+    if (build_arrays(p, p->vals, p->model->ncols))
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    free_vals(p->vals, p->n * p->model->ncols);
+    p->vals = NULL;
+    return 0;
+}
+
+/* One value in COPY's text format: \N for NULL; backslash, tab, newline and CR escaped. */
+static void copy_value(sbuf *b, const char *v)
+{
+    if (!v) {
+        sbuf_puts(b, "\\N");
+        return;
+    }
+    const char *run = v;
+    for (const char *p = v;; p++) {
+        char c = *p;
+        if (c && c != '\\' && c != '\t' && c != '\n' && c != '\r')
+            continue;
+        if (p > run)
+            sbuf_append(b, run, (size_t)(p - run));
+        if (!c)
+            return;
+        sbuf_putc(b, '\\');
+        sbuf_putc(b, c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\');
+        run = p + 1;
+    }
+}
+
+int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
+                  ps_page *out, gs_err *e)
 {
     memset(out, 0, sizeof *out);
     out->model = ps_model_ref(m);
@@ -506,26 +592,36 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, 
     }
     sbuf_free(&warn);
     out->n = n;
-    const char **col = n ? malloc(n * sizeof *col) : NULL;
-    if (n && !col)
-        goto nomem_vals;
-    for (size_t k = 0; k < nc; k++) {
-        for (size_t i = 0; i < n; i++)
-            col[i] = vals[i * nc + k];
+    if (copy) {
+        char tail[80], iso[40];
+        ps_time_iso(copy->synced_ms, iso, sizeof iso);
+        snprintf(tail, sizeof tail, "\t%s\t%lld\n", iso, (long long)copy->generation);
         sbuf b = SBUF_INIT;
-        map_array_encode(&b, col, n);
-        if (!n)
-            sbuf_puts(&b, "{}");
-        if (sbuf_failed(&b)) {
-            free(col);
-            goto nomem_vals;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < nc; k++) {
+                if (k)
+                    sbuf_putc(&b, '\t');
+                copy_value(&b, vals[i * nc + k]);
+            }
+            sbuf_puts(&b, tail);
         }
-        out->arrays[k] = sbuf_steal(&b);
+        if (sbuf_failed(&b))
+            goto nomem_vals;
+        out->copy_len = b.len;
+        out->copy = n ? sbuf_steal(&b) : NULL;
+        sbuf_free(&b);
+        if (n && !out->copy)
+            goto nomem_vals;
     }
-    free(col);
-    for (size_t i = 0; i < n * nc; i++)
-        free(vals[i]);
-    free(vals);
+    /* With COPY only the id column's array is needed (the guard, quarantine resolution); the
+     * values stay for the others, built if the page goes to the upsert after all. */
+    if (build_arrays(out, vals, copy ? 1 : nc))
+        goto nomem_vals;
+    if (copy) {
+        out->vals = vals;
+        return 0;
+    }
+    free_vals(vals, n * nc);
     return 0;
 nomem_vals:
     for (size_t i = 0; i < cap * nc; i++)
@@ -570,6 +666,10 @@ int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err 
     const char *gen = o->generation >= 0 ? own(s, fmt_ll(o->generation)) : NULL;
     if (o->generation >= 0 && !gen)
         goto nomem;
+    if (p->n && p->vals) {
+        ps_stmts_free(s);
+        return gs_err_set(e, GS_ESTATE, "page arrays not built (ps_page_fill_arrays)");
+    }
     if (p->n) {
         const char **v = calloc(nc + 4, sizeof *v);
         if (!v)
@@ -621,6 +721,54 @@ int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err 
 nomem:
     ps_stmts_free(s);
     return gs_err_set(e, GS_ENOMEM, "out of memory");
+}
+
+/* Fails (division by zero, 22012) when a record of the page has an open delete change: the
+ * upsert leaves such records out (ghlsync.locally_deleted), COPY cannot, so the page is then
+ * written by the upsert instead. One indexed probe per page (changes_open_remote_idx). */
+const char ps_sql_copy_guard[] =
+    "SELECT 1 / (CASE WHEN EXISTS (SELECT 1 FROM ghlsync.changes ch WHERE ch.op = 'delete' "
+    "AND ch.remote_id IS NOT NULL AND ch.remote_id = ANY($1::text[]) "
+    "AND ghlsync.locally_deleted(ch.remote_id)) THEN 0 ELSE 1 END)";
+
+int ps_page_copy_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err *e)
+{
+    if (!p->n || !p->copy)
+        return gs_err_set(e, GS_EINVAL, "page has no COPY data");
+    /* the cursor (and nothing else) as ps_page_stmts builds it, after the guard and the COPY */
+    ps_page empty = *p;
+    empty.n = 0;
+    int rc = ps_page_stmts(&empty, o, s, e);
+    if (rc)
+        return rc;
+    if (s->n + 2 > PS_MAX_STMTS) {
+        ps_stmts_free(s);
+        return gs_err_set(e, GS_EINVAL, "too many statements");
+    }
+    const char **v = calloc(1, sizeof *v);
+    if (!v) {
+        ps_stmts_free(s);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    for (int i = s->n - 1; i >= 0; i--) {
+        s->sql[i + 2] = s->sql[i];
+        s->name[i + 2] = s->name[i];
+        s->nparams[i + 2] = s->nparams[i];
+        s->params[i + 2] = s->params[i];
+    }
+    s->n += 2;
+    v[0] = p->arrays[0];
+    s->sql[0] = ps_sql_copy_guard;
+    s->name[0] = "ghlsync_pull_copy_guard";
+    s->nparams[0] = 1;
+    s->params[0] = v;
+    s->sql[1] = p->model->copy;
+    s->name[1] = NULL;
+    s->nparams[1] = 0;
+    s->params[1] = NULL;
+    s->copy[1] = p->copy;
+    s->copy_len[1] = p->copy_len;
+    return 0;
 }
 
 int ps_page_write_sync(PGconn *c, const ps_page *p, const ps_write_opts *o, gs_err *e)

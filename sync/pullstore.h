@@ -16,8 +16,11 @@
  * "mark" UPDATE ... WHERE id = ANY($ids) cost ~12 ms per page once its cached generic plan
  * scanned the whole location (now folded into the upsert); what remains is the execution itself
  * (~1 ms unnest + input functions, ~2 ms inserting 100 rows into a table with 4 indexes).
- * Why not COPY into a temp table then merge: pgasync speaks only the extended query protocol,
- * and COPY + merge writes every row twice where the array upsert writes it once.
+ * A first backfill writes pages with COPY instead (ps_page_copy_stmts below: no ON CONFLICT, no
+ * sort, no subqueries; README "write path" has the figures). Pages into a full table keep the
+ * array upsert: COPY into a staging table plus one merge per page is not implemented (not
+ * measured; it would write each row twice, and behind a transaction pooler the staging table
+ * must be created inside each transaction).
  *
  * Rules the upsert enforces (the "no flip-flop" rules of the architecture):
  *  - a row whose updated_at is newer than the record's is not touched (equal: only when `force`,
@@ -63,6 +66,7 @@ typedef struct ps_model {
     size_t ncols; /* mapped columns, in map_row_init order */
     char **types; /* catalog type of each column (format_type) */
     char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *copy;   /* COPY qtable (columns, _synced_at, _generation) FROM STDIN */
     char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
     char *hsweep; /* same, hard delete */
     /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
@@ -92,7 +96,11 @@ typedef struct ps_page {
     ps_model *model; /* one reference */
     size_t n;        /* records in the page */
     char **arrays;   /* model->ncols array literals */
-    char *cursor;    /* JSON text of the last record's searchAfter; NULL when absent */
+    char *copy;      /* the rows in COPY text format (ps_copy_opts), else NULL */
+    char **vals;     /* with `copy`: the values (n x ncols) until ps_page_fill_arrays; then
+                      * only arrays[0] (the ids) is built */
+    size_t copy_len;
+    char *cursor; /* JSON text of the last record's searchAfter; NULL when absent */
     char *first_id, *last_id;
     int64_t min_upd, max_upd; /* updatedAt range of the page */
     bool asc, desc;           /* updatedAt non-decreasing / non-increasing across the page */
@@ -101,10 +109,19 @@ typedef struct ps_page {
     size_t warnings; /* values that could not be stored (logged once per page) */
 } ps_page;
 
+/* The values COPY writes where the upsert writes now() and the scan's generation. */
+typedef struct ps_copy_opts {
+    int64_t synced_ms; /* _synced_at: the server's clock (see pull.c), epoch ms */
+    int64_t generation;
+} ps_copy_opts;
+
 /* Parse a search response (its family's envelope: "records", "contacts") into a page. Records
- * without an id are skipped (logged). */
-int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, ps_page *out, gs_err *e);
+ * without an id are skipped (logged). `copy` (may be NULL) also renders the rows for COPY. */
+int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
+                  ps_page *out, gs_err *e);
 void ps_page_free(ps_page *p);
+/* The arrays of a page built for COPY, for writing it with ps_page_stmts after all. */
+int ps_page_fill_arrays(ps_page *p, gs_err *e);
 
 enum ps_state_kind {
     PS_STATE_NONE,      /* no pull_state change */
@@ -139,6 +156,8 @@ typedef struct ps_stmts {
     const char *name[PS_MAX_STMTS]; /* prepared statement name (pga_tx_named), NULL: unnamed */
     int nparams[PS_MAX_STMTS];
     const char **params[PS_MAX_STMTS];
+    const char *copy[PS_MAX_STMTS]; /* COPY data of a statement (pga_tx_copy), else NULL */
+    size_t copy_len[PS_MAX_STMTS];
     char *owned[16]; /* strings built for the parameters */
     int nowned;
 } ps_stmts;
@@ -147,6 +166,18 @@ typedef struct ps_stmts {
  * and its model: keep both alive until the statements are submitted (pgasync copies them). */
 int ps_page_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *out, gs_err *e);
 void ps_stmts_free(ps_stmts *s);
+
+/*
+ * The first backfill of a table writes a page with COPY instead of the upsert (measured in
+ * tests/bench/copy.sh, README "write path"): a guard that fails when a record of the page has an
+ * open delete change, COPY of the rows (p->copy, built with ps_copy_opts), then the cursor as
+ * ps_page_stmts saves it, in one transaction. COPY has no ON CONFLICT: a record the table holds
+ * already fails the page with unique_violation, and the caller writes it again with
+ * ps_page_stmts (newer-wins, protected columns and the rest as always); so COPY only ever
+ * inserts rows the upsert would have inserted, with the same values.
+ */
+extern const char ps_sql_copy_guard[];
+int ps_page_copy_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err *e);
 
 /* Synchronous execution in one transaction (tools, tests, the COPY comparison). */
 int ps_page_write_sync(PGconn *c, const ps_page *p, const ps_write_opts *o, gs_err *e);

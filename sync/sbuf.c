@@ -40,11 +40,6 @@ void sbuf_puts(sbuf *b, const char *s)
     sbuf_append(b, s, strlen(s));
 }
 
-void sbuf_putc(sbuf *b, char c)
-{
-    sbuf_append(b, &c, 1);
-}
-
 void sbuf_printf(sbuf *b, const char *fmt, ...)
 {
     va_list ap;

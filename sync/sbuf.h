@@ -24,7 +24,16 @@ typedef struct sbuf {
 
 void sbuf_append(sbuf *b, const char *s, size_t n);
 void sbuf_puts(sbuf *b, const char *s);
-void sbuf_putc(sbuf *b, char c);
+/* One byte: inline when it fits (the COPY and array encoders call it per escaped character). */
+static inline void sbuf_putc(sbuf *b, char c)
+{
+    if (b->len + 1 < b->cap && !b->failed) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+    } else {
+        sbuf_append(b, &c, 1);
+    }
+}
 void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_reset(sbuf *b); /* len = 0, keeps memory */
 void sbuf_free(sbuf *b);

@@ -306,7 +306,7 @@ static void write_record(hint *h, const cJSON *rec)
     }
     ps_page page;
     gs_err e = {0};
-    int rc = ps_page_build(h->model, resp, h->a->E->log, &page, &e);
+    int rc = ps_page_build(h->model, resp, h->a->E->log, NULL, &page, &e);
     cJSON_Delete(resp);
     if (rc) {
         defer(h, e.msg);

@@ -28,6 +28,9 @@ BUILD=$BUILD bash tests/bench/push.sh || rc=1
 BUILD=$BUILD bash tests/bench/pull.sh "${PULL_N:-1000000}" "${PULL_N_LIMITED:-25000}" || rc=1
 # Contacts (12 custom fields of every type) and objects in one run (CONTACTS_N shrinks it).
 BUILD=$BUILD bash tests/bench/contacts.sh "${CONTACTS_N:-1000000}" || rc=1
+# The write path against PostgreSQL's COPY floor and the Node baseline (issue 17; COPY_N and
+# COPY_INC_N shrink it).
+BUILD=$BUILD bash tests/bench/copy.sh "${COPY_N:-200000}" "${COPY_INC_N:-20000}" || rc=1
 # Opportunities against the Node SDK baseline (OPPS_N shrinks it).
 BUILD=$BUILD bash tests/bench/opportunities.sh "${OPPS_N:-500000}" || rc=1
 # Relations: requests per 1,000 records against listing every end (REL_N shrinks it).

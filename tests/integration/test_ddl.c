@@ -170,8 +170,13 @@ static void test_apply_then_no_changes(void)
            "SELECT column_name FROM ghlsync.fields WHERE field_key = "
            "'custom_object.pet.notes'",
            "notes");
+    /* primary key (_local_id), unique (location_id, id), (updated_at); no (location_id) (010) */
     expect(c, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'ghl' AND tablename = 'pet'",
-           "4");
+           "3");
+    expect(c,
+           "SELECT count(*) FROM pg_indexes WHERE schemaname = 'ghl' AND tablename = 'pet' AND "
+           "indexdef LIKE '%(location_id)'",
+           "0");
     /* A locally inserted row needs no remote id; two rows without id are fine; ids unique. */
     TEST_CHECK(tpg_exec(c, "INSERT INTO ghl.pet (name) VALUES ('a'), ('b')"));
     TEST_CHECK(tpg_exec(c, "INSERT INTO ghl.pet (id, location_id) VALUES ('x', 'L')"));

@@ -190,6 +190,61 @@ static void test_find_dir(void)
     unsetenv("GHLSYNC_DATADIR");
 }
 
+/* 010 on a database from before it: the (location_id) index of a mapped table goes, the unique
+ * index and a user's own (location_id) index on another table stay. */
+static void test_010_drops_duplicate_index(void)
+{
+    char ci[512];
+    PGconn *c = tpg_fresh_db("mig_010", ci, sizeof ci);
+    TEST_REQUIRE(c);
+    char dir[] = "/tmp/ghlsync-mig010-XXXXXX";
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    static const char *const before[] = {"001_init.sql",       "003_push.sql",
+                                         "004_status.sql",     "005_engine_role.sql",
+                                         "006_quarantine.sql", "007_claim_locks.sql"};
+    char src[4200], dst[4200];
+    for (size_t i = 0; i < sizeof before / sizeof *before; i++) {
+        snprintf(src, sizeof src, "%s/%s", repo_migrations, before[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, before[i]);
+        FILE *f = fopen(src, "r");
+        TEST_REQUIRE(f != NULL);
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *t = calloc(1, (size_t)n + 1);
+        TEST_REQUIRE(t && fread(t, 1, (size_t)n, f) == (size_t)n);
+        fclose(f);
+        write_file(dst, t);
+        free(t);
+    }
+    gs_err e = {0};
+    int n = -1;
+    TEST_EQ_INT(migrate_run(c, dir, NULL, &n, &e), 0);
+    /* the shape ddl.c gave mapped tables before 010, and a table of the user's */
+    TEST_CHECK(tpg_exec(c,
+                        "CREATE SCHEMA IF NOT EXISTS ghl; CREATE TABLE ghl.pet (_local_id bigint "
+                        "PRIMARY KEY, id text, location_id text, updated_at timestamptz, "
+                        "_generation bigint); CREATE UNIQUE INDEX pet_location_id_id_key ON "
+                        "ghl.pet (location_id, id) WHERE id IS NOT NULL; CREATE INDEX "
+                        "pet_updated_at_idx ON ghl.pet (updated_at); CREATE INDEX "
+                        "pet_location_id_idx ON ghl.pet (location_id); CREATE TABLE "
+                        "public.mine (location_id text); CREATE INDEX mine_location_id_idx "
+                        "ON public.mine (location_id)"));
+    TEST_EQ_INT(migrate_run(c, repo_migrations, NULL, &n, &e), 0);
+    TEST_CHECK(n >= 1);
+    char *v = tpg_scalar(c, "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
+                            "WHERE tablename IN ('pet', 'mine')");
+    TEST_EQ_STR(v ? v : "", "mine_location_id_idx,pet_location_id_id_key,pet_pkey,"
+                            "pet_updated_at_idx");
+    free(v);
+    for (size_t i = 0; i < sizeof before / sizeof *before; i++) {
+        snprintf(dst, sizeof dst, "%s/%s", dir, before[i]);
+        unlink(dst);
+    }
+    rmdir(dir);
+    PQfinish(c);
+}
+
 int main(void)
 {
     setup_dir();
@@ -201,5 +256,6 @@ int main(void)
     TEST_RUN(test_changed_file_refused_and_new_one_applied);
     TEST_RUN(test_concurrent_runs_apply_each_once);
     TEST_RUN(test_find_dir);
+    TEST_RUN(test_010_drops_duplicate_index);
     return test_done();
 }

@@ -728,6 +728,65 @@ static void db_revive_reconnects(void)
     PQfinish(admin);
 }
 
+/* COPY IN inside a transaction: megabytes of rows (more than libpq's buffer takes at once), a
+ * statement before and after it, a bad row that rolls everything back, and an empty COPY. */
+static void copy_in_transaction(void)
+{
+    gs_loop L;
+    pga_conn *c;
+    char ci[256];
+    TEST_REQUIRE(setup(&L, &c, ci, sizeof ci));
+    ctx x = {0};
+    gs_err e = {0};
+    size_t cap = 40 << 20, len = 0;
+    char *data = malloc(cap);
+    TEST_REQUIRE(data != NULL);
+    for (int i = 1000; i < 51000; i++)
+        len += (size_t)snprintf(data + len, cap - len, "%d\tit's\\t\"%d\" %0100d\n", i, i, 0);
+    pga_stmt st[3] = {{"insert into t values (1, 'before')", 0, NULL},
+                      {"COPY t (id, v) FROM STDIN", 0, NULL},
+                      {"select count(*)::text || ' ' || max(length(v))::text from t", 0, NULL}};
+    pga_copy cp[3] = {{NULL, 0}, {data, len}, {NULL, 0}};
+    tag t1 = {.x = &x, .id = 1};
+    TEST_REQUIRE(pga_tx_copy(c, st, NULL, cp, 3, record, &t1, &e) == 0);
+    gs_loop_run(&L);
+    TEST_EQ_INT(x.calls, 1);
+    TEST_CHECK(!t1.failed);
+    TEST_EQ_INT(x.nres, 3);
+    TEST_EQ_STR(t1.last, "50001 113");
+
+    /* a bad row: the whole transaction rolls back, the connection goes on */
+    const char bad[] = "2\tok\nnot-a-number\tbad\n";
+    pga_copy cb2[3] = {{NULL, 0}, {bad, sizeof bad - 1}, {NULL, 0}};
+    tag t2 = {.x = &x, .id = 2};
+    st[0].sql = "insert into t values (3, 'rolled back')";
+    TEST_REQUIRE(pga_tx_copy(c, st, NULL, cb2, 3, record, &t2, &e) == 0);
+    tag t3 = {.x = &x, .id = 3};
+    pga_query(c, "select count(*)::text from t", 0, NULL, record, &t3, &e);
+    gs_loop_run(&L);
+    TEST_CHECK(t2.failed);
+    TEST_CHECK(strstr(t2.last, "invalid input syntax") != NULL);
+    TEST_CHECK(!t3.failed);
+    TEST_EQ_STR(t3.last, "50001");
+
+    /* no rows; and a COPY statement given no data fails instead of hanging */
+    pga_stmt one[1] = {{"COPY t (id, v) FROM STDIN", 0, NULL}};
+    pga_copy empty[1] = {{"", 0}};
+    tag t4 = {.x = &x, .id = 4}, t5 = {.x = &x, .id = 5};
+    TEST_REQUIRE(pga_tx_copy(c, one, NULL, empty, 1, record, &t4, &e) == 0);
+    TEST_REQUIRE(pga_tx(c, one, 1, record, &t5, &e) == 0);
+    gs_loop_run(&L);
+    TEST_CHECK(!t4.failed);
+    TEST_CHECK(t5.failed && strstr(t5.last, "no COPY data") != NULL);
+    /* a named COPY is refused at submission */
+    const char *names[1] = {"x"};
+    TEST_CHECK(pga_tx_copy(c, one, names, empty, 1, record, &t5, &e) != 0);
+    free(data);
+    pga_close(c);
+    gs_loop_run(&L);
+    gs_loop_close(&L);
+}
+
 int main(void)
 {
     if (!tpg_available()) {
@@ -736,6 +795,7 @@ int main(void)
     }
     TEST_RUN(queries_in_order_with_params);
     TEST_RUN(transaction_commits_or_rolls_back);
+    TEST_RUN(copy_in_transaction);
     TEST_RUN(errors_carry_sqlstate_and_message);
     TEST_RUN(errors_sqlstate);
     TEST_RUN(loop_runs_while_query_runs);

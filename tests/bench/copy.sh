@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Pull write path against PostgreSQL's COPY (issue 17; tests/bench/run.sh runs it). One run, limits
+# off, per family (custom_objects.pet = the simulator's all-types object; contact = 12 custom
+# fields of every type):
+#   1. ghlsync backfill of N records into an empty database: wall, records/s, peak RSS and CPU of
+#      ghlsync (/usr/bin/time -v), CPU of PostgreSQL;
+#   2. the Node.js baseline (official SDK + pg, one upsert per page, jsonb; tests/bench/node/)
+#      into its own database: the same figures;
+#   3. the COPY floor: the rows ghlsync wrote, exported (not counted), the table truncated, then
+#      psql \copy of the same rows into the same table with triggers off
+#      (session_replication_role = replica): CPU of PostgreSQL and wall;
+#   4. incremental: INC_N records backfilled again in pages of 10 ([pull] page_size = 10) into
+#      the full table (every record a conflict): records/s and CPU, client and PostgreSQL.
+# PostgreSQL's CPU is read from /proc: the postmaster's own utime+stime plus cutime+cstime (the
+# backends and workers it has reaped) plus utime+stime of its live children, before and after;
+# the server runs nothing else. Ratios are against the COPY floor and the baseline of this run.
+# Usage: tests/bench/copy.sh [N] [INC_N]   (defaults 200000 and 20000). BUILD=build/rel;
+# FAMILIES="custom_objects.pet contact" (default both); NO_BASELINE=1 skips part 2.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build/rel}
+N=${1:-200000}
+INC_N=${2:-20000}
+FAMILIES=${FAMILIES:-custom_objects.pet contact}
+dir=$(mktemp -d /tmp/ghlsync-bench-copy-XXXXXX); chmod 755 "$dir"
+simpid=
+cleanup() { [ -n "$simpid" ] && kill "$simpid" 2>/dev/null; bash tests/support/pg.sh stop "$dir/pg" >/dev/null 2>&1; rm -rf "$dir"; }
+trap cleanup EXIT
+eval "$(PG_TEST_PORT=${PG_TEST_PORT:-54357} bash tests/support/pg.sh start "$dir/pg")"
+export GHLSYNC_DATADIR=$PWD
+PM=$(head -1 "$dir/pg/data/postmaster.pid")
+HZ=$(getconf CLK_TCK)
+echo "# server: fsync=$(psql -tAc 'SHOW fsync') synchronous_commit=$(psql -tAc 'SHOW synchronous_commit'), $(nproc) cores"
+
+# CPU seconds of the server so far: postmaster (own + reaped children) + live children.
+pg_cpu() {
+    local t=0 p f
+    # fields after the ")" of the command name: 12 utime 13 stime 14 cutime 15 cstime (1-based)
+    f=$(sed 's/^.*) //' "/proc/$PM/stat")
+    t=$(awk '{print $12 + $13 + $14 + $15}' <<<"$f")
+    for p in $(ps -o pid= --ppid "$PM"); do
+        f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        t=$((t + $(awk '{print $12 + $13}' <<<"$f")))
+    done
+    awk -v t="$t" -v hz="$HZ" 'BEGIN{printf "%.2f", t/hz}'
+}
+sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a-b}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b > 0) printf "%.2f", a/b; else print "n/a"}'; }
+now() { date +%s.%N; }
+
+# measure CMD...: wall secs, peak rss KB, client cpu secs, server cpu secs
+measure() {
+    local p0 p1
+    sleep 1 # let the previous phase's backends exit and be reaped
+    p0=$(pg_cpu)
+    /usr/bin/time -v -o "$dir/time.txt" "$@" >/dev/null 2>"$dir/run.err" || { cat "$dir/run.err" >&2; return 1; }
+    sleep 1
+    p1=$(pg_cpu)
+    secs=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/time.txt")
+    rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$dir/time.txt")
+    cpu=$(awk -F': ' '/User time|System time/{s+=$2} END{printf "%.2f", s}' "$dir/time.txt")
+    pcpu=$(sub "$p1" "$p0")
+}
+
+start_sim() { # args...
+    "$BUILD/hlsim" --port 0 --locations 1 --burst 0 --daily 0 "$@" >"$dir/sim.out" 2>"$dir/sim.err" &
+    simpid=$!
+    for _ in $(seq 1 6000); do grep -q '^admin-token' "$dir/sim.out" 2>/dev/null && break; sleep 0.1; done
+    PORT=$(sed -n 's/^listening on 127.0.0.1://p' "$dir/sim.out")
+    LOC=$(awk '/^location/{print $2; exit}' "$dir/sim.out")
+    TOK=$(awk '/^location/{print $4; exit}' "$dir/sim.out")
+    printf '%s' "$TOK" >"$dir/token"
+}
+stop_sim() { kill "$simpid"; wait "$simpid" 2>/dev/null || true; simpid=; }
+config() { # db object page_size
+    cat >"$dir/sync.toml" <<TOML
+[api]
+base_url = "http://127.0.0.1:$PORT"
+insecure_http = true
+[database]
+url = "host=$PGHOST port=$PGPORT user=postgres dbname=$1"
+[rate_limit]
+burst = 100000
+window = "10s"
+headroom = 0.02
+[pull]
+page_size = $3
+[log]
+level = "warn"
+[[locations]]
+id = "$LOC"
+token_file = "$dir/token"
+objects = ["$2"]
+TOML
+}
+
+have_node=
+if [ -z "${NO_BASELINE:-}" ] && command -v npm >/dev/null && command -v node >/dev/null; then
+    if [ ! -d tests/bench/node/node_modules/@gohighlevel ]; then
+        (cd tests/bench/node && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "# npm install failed: no baseline"
+    fi
+    [ -d tests/bench/node/node_modules/@gohighlevel ] && have_node=1
+fi
+
+k=0
+for obj in $FAMILIES; do
+    k=$((k + 1))
+    case $obj in
+    contact) table=contacts; seed=(--seed-records 0 --seed-contacts "$N"); js=baseline_contacts.js ;;
+    *) table=${obj#custom_objects.}; seed=(--seed-records "$N"); js=baseline.js ;;
+    esac
+    start_sim "${seed[@]}"
+    echo "# $obj: $N records, limits off"
+
+    db=g$k
+    psql -qc "CREATE DATABASE $db"
+    config "$db" "$obj" 100
+    # shellcheck disable=SC2086
+    measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill ${GHLSYNC_ARGS:-}
+    rows=$(psql -d "$db" -tAc "SELECT count(*) FROM ghl.$table")
+    g_secs=$secs g_cpu=$cpu g_pcpu=$pcpu g_rss=$rss
+    g_tot=$(awk -v a="$cpu" -v b="$pcpu" 'BEGIN{printf "%.2f", a+b}')
+    echo "# figure: ghlsync $obj: $rows records in ${secs}s = $(awk -v n="$rows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s, peak RSS $((rss / 1024)) MiB, CPU client ${cpu}s + PostgreSQL ${pcpu}s = ${g_tot}s"
+
+    b_secs=
+    if [ -n "$have_node" ]; then
+        bdb=n$k
+        psql -qc "CREATE DATABASE $bdb"
+        psql -d "$bdb" -qc "CREATE TABLE $table (id text PRIMARY KEY, location_id text, data jsonb, created_at timestamptz, updated_at timestamptz)"
+        if measure env HL_BASE="http://127.0.0.1:$PORT" HL_TOKEN="$TOK" HL_LOC="$LOC" PGDATABASE="$bdb" node "tests/bench/node/$js"; then
+            brows=$(psql -d "$bdb" -tAc "SELECT count(*) FROM $table")
+            b_secs=$secs
+            b_tot=$(awk -v a="$cpu" -v b="$pcpu" 'BEGIN{printf "%.2f", a+b}')
+            echo "# figure: node baseline $obj: $brows records in ${secs}s = $(awk -v n="$brows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s, peak RSS $((rss / 1024)) MiB, CPU client ${cpu}s + PostgreSQL ${pcpu}s = ${b_tot}s"
+        else
+            echo "# baseline failed:"; tail -5 "$dir/run.err"
+        fi
+    fi
+
+    # The COPY floor: the same rows into the same table (its indexes included), triggers off.
+    psql -d "$db" -qc "\\copy ghl.$table TO '$dir/rows.copy'"
+    psql -d "$db" -qc "SET session_replication_role = replica" -c "TRUNCATE ghl.$table"
+    measure psql -d "$db" -qc "SET session_replication_role = replica" -c "\\copy ghl.$table FROM '$dir/rows.copy'"
+    frows=$(psql -d "$db" -tAc "SELECT count(*) FROM ghl.$table")
+    f_pcpu=$pcpu
+    echo "# figure: COPY floor $obj: $frows rows in ${secs}s, CPU PostgreSQL ${pcpu}s (psql ${cpu}s)"
+    echo "# figure: $obj ghlsync client+PostgreSQL CPU / COPY floor = $(ratio "$g_tot" "$f_pcpu")x (target <= 1.5); PostgreSQL alone $(ratio "$g_pcpu" "$f_pcpu")x"
+    if [ -n "$b_secs" ]; then
+        echo "# figure: $obj node baseline client+PostgreSQL CPU / COPY floor = $(ratio "$b_tot" "$f_pcpu")x"
+        echo "# figure: $obj wall: node baseline / ghlsync = $(ratio "$b_secs" "$g_secs")x (target >= 4)"
+    fi
+    rm -f "$dir/rows.copy"
+
+    # Incremental: small pages (10) into a full table, every record already held.
+    if [ "$INC_N" -gt 0 ]; then
+        stop_sim
+        case $obj in
+        contact) start_sim --seed-records 0 --seed-contacts "$INC_N" ;;
+        *) start_sim --seed-records "$INC_N" ;;
+        esac
+        idb=i$k
+        psql -qc "CREATE DATABASE $idb"
+        config "$idb" "$obj" 100
+        "$BUILD/ghlsync" -c "$dir/sync.toml" backfill >/dev/null 2>"$dir/run.err" || { cat "$dir/run.err" >&2; exit 1; }
+        config "$idb" "$obj" 10
+        measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill
+        echo "# figure: incremental $obj: $INC_N records in pages of 10 into a full table in ${secs}s = $(awk -v n="$INC_N" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s, CPU client ${cpu}s + PostgreSQL ${pcpu}s, $(awk -v n="$INC_N" -v a="$cpu" -v b="$pcpu" 'BEGIN{printf "%.1f", (a+b)*1e6/n}') us/record"
+    fi
+    stop_sim
+done

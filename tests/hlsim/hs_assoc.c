@@ -217,9 +217,24 @@ static void vec_del(smap *m, const char *rec, const hs_rel *r)
     }
 }
 
+static cJSON *assoc_find(hs_ctx *c, const char *loc, const char *id_or_key, bool by_key);
+static const char *jstr(const cJSON *o, const char *k);
+
+/* RelationCreate / RelationDelete (hs_webhook.c), for every way a relation comes and goes: API
+ * writes, the admin's "another user", cascades. Seeding happens before the sender is armed. */
+static void rel_webhook(hs_ctx *c, const hs_rel *r, bool del)
+{
+    if (!c->wh)
+        return;
+    const cJSON *a = assoc_find(c, r->loc, r->assoc, false);
+    hs_wh_relation(c->wh, r->loc, r->id, r->assoc, a ? jstr(a, "firstObjectKey") : NULL, r->first,
+                   a ? jstr(a, "secondObjectKey") : NULL, r->second, del);
+}
+
 static void rel_remove(hs_ctx *c, hs_rel *r)
 {
     struct hs_assoc_store *s = store(c);
+    rel_webhook(c, r, true);
     char *pk = pair_key(r->assoc, r->first, r->second);
     smap_del(&s->by_pair, pk);
     free(pk);
@@ -264,6 +279,7 @@ static hs_rel *rel_add(hs_ctx *c, const char *loc, const char *assoc, const char
     else
         s->head = r;
     s->tail = r;
+    rel_webhook(c, r, false);
     return r;
 }
 

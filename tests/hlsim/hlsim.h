@@ -544,6 +544,8 @@ void hs_wh_contact(hs_object *o, const hs_rec *snap, bool existed);
 void hs_wh_relation(struct hs_wh *w, const char *loc, const char *id, const char *assoc,
                     const char *first_key, const char *first, const char *second_key,
                     const char *second, bool del);
+/* an association was created or deleted, with ctx->mu held */
+void hs_wh_association(struct hs_wh *w, const char *loc, const cJSON *a, bool created);
 /* /_admin/webhooks[...]: status, *out JSON body (called without ctx->mu) */
 int hs_wh_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const cJSON *body,
                 char **out);

@@ -372,6 +372,8 @@ cJSON *hs_assoc_create(hs_ctx *c, hs_loc *l, const cJSON *body, char *err, size_
     while (assoc_find(c, l->id, id, false));
     cJSON *a = assoc_json(l->id, id, key, k1, l1 ? l1 : k1, k2, l2 ? l2 : k2, "USER_DEFINED");
     cJSON_AddItemToArray(loc_assocs(c, l->id), a);
+    if (c->wh)
+        hs_wh_association(c->wh, l->id, a, true);
     return a;
 }
 
@@ -385,6 +387,8 @@ static void assoc_delete(hs_ctx *c, const char *loc, cJSON *a)
         if (!strcmp(r->loc, loc) && !strcmp(r->assoc, id))
             rel_remove(c, r);
     }
+    if (c->wh)
+        hs_wh_association(c->wh, loc, a, false);
     cJSON_Delete(cJSON_DetachItemViaPointer(loc_assocs(c, loc), a));
 }
 

@@ -469,6 +469,19 @@ void hs_wh_relation(struct hs_wh *w, const char *loc, const char *id, const char
     enqueue(w, j);
 }
 
+/* highlevel-crm.md 5.1: the association's fields as the API lists them */
+void hs_wh_association(struct hs_wh *w, const char *loc, const cJSON *a, bool created)
+{
+    if (!w || !a || !wanted(w))
+        return;
+    cJSON *j = cJSON_Duplicate(a, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "type");
+    cJSON_AddStringToObject(j, "type", created ? "AssociationCreate" : "AssociationDelete");
+    if (!cJSON_GetObjectItemCaseSensitive(j, "locationId"))
+        cJSON_AddStringToObject(j, "locationId", loc);
+    enqueue(w, j);
+}
+
 /* ---- admin -------------------------------------------------------------------------------- */
 
 static cJSON *state_json(struct hs_wh *w)

@@ -155,7 +155,7 @@ static const struct {
                     1,
                     {"quantile"}},
     [GSM_WH_REL_REQUESTS] = {"ghlsync_webhooks_relation_requests_total",
-                             "Requests spent re-listing relations for Relation* hints (push "
+                             "Requests spent for Relation* and Association* hints (push "
                              "priority, outside the [relations] budget_share)",
                              MT_COUNTER,
                              0,

@@ -672,6 +672,81 @@ static void rel_start(hint *h)
         defer(h, e.msg);
 }
 
+/* ---- Association* ----------------------------------------------------------------------- */
+
+/* GET /associations/{id} answered: 200 upserts the association (a delete hint for one that
+ * still answers: "kept"); a refusal (404) confirms it is gone: its row is deleted and its
+ * relations marked deleted, as HighLevel deletes them with it. */
+static void on_assoc_get(hl_result *res, void *ud)
+{
+    hint *h = ud;
+    wha *a = h->a;
+    long spent = res->attempts > 0 ? res->attempts : (res->status ? 1 : 0);
+    if (spent && a->h.relation_requests && !a->closing)
+        a->h.relation_requests(a->h.ud, spent);
+    if (a->closing) {
+        hint_end(h);
+        return;
+    }
+    const char *schema = a->E->cfg->database.schema;
+    sbuf sql = SBUF_INIT;
+    if (res->kind == HL_OK && cJSON_IsObject(res->json)) {
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(res->json, "association");
+        char *json = cJSON_PrintUnformatted(cJSON_IsObject(in) ? in : res->json);
+        if (rel_assoc_upsert_sql(schema, &sql) || !json) {
+            sbuf_free(&sql);
+            free(json);
+            defer(h, "out of memory");
+            return;
+        }
+        const char *p[2] = {h->loc, json};
+        pga_stmt st = {.sql = sbuf_str(&sql), .nparams = 2, .values = p};
+        settle_with(h, &st, NULL, 1, "applied", h->del ? "kept" : "updated");
+        sbuf_free(&sql);
+        free(json);
+        return;
+    }
+    if (res->kind == HL_REJECTED && (res->status == 404 || res->status == 400)) {
+        if (rel_assoc_delete_sql(schema, &sql)) {
+            sbuf_free(&sql);
+            defer(h, "out of memory");
+            return;
+        }
+        const char *p[2] = {h->loc, h->id};
+        pga_stmt st = {.sql = sbuf_str(&sql), .nparams = 2, .values = p};
+        settle_with(h, &st, NULL, 1, "deleted", "deleted");
+        sbuf_free(&sql);
+        return;
+    }
+    char why[200];
+    snprintf(why, sizeof why, "GET association: %s %ld %s", hl_kind_name(res->kind), res->status,
+             res->message ? res->message : "");
+    defer(h, why);
+}
+
+static void assoc_start(hint *h)
+{
+    if (!h->a->E->cfg->relations.enabled) {
+        settle(h, "dropped", "relations");
+        return;
+    }
+    if (!h->id) {
+        settle(h, "dropped", "payload");
+        return;
+    }
+    sbuf path = SBUF_INIT;
+    sbuf_puts(&path, "/associations/");
+    fam_path_segment(&path, h->id);
+    hl_call c = {.method = "GET", .endpoint = "associations", .path = sbuf_str(&path)};
+    gs_err e = {0};
+    int rc = sbuf_failed(&path)
+                 ? gs_err_set(&e, GS_ENOMEM, "out of memory")
+                 : hl_send(h->el->hl, &c, RL_PRIO_PUSH, "webhooks", on_assoc_get, h, &e);
+    sbuf_free(&path);
+    if (rc)
+        defer(h, e.msg);
+}
+
 static void start(hint *h)
 {
     wha *a = h->a;
@@ -682,6 +757,10 @@ static void start(hint *h)
     }
     if (strncmp(h->type, "Relation", 8) == 0) {
         rel_start(h);
+        return;
+    }
+    if (strncmp(h->type, "Association", 11) == 0) {
+        assoc_start(h);
         return;
     }
     if (!h->id) {

@@ -27,6 +27,11 @@
  *     ('applied', "absent"); a RelationDelete marks the row deleted only when the listing
  *     confirms it is gone ("deleted"), else the relation is kept ("kept"). An end the API
  *     refuses to list (gone): "absent", the record's own hint or the poll take it;
+ *   - Association* (AssociationCreate/Update/Delete): GET /associations/{id} at RL_PRIO_PUSH
+ *     (counted with the relation listings); 200 upserts that one association row (a delete
+ *     hint for one that still answers: "kept"), a 404 confirms it is gone: its row is deleted
+ *     and its relations marked deleted (HighLevel deletes them with it), in the transaction
+ *     that settles the hint;
  *   - Record* without an object key (the documented payload has none): the key is looked up in
  *     the mirrored tables of the location's custom objects by record id (one UNION ALL query);
  *     a record not held locally costs one GET per custom object of the location, in turn,
@@ -70,7 +75,7 @@ typedef struct wha_hooks {
     void (*settled)(void *ud, const char *state, const char *outcome, int64_t event_ms);
     /* Queued hints, read with each batch. */
     void (*depth)(void *ud, long queued);
-    /* HTTP requests spent re-listing relations for a Relation* hint (may be NULL). */
+    /* HTTP requests spent for a Relation* or Association* hint (may be NULL). */
     void (*relation_requests)(void *ud, long n);
     void *ud;
 } wha_hooks;

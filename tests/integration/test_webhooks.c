@@ -12,7 +12,8 @@
  *   - relations (RelationCreate / RelationDelete): a remote relate and unrelate arrive within
  *     seconds with the relations poll at 60 s and reconciliation at 1 h, a RelationDelete for a
  *     relation that still exists deletes nothing, and a relate whose webhook was dropped is
- *     caught by the next reconciliation. */
+ *     caught by the next reconciliation; an association created remotely arrives
+ *     (AssociationCreate), with a relation of it, and deleting it takes its relations. */
 #include "test.h"
 #include "thttp.h"
 #include "tpg.h"
@@ -447,6 +448,37 @@ static void relation_hooks(void)
                                  "SELECT state || '/' || note FROM ghlsync.webhook_hints WHERE "
                                  "webhook_id = 'rel-ends'",
                                  "dropped/association", 5000));
+
+    /* an association created remotely arrives (AssociationCreate), a relation of it too, and
+     * deleting it (AssociationDelete) takes its relations with it */
+    snprintf(path, sizeof path, "/_admin/associations?locationId=%s", R.s.loc[0].id);
+    char *resp = NULL;
+    TEST_EQ_INT(tsim_admin(&R.s, "POST", path,
+                           "{\"key\":\"pet_sitter\",\"firstObjectKey\":\"custom_objects.pet\","
+                           "\"secondObjectKey\":\"contact\"}",
+                           &resp),
+                201);
+    cJSON *aj = resp ? cJSON_Parse(resp) : NULL;
+    const char *a2 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(aj, "association"), "id"));
+    TEST_REQUIRE(a2 != NULL);
+    snprintf(q, sizeof q,
+             "SELECT key || '/' || first_object_key || '/' || second_object_key FROM "
+             "ghl.associations WHERE id = '%s'",
+             a2);
+    TEST_CHECK_MSG(tpull_wait_scalar(R.c, q, "pet_sitter/custom_objects.pet/contact", 5000),
+                   "a remote association arrives within 5 s");
+    char *sitter = relate(&R, a2, pair);
+    TEST_REQUIRE(sitter != NULL);
+    TEST_CHECK_MSG(rel_state(R.c, sitter, "live", 5000), "a relation of the new association");
+    snprintf(path, sizeof path, "/_admin/associations/%s?locationId=%s", a2, R.s.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&R.s, "DELETE", path, NULL, NULL), 200);
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.associations WHERE id = '%s'", a2);
+    TEST_CHECK_MSG(tpull_wait_scalar(R.c, q, "0", 5000), "a remote association delete");
+    TEST_CHECK_MSG(rel_state(R.c, sitter, "deleted", 5000), "its relations go with it");
+    cJSON_Delete(aj);
+    free(resp);
+    free(sitter);
 
     /* the hooks' listings are counted apart, not against [relations] budget_share */
     char *budget1 = tpg_scalar(R.c, "SELECT requests_today FROM ghlsync.relation_state");

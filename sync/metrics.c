@@ -154,6 +154,12 @@ static const struct {
                     MT_GAUGE,
                     1,
                     {"quantile"}},
+    [GSM_WH_REL_REQUESTS] = {"ghlsync_webhooks_relation_requests_total",
+                             "Requests spent for Relation* and Association* hints (push "
+                             "priority, outside the [relations] budget_share)",
+                             MT_COUNTER,
+                             0,
+                             {NULL}},
 };
 
 struct series {

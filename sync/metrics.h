@@ -69,13 +69,14 @@ enum metrics_family {
     GSM_DB_UP,           /* ghlsync_db_up: 1 when every connection has its session */
     GSM_DB_PENDING,      /* ghlsync_db_statements_pending: queued or running */
     /* webhooks (webhooks.h) */
-    GSM_WH_RECEIVED, /* ghlsync_webhooks_received_total: requests on the webhook path */
-    GSM_WH_REJECTED, /* ghlsync_webhooks_rejected_total{reason} */
-    GSM_WH_DROPPED,  /* ghlsync_webhooks_dropped_total{reason}: valid, not for this mirror */
-    GSM_WH_APPLIED,  /* ghlsync_webhooks_applied_total{outcome}: hints settled */
-    GSM_WH_FAILED,   /* ghlsync_webhooks_failed_total: hints given up (the poll catches up) */
-    GSM_WH_QUEUE,    /* ghlsync_webhooks_queue_depth: hints queued (gauge) */
-    GSM_WH_LAG,      /* ghlsync_webhooks_lag_seconds{quantile}: event timestamp -> committed */
+    GSM_WH_RECEIVED,     /* ghlsync_webhooks_received_total: requests on the webhook path */
+    GSM_WH_REJECTED,     /* ghlsync_webhooks_rejected_total{reason} */
+    GSM_WH_DROPPED,      /* ghlsync_webhooks_dropped_total{reason}: valid, not for this mirror */
+    GSM_WH_APPLIED,      /* ghlsync_webhooks_applied_total{outcome}: hints settled */
+    GSM_WH_FAILED,       /* ghlsync_webhooks_failed_total: hints given up (the poll catches up) */
+    GSM_WH_QUEUE,        /* ghlsync_webhooks_queue_depth: hints queued (gauge) */
+    GSM_WH_LAG,          /* ghlsync_webhooks_lag_seconds{quantile}: event timestamp -> committed */
+    GSM_WH_REL_REQUESTS, /* ghlsync_webhooks_relation_requests_total: Relation* re-listings */
     GSM__COUNT
 };
 

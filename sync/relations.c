@@ -196,6 +196,44 @@ int rel_store_sql(const char *schema, sbuf *b)
     return sbuf_failed(b) ? GS_ENOMEM : 0;
 }
 
+int rel_assoc_upsert_sql(const char *schema, sbuf *b)
+{
+    sbuf_puts(b, "INSERT INTO ");
+    qname(b, schema, "associations");
+    sbuf_puts(b, " AS t (id, location_id, key, first_object_key, first_object_label, "
+                 "second_object_key, second_object_label, association_type, extras, _synced_at) "
+                 "SELECT x->>'id', $1, x->>'key', x->'firstObjectKey' #>> '{}', "
+                 "x->'firstObjectLabel' #>> '{}', x->'secondObjectKey' #>> '{}', "
+                 "x->'secondObjectLabel' #>> '{}', x->>'associationType', x - 'id' - 'key' - "
+                 "'firstObjectKey' - 'firstObjectLabel' - 'secondObjectKey' - "
+                 "'secondObjectLabel' - 'associationType' - 'locationId', now() FROM (SELECT "
+                 "$2::jsonb AS x) s WHERE jsonb_typeof(x) = 'object' AND x->>'id' IS NOT NULL "
+                 "ON CONFLICT (id, location_id) DO UPDATE SET key = EXCLUDED.key, "
+                 "first_object_key = EXCLUDED.first_object_key, first_object_label = "
+                 "EXCLUDED.first_object_label, second_object_key = EXCLUDED.second_object_key, "
+                 "second_object_label = EXCLUDED.second_object_label, association_type = "
+                 "EXCLUDED.association_type, extras = EXCLUDED.extras, _synced_at = now() WHERE "
+                 "(t.key, t.first_object_key, t.first_object_label, t.second_object_key, "
+                 "t.second_object_label, t.association_type, t.extras) IS DISTINCT FROM "
+                 "(EXCLUDED.key, EXCLUDED.first_object_key, EXCLUDED.first_object_label, "
+                 "EXCLUDED.second_object_key, EXCLUDED.second_object_label, "
+                 "EXCLUDED.association_type, EXCLUDED.extras)");
+    return sbuf_failed(b) ? GS_ENOMEM : 0;
+}
+
+int rel_assoc_delete_sql(const char *schema, sbuf *b)
+{
+    sbuf_puts(b, "WITH da AS (DELETE FROM ");
+    qname(b, schema, "associations");
+    sbuf_puts(b, " WHERE location_id = $1 AND id = $2 RETURNING 1), dr AS (UPDATE ");
+    qname(b, schema, "relations");
+    /* deleting an association deletes its relations (highlevel-crm.md 3.2) */
+    sbuf_puts(b, " r SET _deleted_at = now() WHERE r.location_id = $1 AND r.association_id = $2 "
+                 "AND r._deleted_at IS NULL AND r.id IS NOT NULL RETURNING 1) SELECT (SELECT "
+                 "count(*) FROM da), (SELECT count(*) FROM dr)");
+    return sbuf_failed(b) ? GS_ENOMEM : 0;
+}
+
 static int assoc_store_sql(const char *schema, sbuf *b)
 {
     sbuf_puts(b,

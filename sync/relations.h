@@ -68,5 +68,10 @@ void relations_service_stop(void *state);
  * record's listing ($1 location, $2 record id, $3 the relations, a JSON array). */
 int rel_ddl_sql(const char *schema, sbuf *out);
 int rel_store_sql(const char *schema, sbuf *out);
+/* One association ($1 location, $2 the association, a JSON object in API shape) upserted; and
+ * one deleted with its relations marked deleted ($1 location, $2 association id). Used by the
+ * webhook drain (whapply.h) for Association* hints. */
+int rel_assoc_upsert_sql(const char *schema, sbuf *out);
+int rel_assoc_delete_sql(const char *schema, sbuf *out);
 
 #endif

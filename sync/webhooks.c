@@ -148,6 +148,13 @@ static void on_settled(void *ud, const char *state, const char *outcome, int64_t
     }
 }
 
+static void on_rel_requests(void *ud, long n)
+{
+    wh_svc *s = ud;
+    if (s->m)
+        metrics_add(s->m, GSM_WH_REL_REQUESTS, NULL, (double)n);
+}
+
 static void on_depth(void *ud, long queued)
 {
     ((wh_svc *)ud)->depth = queued;
@@ -241,7 +248,8 @@ int webhooks_service_start(struct engine *E, void **state, gs_err *e)
      * after 5 s rather than let HighLevel's own timeout lose it. */
     if (!rc)
         pga_set_wait(s->store_db, 5000);
-    wha_hooks h = {.settled = on_settled, .depth = on_depth, .ud = s};
+    wha_hooks h = {
+        .settled = on_settled, .depth = on_depth, .relation_requests = on_rel_requests, .ud = s};
     if (!rc)
         rc = wha_new(E, s->db, s->store_db, c->retention_ms, &h, &s->apply, e);
     if (!rc && s->m && metrics_on_scrape(s->m, collect, s) != 0)

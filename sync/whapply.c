@@ -5,7 +5,10 @@
 #include "ident.h"
 #include "pullstore.h"
 #include "ratelimit.h"
+#include "relations.h"
 #include "sbuf.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,10 @@ typedef struct hint {
     size_t probe;    /* keyless Record*: next custom object to GET */
     const struct engine_object **cands;
     size_t ncands;
+    /* Relation*: the relation's fields (JSON), the end re-listed and its listing so far */
+    char *detail, *end_id;
+    cJSON *acc;
+    int skip;
 } hint;
 
 static void next_batch(wha *a);
@@ -197,6 +204,9 @@ static void hint_free(hint *h)
     free(h->key);
     free(h->id);
     free(h->cands);
+    free(h->detail);
+    free(h->end_id);
+    cJSON_Delete(h->acc);
     free(h);
 }
 
@@ -468,6 +478,275 @@ static void resolve_key(hint *h)
         defer(h, e.msg);
 }
 
+/* ---- Relation* -------------------------------------------------------------------------- */
+
+#define REL_PAGE 100 /* GET /associations/relations/{id}: limit 1..100 */
+
+static void rel_list_page(hint *h);
+
+/* The listing is complete: stored exactly as a relations pass stores one record's listing
+ * (relations.h: upserted, the record's other pulled relations marked deleted), with the
+ * settlement. A RelationCreate the listing does not show changes nothing; a RelationDelete is
+ * applied only when the listing confirms the relation is gone. */
+static void rel_store(hint *h)
+{
+    bool found = false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, h->acc)
+    {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+        found = found || (id && !strcmp(id, h->id));
+    }
+    if (!h->del && !found) {
+        settle(h, "applied", "absent");
+        return;
+    }
+    sbuf sql = SBUF_INIT;
+    char *json = cJSON_PrintUnformatted(h->acc);
+    if (rel_store_sql(h->a->E->cfg->database.schema, &sql) || !json) {
+        sbuf_free(&sql);
+        free(json);
+        defer(h, "out of memory");
+        return;
+    }
+    const char *p[3] = {h->loc, h->end_id, json};
+    pga_stmt st = {.sql = sbuf_str(&sql), .nparams = 3, .values = p};
+    if (found)
+        settle_with(h, &st, NULL, 1, "applied", h->del ? "kept" : "updated");
+    else
+        settle_with(h, &st, NULL, 1, "deleted", "deleted");
+    sbuf_free(&sql);
+    free(json);
+}
+
+static void on_rel_page(hl_result *res, void *ud)
+{
+    hint *h = ud;
+    wha *a = h->a;
+    long spent = res->attempts > 0 ? res->attempts : (res->status ? 1 : 0);
+    if (spent && a->h.relation_requests && !a->closing)
+        a->h.relation_requests(a->h.ud, spent);
+    if (a->closing) {
+        hint_end(h);
+        return;
+    }
+    if (res->kind == HL_REJECTED) {
+        /* the end is not listable (gone since): the record's own hint or the poll marks it
+         * deleted, and the relations pass's sweep then its relations */
+        settle(h, "applied", "absent");
+        return;
+    }
+    const cJSON *rels = res->json ? cJSON_GetObjectItemCaseSensitive(res->json, "relations") : NULL;
+    if (res->kind != HL_OK || !cJSON_IsArray(rels)) {
+        char why[200];
+        snprintf(why, sizeof why, "GET relations: %s %ld %s", hl_kind_name(res->kind), res->status,
+                 res->message ? res->message : "");
+        defer(h, why);
+        return;
+    }
+    int n = cJSON_GetArraySize(rels);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, rels) cJSON_AddItemToArray(h->acc, cJSON_Duplicate(it, 1));
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(res->json, "total");
+    h->skip += n;
+    bool more = cJSON_IsNumber(total) ? (n > 0 && h->skip < total->valuedouble) : n >= REL_PAGE;
+    if (more && h->skip >= 1000000) { /* a server that ignores skip: never loop forever */
+        settle(h, "failed", "more than 1000000 relations of one record");
+        return;
+    }
+    if (more)
+        rel_list_page(h);
+    else
+        rel_store(h);
+}
+
+/* At push priority: a hint is a change someone made now (not the pass's budgeted listing). */
+static void rel_list_page(hint *h)
+{
+    sbuf path = SBUF_INIT;
+    sbuf_puts(&path, "/associations/relations/");
+    fam_path_segment(&path, h->end_id);
+    char q[64];
+    snprintf(q, sizeof q, "skip=%d&limit=%d", h->skip, REL_PAGE);
+    hl_call c = {.method = "GET",
+                 .endpoint = "relations",
+                 .path = sbuf_str(&path),
+                 .query = q,
+                 .location_query = true};
+    gs_err e = {0};
+    int rc = sbuf_failed(&path)
+                 ? gs_err_set(&e, GS_ENOMEM, "out of memory")
+                 : hl_send(h->el->hl, &c, RL_PRIO_PUSH, "webhooks", on_rel_page, h, &e);
+    sbuf_free(&path);
+    if (rc)
+        defer(h, e.msg);
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+    return v && *v ? v : NULL;
+}
+
+/* The association as the relations pass stored it (its ends' object keys), and how many live
+ * relations each end holds here: the end with fewer is re-listed (fewer pages). */
+static void on_rel_assoc(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                         void *ud)
+{
+    (void)c;
+    hint *h = ud;
+    if (err || nres != 1) {
+        defer(h, err ? err->err.msg : "association lookup failed");
+        return;
+    }
+    const PGresult *r = res[0];
+    if (PQntuples(r) != 1) { /* not listed by the relations pass: not mirrored (yet) */
+        settle(h, "dropped", "association");
+        return;
+    }
+    cJSON *d = cJSON_Parse(h->detail);
+    const char *ids[2] = {jstr(d, "firstRecordId"), jstr(d, "secondRecordId")};
+    const char *pk[2] = {jstr(d, "firstObjectKey"), jstr(d, "secondObjectKey")};
+    const struct engine_object *eo[2];
+    long long cnt[2];
+    for (int i = 0; i < 2; i++) {
+        const char *k = PQgetisnull(r, 0, i) ? pk[i] : PQgetvalue(r, 0, i);
+        eo[i] = k && ids[i] ? wha_object(h->a, h->loc, k) : NULL;
+        cnt[i] = strtoll(PQgetvalue(r, 0, 2 + i), NULL, 10);
+    }
+    int pick = !eo[0] ? 1 : !eo[1] ? 0 : cnt[1] < cnt[0] ? 1 : 0;
+    if (!eo[pick]) {
+        cJSON_Delete(d);
+        settle(h, "dropped", "relation_ends");
+        return;
+    }
+    h->end_id = strdup(ids[pick]);
+    cJSON_Delete(d);
+    h->acc = cJSON_CreateArray();
+    h->skip = 0;
+    if (!h->end_id || !h->acc) {
+        defer(h, "out of memory");
+        return;
+    }
+    rel_list_page(h);
+}
+
+static void rel_start(hint *h)
+{
+    wha *a = h->a;
+    if (!a->E->cfg->relations.enabled) {
+        settle(h, "dropped", "relations");
+        return;
+    }
+    cJSON *d = h->detail ? cJSON_Parse(h->detail) : NULL;
+    bool ok =
+        h->id && jstr(d, "associationId") && jstr(d, "firstRecordId") && jstr(d, "secondRecordId");
+    const char *p[4] = {h->loc, jstr(d, "associationId"), jstr(d, "firstRecordId"),
+                        jstr(d, "secondRecordId")};
+    if (!ok) {
+        cJSON_Delete(d);
+        settle(h, "dropped", "payload");
+        return;
+    }
+    const char *schema = a->E->cfg->database.schema;
+    sbuf q = SBUF_INIT, rt = SBUF_INIT;
+    ident_quote(&rt, schema);
+    sbuf_puts(&rt, ".relations");
+    sbuf_puts(&q, "SELECT a.first_object_key, a.second_object_key");
+    for (int i = 0; i < 2; i++)
+        sbuf_printf(&q,
+                    ", (SELECT count(*) FROM %s r WHERE r.location_id = $1 AND r._deleted_at IS "
+                    "NULL AND (r.first_record_id = $%d OR r.second_record_id = $%d))",
+                    sbuf_str(&rt), 3 + i, 3 + i);
+    sbuf_puts(&q, " FROM ");
+    ident_quote(&q, schema);
+    sbuf_puts(&q, ".associations a WHERE a.location_id = $1 AND a.id = $2");
+    gs_err e = {0};
+    int rc = sbuf_failed(&q) || sbuf_failed(&rt)
+                 ? gs_err_set(&e, GS_ENOMEM, "out of memory")
+                 : pga_query(a->db, sbuf_str(&q), 4, p, on_rel_assoc, h, &e);
+    sbuf_free(&q);
+    sbuf_free(&rt);
+    cJSON_Delete(d);
+    if (rc)
+        defer(h, e.msg);
+}
+
+/* ---- Association* ----------------------------------------------------------------------- */
+
+/* GET /associations/{id} answered: 200 upserts the association (a delete hint for one that
+ * still answers: "kept"); a refusal (404) confirms it is gone: its row is deleted and its
+ * relations marked deleted, as HighLevel deletes them with it. */
+static void on_assoc_get(hl_result *res, void *ud)
+{
+    hint *h = ud;
+    wha *a = h->a;
+    long spent = res->attempts > 0 ? res->attempts : (res->status ? 1 : 0);
+    if (spent && a->h.relation_requests && !a->closing)
+        a->h.relation_requests(a->h.ud, spent);
+    if (a->closing) {
+        hint_end(h);
+        return;
+    }
+    const char *schema = a->E->cfg->database.schema;
+    sbuf sql = SBUF_INIT;
+    if (res->kind == HL_OK && cJSON_IsObject(res->json)) {
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(res->json, "association");
+        char *json = cJSON_PrintUnformatted(cJSON_IsObject(in) ? in : res->json);
+        if (rel_assoc_upsert_sql(schema, &sql) || !json) {
+            sbuf_free(&sql);
+            free(json);
+            defer(h, "out of memory");
+            return;
+        }
+        const char *p[2] = {h->loc, json};
+        pga_stmt st = {.sql = sbuf_str(&sql), .nparams = 2, .values = p};
+        settle_with(h, &st, NULL, 1, "applied", h->del ? "kept" : "updated");
+        sbuf_free(&sql);
+        free(json);
+        return;
+    }
+    if (res->kind == HL_REJECTED && (res->status == 404 || res->status == 400)) {
+        if (rel_assoc_delete_sql(schema, &sql)) {
+            sbuf_free(&sql);
+            defer(h, "out of memory");
+            return;
+        }
+        const char *p[2] = {h->loc, h->id};
+        pga_stmt st = {.sql = sbuf_str(&sql), .nparams = 2, .values = p};
+        settle_with(h, &st, NULL, 1, "deleted", "deleted");
+        sbuf_free(&sql);
+        return;
+    }
+    char why[200];
+    snprintf(why, sizeof why, "GET association: %s %ld %s", hl_kind_name(res->kind), res->status,
+             res->message ? res->message : "");
+    defer(h, why);
+}
+
+static void assoc_start(hint *h)
+{
+    if (!h->a->E->cfg->relations.enabled) {
+        settle(h, "dropped", "relations");
+        return;
+    }
+    if (!h->id) {
+        settle(h, "dropped", "payload");
+        return;
+    }
+    sbuf path = SBUF_INIT;
+    sbuf_puts(&path, "/associations/");
+    fam_path_segment(&path, h->id);
+    hl_call c = {.method = "GET", .endpoint = "associations", .path = sbuf_str(&path)};
+    gs_err e = {0};
+    int rc = sbuf_failed(&path)
+                 ? gs_err_set(&e, GS_ENOMEM, "out of memory")
+                 : hl_send(h->el->hl, &c, RL_PRIO_PUSH, "webhooks", on_assoc_get, h, &e);
+    sbuf_free(&path);
+    if (rc)
+        defer(h, e.msg);
+}
+
 static void start(hint *h)
 {
     wha *a = h->a;
@@ -477,7 +756,11 @@ static void start(hint *h)
         return;
     }
     if (strncmp(h->type, "Relation", 8) == 0) {
-        settle(h, "dropped", "relations");
+        rel_start(h);
+        return;
+    }
+    if (strncmp(h->type, "Association", 11) == 0) {
+        assoc_start(h);
         return;
     }
     if (!h->id) {
@@ -500,7 +783,7 @@ static void start(hint *h)
 
 static const char sql_batch[] =
     "SELECT seq, location_id, event_type, object_key, record_id, is_delete, "
-    "(extract(epoch FROM event_at) * 1000)::bigint, attempts, count(*) OVER () "
+    "(extract(epoch FROM event_at) * 1000)::bigint, attempts, count(*) OVER (), detail::text "
     "FROM ghlsync.webhook_hints WHERE state = 'queued' AND location_id = ANY($2::text[]) "
     "AND (not_before IS NULL OR not_before <= now()) ORDER BY seq LIMIT $1::int";
 
@@ -583,6 +866,7 @@ static void on_batch(pga_conn *c, PGresult *const *res, int nres, const pga_erro
         h->del = PQgetvalue(r, i, 5)[0] == 't';
         h->event_ms = PQgetisnull(r, i, 6) ? PS_NO_TIME : strtoll(PQgetvalue(r, i, 6), NULL, 10);
         h->attempts = atoi(PQgetvalue(r, i, 7));
+        h->detail = dup_or_null(r, i, 9);
         if (!h->seq || !h->loc || !h->type) {
             hint_free(h);
             a->inflight--;

@@ -12,8 +12,26 @@
  * batch is read when one ends, when a hint was stored, and every WHA_TICK_MS (hints of another
  * process, retries that came due). For each hint:
  *   - a location or object not mirrored here: settled 'dropped' (counted by reason);
- *   - Relation*: recorded, and settled 'dropped' (reason "relations"): this engine has no
- *     relations table to apply them to yet; the relations family will take them;
+ *   - Relation* (RelationCreate / RelationDelete): the association is looked up in the
+ *     relations service's <schema>.associations (not listed there: 'dropped', reason
+ *     "association"; [relations] disabled: reason "relations"); of its two ends, the mirrored
+ *     one holding fewer live relations here (a tie: the first) is re-listed, GET
+ *     /associations/relations/{recordId} page by page at RL_PRIO_PUSH on the fairness queue
+ *     "webhooks" (neither end mirrored: reason "relation_ends"). These requests are counted
+ *     by the relation_requests hook (ghlsync_webhooks_relation_requests_total), NOT against
+ *     [relations] budget_share: that cap bounds the background listing; a hint costs one
+ *     listing per change somebody made, like a record hint's GET. The listing is stored as
+ *     the relations pass stores one record's (relations.h rel_store_sql: upserted, the
+ *     record's other pulled relations marked deleted) in ONE transaction with the
+ *     settlement. A RelationCreate whose relation the listing does not show writes nothing
+ *     ('applied', "absent"); a RelationDelete marks the row deleted only when the listing
+ *     confirms it is gone ("deleted"), else the relation is kept ("kept"). An end the API
+ *     refuses to list (gone): "absent", the record's own hint or the poll take it;
+ *   - Association* (AssociationCreate/Update/Delete): GET /associations/{id} at RL_PRIO_PUSH
+ *     (counted with the relation listings); 200 upserts that one association row (a delete
+ *     hint for one that still answers: "kept"), a 404 confirms it is gone: its row is deleted
+ *     and its relations marked deleted (HighLevel deletes them with it), in the transaction
+ *     that settles the hint;
  *   - Record* without an object key (the documented payload has none): the key is looked up in
  *     the mirrored tables of the location's custom objects by record id (one UNION ALL query);
  *     a record not held locally costs one GET per custom object of the location, in turn,
@@ -51,11 +69,14 @@
 typedef struct wha wha;
 
 typedef struct wha_hooks {
-    /* A hint was settled. state: "applied" (outcome "updated", "kept", "absent"), "deleted"
+    /* A hint was settled (records and relations alike). state: "applied" (outcome "updated",
+     * "kept", "absent"), "deleted"
      * (outcome "deleted"), "dropped" (outcome = reason), "failed". event_ms: its timestamp. */
     void (*settled)(void *ud, const char *state, const char *outcome, int64_t event_ms);
     /* Queued hints, read with each batch. */
     void (*depth)(void *ud, long queued);
+    /* HTTP requests spent for a Relation* or Association* hint (may be NULL). */
+    void (*relation_requests)(void *ud, long n);
     void *ud;
 } wha_hooks;
 

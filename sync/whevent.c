@@ -95,6 +95,8 @@ int wh_event_parse(const char *body, size_t len, wh_event *ev, const char **why)
             *why = "out of memory";
             goto out;
         }
+    } else if (prefixed(t, "Association")) {
+        ev->kind = WH_K_ASSOCIATION;
     } else {
         ev->kind = WH_K_OTHER;
     }

@@ -7,7 +7,8 @@
  *                 payload has no object key, so objectKey / schemaKey are used when present and
  *                 the key is otherwise found when the hint is applied (whapply.h)
  *   Relation*     (RelationCreate/Delete) the relation's fields, kept as `detail`
- *   anything else (notes, tasks, associations, apps, ...): WH_K_OTHER, not a record hint
+ *   Association*  (AssociationCreate/Update/Delete) id: the association, re-read when applied
+ *   anything else (notes, tasks, apps, ...): WH_K_OTHER, not a record hint
  * Every body must carry `webhookId` and `timestamp` (ISO-8601 or epoch ms): they are what
  * replay protection checks. Values of the record itself (a contact's fields, properties as
  * strings) are ignored on purpose: the record is re-fetched, the payload only says which.
@@ -20,7 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum wh_kind { WH_K_CONTACT, WH_K_OPPORTUNITY, WH_K_RECORD, WH_K_RELATION, WH_K_OTHER };
+enum wh_kind {
+    WH_K_CONTACT,
+    WH_K_OPPORTUNITY,
+    WH_K_RECORD,
+    WH_K_RELATION,
+    WH_K_ASSOCIATION,
+    WH_K_OTHER
+};
 
 typedef struct wh_event {
     enum wh_kind kind;

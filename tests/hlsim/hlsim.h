@@ -540,6 +540,12 @@ enum { HS_WH_CREATE, HS_WH_UPDATE, HS_WH_DELETE };
 void hs_wh_record(hs_object *o, const hs_rec *r, int op);
 /* a contact version became current (snap->deleted: removed), with ctx->mu held */
 void hs_wh_contact(hs_object *o, const hs_rec *snap, bool existed);
+/* a relation was created or deleted (del), with ctx->mu held; object keys may be NULL */
+void hs_wh_relation(struct hs_wh *w, const char *loc, const char *id, const char *assoc,
+                    const char *first_key, const char *first, const char *second_key,
+                    const char *second, bool del);
+/* an association was created or deleted, with ctx->mu held */
+void hs_wh_association(struct hs_wh *w, const char *loc, const cJSON *a, bool created);
 /* /_admin/webhooks[...]: status, *out JSON body (called without ctx->mu) */
 int hs_wh_admin(hs_ctx *c, const char *method, char seg[][256], int nseg, const cJSON *body,
                 char **out);

@@ -217,9 +217,24 @@ static void vec_del(smap *m, const char *rec, const hs_rel *r)
     }
 }
 
+static cJSON *assoc_find(hs_ctx *c, const char *loc, const char *id_or_key, bool by_key);
+static const char *jstr(const cJSON *o, const char *k);
+
+/* RelationCreate / RelationDelete (hs_webhook.c), for every way a relation comes and goes: API
+ * writes, the admin's "another user", cascades. Seeding happens before the sender is armed. */
+static void rel_webhook(hs_ctx *c, const hs_rel *r, bool del)
+{
+    if (!c->wh)
+        return;
+    const cJSON *a = assoc_find(c, r->loc, r->assoc, false);
+    hs_wh_relation(c->wh, r->loc, r->id, r->assoc, a ? jstr(a, "firstObjectKey") : NULL, r->first,
+                   a ? jstr(a, "secondObjectKey") : NULL, r->second, del);
+}
+
 static void rel_remove(hs_ctx *c, hs_rel *r)
 {
     struct hs_assoc_store *s = store(c);
+    rel_webhook(c, r, true);
     char *pk = pair_key(r->assoc, r->first, r->second);
     smap_del(&s->by_pair, pk);
     free(pk);
@@ -264,6 +279,7 @@ static hs_rel *rel_add(hs_ctx *c, const char *loc, const char *assoc, const char
     else
         s->head = r;
     s->tail = r;
+    rel_webhook(c, r, false);
     return r;
 }
 
@@ -356,6 +372,8 @@ cJSON *hs_assoc_create(hs_ctx *c, hs_loc *l, const cJSON *body, char *err, size_
     while (assoc_find(c, l->id, id, false));
     cJSON *a = assoc_json(l->id, id, key, k1, l1 ? l1 : k1, k2, l2 ? l2 : k2, "USER_DEFINED");
     cJSON_AddItemToArray(loc_assocs(c, l->id), a);
+    if (c->wh)
+        hs_wh_association(c->wh, l->id, a, true);
     return a;
 }
 
@@ -369,6 +387,8 @@ static void assoc_delete(hs_ctx *c, const char *loc, cJSON *a)
         if (!strcmp(r->loc, loc) && !strcmp(r->assoc, id))
             rel_remove(c, r);
     }
+    if (c->wh)
+        hs_wh_association(c->wh, loc, a, false);
     cJSON_Delete(cJSON_DetachItemViaPointer(loc_assocs(c, loc), a));
 }
 

@@ -447,6 +447,41 @@ void hs_wh_contact(hs_object *o, const hs_rec *snap, bool existed)
     enqueue(o->ctx->wh, j);
 }
 
+/* highlevel-crm.md 5.1: {id, firstObjectKey, firstRecordId, secondObjectKey, secondRecordId,
+ * associationId, locationId} */
+void hs_wh_relation(struct hs_wh *w, const char *loc, const char *id, const char *assoc,
+                    const char *first_key, const char *first, const char *second_key,
+                    const char *second, bool del)
+{
+    if (!w || !wanted(w))
+        return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", del ? "RelationDelete" : "RelationCreate");
+    cJSON_AddStringToObject(j, "locationId", loc);
+    cJSON_AddStringToObject(j, "id", id);
+    cJSON_AddStringToObject(j, "associationId", assoc);
+    if (first_key)
+        cJSON_AddStringToObject(j, "firstObjectKey", first_key);
+    cJSON_AddStringToObject(j, "firstRecordId", first);
+    if (second_key)
+        cJSON_AddStringToObject(j, "secondObjectKey", second_key);
+    cJSON_AddStringToObject(j, "secondRecordId", second);
+    enqueue(w, j);
+}
+
+/* highlevel-crm.md 5.1: the association's fields as the API lists them */
+void hs_wh_association(struct hs_wh *w, const char *loc, const cJSON *a, bool created)
+{
+    if (!w || !a || !wanted(w))
+        return;
+    cJSON *j = cJSON_Duplicate(a, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "type");
+    cJSON_AddStringToObject(j, "type", created ? "AssociationCreate" : "AssociationDelete");
+    if (!cJSON_GetObjectItemCaseSensitive(j, "locationId"))
+        cJSON_AddStringToObject(j, "locationId", loc);
+    enqueue(w, j);
+}
+
 /* ---- admin -------------------------------------------------------------------------------- */
 
 static cJSON *state_json(struct hs_wh *w)

@@ -8,7 +8,12 @@
  *   - out-of-order delivery (every event held until the next one): the newest version wins;
  *   - a delete hint for a record that still exists deletes nothing; a real delete is applied;
  *   - the counters on /metrics;
- *   - webhooks that are all dropped are caught by the next poll. */
+ *   - webhooks that are all dropped are caught by the next poll;
+ *   - relations (RelationCreate / RelationDelete): a remote relate and unrelate arrive within
+ *     seconds with the relations poll at 60 s and reconciliation at 1 h, a RelationDelete for a
+ *     relation that still exists deletes nothing, and a relate whose webhook was dropped is
+ *     caught by the next reconciliation; an association created remotely arrives
+ *     (AssociationCreate), with a relation of it, and deleting it takes its relations. */
 #include "test.h"
 #include "thttp.h"
 #include "tpg.h"
@@ -116,6 +121,8 @@ static bool start(struct run *R, const char *tag, const char *pull, const char *
                           "20",
                           "--seed-opportunities",
                           "5",
+                          "--seed-relations",
+                          "8",
                           "--webhook-retry-ms",
                           "200",
                           NULL};
@@ -244,7 +251,7 @@ static void hooks_accelerate_and_verify(void)
     snprintf(pl, sizeof pl, "{\"type\":\"NoteCreate\",\"locationId\":\"%s\",\"id\":\"n1\"}", loc);
     TEST_EQ_INT(send_hook(&R.s, pl, NULL), 200);
 
-    /* relations: recorded, not applied (no relations table in this engine yet) */
+    /* a relation of an association this mirror has not listed: recorded, then dropped */
     snprintf(pl, sizeof pl,
              "{\"type\":\"RelationCreate\",\"locationId\":\"%s\",\"id\":\"rel-1\","
              "\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\",\"associationId\":\"a1\","
@@ -255,7 +262,7 @@ static void hooks_accelerate_and_verify(void)
                                  "SELECT state || '/' || note || '/' || (detail->>'firstRecordId' "
                                  "IS NOT NULL) FROM ghlsync.webhook_hints WHERE webhook_id = "
                                  "'relation-1'",
-                                 "dropped/relations/true", 5000));
+                                 "dropped/association/true", 5000));
 
     /* a delete hint for a record that still exists: nothing is deleted */
     snprintf(pl, sizeof pl,
@@ -311,7 +318,7 @@ static void hooks_accelerate_and_verify(void)
         TEST_CHECK(metric(mp, "ghlsync_webhooks_rejected_total{reason=\"queue_full\"}") >= 1);
         TEST_CHECK(metric(mp, "ghlsync_webhooks_dropped_total{reason=\"location\"}") >= 1);
         TEST_CHECK(metric(mp, "ghlsync_webhooks_dropped_total{reason=\"event_type\"}") >= 1);
-        TEST_CHECK(metric(mp, "ghlsync_webhooks_dropped_total{reason=\"relations\"}") >= 1);
+        TEST_CHECK(metric(mp, "ghlsync_webhooks_dropped_total{reason=\"association\"}") >= 1);
         TEST_CHECK(metric(mp, "ghlsync_webhooks_applied_total{outcome=\"updated\"}") >= 2);
         TEST_CHECK(metric(mp, "ghlsync_webhooks_applied_total{outcome=\"deleted\"}") >= 1);
         double p50 = metric(mp, "ghlsync_webhooks_lag_seconds{quantile=\"0.5\"}");
@@ -323,6 +330,205 @@ static void hooks_accelerate_and_verify(void)
     free(pet);
     free(ct);
     free(gone);
+    stop(&R);
+}
+
+/* "<pet> <contact>": a pet and a contact the mirror holds no relation between. */
+static char *unrelated_pair(PGconn *c)
+{
+    return tpg_scalar(c, "SELECT p.id || ' ' || c.id FROM ghl.pet p CROSS JOIN ghl.contacts c "
+                         "WHERE p._deleted_at IS NULL AND c._deleted_at IS NULL AND NOT EXISTS "
+                         "(SELECT 1 FROM ghl.relations r WHERE r.first_record_id = p.id AND "
+                         "r.second_record_id = c.id) ORDER BY 1 LIMIT 1");
+}
+
+/* Relate a pet and a contact "as another user" (pet_owner); the new relation's id, or NULL. */
+static char *relate(struct run *R, const char *assoc, const char *pair)
+{
+    char pet[64], ct[64];
+    if (!pair || sscanf(pair, "%63s %63s", pet, ct) != 2)
+        return NULL;
+    char path[200], body[400], *resp = NULL;
+    snprintf(path, sizeof path, "/_admin/relations?locationId=%s", R->s.loc[0].id);
+    snprintf(body, sizeof body,
+             "{\"associationId\":\"%s\",\"firstRecordId\":\"%s\",\"secondRecordId\":\"%s\"}", assoc,
+             pet, ct);
+    long st = tsim_admin(&R->s, "POST", path, body, &resp);
+    cJSON *j = st == 201 && resp ? cJSON_Parse(resp) : NULL;
+    const char *id = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "relation"), "id"));
+    char *out = id ? strdup(id) : NULL;
+    if (!out)
+        printf("# relate: %ld %s\n", st, resp ? resp : "");
+    cJSON_Delete(j);
+    free(resp);
+    return out;
+}
+
+static bool rel_state(PGconn *c, const char *id, const char *want, long ms)
+{
+    char q[300];
+    snprintf(q, sizeof q,
+             "SELECT CASE WHEN _deleted_at IS NULL THEN 'live' ELSE 'deleted' END FROM "
+             "ghl.relations WHERE id = '%s'",
+             id);
+    return tpull_wait_scalar(c, q, want, ms);
+}
+
+/* RelationCreate / RelationDelete re-list one end of the relation at push priority: with the
+ * relations poll at 60 s and reconciliation at 1 h, what arrives within seconds came by hook. */
+static void relation_hooks(void)
+{
+    struct run R = {0};
+    TEST_REQUIRE(start(&R, "hooksrel",
+                       "[pull]\npoll_interval = \"60s\"\n[relations]\npoll_interval = \"60s\"\n"
+                       "reconcile_interval = \"1h\"\n",
+                       NULL));
+    TEST_REQUIRE(tpull_wait_scalar(
+        R.c, "SELECT last_full_at IS NOT NULL FROM ghlsync.relation_state", "t", 30000));
+    char *assoc = tpg_scalar(R.c, "SELECT id FROM ghl.associations WHERE key = 'pet_owner'");
+    TEST_REQUIRE(assoc != NULL);
+    char *budget0 = tpg_scalar(R.c, "SELECT requests_today FROM ghlsync.relation_state");
+
+    /* a remote relate, its webhook sent twice (the second is a replay: 409) */
+    TEST_EQ_INT(tsim_admin(&R.s, "PUT", "/_admin/webhooks", "{\"duplicate\":1}", NULL), 200);
+    char *pair = unrelated_pair(R.c);
+    long t0 = tpull_now_ms();
+    char *rel = relate(&R, assoc, pair);
+    TEST_REQUIRE(rel != NULL);
+    TEST_CHECK_MSG(rel_state(R.c, rel, "live", 5000), "a remote relate is mirrored within 5 s");
+    printf("# remote relate -> row: %ld ms\n", tpull_now_ms() - t0);
+    char q[400];
+    snprintf(q, sizeof q,
+             "SELECT association_id = '%s' AND first_object_key = 'custom_objects.pet' AND "
+             "second_object_key = 'contact' FROM ghl.relations WHERE id = '%s'",
+             assoc, rel);
+    TEST_CHECK(tpull_wait_scalar(R.c, q, "t", 100));
+
+    /* a remote unrelate, its webhook delayed by 500 ms */
+    TEST_EQ_INT(tsim_admin(&R.s, "PUT", "/_admin/webhooks",
+                           "{\"duplicate\":0,\"delay\":1,\"delayMs\":500}", NULL),
+                200);
+    char path[300];
+    snprintf(path, sizeof path, "/_admin/relations/%s?locationId=%s", rel, R.s.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&R.s, "DELETE", path, NULL, NULL), 200);
+    TEST_CHECK_MSG(rel_state(R.c, rel, "deleted", 5000), "a remote unrelate within 5 s");
+    TEST_EQ_INT(tsim_admin(&R.s, "PUT", "/_admin/webhooks", "{\"delay\":0}", NULL), 200);
+
+    /* a RelationDelete for a relation that still exists: confirmed absent first, so kept */
+    char *pair2 = unrelated_pair(R.c);
+    char *live = relate(&R, assoc, pair2);
+    TEST_REQUIRE(live != NULL);
+    TEST_CHECK(rel_state(R.c, live, "live", 5000));
+    char pet[64] = "", ct[64] = "", pl[800];
+    if (pair2)
+        sscanf(pair2, "%63s %63s", pet, ct);
+    snprintf(pl, sizeof pl,
+             "{\"type\":\"RelationDelete\",\"locationId\":\"%s\",\"id\":\"%s\","
+             "\"associationId\":\"%s\",\"firstObjectKey\":\"custom_objects.pet\","
+             "\"firstRecordId\":\"%s\",\"secondObjectKey\":\"contact\","
+             "\"secondRecordId\":\"%s\",\"webhookId\":\"fake-rel-delete\"}",
+             R.s.loc[0].id, live, assoc, pet, ct);
+    TEST_EQ_INT(send_hook(&R.s, pl, NULL), 200);
+    TEST_CHECK(tpull_wait_scalar(R.c,
+                                 "SELECT state || '/' || note FROM ghlsync.webhook_hints WHERE "
+                                 "webhook_id = 'fake-rel-delete'",
+                                 "applied/kept", 5000));
+    TEST_CHECK_MSG(rel_state(R.c, live, "live", 100), "the relation is still live");
+
+    /* ends not mirrored: dropped */
+    snprintf(pl, sizeof pl,
+             "{\"type\":\"RelationCreate\",\"locationId\":\"%s\",\"id\":\"r-x\","
+             "\"associationId\":\"%s\",\"firstObjectKey\":\"custom_objects.nope\","
+             "\"firstRecordId\":\"a\",\"secondObjectKey\":\"nope\",\"secondRecordId\":\"b\","
+             "\"webhookId\":\"rel-ends\"}",
+             R.s.loc[0].id, "no-such-association");
+    TEST_EQ_INT(send_hook(&R.s, pl, NULL), 200);
+    TEST_CHECK(tpull_wait_scalar(R.c,
+                                 "SELECT state || '/' || note FROM ghlsync.webhook_hints WHERE "
+                                 "webhook_id = 'rel-ends'",
+                                 "dropped/association", 5000));
+
+    /* an association created remotely arrives (AssociationCreate), a relation of it too, and
+     * deleting it (AssociationDelete) takes its relations with it */
+    snprintf(path, sizeof path, "/_admin/associations?locationId=%s", R.s.loc[0].id);
+    char *resp = NULL;
+    TEST_EQ_INT(tsim_admin(&R.s, "POST", path,
+                           "{\"key\":\"pet_sitter\",\"firstObjectKey\":\"custom_objects.pet\","
+                           "\"secondObjectKey\":\"contact\"}",
+                           &resp),
+                201);
+    cJSON *aj = resp ? cJSON_Parse(resp) : NULL;
+    const char *a2 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(aj, "association"), "id"));
+    TEST_REQUIRE(a2 != NULL);
+    snprintf(q, sizeof q,
+             "SELECT key || '/' || first_object_key || '/' || second_object_key FROM "
+             "ghl.associations WHERE id = '%s'",
+             a2);
+    TEST_CHECK_MSG(tpull_wait_scalar(R.c, q, "pet_sitter/custom_objects.pet/contact", 5000),
+                   "a remote association arrives within 5 s");
+    char *sitter = relate(&R, a2, pair);
+    TEST_REQUIRE(sitter != NULL);
+    TEST_CHECK_MSG(rel_state(R.c, sitter, "live", 5000), "a relation of the new association");
+    snprintf(path, sizeof path, "/_admin/associations/%s?locationId=%s", a2, R.s.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&R.s, "DELETE", path, NULL, NULL), 200);
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.associations WHERE id = '%s'", a2);
+    TEST_CHECK_MSG(tpull_wait_scalar(R.c, q, "0", 5000), "a remote association delete");
+    TEST_CHECK_MSG(rel_state(R.c, sitter, "deleted", 5000), "its relations go with it");
+    cJSON_Delete(aj);
+    free(resp);
+    free(sitter);
+
+    /* the hooks' listings are counted apart, not against [relations] budget_share */
+    char *budget1 = tpg_scalar(R.c, "SELECT requests_today FROM ghlsync.relation_state");
+    TEST_CHECK_MSG(budget0 && budget1 && !strcmp(budget0, budget1),
+                   "relation_state.requests_today unchanged by hooks (%s -> %s)",
+                   budget0 ? budget0 : "?", budget1 ? budget1 : "?");
+    if (R.metrics_port) {
+        int mp = R.metrics_port;
+        TEST_CHECK(metric(mp, "ghlsync_webhooks_relation_requests_total") >= 3);
+        TEST_CHECK(metric(mp, "ghlsync_webhooks_rejected_total{reason=\"replayed\"}") >= 1);
+        TEST_CHECK(metric(mp, "ghlsync_webhooks_applied_total{outcome=\"deleted\"}") >= 1);
+        TEST_CHECK(metric(mp, "ghlsync_webhooks_applied_total{outcome=\"kept\"}") >= 1);
+        TEST_CHECK(metric(mp, "ghlsync_webhooks_applied_total{outcome=\"updated\"}") >= 2);
+    } else {
+        TEST_CHECK_MSG(false, "metrics.listen logged");
+    }
+    free(budget0);
+    free(budget1);
+    free(pair);
+    free(pair2);
+    free(rel);
+    free(live);
+    free(assoc);
+    stop(&R);
+}
+
+/* A relate whose webhook is lost (and which moves no updatedAt): the next reconciliation. */
+static void dropped_relation_hook_caught_by_reconcile(void)
+{
+    struct run R = {0};
+    TEST_REQUIRE(start(&R, "hooksreldrop",
+                       "[pull]\npoll_interval = \"60s\"\n[relations]\npoll_interval = \"1s\"\n"
+                       "reconcile_interval = \"3s\"\n",
+                       NULL));
+    TEST_REQUIRE(tpull_wait_scalar(
+        R.c, "SELECT last_full_at IS NOT NULL FROM ghlsync.relation_state", "t", 30000));
+    TEST_EQ_INT(tsim_admin(&R.s, "PUT", "/_admin/webhooks", "{\"drop\":1}", NULL), 200);
+    char *assoc = tpg_scalar(R.c, "SELECT id FROM ghl.associations WHERE key = 'pet_owner'");
+    TEST_REQUIRE(assoc != NULL);
+    char *pair = unrelated_pair(R.c);
+    char *rel = relate(&R, assoc, pair);
+    TEST_REQUIRE(rel != NULL);
+    TEST_CHECK_MSG(rel_state(R.c, rel, "live", 15000), "the next full pass brings it");
+    char *n = tpg_scalar(R.c, "SELECT count(*) FROM ghlsync.webhook_hints WHERE event_type LIKE "
+                              "'Relation%'");
+    TEST_CHECK_MSG(n && !strcmp(n, "0"), "no relation hint arrived (%s)", n ? n : "?");
+    free(n);
+    free(pair);
+    free(rel);
+    free(assoc);
     stop(&R);
 }
 
@@ -361,5 +567,7 @@ int main(void)
     }
     TEST_RUN(hooks_accelerate_and_verify);
     TEST_RUN(dropped_hooks_caught_by_poll);
+    TEST_RUN(relation_hooks);
+    TEST_RUN(dropped_relation_hook_caught_by_reconcile);
     return test_done();
 }

@@ -179,6 +179,15 @@ static void payloads(void)
     TEST_EQ_INT(ev.kind, WH_K_OTHER);
     wh_event_free(&ev);
 
+    TEST_EQ_INT(parse("{\"type\":\"AssociationDelete\",\"locationId\":\"L\",\"id\":\"a1\","
+                      "\"key\":\"k\",\"webhookId\":\"w7\",\"timestamp\":1}",
+                      &ev, &why),
+                0);
+    TEST_EQ_INT(ev.kind, WH_K_ASSOCIATION);
+    TEST_EQ_STR(ev.record_id, "a1");
+    TEST_CHECK(ev.is_delete);
+    wh_event_free(&ev);
+
     TEST_EQ_INT(parse("[1]", &ev, &why), -1);
     TEST_EQ_STR(why, "not a JSON object");
     TEST_EQ_INT(parse("{\"type\":\"ContactUpdate\",\"locationId\":\"L\",\"id\":\"c\","

@@ -13,8 +13,6 @@
 #include <string.h>
 #include <uv.h>
 
-#define PAGE_LIMIT 100
-
 /* ---- the listing --------------------------------------------------------------------------- */
 
 struct listing {
@@ -104,7 +102,8 @@ static void on_page(hl_result *r, void *ud)
         l->n++;
     }
     l->skip += got;
-    bool more = got >= PAGE_LIMIT && (!cJSON_IsNumber(count) || l->skip < count->valuedouble);
+    bool more = got >= l->E->cfg->agency.discovery_page_size &&
+                (!cJSON_IsNumber(count) || l->skip < count->valuedouble);
     if (!more || !l->cb) {
         listing_end(l, 0, NULL);
         return;
@@ -122,7 +121,7 @@ static int next_page(struct listing *l, gs_err *e)
     http_escape(&q, a->company_id);
     sbuf_puts(&q, "&appId=");
     http_escape(&q, a->app_id);
-    sbuf_printf(&q, "&isInstalled=true&skip=%ld&limit=%d", l->skip, PAGE_LIMIT);
+    sbuf_printf(&q, "&isInstalled=true&skip=%ld&limit=%d", l->skip, a->discovery_page_size);
     if (sbuf_failed(&q)) {
         sbuf_free(&q);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
@@ -172,8 +171,7 @@ struct start {
     size_t n;
 };
 
-static void start_listed(struct engine *E, int rc, char **ids, size_t n, const char *msg,
-                         void *ud)
+static void start_listed(struct engine *E, int rc, char **ids, size_t n, const char *msg, void *ud)
 {
     (void)E;
     struct start *s = ud;

@@ -10,8 +10,8 @@
  * minted on first use and kept in ghlsync.oauth_tokens under its location id.
  *
  * Discovery (agency_list_installed): GET /oauth/installedLocations?companyId&appId&
- * isInstalled=true&skip&limit=100, page after page until `count` ids (or a short page) are in;
- * the ids are returned in a heap array (no fixed limit).
+ * isInstalled=true&skip&limit ([agency] discovery_page_size), page after page until `count` ids (or
+ * a short page) are in; the ids are returned in a heap array (no fixed limit).
  *
  * The re-check (service "agency", `run` only, with locations = "installed"): every
  * [agency] discovery_interval. A location that is no longer installed is stopped

@@ -1151,20 +1151,16 @@ int cfg_location_add_agency(struct cfg *c, const char *id, gs_err *err)
 
 static int load_agency(struct loader *L, const toml_value *t)
 {
-    static const char *const keys[] = {"company_id_env",
-                                       "app_id",
-                                       "client_id_env",
-                                       "client_secret_env",
-                                       "refresh_token_file",
-                                       "locations",
-                                       "objects",
-                                       "discovery_interval",
-                                       NULL};
+    static const char *const keys[] = {
+        "company_id_env",      "app_id",    "client_id_env", "client_secret_env",
+        "refresh_token_file",  "locations", "objects",       "discovery_interval",
+        "discovery_page_size", NULL};
     const char *S = "[agency]";
     struct cfg_agency *a = &L->c->agency;
     a->enabled = true;
     a->line = t->line;
     a->discovery_interval_ms = 3600 * 1000;
+    a->discovery_page_size = 100;
     const toml_value *co_at, *app_at, *cid_at, *csec_at, *rtf_at;
     char *co_env = NULL, *cid_env = NULL, *csec_env = NULL, *rtf = NULL;
     struct cfg_location tmp = {0};
@@ -1175,7 +1171,8 @@ static int load_agency(struct loader *L, const toml_value *t)
         (rc = get_env_name(L, t, S, "client_id_env", &cid_env, &cid_at)) ||
         (rc = get_env_name(L, t, S, "client_secret_env", &csec_env, &csec_at)) ||
         (rc = get_nonempty_str(L, t, S, "refresh_token_file", &rtf, &rtf_at)) ||
-        (rc = get_duration(L, t, S, "discovery_interval", 1000, &a->discovery_interval_ms)))
+        (rc = get_duration(L, t, S, "discovery_interval", 1000, &a->discovery_interval_ms)) ||
+        (rc = get_int32(L, t, S, "discovery_page_size", 1, 500, &a->discovery_page_size)))
         goto out;
     const char *missing = !co_at     ? "company_id_env"
                           : !cid_at  ? "client_id_env"

@@ -141,6 +141,7 @@ struct cfg_agency {
     char *refresh_token;           /* its content at load time */
     bool installed;                /* locations = "installed": discover them */
     int64_t discovery_interval_ms; /* re-check of the installed locations; default 1 h */
+    int discovery_page_size;       /* limit of each installedLocations page, 1..500; 100 */
     bool all_objects;              /* objects of every agency location */
     char **objects;
     size_t n_objects;

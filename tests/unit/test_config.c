@@ -654,6 +654,8 @@ static void agency_section(void)
     EXPECT_ERR(AGENCY_HEAD "locations = \"installed\"\ncompnay_id_env = \"x\"\n", GS_ECONFIG,
                "bad.toml:8:1: [agency] compnay_id_env: unknown key (did you mean "
                "\"company_id_env\"?)");
+    EXPECT_ERR(AGENCY_HEAD "locations = \"installed\"\ndiscovery_page_size = 0\n", GS_ECONFIG,
+               "bad.toml:8:1: [agency] discovery_page_size: must be between 1 and 500, got 0");
     unsetenv("GST_CSEC");
     EXPECT_ERR(AGENCY_HEAD "locations = \"installed\"\n", GS_ECONFIG,
                "bad.toml:5:1: [agency] client_secret_env: environment variable GST_CSEC is not "

@@ -7,7 +7,9 @@
  *  - a restart uses the persisted pairs (no new mint); an expiring pair is refreshed with the
  *    agency's client credentials and the rotation saved; a refused refresh token is re-minted;
  *  - `run` with a short discovery_interval: an uninstalled location stops (its rows stay, a
- *    remote change is not pulled) while the others go on. */
+ *    remote change is not pulled) while the others go on; one installed since the start is
+ *    logged (a restart starts it);
+ *  - an explicit list beside a [[locations]] table. */
 #include "test.h"
 #include "tpg.h"
 #include "tpull.h"
@@ -55,6 +57,19 @@ static int count_in(const char *path, const char *needle)
     return n;
 }
 
+/* tpull_run, printing the engine's log as diagnostics ("# ") when it fails */
+static int run_logged(const char *cfg, const char *const *args, const char *log)
+{
+    int rc = tpull_run(cfg, args, log, 60000);
+    if (rc != 0) {
+        char *t = slurp(log);
+        for (char *line = t ? strtok(t, "\n") : NULL; line; line = strtok(NULL, "\n"))
+            printf("#   | %.300s\n", line);
+        free(t);
+    }
+    return rc;
+}
+
 /* A field of GET /_admin/agency (malloc'd). */
 static char *agency_field(const tsim *s, const char *key)
 {
@@ -75,15 +90,18 @@ static int n401(const tsim *s)
     tsim_admin(s, "GET", "/_admin/counters", NULL, &body);
     cJSON *j = cJSON_Parse(body ? body : "");
     free(body);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(j, "byStatus"), "401");
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "byStatus"), "401");
     int n = cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
     cJSON_Delete(j);
     return n;
 }
 
-static bool write_config(const tsim *s, const char *conninfo, const char *dir, const char *extra,
-                         char *cfg, size_t len)
+/* DIR/sync.toml for the simulator's agency; `locations` is the [agency] locations value,
+ * `extra` more [agency] keys, `tail` more tables. */
+static bool write_config(const tsim *s, const char *conninfo, const char *dir,
+                         const char *locations, const char *extra, const char *tail, char *cfg,
+                         size_t len)
 {
     char *company = agency_field(s, "companyId"), *app = agency_field(s, "appId");
     if (!company || !app) {
@@ -103,9 +121,9 @@ static bool write_config(const tsim *s, const char *conninfo, const char *dir, c
                 "[pull]\npoll_interval = \"1s\"\n\n[leases]\nttl = \"3s\"\n\n"
                 "[agency]\ncompany_id_env = \"GHLT_COMPANY\"\napp_id = \"%s\"\n"
                 "client_id_env = \"GHLT_CLIENT_ID\"\nclient_secret_env = \"GHLT_CLIENT_SECRET\"\n"
-                "refresh_token_file = \"company_refresh\"\nlocations = \"installed\"\n"
-                "objects = [\"custom_objects.pet\"]\n%s",
-                s->base_url, conninfo, app, extra ? extra : "");
+                "refresh_token_file = \"company_refresh\"\nlocations = %s\n"
+                "objects = [\"custom_objects.pet\"]\n%s\n%s",
+                s->base_url, conninfo, app, locations, extra ? extra : "", tail ? tail : "");
     free(company);
     free(app);
     if (!f)
@@ -132,7 +150,7 @@ static bool write_company_refresh(const tsim *s, const char *dir)
 static void discovery_minting_rotation(void)
 {
     tsim s;
-    const char *args[] = {"--locations", "3", "--seed-records", "4", "--burst", "0", NULL};
+    const char *args[] = {"--locations", "5", "--seed-records", "4", "--burst", "0", NULL};
     TEST_REQUIRE(tsim_start(&s, args) == 0);
     char dir[512], cfg[700], ci[512], log[700], rtf[700];
     snprintf(dir, sizeof dir, "%s/agency-oauth-XXXXXX", test_tmpdir());
@@ -142,23 +160,26 @@ static void discovery_minting_rotation(void)
     PGconn *c = tpg_fresh_db("agency_oauth1", ci, sizeof ci);
     TEST_REQUIRE(c != NULL);
     TEST_REQUIRE(write_company_refresh(&s, dir));
-    TEST_REQUIRE(write_config(&s, ci, dir, NULL, cfg, sizeof cfg));
+    /* pages of two: three pages for five locations */
+    TEST_REQUIRE(write_config(&s, ci, dir, "\"installed\"", "discovery_page_size = 2\n", NULL, cfg,
+                              sizeof cfg));
     char *company_before = slurp(rtf);
     const char *bf[] = {"backfill", NULL};
 
-    /* 1. discovery + minting: three locations, four pets each */
-    TEST_EQ_INT(tpull_run(cfg, bf, log, 60000), 0);
+    /* 1. discovery + minting: five locations, four pets each */
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
     char *n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
-    TEST_EQ_STR(n ? n : "(null)", "12");
+    TEST_EQ_STR(n ? n : "(null)", "20");
     free(n);
     n = tpg_scalar(c, "SELECT count(DISTINCT location_id) FROM ghl.pet");
-    TEST_EQ_STR(n ? n : "(null)", "3");
+    TEST_EQ_STR(n ? n : "(null)", "5");
     free(n);
-    TEST_EQ_INT(count_in(log, "oauth.minted"), 3);
-    TEST_EQ_INT(count_in(log, "agency.discovered"), 1);
+    TEST_EQ_INT(count_in(log, "oauth.minted"), 5);
+    TEST_EQ_INT(count_in(log, "agency.discovered company=hlsimCompany00000001 installed=5 added=5"),
+                1);
     n = tpg_scalar(c, "SELECT count(*) FROM ghlsync.oauth_tokens WHERE location_id NOT LIKE "
                       "'agency:%' AND access_token IS NOT NULL");
-    TEST_EQ_STR(n ? n : "(null)", "3");
+    TEST_EQ_STR(n ? n : "(null)", "5");
     free(n);
     /* the company pair rotated (it had no access token): file and row follow it */
     char *company_now = agency_field(&s, "refresh"), *file = slurp(rtf);
@@ -176,7 +197,7 @@ static void discovery_minting_rotation(void)
     /* 2. a restart: the persisted pairs, no new mint */
     TEST_REQUIRE(tpg_exec(c, "TRUNCATE ghlsync.pull_state"));
     TEST_REQUIRE(truncate(log, 0) == 0);
-    TEST_EQ_INT(tpull_run(cfg, bf, log, 60000), 0);
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
     TEST_EQ_INT(count_in(log, "oauth.minted"), 0);
     TEST_EQ_INT(count_in(log, "oauth.refreshed"), 0);
 
@@ -198,7 +219,7 @@ static void discovery_minting_rotation(void)
     TEST_REQUIRE(tpg_exec(c, q));
     TEST_REQUIRE(tpg_exec(c, "TRUNCATE ghlsync.pull_state"));
     TEST_REQUIRE(truncate(log, 0) == 0);
-    TEST_EQ_INT(tpull_run(cfg, bf, log, 60000), 0);
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
     TEST_EQ_INT(count_in(log, "oauth.refreshed"), 2); /* loc0's rotation, loc1's mint */
     TEST_EQ_INT(count_in(log, "oauth.remint"), 1);
     TEST_EQ_INT(count_in(log, "oauth.minted"), 1);
@@ -213,7 +234,7 @@ static void discovery_minting_rotation(void)
     TEST_CHECK(n && strcmp(n, "revoked-token") != 0);
     free(n);
     n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
-    TEST_EQ_STR(n ? n : "(null)", "12");
+    TEST_EQ_STR(n ? n : "(null)", "20");
     free(n);
     TEST_EQ_INT(n401(&s), 0);
     free(r0);
@@ -236,11 +257,25 @@ static void uninstall_stops_a_location(void)
     PGconn *c = tpg_fresh_db("agency_oauth2", ci, sizeof ci);
     TEST_REQUIRE(c != NULL);
     TEST_REQUIRE(write_company_refresh(&s, dir));
-    TEST_REQUIRE(write_config(&s, ci, dir, "discovery_interval = \"1s\"\n", cfg, sizeof cfg));
+    TEST_REQUIRE(write_config(&s, ci, dir, "\"installed\"", "discovery_interval = \"1s\"\n", NULL,
+                              cfg, sizeof cfg));
+    /* location 2 has not installed the app yet */
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":false}", s.loc[2].id);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
     const char *run[] = {"run", NULL};
     pid_t pid = tpull_spawn(cfg, run, log);
     TEST_REQUIRE(pid > 0);
-    TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "6", 30000));
+    TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
+    TEST_EQ_INT(count_in(log, "installed=2 added=2"), 1);
+    /* it installs the app: logged as new (a restart starts it) */
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":true}", s.loc[2].id);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    char newloc[200];
+    snprintf(newloc, sizeof newloc, "agency.new_location location=%s", s.loc[2].id);
+    long t1 = tpull_now_ms();
+    while (count_in(log, newloc) < 1 && tpull_now_ms() - t1 < 10000)
+        usleep(100000);
+    TEST_CHECK(count_in(log, newloc) >= 1);
 
     const char *gone = s.loc[1].id, *kept = s.loc[0].id;
     snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":false}", gone);
@@ -272,14 +307,53 @@ static void uninstall_stops_a_location(void)
     tsim_stop(&s);
 }
 
+/* An explicit list beside a [[locations]] table with its own static token: only the listed
+ * locations are minted, without any discovery call. */
+static void explicit_list(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "3", "--seed-records", "3", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[700], list[300], tail[400];
+    snprintf(dir, sizeof dir, "%s/agency-list-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    PGconn *c = tpg_fresh_db("agency_oauth3", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    snprintf(list, sizeof list, "[\"%s\", \"%s\"]", s.loc[0].id, s.loc[2].id);
+    setenv("GHLT_TOKEN1", s.loc[1].token, 1);
+    snprintf(tail, sizeof tail,
+             "[[locations]]\nid = \"%s\"\ntoken_env = \"GHLT_TOKEN1\"\nobjects = "
+             "[\"custom_objects.pet\"]\n",
+             s.loc[1].id);
+    TEST_REQUIRE(write_config(&s, ci, dir, list, NULL, tail, cfg, sizeof cfg));
+    const char *bf[] = {"backfill", NULL};
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
+    char *n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n ? n : "(null)", "9");
+    free(n);
+    TEST_EQ_INT(count_in(log, "oauth.minted"), 2);
+    TEST_EQ_INT(count_in(log, "agency.discovered"), 0);
+    n = tpg_scalar(c, "SELECT count(*) FROM ghlsync.oauth_tokens WHERE location_id NOT LIKE "
+                      "'agency:%'");
+    TEST_EQ_STR(n ? n : "(null)", "2");
+    free(n);
+    TEST_EQ_INT(n401(&s), 0);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
         test_skip("discovery_minting_rotation", "no PostgreSQL or binaries");
         test_skip("uninstall_stops_a_location", "no PostgreSQL or binaries");
+        test_skip("explicit_list", "no PostgreSQL or binaries");
         return test_done();
     }
     TEST_RUN(discovery_minting_rotation);
     TEST_RUN(uninstall_stops_a_location);
+    TEST_RUN(explicit_list);
     return test_done();
 }

@@ -64,8 +64,9 @@ static int online(struct cli_ctx *ctx)
     }
     for (size_t i = 0; i < c->n_locations; i++) {
         const struct cfg_location *l = &c->locations[i];
-        if (l->auth == CFG_AUTH_OAUTH) {
-            /* A refresh would rotate the refresh token: not something a check should do. */
+        if (l->auth != CFG_AUTH_TOKEN) {
+            /* A refresh (or a mint, for an agency location) would rotate the refresh token:
+             * not something a check should do. */
             printf("location %s: api not checked (OAuth: the engine refreshes the token)\n", l->id);
             continue;
         }

@@ -1095,15 +1095,195 @@ out:
     return rc;
 }
 
+/* ---- [agency] ------------------------------------------------------------------------------ */
+
+static int copy_objects(const struct cfg_agency *a, struct cfg_location *loc)
+{
+    loc->all_objects = a->all_objects;
+    if (a->all_objects || !a->n_objects)
+        return 0;
+    loc->objects = calloc(a->n_objects, sizeof *loc->objects);
+    if (!loc->objects)
+        return GS_ENOMEM;
+    for (size_t i = 0; i < a->n_objects; i++) {
+        if (!(loc->objects[i] = strdup(a->objects[i])))
+            return GS_ENOMEM;
+        loc->n_objects++;
+    }
+    return 0;
+}
+
+/* Fill a location of the agency: no secret of its own (the engine mints its pair). */
+static int agency_location(const struct cfg_agency *a, const char *id, struct cfg_location *loc)
+{
+    memset(loc, 0, sizeof *loc);
+    loc->auth = CFG_AUTH_AGENCY;
+    loc->line = a->line;
+    sbuf src = SBUF_INIT;
+    sbuf_printf(&src, "agency %s (minted location token)", a->company_id);
+    loc->token_source = sbuf_steal(&src);
+    loc->id = strdup(id);
+    if (!loc->id || !loc->token_source || copy_objects(a, loc))
+        return GS_ENOMEM;
+    return 0;
+}
+
+static void location_free(struct cfg_location *l);
+
+int cfg_location_add_agency(struct cfg *c, const char *id, gs_err *err)
+{
+    if (!c->agency.enabled)
+        return gs_err_set(err, GS_ECONFIG, "%s: no [agency] section", c->path);
+    if (!valid_location_id(id))
+        return gs_err_set(err, GS_ECONFIG, "agency location \"%.60s\" is not a location id", id);
+    struct cfg_location *n = realloc(c->locations, (c->n_locations + 1) * sizeof *n);
+    if (!n)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    c->locations = n;
+    struct cfg_location *loc = &c->locations[c->n_locations];
+    if (agency_location(&c->agency, id, loc)) {
+        location_free(loc);
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    }
+    c->n_locations++;
+    return 0;
+}
+
+static int load_agency(struct loader *L, const toml_value *t)
+{
+    static const char *const keys[] = {
+        "company_id_env",      "app_id",    "client_id_env", "client_secret_env",
+        "refresh_token_file",  "locations", "objects",       "discovery_interval",
+        "discovery_page_size", NULL};
+    const char *S = "[agency]";
+    struct cfg_agency *a = &L->c->agency;
+    a->enabled = true;
+    a->line = t->line;
+    a->discovery_interval_ms = 3600 * 1000;
+    a->discovery_page_size = 100;
+    const toml_value *co_at, *app_at, *cid_at, *csec_at, *rtf_at;
+    char *co_env = NULL, *cid_env = NULL, *csec_env = NULL, *rtf = NULL;
+    struct cfg_location tmp = {0};
+    int rc;
+    if ((rc = check_keys(L, t, S, keys)) ||
+        (rc = get_env_name(L, t, S, "company_id_env", &co_env, &co_at)) ||
+        (rc = get_nonempty_str(L, t, S, "app_id", &a->app_id, &app_at)) ||
+        (rc = get_env_name(L, t, S, "client_id_env", &cid_env, &cid_at)) ||
+        (rc = get_env_name(L, t, S, "client_secret_env", &csec_env, &csec_at)) ||
+        (rc = get_nonempty_str(L, t, S, "refresh_token_file", &rtf, &rtf_at)) ||
+        (rc = get_duration(L, t, S, "discovery_interval", 1000, &a->discovery_interval_ms)) ||
+        (rc = get_int32(L, t, S, "discovery_page_size", 1, 500, &a->discovery_page_size)))
+        goto out;
+    const char *missing = !co_at     ? "company_id_env"
+                          : !cid_at  ? "client_id_env"
+                          : !csec_at ? "client_secret_env"
+                          : !rtf_at  ? "refresh_token_file"
+                                     : NULL;
+    if (missing) {
+        rc = fail(L, t, S, NULL,
+                  "missing key \"%s\" (the agency needs company_id_env, client_id_env, "
+                  "client_secret_env and refresh_token_file)",
+                  missing);
+        goto out;
+    }
+    if ((rc = read_secret_env(L, co_at, S, "company_id_env", co_env, &a->company_id)) ||
+        (rc = read_secret_env(L, cid_at, S, "client_id_env", cid_env, &a->client_id)) ||
+        (rc = read_secret_env(L, csec_at, S, "client_secret_env", csec_env, &a->client_secret)))
+        goto out;
+    if (!valid_location_id(a->company_id)) {
+        rc = fail(L, co_at, S, "company_id_env",
+                  "environment variable %s does not hold a company id (letters, digits, - and _)",
+                  co_env);
+        goto out;
+    }
+    if (!(a->refresh_token_file = join_path(L->dir, rtf))) {
+        rc = nomem(L);
+        goto out;
+    }
+    if ((rc = read_secret_file(L, rtf_at, S, "refresh_token_file", a->refresh_token_file,
+                               &a->refresh_token)))
+        goto out;
+    if ((rc = load_location_objects(L, t, S, &tmp)))
+        goto out;
+    a->all_objects = tmp.all_objects;
+    a->objects = tmp.objects;
+    a->n_objects = tmp.n_objects;
+    tmp.objects = NULL;
+    const toml_value *v = toml_get(t, "locations");
+    if (!v) {
+        rc = fail(L, t, S, NULL,
+                  "missing key \"locations\": \"installed\" (every location with the app "
+                  "installed) or a list of location ids");
+        goto out;
+    }
+    if (v->type == TOML_STRING) {
+        if (strcmp(v->u.str.s, "installed") != 0) {
+            rc =
+                fail(L, v, S, "locations",
+                     "expected \"installed\" or a list of location ids, got \"%.60s\"", v->u.str.s);
+            goto out;
+        }
+        a->installed = true;
+        if (!app_at) {
+            rc = fail(L, v, S, "locations",
+                      "\"installed\" needs app_id (GET /oauth/installedLocations asks for it)");
+            goto out;
+        }
+    } else if (v->type != TOML_ARRAY) {
+        rc = type_error(L, v, S, "locations", "\"installed\" or an array of location ids");
+        goto out;
+    } else if (v->u.arr.n == 0) {
+        rc = fail(L, v, S, "locations", "empty: list location ids, or \"installed\"");
+        goto out;
+    }
+out:
+    free(co_env);
+    free(cid_env);
+    free(csec_env);
+    free(rtf);
+    return rc;
+}
+
+/* The explicit [agency] locations list, after the [[locations]] tables (which it must not
+ * repeat: one location, one way to authenticate). */
+static int load_agency_list(struct loader *L, const toml_value *t)
+{
+    const char *S = "[agency]";
+    const toml_value *v = toml_get(t, "locations");
+    if (!v || v->type != TOML_ARRAY)
+        return 0;
+    struct cfg *c = L->c;
+    for (size_t i = 0; i < v->u.arr.n; i++) {
+        const toml_value *it = v->u.arr.items[i];
+        if (it->type != TOML_STRING)
+            return fail(L, it, S, "locations", "item %zu: expected a string, got %s %s", i + 1,
+                        a_or_an(it->type), toml_type_name(it->type));
+        if (strlen(it->u.str.s) != it->u.str.slen || !valid_location_id(it->u.str.s))
+            return fail(L, it, S, "locations",
+                        "item %zu: \"%.60s\" is not a location id (letters, digits, - and _)",
+                        i + 1, it->u.str.s);
+        const struct cfg_location *dup = cfg_location_get(c, it->u.str.s);
+        if (dup)
+            return fail(L, it, S, "locations", "location \"%s\" is already defined on line %d",
+                        it->u.str.s, dup->line);
+        gs_err e = {0};
+        if (cfg_location_add_agency(c, it->u.str.s, &e))
+            return nomem(L);
+    }
+    return 0;
+}
+
 static int load_locations(struct loader *L, const toml_value *root)
 {
     const toml_value *v = toml_get(root, "locations");
+    if (!v && L->c->agency.enabled)
+        return 0; /* the agency's locations (listed, or discovered) */
     if (!v)
         return fail(L, NULL, NULL, "locations",
                     "no [[locations]]: at least one location (id and token_env) is required");
     if (v->type != TOML_ARRAY)
         return type_error(L, v, NULL, "locations", "an array of tables ([[locations]])");
-    if (v->u.arr.n == 0)
+    if (v->u.arr.n == 0 && !L->c->agency.enabled)
         return fail(L, v, NULL, "locations",
                     "empty: at least one [[locations]] (id and token_env) is required");
     L->c->locations = calloc(v->u.arr.n, sizeof *L->c->locations);
@@ -1174,7 +1354,7 @@ static int load_root(struct loader *L, const toml_value *root)
 {
     static const char *const keys[] = {"api",    "database", "locations", "objects", "rate_limit",
                                        "log",    "pull",     "push",      "metrics", "relations",
-                                       "leases", "webhooks", NULL};
+                                       "leases", "webhooks", "agency",    NULL};
     int rc;
     if ((rc = check_keys(L, root, NULL, keys)))
         return rc;
@@ -1194,7 +1374,11 @@ static int load_root(struct loader *L, const toml_value *root)
     L->c->object_defaults.poll_interval_ms = L->c->pull.poll_interval_ms;
     if ((rc = get_table(L, root, "objects", &t)) || (t && (rc = load_objects(L, t))))
         return rc;
-    return load_locations(L, root);
+    const toml_value *ag;
+    if ((rc = get_table(L, root, "agency", &ag)) || (ag && (rc = load_agency(L, ag))) ||
+        (rc = load_locations(L, root)) || (ag && (rc = load_agency_list(L, ag))))
+        return rc;
+    return 0;
 }
 
 static int load_common(const char *src, size_t len, const char *filename, bool from_file,
@@ -1249,6 +1433,20 @@ static void free_secret(char *s)
     }
 }
 
+static void location_free(struct cfg_location *l)
+{
+    free(l->id);
+    free_secret(l->token);
+    free(l->token_source);
+    free_secret(l->client_id);
+    free_secret(l->client_secret);
+    free(l->refresh_token_file);
+    free_secret(l->refresh_token);
+    for (size_t j = 0; j < l->n_objects; j++)
+        free(l->objects[j]);
+    free(l->objects);
+}
+
 void cfg_free(struct cfg *c)
 {
     if (!c)
@@ -1264,20 +1462,18 @@ void cfg_free(struct cfg *c)
     free(c->webhooks.path);
     free(c->webhooks.public_key);
     free(c->webhooks.legacy_public_key);
-    for (size_t i = 0; i < c->n_locations; i++) {
-        struct cfg_location *l = &c->locations[i];
-        free(l->id);
-        free_secret(l->token);
-        free(l->token_source);
-        free_secret(l->client_id);
-        free_secret(l->client_secret);
-        free(l->refresh_token_file);
-        free_secret(l->refresh_token);
-        for (size_t j = 0; j < l->n_objects; j++)
-            free(l->objects[j]);
-        free(l->objects);
-    }
+    for (size_t i = 0; i < c->n_locations; i++)
+        location_free(&c->locations[i]);
     free(c->locations);
+    free_secret(c->agency.company_id);
+    free(c->agency.app_id);
+    free_secret(c->agency.client_id);
+    free_secret(c->agency.client_secret);
+    free(c->agency.refresh_token_file);
+    free_secret(c->agency.refresh_token);
+    for (size_t j = 0; j < c->agency.n_objects; j++)
+        free(c->agency.objects[j]);
+    free(c->agency.objects);
     for (size_t i = 0; i < c->n_objects; i++)
         object_free(&c->objects[i]);
     free(c->objects);
@@ -1330,6 +1526,8 @@ void cfg_register_secrets(const struct cfg *c, gs_log *lg)
         log_add_secret(lg, l->client_secret);
         log_add_secret(lg, l->refresh_token);
     }
+    log_add_secret(lg, c->agency.client_secret);
+    log_add_secret(lg, c->agency.refresh_token);
     const char *urls[] = {c->database.url, c->database.session_url};
     for (size_t u = 0; u < 2; u++) {
         if (!urls[u] || !urls[u][0])

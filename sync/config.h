@@ -26,7 +26,9 @@
 
 enum cfg_direction { CFG_DIR_PULL, CFG_DIR_PUSH, CFG_DIR_BOTH };
 enum cfg_conflict { CFG_REMOTE_WINS, CFG_LOCAL_WINS, CFG_NEWEST_WINS };
-enum cfg_auth { CFG_AUTH_TOKEN, CFG_AUTH_OAUTH };
+/* CFG_AUTH_AGENCY: a location of the [agency] section (listed, or discovered when installed):
+ * its pair is minted with the company token and kept in ghlsync.oauth_tokens. */
+enum cfg_auth { CFG_AUTH_TOKEN, CFG_AUTH_OAUTH, CFG_AUTH_AGENCY };
 
 struct cfg_field_type {
     char *field;   /* HighLevel field key as configured, e.g. "custom_objects.pet.age" or "age" */
@@ -127,6 +129,25 @@ struct cfg_relations {
     double budget_share;           /* of the location's daily request limit, (0, 1] */
 };
 
+/* [agency]: agency (company) OAuth. The company pair rotates like a location's; location
+ * pairs are minted from the company access token (agency.h). */
+struct cfg_agency {
+    bool enabled;                  /* the section is present */
+    char *company_id;              /* resolved from company_id_env */
+    char *app_id;                  /* the marketplace app id (installedLocations needs it) */
+    char *client_id;               /* resolved from client_id_env */
+    char *client_secret;           /* resolved from client_secret_env; never logged */
+    char *refresh_token_file;      /* the company refresh token, rewritten on rotation */
+    char *refresh_token;           /* its content at load time */
+    bool installed;                /* locations = "installed": discover them */
+    int64_t discovery_interval_ms; /* re-check of the installed locations; default 1 h */
+    int discovery_page_size;       /* limit of each installedLocations page, 1..500; 100 */
+    bool all_objects;              /* objects of every agency location */
+    char **objects;
+    size_t n_objects;
+    int line; /* line of the [agency] header */
+};
+
 /* Leases between several `ghlsync run` processes (lease.h). */
 struct cfg_leases {
     int64_t ttl_ms;       /* a lease not renewed for this long is free; default 30 s */
@@ -164,7 +185,10 @@ struct cfg {
     struct cfg_relations relations;
     struct cfg_leases leases;
     struct cfg_webhooks webhooks;
-    struct cfg_location *locations; /* at least one */
+    struct cfg_agency agency;
+    /* at least one, unless [agency] locations = "installed" (the engine appends the discovered
+     * ones at start: cfg_location_add_agency) */
+    struct cfg_location *locations;
     size_t n_locations;
     struct cfg_object *objects; /* the [objects."key"] tables, in file order */
     size_t n_objects;
@@ -188,6 +212,11 @@ const struct cfg_object *cfg_object_get(const struct cfg *c, const char *key);
 
 /* The location with this id, or NULL. */
 const struct cfg_location *cfg_location_get(const struct cfg *c, const char *id);
+
+/* Append a location of the [agency] section (auth CFG_AUTH_AGENCY, the agency's objects).
+ * Invalidates pointers into c->locations: only before anything keeps one (engine_open).
+ * 0, GS_ECONFIG (not a location id; already configured) or GS_ENOMEM. */
+int cfg_location_add_agency(struct cfg *c, const char *id, gs_err *err);
 
 /* Does this location sync this object key? */
 bool cfg_location_has_object(const struct cfg_location *loc, const char *key);

@@ -1,6 +1,8 @@
 /* engine.c - see engine.h. */
 #include "engine.h"
 
+#include "agency.h"
+
 #include "db.h"
 #include "ddl.h"
 #include "family.h"
@@ -31,6 +33,8 @@ const struct engine_service engine_services[] = {
     {"webhooks", webhooks_service_start, webhooks_service_stop, .one_shot = false},
     /* last: it stops first, and in a one-shot command lists relations once the records are in */
     {"relations", relations_service_start, relations_service_stop, .one_shot = true},
+    /* re-checks the installed locations of [agency] locations = "installed" */
+    {"agency", agency_service_start, agency_service_stop, .one_shot = false},
     {NULL, NULL, NULL, false},
 };
 const size_t engine_n_services = sizeof engine_services / sizeof *engine_services - 1;
@@ -157,6 +161,87 @@ static int load_oauth(struct engine *E, const struct cfg_location *cl, char **ac
     return 0;
 }
 
+/*
+ * [agency]: the company's pair is a client location of its own, "agency:<companyId>" (its
+ * rate budget, its row in ghlsync.oauth_tokens, refresh with user_type=Company), started like
+ * an OAuth location: the newer of the refresh token file and the stored row. With locations =
+ * "installed" the installed locations are discovered now and appended to the configuration,
+ * before the engine's locations are built from it.
+ */
+static int open_agency(struct engine *E, gs_err *e)
+{
+    struct cfg *c = &E->ctx->cfg;
+    const struct cfg_agency *a = &c->agency;
+    sbuf key = SBUF_INIT;
+    sbuf_printf(&key, "agency:%s", a->company_id);
+    if (sbuf_failed(&key))
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    struct cfg_location company = {.id = (char *)sbuf_str(&key),
+                                   .auth = CFG_AUTH_OAUTH,
+                                   .refresh_token_file = a->refresh_token_file,
+                                   .refresh_token = a->refresh_token};
+    char *acc, *ref, *alt;
+    int64_t exp;
+    int rc = load_oauth(E, &company, &acc, &ref, &alt, &exp, e);
+    if (!rc) {
+        E->agency = hl_location_add(E->hl, company.id, acc, ref, exp, E->meta, NULL, e);
+        oa_token *t = E->agency ? hl_location_token(E->agency) : NULL;
+        if (!E->agency)
+            rc = e->code ? e->code : GS_ENOMEM;
+        else if (oa_token_set_file(t, a->refresh_token_file, alt) ||
+                 oa_token_set_client(t, a->client_id, a->client_secret) ||
+                 oa_token_set_user_type(t, "Company"))
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+        free(acc);
+        free(ref);
+        free(alt);
+    }
+    sbuf_free(&key);
+    if (!rc && a->installed)
+        rc = agency_discover_at_start(E, e);
+    return rc;
+}
+
+/* An agency location: the pair stored in ghlsync.oauth_tokens if any (minted or rotated
+ * earlier), else none yet - the first request mints one (oa_token_set_minter). */
+static int add_agency_location(struct engine *E, struct engine_location *L, gs_err *e)
+{
+    const struct cfg *c = E->cfg;
+    const char *p[1] = {L->cfg->id};
+    PGresult *r;
+    int rc = db_query(E->db,
+                      "SELECT access_token, refresh_token, "
+                      "(extract(epoch FROM expires_at) * 1000)::bigint "
+                      "FROM ghlsync.oauth_tokens WHERE location_id = $1",
+                      1, p, &r, e);
+    if (rc)
+        return rc;
+    const char *acc = NULL, *ref = NULL;
+    int64_t exp = 0;
+    if (PQntuples(r) == 1) {
+        acc = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
+        ref = PQgetvalue(r, 0, 1);
+        exp = PQgetisnull(r, 0, 2) ? 0 : strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        log_add_secret(E->log, acc);
+        log_add_secret(E->log, ref);
+    }
+    L->hl = hl_location_add(E->hl, L->cfg->id, acc, ref, exp, E->meta, NULL, e);
+    PQclear(r);
+    if (!L->hl)
+        return e->code ? e->code : GS_ENOMEM;
+    sbuf url = SBUF_INIT;
+    sbuf_printf(&url, "%s/oauth/locationToken", c->api.base_url);
+    oa_token *t = hl_location_token(L->hl);
+    rc = sbuf_failed(&url) ||
+                 oa_token_set_client(t, c->agency.client_id, c->agency.client_secret) ||
+                 oa_token_set_minter(t, hl_location_token(E->agency), sbuf_str(&url),
+                                     c->agency.company_id)
+             ? gs_err_set(e, GS_ENOMEM, "out of memory")
+             : 0;
+    sbuf_free(&url);
+    return rc;
+}
+
 int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts *o, gs_err *e)
 {
     memset(E, 0, sizeof *E);
@@ -166,7 +251,8 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
     if (o)
         E->opts = *o;
     const struct cfg *c = E->cfg;
-    if (E->opts.only_location && !cfg_location_get(c, E->opts.only_location))
+    if (E->opts.only_location && !c->agency.installed &&
+        !cfg_location_get(c, E->opts.only_location))
         return gs_err_set(e, GS_ECONFIG, "location %s is not configured in %s",
                           E->opts.only_location, c->path);
     E->conninfo = strdup(c->database.url ? c->database.url : "");
@@ -232,6 +318,15 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         if ((rc = open_pga(E, &E->pool[i], e)))
             return rc;
 
+    if (c->agency.enabled && (rc = open_agency(E, e)))
+        return rc;
+    if (E->opts.only_location && !cfg_location_get(c, E->opts.only_location))
+        return gs_err_set(e, GS_ECONFIG, "location %s is not configured in %s%s",
+                          E->opts.only_location, c->path,
+                          c->agency.installed ? " nor installed for the agency" : "");
+    if (!c->n_locations)
+        return gs_err_set(e, GS_ECONFIG, "%s: no location to sync (the agency has none installed)",
+                          c->path);
     E->locs = calloc(c->n_locations, sizeof *E->locs);
     if (!E->locs)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
@@ -261,6 +356,9 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
             free(acc);
             free(ref);
             free(alt);
+        } else if (cl->auth == CFG_AUTH_AGENCY) {
+            if ((rc = add_agency_location(E, L, e)))
+                return rc;
         } else {
             L->hl = hl_location_add(E->hl, cl->id, cl->token, NULL, 0, E->meta, NULL, e);
         }

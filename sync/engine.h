@@ -93,6 +93,9 @@ struct engine_location {
     /* This process serves the location (lease.h): true, except in `run`, where the lease
      * service sets it as leases come and go (E->on_hold tells). */
     bool held;
+    /* An [agency] location whose app was uninstalled (agency.h re-check): not served, rows
+     * kept; the lease service leaves it parked. */
+    bool uninstalled;
 };
 
 /* Counters for the metrics endpoint and summaries (requests per endpoint/status: hl_client). */
@@ -122,6 +125,9 @@ struct engine {
     gs_loop loop;
     bool loop_ready;
     hl_client *hl;
+    /* [agency]: the company's pair, as a client location of its own (agency.h); NULL without
+     * an [agency] section */
+    hl_location *agency;
     pga_conn *meta; /* oauth token persistence, state updates outside a page */
     pga_conn **pool;
     int npool;

@@ -145,7 +145,7 @@ static void apply(lease_svc *s)
     size_t gained = 0, lost = 0, held = 0;
     for (size_t i = 0; i < E->nlocs; i++) {
         struct engine_location *L = s->by_id[i];
-        bool h = s->keep[i];
+        bool h = s->keep[i] && !L->uninstalled; /* agency.h: an uninstalled app stays parked */
         held += h;
         if (L->held == h)
             continue;

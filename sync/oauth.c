@@ -42,6 +42,13 @@ struct oa_token {
     char *alt_refresh; /* the other candidate at start, tried once on a refusal */
     oa_load_cb load_cb;
     void *load_ud;
+    /* agency: a pair is minted from the company's access token (oa_token_set_minter) */
+    oa_token *company; /* borrowed */
+    char *mint_url, *company_id;
+    oa_waiter cwait;        /* queued on the company's refresh */
+    bool waiting_company;   /* cwait is in company->waiters */
+    bool company_refreshed; /* this mint already refreshed the company token once */
+    long n_mint;
 };
 
 static char *dup_or_null(const char *s)
@@ -63,6 +70,8 @@ static void free_all(oa_token *t)
     free(t->p_refresh);
     free(t->file);
     free(t->alt_refresh);
+    free(t->mint_url);
+    free(t->company_id);
     free(t);
 }
 
@@ -113,6 +122,14 @@ void oa_token_free(oa_token *t)
 {
     if (!t)
         return;
+    if (t->waiting_company) { /* leave the company's queue: it must not wake freed memory */
+        for (oa_waiter **p = &t->company->waiters; *p; p = &(*p)->next)
+            if (*p == &t->cwait) {
+                *p = t->cwait.next;
+                break;
+            }
+        t->waiting_company = false;
+    }
     rl_cancel(&t->item);
     wake(t, false, "shutting down");
     if (t->in_http) {
@@ -134,7 +151,7 @@ unsigned oa_gen(const oa_token *t)
 
 bool oa_can_refresh(const oa_token *t)
 {
-    return t->refresh != NULL || t->p_refresh != NULL;
+    return t->refresh != NULL || t->p_refresh != NULL || t->company != NULL;
 }
 
 bool oa_expired(const oa_token *t, int64_t wall_ms)
@@ -145,6 +162,38 @@ bool oa_expired(const oa_token *t, int64_t wall_ms)
 long oa_refresh_count(const oa_token *t)
 {
     return t->n_refresh;
+}
+
+long oa_mint_count(const oa_token *t)
+{
+    return t->n_mint;
+}
+
+int oa_token_set_user_type(oa_token *t, const char *user_type)
+{
+    char *u = strdup(user_type);
+    if (!u)
+        return GS_ENOMEM;
+    free(t->user_type);
+    t->user_type = u;
+    return 0;
+}
+
+int oa_token_set_minter(oa_token *t, oa_token *company, const char *mint_url,
+                        const char *company_id)
+{
+    char *m = strdup(mint_url), *c = strdup(company_id);
+    if (!m || !c) {
+        free(m);
+        free(c);
+        return GS_ENOMEM;
+    }
+    free(t->mint_url);
+    free(t->company_id);
+    t->mint_url = m;
+    t->company_id = c;
+    t->company = company;
+    return 0;
 }
 
 int oa_token_set_client(oa_token *t, const char *client_id, const char *client_secret)
@@ -396,6 +445,8 @@ static void save_pending(oa_token *t)
     t->in_http = true;
 }
 
+static void start_mint(oa_token *t);
+
 static void on_refresh_response(http_result *r, void *ud)
 {
     oa_token *t = ud;
@@ -452,14 +503,164 @@ static void on_refresh_response(http_result *r, void *ud)
         rl_submit_after(t->queue, &t->item, 500u << t->attempt);
         return;
     }
+    if (!transient && (r->status == 400 || r->status == 401) && t->company) {
+        /* an agency location: its refresh token is spent or revoked, but the company can
+         * mint a new pair (refused too when the app was uninstalled there) */
+        log_event(t->L->log, LOG_WARN, "oauth.remint", "location", t->location_id, "error", m,
+                  "msg", "the refresh token was refused; minting a new pair from the company token",
+                  NULL);
+        free(t->refresh);
+        t->refresh = NULL;
+        start_mint(t);
+        return;
+    }
     log_event(t->L->log, LOG_ERROR, "oauth.refresh_failed", "location", t->location_id, "error", m,
               NULL);
     wake(t, false, m);
 }
 
+/* ---- minting (agency) -------------------------------------------------------------------- */
+
+static void mint_grant(rl_item *it);
+
+static void company_done(oa_waiter *w, bool ok, const char *msg)
+{
+    oa_token *t = (oa_token *)((char *)w - offsetof(oa_token, cwait));
+    t->waiting_company = false;
+    if (!ok) {
+        char m[700];
+        snprintf(m, sizeof m, "cannot mint a location token: the company token: %.600s",
+                 msg ? msg : "refresh failed");
+        log_event(t->L->log, LOG_ERROR, "oauth.mint_failed", "location", t->location_id, "error", m,
+                  NULL);
+        wake(t, false, m);
+        return;
+    }
+    rl_submit(t->queue, &t->item); /* item.grant is mint_grant */
+}
+
+static void refresh_company(oa_token *t)
+{
+    t->company_refreshed = true;
+    t->waiting_company = true;
+    t->cwait.done = company_done;
+    oa_refresh(t->company, &t->cwait);
+}
+
+static void on_mint_response(http_result *r, void *ud)
+{
+    oa_token *t = ud;
+    t->in_http = false;
+    rl_complete(t->budget, &r->rate, r->status);
+    if (t->freed) {
+        free_all(t);
+        return;
+    }
+    cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
+    if (cJSON_IsString(at) && cJSON_IsString(rt)) {
+        t->n_mint++;
+        free(t->p_access);
+        free(t->p_refresh);
+        t->p_access = strdup(at->valuestring);
+        t->p_refresh = strdup(rt->valuestring);
+        t->p_expires_in = cJSON_IsNumber(ex) ? (long)ex->valuedouble : 0;
+        cJSON_Delete(j);
+        if (!t->p_access || !t->p_refresh) {
+            wake(t, false, "out of memory");
+            return;
+        }
+        log_add_secret(t->L->log, t->p_access);
+        log_add_secret(t->L->log, t->p_refresh);
+        log_event(t->L->log, LOG_INFO, "oauth.minted", "location", t->location_id, NULL);
+        save_pending(t); /* persisted before use, like a rotation */
+        return;
+    }
+    cJSON_Delete(j);
+    if (r->status == 401 && !t->company_refreshed) {
+        refresh_company(t); /* the company token expired early or was rotated elsewhere */
+        return;
+    }
+    bool transient = r->status == 0 || r->status == 429 || r->status >= 500 || r->status == 200;
+    char m[600];
+    if (r->status == 0)
+        snprintf(m, sizeof m, "location token mint failed: %s",
+                 r->error ? r->error : "no response");
+    else
+        snprintf(m, sizeof m, "location token mint answered HTTP %ld: %.400s", r->status,
+                 r->body ? r->body : "");
+    if (transient && ++t->attempt < REFRESH_ATTEMPTS) {
+        log_event(t->L->log, LOG_WARN, "oauth.retry", "location", t->location_id, "error", m, NULL);
+        rl_submit_after(t->queue, &t->item, 500u << t->attempt);
+        return;
+    }
+    log_event(t->L->log, LOG_ERROR, "oauth.mint_failed", "location", t->location_id, "error", m,
+              NULL);
+    wake(t, false, m);
+}
+
+static void mint_grant(rl_item *it)
+{
+    oa_token *t = (oa_token *)((char *)it - offsetof(oa_token, item));
+    oa_token *c = t->company;
+    if (!oa_access(c) || oa_expired(c, (int64_t)gs_wall_ms())) {
+        rl_complete(t->budget, NULL, 0); /* nothing sent */
+        if (t->company_refreshed) {
+            wake(t, false, "cannot mint a location token: no valid company access token");
+            return;
+        }
+        refresh_company(t);
+        return;
+    }
+    sbuf form = SBUF_INIT;
+    sbuf_puts(&form, "companyId=");
+    http_escape(&form, t->company_id);
+    sbuf_puts(&form, "&locationId=");
+    http_escape(&form, t->location_id);
+    sbuf auth = SBUF_INIT;
+    sbuf_printf(&auth, "Authorization: Bearer %s", oa_access(c));
+    char ver[80];
+    snprintf(ver, sizeof ver, "Version: %s", t->version);
+    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                          "Accept: application/json", ver, sbuf_str(&auth), NULL};
+    size_t len = form.len;
+    http_req rq = {.method = "POST",
+                   .url = t->mint_url,
+                   .headers = hdrs,
+                   .body = sbuf_steal(&form),
+                   .body_len = len,
+                   .fresh_connect = true};
+    gs_err e;
+    int rc = rq.body && !sbuf_failed(&auth) ? http_send(t->L->http, &rq, on_mint_response, t, &e)
+                                            : GS_ENOMEM;
+    sbuf_free(&auth);
+    if (rc != 0) {
+        rl_complete(t->budget, NULL, 0);
+        wake(t, false, rq.body ? e.msg : "out of memory");
+        return;
+    }
+    t->in_http = true;
+}
+
+static void start_mint(oa_token *t)
+{
+    t->attempt = 0;
+    t->company_refreshed = false;
+    t->item.grant = mint_grant;
+    rl_submit(t->queue, &t->item);
+}
+
 static void grant(rl_item *it)
 {
     oa_token *t = (oa_token *)((char *)it - offsetof(oa_token, item));
+    if (!t->refresh && t->company) {
+        t->company_refreshed = false;
+        t->item.grant = mint_grant;
+        mint_grant(it); /* an agency location without a pair yet */
+        return;
+    }
     if (!t->refresh || !t->token_url || !t->client_id) {
         rl_complete(t->budget, NULL, 0);
         wake(t, false,

@@ -72,6 +72,17 @@ int oa_token_set_client(oa_token *t, const char *client_id, const char *client_s
 /* Rewrite `path` (NULL: none) with the refresh token after every rotation; `alt_refresh` (may be
  * NULL) is the second candidate described above. Both copied. 0 or GS_ENOMEM. */
 int oa_token_set_file(oa_token *t, const char *path, const char *alt_refresh);
+/* The user_type of the refresh call ("Location" by default; "Company" for the agency's own
+ * pair). 0 or GS_ENOMEM. */
+int oa_token_set_user_type(oa_token *t, const char *user_type);
+/* Agency locations: when there is no pair yet, or the refresh token is refused (400/401, e.g.
+ * invalid_grant), a new pair is minted with POST `mint_url` (form companyId, locationId) and
+ * the company's current access token as bearer (`company` is borrowed and must outlive `t`;
+ * it is refreshed first when expired, and once more on a 401). The minted pair goes through
+ * the same path as a rotation: saved to ghlsync.oauth_tokens before it is used. The company
+ * token is only ever sent to `mint_url`. 0 or GS_ENOMEM. */
+int oa_token_set_minter(oa_token *t, oa_token *company, const char *mint_url,
+                        const char *company_id);
 /* Write `token` + "\n" to `path` atomically (see above; blocking: worker threads and tools
  * only). 0, or GS_EIO with a message naming the step and the file. */
 int oa_write_token_file(const char *path, const char *token, gs_err *e);
@@ -83,6 +94,7 @@ unsigned oa_gen(const oa_token *t);       /* changes each time a new access toke
 bool oa_can_refresh(const oa_token *t);
 bool oa_expired(const oa_token *t, int64_t wall_ms); /* known to expire within 30 s */
 long oa_refresh_count(const oa_token *t);            /* successful refresh calls */
+long oa_mint_count(const oa_token *t);               /* successful mints (agency) */
 
 /* Start a refresh, or join the one in flight. `w` is caller memory, valid until woken. */
 void oa_refresh(oa_token *t, oa_waiter *w);

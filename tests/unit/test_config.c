@@ -585,6 +585,84 @@ static void token_file_and_oauth(void)
     unsetenv("GST_CID");
 }
 
+#define AGENCY_HEAD                                                                                \
+    "[agency]\ncompany_id_env = \"GST_CO\"\napp_id = \"app1\"\nclient_id_env = \"GST_CID\"\n"      \
+    "client_secret_env = \"GST_CSEC\"\nrefresh_token_file = \"company.txt\"\n"
+
+/* [agency]: secrets from the environment and a file, "installed" or a list, clear errors. */
+static void agency_section(void)
+{
+    TEST_REQUIRE(write_file("company.txt", "company-refresh-q\n") != NULL);
+    setenv("GST_CO", "company9", 1);
+    setenv("GST_CID", "client-id-1", 1);
+    setenv("GST_CSEC", "agency-secret-3", 1);
+    struct cfg c;
+    gs_err err = {0};
+    int rc =
+        load_text(AGENCY_HEAD "locations = \"installed\"\ndiscovery_interval = \"5m\"\n", &c, &err);
+    TEST_EQ_INT(rc, 0);
+    if (rc)
+        printf("#   %s\n", err.msg);
+    TEST_REQUIRE(rc == 0);
+    TEST_CHECK(c.agency.enabled && c.agency.installed && c.agency.all_objects);
+    TEST_EQ_INT(c.n_locations, 0); /* discovered by the engine */
+    TEST_EQ_STR(c.agency.company_id, "company9");
+    TEST_EQ_STR(c.agency.client_secret, "agency-secret-3");
+    TEST_EQ_STR(c.agency.refresh_token, "company-refresh-q");
+    TEST_EQ_INT(c.agency.discovery_interval_ms, 5 * 60 * 1000);
+    gs_log *lg = log_new(stderr, LOG_INFO, LOG_TEXT);
+    cfg_register_secrets(&c, lg);
+    char out[256];
+    log_redact(lg, "s=agency-secret-3 r=company-refresh-q", out, sizeof out);
+    TEST_EQ_STR(out, "s=[REDACTED] r=[REDACTED]");
+    log_free(lg);
+    TEST_EQ_INT(cfg_location_add_agency(&c, "locX", &err), 0);
+    TEST_EQ_INT(c.n_locations, 1);
+    TEST_EQ_INT(c.locations[0].auth, CFG_AUTH_AGENCY);
+    TEST_EQ_INT(cfg_location_add_agency(&c, "bad id", &err), GS_ECONFIG);
+    cfg_free(&c);
+
+    /* an explicit list, beside a [[locations]] table, with the agency's objects */
+    setenv("GST_TOKEN", "tok", 1);
+    rc = load_text(AGENCY_HEAD
+                   "locations = [\"a1\", \"a2\"]\nobjects = [\"business\"]\n" MINIMAL_LOC,
+                   &c, &err);
+    TEST_EQ_INT(rc, 0);
+    TEST_REQUIRE(rc == 0);
+    TEST_EQ_INT(c.n_locations, 3);
+    TEST_EQ_STR(c.locations[1].id, "a1");
+    TEST_EQ_INT(c.locations[2].auth, CFG_AUTH_AGENCY);
+    TEST_CHECK(cfg_location_has_object(&c.locations[2], "business"));
+    TEST_CHECK(!cfg_location_has_object(&c.locations[2], "contact"));
+    TEST_EQ_INT(c.locations[0].auth, CFG_AUTH_TOKEN);
+    cfg_free(&c);
+
+    EXPECT_ERR(AGENCY_HEAD "locations = [\"loc1\"]\n" MINIMAL_LOC, GS_ECONFIG,
+               "bad.toml:7:14: [agency] locations: location \"loc1\" is already defined on line 8");
+    EXPECT_ERR(AGENCY_HEAD "locations = \"all\"\n", GS_ECONFIG,
+               "bad.toml:7:1: [agency] locations: expected \"installed\" or a list of location "
+               "ids, got \"all\"");
+    EXPECT_ERR(AGENCY_HEAD, GS_ECONFIG,
+               "bad.toml:1:2: [agency] missing key \"locations\": \"installed\" (every location "
+               "with the app installed) or a list of location ids");
+    EXPECT_ERR("[agency]\ncompany_id_env = \"GST_CO\"\nlocations = \"installed\"\n", GS_ECONFIG,
+               "bad.toml:1:2: [agency] missing key \"client_id_env\" (the agency needs "
+               "company_id_env, client_id_env, client_secret_env and refresh_token_file)");
+    EXPECT_ERR(AGENCY_HEAD "locations = [\"x y\"]\n", GS_ECONFIG,
+               "bad.toml:7:14: [agency] locations: item 1: \"x y\" is not a location id "
+               "(letters, digits, - and _)");
+    EXPECT_ERR(AGENCY_HEAD "locations = \"installed\"\ncompnay_id_env = \"x\"\n", GS_ECONFIG,
+               "bad.toml:8:1: [agency] compnay_id_env: unknown key (did you mean "
+               "\"company_id_env\"?)");
+    EXPECT_ERR(AGENCY_HEAD "locations = \"installed\"\ndiscovery_page_size = 0\n", GS_ECONFIG,
+               "bad.toml:8:1: [agency] discovery_page_size: must be between 1 and 500, got 0");
+    unsetenv("GST_CSEC");
+    EXPECT_ERR(AGENCY_HEAD "locations = \"installed\"\n", GS_ECONFIG,
+               "bad.toml:5:1: [agency] client_secret_env: environment variable GST_CSEC is not "
+               "set");
+    setenv("GST_CSEC", "agency-secret-3", 1);
+}
+
 static void urls(void)
 {
     EXPECT_ERR("[api]\nbase_url = \"http://127.0.0.1:1\"\n" MINIMAL_LOC, GS_ECONFIG,
@@ -638,6 +716,7 @@ int main(void)
     TEST_RUN(token_in_file_is_warned);
     TEST_RUN(token_file_and_oauth);
     TEST_RUN(urls);
+    TEST_RUN(agency_section);
     const char *names[] = {"bad.toml", "tok.txt", "refresh.txt", "empty.txt"};
     for (size_t i = 0; i < 4; i++) {
         char p[600];

@@ -1,0 +1,359 @@
+/* Agency OAuth in the engine ([agency], agency.h, oauth.c minting): the real binary against the
+ * simulator's company and a private PostgreSQL.
+ *  - discovery of the installed locations, a location pair minted for each, saved in
+ *    ghlsync.oauth_tokens, every location synced; the company pair rotated and its file
+ *    rewritten; no 401 anywhere (the simulator answers 401 to a company token on location
+ *    data, so none means it was never sent there);
+ *  - a restart uses the persisted pairs (no new mint); an expiring pair is refreshed with the
+ *    agency's client credentials and the rotation saved; a refused refresh token is re-minted;
+ *  - `run` with a short discovery_interval: an uninstalled location stops (its rows stay, a
+ *    remote change is not pulled) while the others go on; one installed since the start is
+ *    logged (a restart starts it);
+ *  - an explicit list beside a [[locations]] table. */
+#include "test.h"
+#include "tpg.h"
+#include "tpull.h"
+#include "tsim.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool ready(void)
+{
+    return tpg_available() && getenv("GHLSYNC_BIN") && getenv("HLSIM_BIN");
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = malloc((size_t)n + 1);
+    size_t got = t ? fread(t, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (t) {
+        t[got] = 0;
+        while (got && (t[got - 1] == '\n'))
+            t[--got] = 0;
+    }
+    return t;
+}
+
+static int count_in(const char *path, const char *needle)
+{
+    char *t = slurp(path);
+    int n = 0;
+    for (const char *p = t; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    free(t);
+    return n;
+}
+
+/* tpull_run, printing the engine's log as diagnostics ("# ") when it fails */
+static int run_logged(const char *cfg, const char *const *args, const char *log)
+{
+    int rc = tpull_run(cfg, args, log, 60000);
+    if (rc != 0) {
+        char *t = slurp(log);
+        for (char *line = t ? strtok(t, "\n") : NULL; line; line = strtok(NULL, "\n"))
+            printf("#   | %.300s\n", line);
+        free(t);
+    }
+    return rc;
+}
+
+/* A field of GET /_admin/agency (malloc'd). */
+static char *agency_field(const tsim *s, const char *key)
+{
+    char *body = NULL;
+    tsim_admin(s, "GET", "/_admin/agency", NULL, &body);
+    cJSON *j = cJSON_Parse(body ? body : "");
+    free(body);
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, key));
+    char *out = v ? strdup(v) : NULL;
+    cJSON_Delete(j);
+    return out;
+}
+
+/* byStatus["401"] of the simulator's counters */
+static int n401(const tsim *s)
+{
+    char *body = NULL;
+    tsim_admin(s, "GET", "/_admin/counters", NULL, &body);
+    cJSON *j = cJSON_Parse(body ? body : "");
+    free(body);
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "byStatus"), "401");
+    int n = cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
+    cJSON_Delete(j);
+    return n;
+}
+
+/* DIR/sync.toml for the simulator's agency; `locations` is the [agency] locations value,
+ * `extra` more [agency] keys, `tail` more tables. */
+static bool write_config(const tsim *s, const char *conninfo, const char *dir,
+                         const char *locations, const char *extra, const char *tail, char *cfg,
+                         size_t len)
+{
+    char *company = agency_field(s, "companyId"), *app = agency_field(s, "appId");
+    if (!company || !app) {
+        free(company);
+        free(app);
+        return false;
+    }
+    setenv("GHLT_COMPANY", company, 1);
+    setenv("GHLT_CLIENT_ID", "hlsim-client", 1);
+    setenv("GHLT_CLIENT_SECRET", "hlsim-secret", 1);
+    snprintf(cfg, len, "%s/sync.toml", dir);
+    FILE *f = fopen(cfg, "w");
+    if (f)
+        fprintf(f,
+                "[api]\nbase_url = \"%s\"\ninsecure_http = true\nrequest_timeout = \"10s\"\n\n"
+                "[database]\nurl = \"%s\"\n\n[log]\nlevel = \"info\"\n\n"
+                "[pull]\npoll_interval = \"1s\"\n\n[leases]\nttl = \"3s\"\n\n"
+                "[agency]\ncompany_id_env = \"GHLT_COMPANY\"\napp_id = \"%s\"\n"
+                "client_id_env = \"GHLT_CLIENT_ID\"\nclient_secret_env = \"GHLT_CLIENT_SECRET\"\n"
+                "refresh_token_file = \"company_refresh\"\nlocations = %s\n"
+                "objects = [\"custom_objects.pet\"]\n%s\n%s",
+                s->base_url, conninfo, app, locations, extra ? extra : "", tail ? tail : "");
+    free(company);
+    free(app);
+    if (!f)
+        return false;
+    fclose(f);
+    return true;
+}
+
+static bool write_company_refresh(const tsim *s, const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/company_refresh", dir);
+    char *r = agency_field(s, "refresh");
+    FILE *f = r ? fopen(path, "w") : NULL;
+    if (f) {
+        fprintf(f, "%s\n", r);
+        fclose(f);
+        chmod(path, 0600);
+    }
+    free(r);
+    return f != NULL;
+}
+
+static void discovery_minting_rotation(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "5", "--seed-records", "4", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[700], rtf[700];
+    snprintf(dir, sizeof dir, "%s/agency-oauth-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    snprintf(rtf, sizeof rtf, "%s/company_refresh", dir);
+    PGconn *c = tpg_fresh_db("agency_oauth1", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    /* pages of two: three pages for five locations */
+    TEST_REQUIRE(write_config(&s, ci, dir, "\"installed\"", "discovery_page_size = 2\n", NULL, cfg,
+                              sizeof cfg));
+    char *company_before = slurp(rtf);
+    const char *bf[] = {"backfill", NULL};
+
+    /* 1. discovery + minting: five locations, four pets each */
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
+    char *n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n ? n : "(null)", "20");
+    free(n);
+    n = tpg_scalar(c, "SELECT count(DISTINCT location_id) FROM ghl.pet");
+    TEST_EQ_STR(n ? n : "(null)", "5");
+    free(n);
+    TEST_EQ_INT(count_in(log, "oauth.minted"), 5);
+    TEST_EQ_INT(count_in(log, "agency.discovered company=hlsimCompany00000001 installed=5 added=5"),
+                1);
+    n = tpg_scalar(c, "SELECT count(*) FROM ghlsync.oauth_tokens WHERE location_id NOT LIKE "
+                      "'agency:%' AND access_token IS NOT NULL");
+    TEST_EQ_STR(n ? n : "(null)", "5");
+    free(n);
+    /* the company pair rotated (it had no access token): file and row follow it */
+    char *company_now = agency_field(&s, "refresh"), *file = slurp(rtf);
+    TEST_REQUIRE(company_now && file && company_before);
+    TEST_CHECK(strcmp(company_now, company_before) != 0);
+    TEST_EQ_STR(file, company_now);
+    n = tpg_scalar(c, "SELECT refresh_token FROM ghlsync.oauth_tokens WHERE location_id LIKE "
+                      "'agency:%'");
+    TEST_EQ_STR(n ? n : "(null)", company_now);
+    free(n);
+    TEST_EQ_INT(n401(&s), 0); /* the company token never went to location data */
+    TEST_CHECK_MSG(count_in(log, company_now) == 0, "no company token in the log");
+    free(file);
+
+    /* 2. a restart: the persisted pairs, no new mint */
+    TEST_REQUIRE(tpg_exec(c, "TRUNCATE ghlsync.pull_state"));
+    TEST_REQUIRE(truncate(log, 0) == 0);
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
+    TEST_EQ_INT(count_in(log, "oauth.minted"), 0);
+    TEST_EQ_INT(count_in(log, "oauth.refreshed"), 0);
+
+    /* 3. one pair about to expire: refreshed with the agency's app, the rotation saved;
+     *    another with a refused refresh token: minted again from the company token */
+    char *loc0 = s.loc[0].id, *loc1 = s.loc[1].id, q[400];
+    snprintf(q, sizeof q, "SELECT refresh_token FROM ghlsync.oauth_tokens WHERE location_id = '%s'",
+             loc0);
+    char *r0 = tpg_scalar(c, q);
+    snprintf(q, sizeof q,
+             "UPDATE ghlsync.oauth_tokens SET expires_at = now() - interval '1 minute' "
+             "WHERE location_id = '%s'",
+             loc0);
+    TEST_REQUIRE(tpg_exec(c, q));
+    snprintf(q, sizeof q,
+             "UPDATE ghlsync.oauth_tokens SET refresh_token = 'revoked-token', "
+             "expires_at = now() - interval '1 minute' WHERE location_id = '%s'",
+             loc1);
+    TEST_REQUIRE(tpg_exec(c, q));
+    TEST_REQUIRE(tpg_exec(c, "TRUNCATE ghlsync.pull_state"));
+    TEST_REQUIRE(truncate(log, 0) == 0);
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
+    TEST_EQ_INT(count_in(log, "oauth.refreshed"), 2); /* loc0's rotation, loc1's mint */
+    TEST_EQ_INT(count_in(log, "oauth.remint"), 1);
+    TEST_EQ_INT(count_in(log, "oauth.minted"), 1);
+    snprintf(q, sizeof q, "SELECT refresh_token FROM ghlsync.oauth_tokens WHERE location_id = '%s'",
+             loc0);
+    char *r0b = tpg_scalar(c, q);
+    TEST_REQUIRE(r0 && r0b);
+    TEST_CHECK_MSG(strcmp(r0, r0b) != 0, "loc0's rotated pair is saved");
+    snprintf(q, sizeof q, "SELECT refresh_token FROM ghlsync.oauth_tokens WHERE location_id = '%s'",
+             loc1);
+    n = tpg_scalar(c, q);
+    TEST_CHECK(n && strcmp(n, "revoked-token") != 0);
+    free(n);
+    n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n ? n : "(null)", "20");
+    free(n);
+    TEST_EQ_INT(n401(&s), 0);
+    free(r0);
+    free(r0b);
+    free(company_now);
+    free(company_before);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+static void uninstall_stops_a_location(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "3", "--seed-records", "2", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[700], q[600], body[300];
+    snprintf(dir, sizeof dir, "%s/agency-uninst-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    PGconn *c = tpg_fresh_db("agency_oauth2", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    TEST_REQUIRE(write_config(&s, ci, dir, "\"installed\"", "discovery_interval = \"1s\"\n", NULL,
+                              cfg, sizeof cfg));
+    /* location 2 has not installed the app yet */
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":false}", s.loc[2].id);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    const char *run[] = {"run", NULL};
+    pid_t pid = tpull_spawn(cfg, run, log);
+    TEST_REQUIRE(pid > 0);
+    TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
+    TEST_EQ_INT(count_in(log, "installed=2 added=2"), 1);
+    /* it installs the app: logged as new (a restart starts it) */
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":true}", s.loc[2].id);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    char newloc[200];
+    snprintf(newloc, sizeof newloc, "agency.new_location location=%s", s.loc[2].id);
+    long t1 = tpull_now_ms();
+    while (count_in(log, newloc) < 1 && tpull_now_ms() - t1 < 10000)
+        usleep(100000);
+    TEST_CHECK(count_in(log, newloc) >= 1);
+
+    const char *gone = s.loc[1].id, *kept = s.loc[0].id;
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":false}", gone);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    long t0 = tpull_now_ms();
+    while (count_in(log, "agency.uninstalled") < 1 && tpull_now_ms() - t0 < 10000)
+        usleep(100000);
+    TEST_EQ_INT(count_in(log, "agency.uninstalled"), 1);
+    /* a remote create in each: only the installed one is pulled */
+    const char *where[2] = {gone, kept};
+    for (int i = 0; i < 2; i++) {
+        snprintf(q, sizeof q, "/_admin/records/custom_objects.pet?locationId=%s", where[i]);
+        TEST_EQ_INT(
+            tsim_admin(&s, "POST", q, "{\"properties\":{\"name\":\"after-uninstall\"}}", NULL),
+            201);
+    }
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM ghl.pet WHERE location_id = '%s' AND name = 'after-uninstall'",
+             kept);
+    TEST_CHECK(tpull_wait_scalar(c, q, "1", 15000));
+    usleep(1500000); /* more than one poll interval for the stopped one */
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.pet WHERE location_id = '%s'", gone);
+    char *n = tpg_scalar(c, q);
+    TEST_EQ_STR(n ? n : "(null)", "2"); /* its rows kept, nothing new */
+    free(n);
+    kill(pid, SIGTERM);
+    TEST_EQ_INT(tpull_wait(pid, 15000), 0);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+/* An explicit list beside a [[locations]] table with its own static token: only the listed
+ * locations are minted, without any discovery call. */
+static void explicit_list(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "3", "--seed-records", "3", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[700], list[300], tail[400];
+    snprintf(dir, sizeof dir, "%s/agency-list-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    PGconn *c = tpg_fresh_db("agency_oauth3", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    snprintf(list, sizeof list, "[\"%s\", \"%s\"]", s.loc[0].id, s.loc[2].id);
+    setenv("GHLT_TOKEN1", s.loc[1].token, 1);
+    snprintf(tail, sizeof tail,
+             "[[locations]]\nid = \"%s\"\ntoken_env = \"GHLT_TOKEN1\"\nobjects = "
+             "[\"custom_objects.pet\"]\n",
+             s.loc[1].id);
+    TEST_REQUIRE(write_config(&s, ci, dir, list, NULL, tail, cfg, sizeof cfg));
+    const char *bf[] = {"backfill", NULL};
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
+    char *n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n ? n : "(null)", "9");
+    free(n);
+    TEST_EQ_INT(count_in(log, "oauth.minted"), 2);
+    TEST_EQ_INT(count_in(log, "agency.discovered"), 0);
+    n = tpg_scalar(c, "SELECT count(*) FROM ghlsync.oauth_tokens WHERE location_id NOT LIKE "
+                      "'agency:%'");
+    TEST_EQ_STR(n ? n : "(null)", "2");
+    free(n);
+    TEST_EQ_INT(n401(&s), 0);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+int main(void)
+{
+    if (!ready()) {
+        test_skip("discovery_minting_rotation", "no PostgreSQL or binaries");
+        test_skip("uninstall_stops_a_location", "no PostgreSQL or binaries");
+        test_skip("explicit_list", "no PostgreSQL or binaries");
+        return test_done();
+    }
+    TEST_RUN(discovery_minting_rotation);
+    TEST_RUN(uninstall_stops_a_location);
+    TEST_RUN(explicit_list);
+    return test_done();
+}

@@ -888,7 +888,7 @@ static void next_batch(wha *a)
         return;
     /* only the hints of the locations this process serves (lease.h): another process applies
      * the others, and the queue is shared */
-    const char **ids = malloc((a->nlocs + 1) * sizeof *ids);
+    const char **ids = calloc(a->nlocs + 1, sizeof *ids);
     size_t n = 0;
     for (size_t i = 0; ids && i < a->nlocs; i++)
         if (a->locs[i]->held)

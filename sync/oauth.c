@@ -447,6 +447,39 @@ static void save_pending(oa_token *t)
 
 static void start_mint(oa_token *t);
 
+/* A 200 whose body holds a new pair (a refresh's or a mint's answer: the same shape): keep it
+ * pending, its secrets masked in every log line from now on, and persist it before any use
+ * (save_pending). `event`, when not NULL, is logged first. False when the answer holds no pair:
+ * the caller decides between retrying and failing. */
+static bool take_pair(oa_token *t, const http_result *r, long *counter, const char *event)
+{
+    cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
+    if (!cJSON_IsString(at) || !cJSON_IsString(rt)) {
+        cJSON_Delete(j);
+        return false;
+    }
+    (*counter)++;
+    free(t->p_access);
+    free(t->p_refresh);
+    t->p_access = strdup(at->valuestring);
+    t->p_refresh = strdup(rt->valuestring);
+    t->p_expires_in = cJSON_IsNumber(ex) ? (long)ex->valuedouble : 0;
+    cJSON_Delete(j);
+    if (!t->p_access || !t->p_refresh) {
+        wake(t, false, "out of memory");
+        return true;
+    }
+    log_add_secret(t->L->log, t->p_access);
+    log_add_secret(t->L->log, t->p_refresh);
+    if (event)
+        log_event(t->L->log, LOG_INFO, event, "location", t->location_id, NULL);
+    save_pending(t);
+    return true;
+}
+
 static void on_refresh_response(http_result *r, void *ud)
 {
     oa_token *t = ud;
@@ -456,28 +489,8 @@ static void on_refresh_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
-    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
-    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-    if (cJSON_IsString(at) && cJSON_IsString(rt)) {
-        t->n_refresh++;
-        free(t->p_access);
-        free(t->p_refresh);
-        t->p_access = strdup(at->valuestring);
-        t->p_refresh = strdup(rt->valuestring);
-        t->p_expires_in = cJSON_IsNumber(ex) ? (long)ex->valuedouble : 0;
-        cJSON_Delete(j);
-        if (!t->p_access || !t->p_refresh) {
-            wake(t, false, "out of memory");
-            return;
-        }
-        log_add_secret(t->L->log, t->p_access);
-        log_add_secret(t->L->log, t->p_refresh);
-        save_pending(t);
+    if (take_pair(t, r, &t->n_refresh, NULL))
         return;
-    }
-    cJSON_Delete(j);
     bool transient = r->status == 0 || r->status == 429 || r->status >= 500 ||
                      (r->status == 200); /* 200 with a cut body */
     char m[600];
@@ -556,29 +569,8 @@ static void on_mint_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
-    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
-    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-    if (cJSON_IsString(at) && cJSON_IsString(rt)) {
-        t->n_mint++;
-        free(t->p_access);
-        free(t->p_refresh);
-        t->p_access = strdup(at->valuestring);
-        t->p_refresh = strdup(rt->valuestring);
-        t->p_expires_in = cJSON_IsNumber(ex) ? (long)ex->valuedouble : 0;
-        cJSON_Delete(j);
-        if (!t->p_access || !t->p_refresh) {
-            wake(t, false, "out of memory");
-            return;
-        }
-        log_add_secret(t->L->log, t->p_access);
-        log_add_secret(t->L->log, t->p_refresh);
-        log_event(t->L->log, LOG_INFO, "oauth.minted", "location", t->location_id, NULL);
-        save_pending(t); /* persisted before use, like a rotation */
+    if (take_pair(t, r, &t->n_mint, "oauth.minted"))
         return;
-    }
-    cJSON_Delete(j);
     if (r->status == 401 && !t->company_refreshed) {
         refresh_company(t); /* the company token expired early or was rotated elsewhere */
         return;

@@ -267,11 +267,11 @@ static void rechecked(struct engine *E, int rc, char **ids, size_t n, const char
         return;
     }
     for (size_t i = 0; i < E->nlocs; i++)
-        by_id[i] = &E->locs[i];
+        by_id[i] = E->locs[i];
     qsort(by_id, E->nlocs, sizeof *by_id, cmp_loc);
     size_t stopped = 0, resumed = 0, fresh = 0;
     for (size_t i = 0; i < E->nlocs; i++) {
-        struct engine_location *L = &E->locs[i];
+        struct engine_location *L = E->locs[i];
         if (L->cfg->auth != CFG_AUTH_AGENCY)
             continue;
         bool installed = n && bsearch(&L->cfg->id, ids, n, sizeof *ids, cmp_str);

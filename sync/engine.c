@@ -334,7 +334,10 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         const struct cfg_location *cl = &c->locations[i];
         if (E->opts.only_location && strcmp(E->opts.only_location, cl->id) != 0)
             continue;
-        struct engine_location *L = &E->locs[E->nlocs++];
+        struct engine_location *L = calloc(1, sizeof *L);
+        if (!L)
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        E->locs[E->nlocs++] = L;
         L->E = E;
         L->cfg = cl;
         L->held = true;
@@ -409,7 +412,7 @@ void engine_close(struct engine *E)
     if (E->ddl_db)
         PQfinish(E->ddl_db);
     for (size_t i = 0; i < E->nlocs; i++) {
-        struct engine_location *L = &E->locs[i];
+        struct engine_location *L = E->locs[i];
         for (size_t j = 0; j < L->n_objects; j++)
             free_object(&L->objects[j]);
         free(L->objects);
@@ -421,6 +424,7 @@ void engine_close(struct engine *E)
             free(L->unavailable[j].why);
         }
         free(L->unavailable);
+        free(L);
     }
     free(E->locs);
     if (E->types)
@@ -652,10 +656,10 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     bool done = false;
     for (size_t i = 0; i < E->nlocs; i++) {
         struct fetch *f = &lists[i];
-        *f = (struct fetch){.E = E, .L = &E->locs[i], .pending = &pending, .done = &done};
-        if (E->locs[i].cfg->all_objects) {
+        *f = (struct fetch){.E = E, .L = E->locs[i], .pending = &pending, .done = &done};
+        if (E->locs[i]->cfg->all_objects) {
             pending++;
-            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, f, e))) {
+            if ((rc = hl_list_objects(E->locs[i]->hl, RL_PRIO_SCHEMA, on_list, f, e))) {
                 pending--;
                 break;
             }
@@ -676,7 +680,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                 continue;
             lists[i].status = 0;
             pending++;
-            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, &lists[i], e)))
+            if ((rc = hl_list_objects(E->locs[i]->hl, RL_PRIO_SCHEMA, on_list, &lists[i], e)))
                 pending--;
         }
         if (pending == 0)
@@ -686,14 +690,14 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     for (size_t i = 0; !rc && i < E->nlocs; i++)
         if (lists[i].status)
             rc = gs_err_set(e, GS_EHTTP, "location %s: listing objects failed: %s",
-                            E->locs[i].cfg->id, lists[i].msg);
+                            E->locs[i]->cfg->id, lists[i].msg);
     /* 2. schemas */
     size_t nf = 0, capf = 0;
     struct fetch *fs = NULL;
     for (size_t i = 0; !rc && i < E->nlocs; i++) {
         char **keys = NULL;
         size_t nk = 0;
-        rc = choose_objects(E, &E->locs[i], lists[i].json, &keys, &nk, e);
+        rc = choose_objects(E, E->locs[i], lists[i].json, &keys, &nk, e);
         for (size_t k = 0; k < nk; k++) {
             if (!rc && nf == capf) {
                 capf = capf ? capf * 2 : 16;
@@ -708,7 +712,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                 continue;
             }
             fs[nf++] = (struct fetch){
-                .E = E, .L = &E->locs[i], .key = keys[k], .fam = fam_for_key(keys[k])};
+                .E = E, .L = E->locs[i], .key = keys[k], .fam = fam_for_key(keys[k])};
         }
         free(keys);
     }
@@ -761,7 +765,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     /* 3. plan (and apply) per location: one plan may hold several objects, not the same object
      * twice, and the next location's plan must see what this one created. */
     for (size_t li = 0; !rc && li < E->nlocs; li++) {
-        struct engine_location *L = &E->locs[li];
+        struct engine_location *L = E->locs[li];
         ddl_plan plan;
         ddl_plan_init(&plan);
         schema_object **models = calloc(nf ? nf : 1, sizeof *models);

@@ -131,7 +131,8 @@ struct engine {
     pga_conn *meta; /* oauth token persistence, state updates outside a page */
     pga_conn **pool;
     int npool;
-    struct engine_location *locs;
+    /* each allocated on its own: services keep pointers to them */
+    struct engine_location **locs;
     size_t nlocs;
     struct engine_counters ctr;
     size_t n_unavailable; /* objects left out by engine_discover, all locations */

@@ -51,7 +51,7 @@ static void id_list(struct engine *E, sbuf *b)
 {
     /* ids are validated identifiers (letters, digits, '-', '_', '.'): no quoting needed */
     for (size_t i = 0; i < E->nlocs; i++)
-        sbuf_printf(b, "%s\"%s\"", i ? "," : "{", E->locs[i].cfg->id);
+        sbuf_printf(b, "%s\"%s\"", i ? "," : "{", E->locs[i]->cfg->id);
     sbuf_puts(b, E->nlocs ? "}" : "{}");
 }
 
@@ -267,7 +267,7 @@ int lease_service_start(struct engine *E, void **state, gs_err *e)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < E->nlocs; i++)
-        s->by_id[i] = &E->locs[i];
+        s->by_id[i] = E->locs[i];
     qsort(s->by_id, E->nlocs, sizeof *s->by_id, cmp_loc);
     /* its own connection: a heartbeat never queues behind page writes */
     int rc = pga_open(&E->loop, E->conninfo, &s->db, e);

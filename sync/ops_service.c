@@ -109,8 +109,8 @@ int ops_service_start(struct engine *E, void **state, gs_err *e)
     if (rc == 0)
         rc = rt_new(&E->loop, E->conninfo, s->m, 5000, &s->rt, e);
     for (size_t i = 0; rc == 0 && i < E->nlocs; i++)
-        if (rt_add_location_served(s->rt, E->locs[i].cfg->id, hl_location_budget(E->locs[i].hl),
-                                   &E->locs[i].held) != 0)
+        if (rt_add_location_served(s->rt, E->locs[i]->cfg->id, hl_location_budget(E->locs[i]->hl),
+                                   &E->locs[i]->held) != 0)
             rc = gs_err_set(e, GS_ENOMEM, "ops service: out of memory");
     if (rc == 0)
         rc = rt_start(s->rt, e);

@@ -1348,7 +1348,7 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
     P->o = *o;
     size_t n = 0;
     for (size_t i = 0; i < E->nlocs; i++)
-        n += E->locs[i].n_objects;
+        n += E->locs[i]->n_objects;
     P->w = calloc(n ? n : 1, sizeof *P->w);
     if (!P->w) {
         free(P);
@@ -1358,8 +1358,8 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
         P->prog = progress_new(stderr);
     int rc = 0;
     for (size_t i = 0; !rc && i < E->nlocs; i++)
-        for (size_t j = 0; !rc && j < E->locs[i].n_objects; j++) {
-            struct engine_object *eo = &E->locs[i].objects[j];
+        for (size_t j = 0; !rc && j < E->locs[i]->n_objects; j++) {
+            struct engine_object *eo = &E->locs[i]->objects[j];
             struct pull_worker *w = calloc(1, sizeof *w);
             if (!w) {
                 rc = gs_err_set(e, GS_ENOMEM, "out of memory");
@@ -1608,7 +1608,7 @@ int pull_failed(const pull *P)
 void pull_summary(const pull *P, FILE *f)
 {
     for (size_t i = 0; i < P->E->nlocs; i++) {
-        const struct engine_location *L = &P->E->locs[i];
+        const struct engine_location *L = P->E->locs[i];
         for (size_t j = 0; j < L->n_unavailable; j++)
             fprintf(f, "%-8s %s @ %s: %s\n", "FAILED", L->unavailable[j].key, L->cfg->id,
                     L->unavailable[j].why);
@@ -1743,7 +1743,7 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
     }
     /* `run`: a location is served once the lease service hands its lease over (lease.h) */
     for (size_t i = 0; po->mirror && i < E.nlocs; i++)
-        E.locs[i].held = false;
+        E.locs[i]->held = false;
     if (pull_new(&E, po, &P, &e) || (po->snapshot && snapshot_prepare(P, &e)) ||
         pull_start(P, &e)) {
         fprintf(stderr, "ghlsync: %s\n", e.msg);

@@ -83,7 +83,7 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
     }
     size_t n = 0;
     for (size_t i = 0; !rc && i < E->nlocs; i++) {
-        struct engine_location *L = &E->locs[i];
+        struct engine_location *L = E->locs[i];
         for (size_t j = 0; !rc && j < L->n_objects; j++) {
             struct engine_object *eo = &L->objects[j];
             if (!push_service_pushes(eo) || !eo->model)

@@ -1742,7 +1742,7 @@ int relations_service_start(struct engine *E, void **state, gs_err *e)
     for (size_t i = 0; i < E->nlocs; i++) {
         rel_loc *r = &S->locs[i];
         r->S = S;
-        r->L = &E->locs[i];
+        r->L = E->locs[i];
         if (!S->one_shot && r->L->hl) {
             uv_timer_init(&E->loop.uv, &r->timer);
             r->timer.data = r;

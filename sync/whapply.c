@@ -946,7 +946,7 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
         a->h = *h;
     size_t n = 0;
     for (size_t i = 0; i < E->nlocs; i++)
-        n += E->locs[i].n_objects;
+        n += E->locs[i]->n_objects;
     a->objs = calloc(n ? n : 1, sizeof *a->objs);
     a->locs = calloc(E->nlocs ? E->nlocs : 1, sizeof *a->locs);
     a->tick = malloc(sizeof *a->tick);
@@ -957,7 +957,7 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < E->nlocs; i++) {
-        const struct engine_location *el = &E->locs[i];
+        const struct engine_location *el = E->locs[i];
         a->locs[a->nlocs++] = el;
         for (size_t k = 0; k < el->n_objects; k++)
             a->objs[a->nobjs++] = (struct objref){

@@ -132,6 +132,15 @@ int ops_service_start(struct engine *E, void **state, gs_err *e)
     return rc;
 }
 
+void ops_service_location_added(void *state, struct engine_location *L)
+{
+    struct ops_state *s = state;
+    if (s && s->rt &&
+        rt_add_location_served(s->rt, L->cfg->id, hl_location_budget(L->hl), &L->held) != 0)
+        log_event(s->E->log, LOG_ERROR, "runtime.location_failed", "location", L->cfg->id, "error",
+                  "out of memory", NULL);
+}
+
 static void on_final_write(void *ud, bool ok)
 {
     struct ops_state *s = ud;

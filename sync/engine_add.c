@@ -86,10 +86,10 @@ struct engine_adding {
     struct engine_location *L;
     engine_added_cb done;
     void *ud;
-    bool busy;   /* an attempt is in progress */
-    int pending; /* its calls, statements and schema jobs not answered yet */
-    int rc;      /* its first failure */
-    char msg[900];
+    bool busy;      /* an attempt is in progress */
+    int pending;    /* its calls, statements and schema jobs not answered yet */
+    int rc;         /* its first failure */
+    char msg[2400]; /* two gs_err messages fit */
     struct add_fetch {
         struct engine_adding *a;
         char *key;
@@ -371,8 +371,7 @@ static void attempt(struct engine_adding *a)
     step(a);
 }
 
-int engine_location_add(struct engine *E, const char *id, engine_added_cb done, void *ud,
-                        gs_err *e)
+int engine_location_add(struct engine *E, const char *id, engine_added_cb done, void *ud, gs_err *e)
 {
     if (gone(E))
         return gs_err_set(e, GS_ESTATE, "stopping");

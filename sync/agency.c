@@ -236,11 +236,17 @@ struct agency_svc {
     struct listing *inflight;
 };
 
-static int cmp_loc(const void *a, const void *b)
+/* engine_location_add's answer for a location installed since the start. */
+static void added(struct engine *E, const char *id, int rc, const char *msg, void *ud)
 {
-    const struct engine_location *x = *(struct engine_location *const *)a;
-    const struct engine_location *y = *(struct engine_location *const *)b;
-    return strcmp(x->cfg->id, y->cfg->id);
+    (void)ud;
+    if (rc == 0)
+        log_event(E->log, LOG_INFO, "agency.new_location", "location", id, "msg",
+                  "installed since ghlsync started: started syncing", NULL);
+    else
+        log_event(E->log, LOG_WARN, "agency.new_location_failed", "location", id, "error", msg,
+                  "msg", "not synced yet; tried again at the next re-check (discovery_interval)",
+                  NULL);
 }
 
 static void set_held(struct engine *E, struct engine_location *L, bool h)
@@ -261,17 +267,9 @@ static void rechecked(struct engine *E, int rc, char **ids, size_t n, const char
                   "the locations keep their state; next check at the next interval", NULL);
         return;
     }
-    struct engine_location **by_id = calloc(E->nlocs ? E->nlocs : 1, sizeof *by_id);
-    if (!by_id) {
-        agency_ids_free(ids, n);
-        return;
-    }
-    for (size_t i = 0; i < E->nlocs; i++)
-        by_id[i] = &E->locs[i];
-    qsort(by_id, E->nlocs, sizeof *by_id, cmp_loc);
     size_t stopped = 0, resumed = 0, fresh = 0;
     for (size_t i = 0; i < E->nlocs; i++) {
-        struct engine_location *L = &E->locs[i];
+        struct engine_location *L = E->locs[i];
         if (L->cfg->auth != CFG_AUTH_AGENCY)
             continue;
         bool installed = n && bsearch(&L->cfg->id, ids, n, sizeof *ids, cmp_str);
@@ -292,19 +290,20 @@ static void rechecked(struct engine *E, int rc, char **ids, size_t n, const char
                 set_held(E, L, true);
         }
     }
-    struct engine_location key_loc;
-    struct cfg_location key_cfg;
-    for (size_t i = 0; i < n; i++) {
-        key_cfg.id = ids[i];
-        key_loc.cfg = &key_cfg;
-        struct engine_location *kp = &key_loc;
-        if (E->nlocs && bsearch(&kp, by_id, E->nlocs, sizeof *by_id, cmp_loc))
+    /* --location: that one only, never the others */
+    for (size_t i = 0; !E->opts.only_location && i < n; i++) {
+        if (engine_location_find(E, ids[i]))
             continue;
-        fresh++;
-        log_event(E->log, LOG_WARN, "agency.new_location", "location", ids[i], "msg",
-                  "installed since ghlsync started: restart `ghlsync run` to sync it", NULL);
+        /* installed since the start (or its add failed before): it joins once its objects are
+         * ready, without a pause for the others */
+        gs_err ae = {0};
+        int arc = engine_location_add(E, ids[i], added, s, &ae);
+        if (arc == 0)
+            fresh++;
+        else if (arc != GS_ESTATE) /* GS_ESTATE: already on its way */
+            log_event(E->log, LOG_WARN, "agency.new_location_failed", "location", ids[i], "error",
+                      ae.msg, "msg", "tried again at the next re-check", NULL);
     }
-    free(by_id);
     agency_ids_free(ids, n);
     char a[24], b[24], c[24], d[24];
     snprintf(a, sizeof a, "%zu", n);
@@ -354,6 +353,7 @@ void agency_service_stop(void *state)
         return;
     if (s->inflight)
         s->inflight->cb = NULL; /* it ends with the client's "shutting down" and frees itself */
+    engine_location_add_forget(s->E, s);
     gs_uv_close_free((uv_handle_t *)s->timer);
     free(s);
 }

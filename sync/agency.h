@@ -16,9 +16,12 @@
  * The re-check (service "agency", `run` only, with locations = "installed"): every
  * [agency] discovery_interval. A location that is no longer installed is stopped
  * (engine_location.uninstalled, held = false: its workers park, its rows stay) with a log line;
- * one installed again is resumed. A location installed since the start is logged
- * (agency.new_location): the engine's set of locations is fixed when it starts, so a restart of
- * `ghlsync run` starts syncing it.
+ * one installed again is resumed. A location installed since the start is added while running
+ * (engine.h engine_location_add: its token minted, its schemas fetched and applied off the loop,
+ * then it joins the services and the leases) and logged agency.new_location "started syncing"
+ * once it has joined; the other locations never pause for it. One whose add fails (minting,
+ * listing, a definition, the DDL) is logged agency.new_location_failed and tried again at the
+ * next re-check.
  *
  * Loop thread only.
  */

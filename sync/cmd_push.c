@@ -78,9 +78,9 @@ static int build_keys(struct pushrun *R, gs_err *e)
     size_t cap = 0, n = 0;
     const char **seen = NULL;
     for (size_t i = 0; i < E->nlocs; i++) {
-        lit_add(&R->keys[0], E->locs[i].cfg->id);
-        for (size_t j = 0; j < E->locs[i].n_objects; j++) {
-            const struct engine_object *eo = &E->locs[i].objects[j];
+        lit_add(&R->keys[0], E->locs[i]->cfg->id);
+        for (size_t j = 0; j < E->locs[i]->n_objects; j++) {
+            const struct engine_object *eo = &E->locs[i]->objects[j];
             if (!push_service_pushes(eo))
                 continue;
             size_t k = 0;

@@ -1149,6 +1149,33 @@ int cfg_location_add_agency(struct cfg *c, const char *id, gs_err *err)
     return 0;
 }
 
+int cfg_agency_location_new(const struct cfg *c, const char *id, struct cfg_location **out,
+                            gs_err *err)
+{
+    *out = NULL;
+    if (!c->agency.enabled)
+        return gs_err_set(err, GS_ECONFIG, "%s: no [agency] section", c->path);
+    if (!valid_location_id(id))
+        return gs_err_set(err, GS_ECONFIG, "agency location \"%.60s\" is not a location id", id);
+    struct cfg_location *loc = calloc(1, sizeof *loc);
+    if (!loc)
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    if (agency_location(&c->agency, id, loc)) {
+        cfg_location_delete(loc);
+        return gs_err_set(err, GS_ENOMEM, "out of memory");
+    }
+    *out = loc;
+    return 0;
+}
+
+void cfg_location_delete(struct cfg_location *l)
+{
+    if (!l)
+        return;
+    location_free(l);
+    free(l);
+}
+
 static int load_agency(struct loader *L, const toml_value *t)
 {
     static const char *const keys[] = {

@@ -218,6 +218,13 @@ const struct cfg_location *cfg_location_get(const struct cfg *c, const char *id)
  * 0, GS_ECONFIG (not a location id; already configured) or GS_ENOMEM. */
 int cfg_location_add_agency(struct cfg *c, const char *id, gs_err *err);
 
+/* The same location on its own, owned by the caller (cfg_location_delete), for a location
+ * installed while running (agency.h): c->locations is left alone, its pointers stay valid.
+ * 0, GS_ECONFIG (no [agency]; not a location id) or GS_ENOMEM. */
+int cfg_agency_location_new(const struct cfg *c, const char *id, struct cfg_location **out,
+                            gs_err *err);
+void cfg_location_delete(struct cfg_location *l);
+
 /* Does this location sync this object key? */
 bool cfg_location_has_object(const struct cfg_location *loc, const char *key);
 

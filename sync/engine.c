@@ -1,5 +1,6 @@
 /* engine.c - see engine.h. */
 #include "engine.h"
+#include "engine_int.h"
 
 #include "agency.h"
 
@@ -202,11 +203,30 @@ static int open_agency(struct engine *E, gs_err *e)
     return rc;
 }
 
+int engine_agency_hl(struct engine *E, struct engine_location *L, const char *acc, const char *ref,
+                     int64_t exp, gs_err *e)
+{
+    const struct cfg *c = E->cfg;
+    L->hl = hl_location_add(E->hl, L->cfg->id, acc, ref, exp, E->meta, NULL, e);
+    if (!L->hl)
+        return e->code ? e->code : GS_ENOMEM;
+    sbuf url = SBUF_INIT;
+    sbuf_printf(&url, "%s/oauth/locationToken", c->api.base_url);
+    oa_token *t = hl_location_token(L->hl);
+    int rc = sbuf_failed(&url) ||
+                     oa_token_set_client(t, c->agency.client_id, c->agency.client_secret) ||
+                     oa_token_set_minter(t, hl_location_token(E->agency), sbuf_str(&url),
+                                         c->agency.company_id)
+                 ? gs_err_set(e, GS_ENOMEM, "out of memory")
+                 : 0;
+    sbuf_free(&url);
+    return rc;
+}
+
 /* An agency location: the pair stored in ghlsync.oauth_tokens if any (minted or rotated
  * earlier), else none yet - the first request mints one (oa_token_set_minter). */
 static int add_agency_location(struct engine *E, struct engine_location *L, gs_err *e)
 {
-    const struct cfg *c = E->cfg;
     const char *p[1] = {L->cfg->id};
     PGresult *r;
     int rc = db_query(E->db,
@@ -225,20 +245,8 @@ static int add_agency_location(struct engine *E, struct engine_location *L, gs_e
         log_add_secret(E->log, acc);
         log_add_secret(E->log, ref);
     }
-    L->hl = hl_location_add(E->hl, L->cfg->id, acc, ref, exp, E->meta, NULL, e);
+    rc = engine_agency_hl(E, L, acc, ref, exp, e);
     PQclear(r);
-    if (!L->hl)
-        return e->code ? e->code : GS_ENOMEM;
-    sbuf url = SBUF_INIT;
-    sbuf_printf(&url, "%s/oauth/locationToken", c->api.base_url);
-    oa_token *t = hl_location_token(L->hl);
-    rc = sbuf_failed(&url) ||
-                 oa_token_set_client(t, c->agency.client_id, c->agency.client_secret) ||
-                 oa_token_set_minter(t, hl_location_token(E->agency), sbuf_str(&url),
-                                     c->agency.company_id)
-             ? gs_err_set(e, GS_ENOMEM, "out of memory")
-             : 0;
-    sbuf_free(&url);
     return rc;
 }
 
@@ -334,7 +342,10 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         const struct cfg_location *cl = &c->locations[i];
         if (E->opts.only_location && strcmp(E->opts.only_location, cl->id) != 0)
             continue;
-        struct engine_location *L = &E->locs[E->nlocs++];
+        struct engine_location *L = calloc(1, sizeof *L);
+        if (!L)
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
+        E->locs[E->nlocs++] = L;
         L->E = E;
         L->cfg = cl;
         L->held = true;
@@ -365,12 +376,12 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         if (!L->hl)
             return e->code ? e->code : GS_ENOMEM;
     }
-    return 0;
+    return engine_index_build(E, e);
 }
 
 static void sj_cancel_waiting(struct engine *E);
 
-static void free_object(struct engine_object *o)
+void engine_object_free(struct engine_object *o)
 {
     free(o->key);
     ps_model_unref(o->model);
@@ -409,9 +420,9 @@ void engine_close(struct engine *E)
     if (E->ddl_db)
         PQfinish(E->ddl_db);
     for (size_t i = 0; i < E->nlocs; i++) {
-        struct engine_location *L = &E->locs[i];
+        struct engine_location *L = E->locs[i];
         for (size_t j = 0; j < L->n_objects; j++)
-            free_object(&L->objects[j]);
+            engine_object_free(&L->objects[j]);
         free(L->objects);
         for (size_t j = 0; j < L->n_skipped; j++)
             free(L->skipped[j]);
@@ -421,8 +432,12 @@ void engine_close(struct engine *E)
             free(L->unavailable[j].why);
         }
         free(L->unavailable);
+        cfg_location_delete(L->own_cfg);
+        free(L);
     }
     free(E->locs);
+    free(E->by_id);
+    engine_adding_free(E);
     if (E->types)
         map_types_free(E->types);
     if (E->db)
@@ -549,7 +564,7 @@ static void on_list(hl_result *r, void *ud)
 }
 
 /* Keys to pull for one location, from its configuration and (for "*") the object list. */
-static int choose_objects(struct engine *E, struct engine_location *L, const cJSON *list,
+int engine_choose_objects(struct engine *E, struct engine_location *L, const cJSON *list,
                           char ***keys, size_t *nkeys, gs_err *e)
 {
     char **all = NULL;
@@ -652,10 +667,10 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     bool done = false;
     for (size_t i = 0; i < E->nlocs; i++) {
         struct fetch *f = &lists[i];
-        *f = (struct fetch){.E = E, .L = &E->locs[i], .pending = &pending, .done = &done};
-        if (E->locs[i].cfg->all_objects) {
+        *f = (struct fetch){.E = E, .L = E->locs[i], .pending = &pending, .done = &done};
+        if (E->locs[i]->cfg->all_objects) {
             pending++;
-            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, f, e))) {
+            if ((rc = hl_list_objects(E->locs[i]->hl, RL_PRIO_SCHEMA, on_list, f, e))) {
                 pending--;
                 break;
             }
@@ -676,7 +691,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                 continue;
             lists[i].status = 0;
             pending++;
-            if ((rc = hl_list_objects(E->locs[i].hl, RL_PRIO_SCHEMA, on_list, &lists[i], e)))
+            if ((rc = hl_list_objects(E->locs[i]->hl, RL_PRIO_SCHEMA, on_list, &lists[i], e)))
                 pending--;
         }
         if (pending == 0)
@@ -686,14 +701,14 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     for (size_t i = 0; !rc && i < E->nlocs; i++)
         if (lists[i].status)
             rc = gs_err_set(e, GS_EHTTP, "location %s: listing objects failed: %s",
-                            E->locs[i].cfg->id, lists[i].msg);
+                            E->locs[i]->cfg->id, lists[i].msg);
     /* 2. schemas */
     size_t nf = 0, capf = 0;
     struct fetch *fs = NULL;
     for (size_t i = 0; !rc && i < E->nlocs; i++) {
         char **keys = NULL;
         size_t nk = 0;
-        rc = choose_objects(E, &E->locs[i], lists[i].json, &keys, &nk, e);
+        rc = engine_choose_objects(E, E->locs[i], lists[i].json, &keys, &nk, e);
         for (size_t k = 0; k < nk; k++) {
             if (!rc && nf == capf) {
                 capf = capf ? capf * 2 : 16;
@@ -708,7 +723,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                 continue;
             }
             fs[nf++] = (struct fetch){
-                .E = E, .L = &E->locs[i], .key = keys[k], .fam = fam_for_key(keys[k])};
+                .E = E, .L = E->locs[i], .key = keys[k], .fam = fam_for_key(keys[k])};
         }
         free(keys);
     }
@@ -761,7 +776,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     /* 3. plan (and apply) per location: one plan may hold several objects, not the same object
      * twice, and the next location's plan must see what this one created. */
     for (size_t li = 0; !rc && li < E->nlocs; li++) {
-        struct engine_location *L = &E->locs[li];
+        struct engine_location *L = E->locs[li];
         ddl_plan plan;
         ddl_plan_init(&plan);
         schema_object **models = calloc(nf ? nf : 1, sizeof *models);
@@ -831,7 +846,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     return rc;
 }
 
-static void *service_state(struct engine *E, const char *name)
+void *engine_service_state(struct engine *E, const char *name)
 {
     for (size_t i = 0; E->service_state && i < engine_n_services; i++)
         if (strcmp(engine_services[i].name, name) == 0)
@@ -1025,7 +1040,7 @@ static void sj_after(uv_work_t *req, int status)
         ps_model_unref(eo->model);
         eo->model = j->model;
         j->model = NULL;
-        push_service_model_changed(service_state(E, "push"), eo);
+        push_service_model_changed(engine_service_state(E, "push"), eo);
         if (j->attempts)
             log_event(E->log, LOG_INFO, "schema.apply_resumed", "location", loc, "object", eo->key,
                       NULL);

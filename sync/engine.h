@@ -53,6 +53,7 @@
 struct engine;
 struct pull_worker;
 struct engine_schema_job;
+struct engine_adding;
 
 /* A service that lives as long as `ghlsync run` (push worker, metrics endpoint). start returns 0
  * or a GS_E* code (the run then fails with that message); stop releases `state` (it runs after
@@ -96,6 +97,10 @@ struct engine_location {
     /* An [agency] location whose app was uninstalled (agency.h re-check): not served, rows
      * kept; the lease service leaves it parked. */
     bool uninstalled;
+    /* A location added while running (engine_location_add): its configuration, owned here
+     * (the others borrow theirs from the cfg); NULL for the locations of the start. */
+    struct cfg_location *own_cfg;
+    struct engine_adding *adding; /* while being added (not yet in E->locs) */
 };
 
 /* Counters for the metrics endpoint and summaries (requests per endpoint/status: hl_client). */
@@ -131,8 +136,15 @@ struct engine {
     pga_conn *meta; /* oauth token persistence, state updates outside a page */
     pga_conn **pool;
     int npool;
-    struct engine_location *locs;
+    /* each allocated on its own: services keep pointers to them */
+    struct engine_location **locs;
     size_t nlocs;
+    struct engine_location **by_id; /* the same, sorted by id (engine_location_find) */
+    /* locations being added while running (engine_location_add), sorted by id: not in locs
+     * (no service sees them) until their objects are ready; one that failed stays here, with
+     * its hl_location, until it is tried again */
+    struct engine_location **adding;
+    size_t nadding;
     struct engine_counters ctr;
     size_t n_unavailable; /* objects left out by engine_discover, all locations */
 
@@ -163,6 +175,10 @@ struct engine {
      * location's workers. */
     void (*on_hold)(struct engine *E, struct engine_location *L, void *ud);
     void *on_hold_ud;
+    /* Called when a location joined while running (engine_location_add), before the services
+     * hear of it: pull.c creates its workers (parked until held). */
+    void (*on_location_added)(struct engine *E, struct engine_location *L, void *ud);
+    void *on_location_added_ud;
     /* Who this process is in ghlsync.leases (lease.h); kind NULL = takes no lease. */
     struct engine_lease {
         char holder[200], host[128];
@@ -227,6 +243,33 @@ int engine_run(struct engine *E, bool with_services);
 void engine_request_stop(struct engine *E);
 /* Leave the loop now (after the workers drained), with this exit code. */
 void engine_stop(struct engine *E, int exit_code);
+
+/* The location with this id among E->locs (binary search), or NULL. */
+struct engine_location *engine_location_find(const struct engine *E, const char *id);
+
+/*
+ * Add an [agency] location installed while `ghlsync run` runs (agency.h re-check), without
+ * blocking the loop: its configuration (the agency's objects), its hl_location with the
+ * agency's minter and the pair stored in ghlsync.oauth_tokens if any (read on E->meta), its
+ * object list and definitions (RL_PRIO_SCHEMA, its own rate budget; the first call mints its
+ * token), then each object's DDL, write plan and triggers on the schema thread as a schema
+ * refresh does (engine_apply_schema_async: the tables are shared, so a field new to this
+ * location alters the table and the triggers cover it). When every object is ready the location
+ * joins E->locs and the services, in this order: pull (E->on_location_added: parked workers),
+ * ops (runtime rows, metrics), push (its targets), webhooks, relations, and last the lease
+ * service, which offers it at its next heartbeat (sent at once) so that exactly one `run`
+ * process takes it; without a lease service it is held at once. done(rc 0) runs then.
+ * On a failure (minting, listing, a definition, the DDL) nothing joins; done(rc, msg) runs
+ * and the location waits in E->adding for the next call, which tries again. Returns 0 (done
+ * will run), GS_ESTATE when the location is already served or being added (done will not
+ * run), else an error.
+ */
+typedef void (*engine_added_cb)(struct engine *E, const char *id, int rc, const char *msg,
+                                void *ud);
+int engine_location_add(struct engine *E, const char *id, engine_added_cb done, void *ud,
+                        gs_err *e);
+/* No callback for `ud` any more (its owner stops); the adds in progress still complete. */
+void engine_location_add_forget(struct engine *E, void *ud);
 
 /* Run the loop until *flag becomes true (helper for start-up sequences). */
 void engine_wait(struct engine *E, const bool *flag);

@@ -20,6 +20,7 @@ typedef struct lease_svc {
     /* the locations sorted by id: a tick's rows are found by binary search */
     struct engine_location **by_id;
     bool *keep; /* per by_id entry, filled while reading a tick */
+    size_t n;   /* entries of by_id: the locations offered (lease_location_added adds) */
     bool balance;
     bool ticking; /* a tick in flight */
     uint64_t sent_ms;
@@ -51,7 +52,7 @@ static void id_list(struct engine *E, sbuf *b)
 {
     /* ids are validated identifiers (letters, digits, '-', '_', '.'): no quoting needed */
     for (size_t i = 0; i < E->nlocs; i++)
-        sbuf_printf(b, "%s\"%s\"", i ? "," : "{", E->locs[i].cfg->id);
+        sbuf_printf(b, "%s\"%s\"", i ? "," : "{", E->locs[i]->cfg->id);
     sbuf_puts(b, E->nlocs ? "}" : "{}");
 }
 
@@ -106,7 +107,7 @@ static int cmp_loc(const void *a, const void *b)
 
 static long find_loc(const lease_svc *s, const char *id)
 {
-    size_t lo = 0, hi = s->E->nlocs;
+    size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(s->by_id[mid]->cfg->id, id);
@@ -143,7 +144,7 @@ static void apply(lease_svc *s)
 {
     struct engine *E = s->E;
     size_t gained = 0, lost = 0, held = 0;
-    for (size_t i = 0; i < E->nlocs; i++) {
+    for (size_t i = 0; i < s->n; i++) {
         struct engine_location *L = s->by_id[i];
         bool h = s->keep[i] && !L->uninstalled; /* agency.h: an uninstalled app stays parked */
         held += h;
@@ -181,7 +182,7 @@ static void on_deadline(uv_timer_t *t)
                   "the leases could not be renewed in time; serving no location until the "
                   "database answers",
                   NULL);
-    memset(s->keep, 0, s->E->nlocs * sizeof *s->keep);
+    memset(s->keep, 0, s->n * sizeof *s->keep);
     apply(s);
 }
 
@@ -209,7 +210,7 @@ static void on_tick(pga_conn *c, PGresult *const *res, int nres, const pga_error
     uv_timer_start(s->deadline, on_deadline, end > now ? end - now : 0, 0);
     if (!s->balance)
         return; /* a one-shot: held from the start */
-    memset(s->keep, 0, E->nlocs * sizeof *s->keep);
+    memset(s->keep, 0, s->n * sizeof *s->keep);
     for (int i = 0, n = PQntuples(res[0]); i < n; i++) {
         long k = find_loc(s, PQgetvalue(res[0], i, 0));
         if (k >= 0)
@@ -267,8 +268,9 @@ int lease_service_start(struct engine *E, void **state, gs_err *e)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < E->nlocs; i++)
-        s->by_id[i] = &E->locs[i];
-    qsort(s->by_id, E->nlocs, sizeof *s->by_id, cmp_loc);
+        s->by_id[i] = E->locs[i];
+    s->n = E->nlocs;
+    qsort(s->by_id, s->n, sizeof *s->by_id, cmp_loc);
     /* its own connection: a heartbeat never queues behind page writes */
     int rc = pga_open(&E->loop, E->conninfo, &s->db, e);
     if (rc) {
@@ -289,6 +291,43 @@ int lease_service_start(struct engine *E, void **state, gs_err *e)
               "ttl_ms", t, "heartbeat_ms", h, NULL);
     *state = s;
     return 0;
+}
+
+void lease_location_added(void *state, struct engine_location *L)
+{
+    lease_svc *s = state;
+    struct engine *E = s->E;
+    struct engine_location **nb = realloc(s->by_id, (s->n + 1) * sizeof *nb);
+    if (nb)
+        s->by_id = nb;
+    bool *nk = nb ? realloc(s->keep, (s->n + 1) * sizeof *nk) : NULL;
+    if (nk)
+        s->keep = nk;
+    sbuf ids = SBUF_INIT;
+    if (nk) {
+        size_t at = s->n;
+        while (at > 0 && strcmp(s->by_id[at - 1]->cfg->id, L->cfg->id) > 0)
+            at--;
+        memmove(s->by_id + at + 1, s->by_id + at, (s->n - at) * sizeof *s->by_id);
+        s->by_id[at] = L;
+        s->keep[s->n++] = false; /* meaningful only while reading a tick */
+        id_list(E, &ids);
+    }
+    if (!nk || sbuf_failed(&ids)) {
+        sbuf_free(&ids);
+        log_event(E->log, LOG_ERROR, "lease.location_failed", "location", L->cfg->id, "error",
+                  "out of memory", NULL);
+        return;
+    }
+    sbuf_free(&s->ids);
+    s->ids = ids;
+    if (!s->balance) { /* a one-shot holds what it took at the start; nothing joins it */
+        return;
+    }
+    /* offered now rather than at the next heartbeat: the tick takes it if this process has
+     * room in its share; several processes that all offer it are serialized by the tick's lock,
+     * and the first to insert the lease row holds it */
+    send_tick(s);
 }
 
 static void on_release(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)

@@ -34,6 +34,11 @@
 int lease_service_start(struct engine *E, void **state, gs_err *e);
 void lease_service_stop(void *state);
 
+/* A location that joined while running (engine_location_add): offered for claiming with the
+ * others, at once (a tick is sent unless one is in flight: then at the next heartbeat). It
+ * starts unheld; E->on_hold tells when this process takes it. */
+void lease_location_added(void *state, struct engine_location *L);
+
 /* One-shot command `kind` ("backfill", "push"): take every location of E (E->db, start-up).
  * GS_ESTATE with the holders in the message when a `run` holds one of them. */
 int lease_take_once(struct engine *E, const char *kind, gs_err *e);

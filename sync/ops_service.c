@@ -109,8 +109,8 @@ int ops_service_start(struct engine *E, void **state, gs_err *e)
     if (rc == 0)
         rc = rt_new(&E->loop, E->conninfo, s->m, 5000, &s->rt, e);
     for (size_t i = 0; rc == 0 && i < E->nlocs; i++)
-        if (rt_add_location_served(s->rt, E->locs[i].cfg->id, hl_location_budget(E->locs[i].hl),
-                                   &E->locs[i].held) != 0)
+        if (rt_add_location_served(s->rt, E->locs[i]->cfg->id, hl_location_budget(E->locs[i]->hl),
+                                   &E->locs[i]->held) != 0)
             rc = gs_err_set(e, GS_ENOMEM, "ops service: out of memory");
     if (rc == 0)
         rc = rt_start(s->rt, e);
@@ -130,6 +130,15 @@ int ops_service_start(struct engine *E, void **state, gs_err *e)
         *state = NULL;
     }
     return rc;
+}
+
+void ops_service_location_added(void *state, struct engine_location *L)
+{
+    struct ops_state *s = state;
+    if (s && s->rt &&
+        rt_add_location_served(s->rt, L->cfg->id, hl_location_budget(L->hl), &L->held) != 0)
+        log_event(s->E->log, LOG_ERROR, "runtime.location_failed", "location", L->cfg->id, "error",
+                  "out of memory", NULL);
 }
 
 static void on_final_write(void *ud, bool ok)

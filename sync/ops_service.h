@@ -31,4 +31,8 @@ void ops_service_stop(void *state);
 /* The registry of a started service (for other services that want to count into it). */
 gs_metrics *ops_service_metrics(void *state);
 
+/* A location that joined while running (engine_location_add): its ghlsync.runtime row and
+ * metrics, like the others'. state NULL: nothing. */
+void ops_service_location_added(void *state, struct engine_location *L);
+
 #endif

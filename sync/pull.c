@@ -115,6 +115,7 @@ struct pull_worker {
      * location that came back resumes from the state another process may have moved on. */
     bool parked, reloading;
     uv_timer_t hold_timer;
+    bool joining; /* its location joined while running: on_joined has not answered yet */
 };
 
 struct side;
@@ -1338,6 +1339,36 @@ static void on_stop_request(struct engine *E, void *ud)
     check_stopped(P);
 }
 
+/* A worker of `eo`, its timers initialised (not yet in P->w). */
+static struct pull_worker *worker_new(struct pull *P, struct engine_object *eo)
+{
+    struct engine *E = P->E;
+    struct pull_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->P = P;
+    w->eo = eo;
+    eo->worker = w;
+    w->total = -1;
+    w->full.w = w->incr.w = w;
+    w->full.full = true;
+    int wr = P->o.writes > 0 ? P->o.writes : PULL_WRITES;
+    w->full.max_writes = wr < PULL_MAX_WRITES ? wr : PULL_MAX_WRITES;
+    w->incr.max_writes = 1;
+    uv_timer_init(&E->loop.uv, &w->full.timer);
+    uv_timer_init(&E->loop.uv, &w->incr.timer);
+    uv_timer_init(&E->loop.uv, &w->schema_timer);
+    uv_timer_init(&E->loop.uv, &w->full.retry_timer);
+    uv_timer_init(&E->loop.uv, &w->incr.retry_timer);
+    uv_timer_init(&E->loop.uv, &w->hold_timer);
+    w->full.timer.data = w->incr.timer.data = w->schema_timer.data = w;
+    w->hold_timer.data = w;
+    w->full.retry_timer.data = &w->full;
+    w->incr.retry_timer.data = &w->incr;
+    w->schema_timer_on = true;
+    return w;
+}
+
 int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
 {
     *out = NULL;
@@ -1348,7 +1379,7 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
     P->o = *o;
     size_t n = 0;
     for (size_t i = 0; i < E->nlocs; i++)
-        n += E->locs[i].n_objects;
+        n += E->locs[i]->n_objects;
     P->w = calloc(n ? n : 1, sizeof *P->w);
     if (!P->w) {
         free(P);
@@ -1358,34 +1389,14 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
         P->prog = progress_new(stderr);
     int rc = 0;
     for (size_t i = 0; !rc && i < E->nlocs; i++)
-        for (size_t j = 0; !rc && j < E->locs[i].n_objects; j++) {
-            struct engine_object *eo = &E->locs[i].objects[j];
-            struct pull_worker *w = calloc(1, sizeof *w);
+        for (size_t j = 0; !rc && j < E->locs[i]->n_objects; j++) {
+            struct engine_object *eo = &E->locs[i]->objects[j];
+            struct pull_worker *w = worker_new(P, eo);
             if (!w) {
                 rc = gs_err_set(e, GS_ENOMEM, "out of memory");
                 break;
             }
             P->w[P->n++] = w;
-            w->P = P;
-            w->eo = eo;
-            eo->worker = w;
-            w->total = -1;
-            w->full.w = w->incr.w = w;
-            w->full.full = true;
-            int wr = o->writes > 0 ? o->writes : PULL_WRITES;
-            w->full.max_writes = wr < PULL_MAX_WRITES ? wr : PULL_MAX_WRITES;
-            w->incr.max_writes = 1;
-            uv_timer_init(&E->loop.uv, &w->full.timer);
-            uv_timer_init(&E->loop.uv, &w->incr.timer);
-            uv_timer_init(&E->loop.uv, &w->schema_timer);
-            uv_timer_init(&E->loop.uv, &w->full.retry_timer);
-            uv_timer_init(&E->loop.uv, &w->incr.retry_timer);
-            uv_timer_init(&E->loop.uv, &w->hold_timer);
-            w->full.timer.data = w->incr.timer.data = w->schema_timer.data = w;
-            w->hold_timer.data = w;
-            w->full.retry_timer.data = &w->full;
-            w->incr.retry_timer.data = &w->incr;
-            w->schema_timer_on = true;
             rc = ps_state_load(E->db, eo->loc->cfg->id, eo->key, &w->st, e);
             if (rc)
                 break;
@@ -1516,12 +1527,85 @@ static void on_hold(struct engine *E, struct engine_location *L, void *ud)
         return;
     for (size_t j = 0; j < L->n_objects; j++) {
         struct pull_worker *w = L->objects[j].worker;
-        if (!w || w->P != P)
+        if (!w || w->P != P || w->joining)
             continue;
         if (!L->held)
             worker_park(w);
         else if (w->parked)
             uv_timer_start(&w->hold_timer, on_hold_timer, 0, 0);
+    }
+}
+
+/* A location that joined while running (engine.h engine_location_add): parked workers, whose
+ * pull_state row is created and quarantine count read first (on the loop's connection); they
+ * start as the lease service hands the location over (on_hold). */
+static const char sql_joined[] =
+    "WITH s AS (INSERT INTO ghlsync.pull_state (location_id, object_key) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING) SELECT count(*) FROM ghlsync.quarantine WHERE location_id = $1 AND "
+    "object_key = $2 AND resolved_at IS NULL";
+
+static void on_joined(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud);
+static void on_join_timer(uv_timer_t *t);
+
+static void join_query(struct pull_worker *w)
+{
+    const char *p[2] = {LOC(w), w->eo->key};
+    gs_err e = {0};
+    if (pga_query(w->P->E->meta, sql_joined, 2, p, on_joined, w, &e) != 0) {
+        log_event(LG(w), LOG_WARN, "pull.resume_failed", "location", LOC(w), "object", w->eo->key,
+                  "error", e.msg, NULL);
+        uv_timer_start(&w->hold_timer, on_join_timer, 2000, 0);
+    }
+}
+
+static void on_join_timer(uv_timer_t *t)
+{
+    struct pull_worker *w = t->data;
+    if (!w->P->closing && !w->P->stopping)
+        join_query(w);
+}
+
+static void on_joined(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    struct pull_worker *w = ud;
+    if (w->P->closing || w->P->stopping)
+        return;
+    if (err || nres < 1 || PQntuples(res[nres - 1]) != 1) {
+        log_event(LG(w), LOG_WARN, "pull.resume_failed", "location", LOC(w), "object", w->eo->key,
+                  "error", err ? err->err.msg : "no result", NULL);
+        uv_timer_start(&w->hold_timer, on_join_timer, 2000, 0);
+        return;
+    }
+    w->quarantined = strtoll(PQgetvalue(res[nres - 1], 0, 0), NULL, 10);
+    w->joining = false;
+    if (w->eo->loc->held)
+        uv_timer_start(&w->hold_timer, on_hold_timer, 0, 0);
+}
+
+static void on_location_added(struct engine *E, struct engine_location *L, void *ud)
+{
+    struct pull *P = ud;
+    if (P->closing || P->stopping)
+        return;
+    struct pull_worker **nw = realloc(P->w, (P->n + L->n_objects + 1) * sizeof *nw);
+    if (!nw) {
+        log_event(E->log, LOG_ERROR, "pull.location_failed", "location", L->cfg->id, "error",
+                  "out of memory", NULL);
+        return;
+    }
+    P->w = nw;
+    for (size_t j = 0; j < L->n_objects; j++) {
+        struct pull_worker *w = worker_new(P, &L->objects[j]);
+        if (!w) {
+            log_event(E->log, LOG_ERROR, "pull.location_failed", "location", L->cfg->id, "error",
+                      "out of memory", NULL);
+            return;
+        }
+        P->w[P->n++] = w;
+        w->parked = true;
+        w->joining = true; /* on_hold leaves it to on_joined */
+        join_query(w);
     }
 }
 
@@ -1533,6 +1617,8 @@ int pull_start(pull *P, gs_err *e)
     E->on_stop_ud = P;
     E->on_hold = on_hold;
     E->on_hold_ud = P;
+    E->on_location_added = on_location_added;
+    E->on_location_added_ud = P;
     P->active = P->n;
     if (P->n == 0 && !P->o.mirror) {
         engine_stop(E, 0);
@@ -1608,7 +1694,7 @@ int pull_failed(const pull *P)
 void pull_summary(const pull *P, FILE *f)
 {
     for (size_t i = 0; i < P->E->nlocs; i++) {
-        const struct engine_location *L = &P->E->locs[i];
+        const struct engine_location *L = P->E->locs[i];
         for (size_t j = 0; j < L->n_unavailable; j++)
             fprintf(f, "%-8s %s @ %s: %s\n", "FAILED", L->unavailable[j].key, L->cfg->id,
                     L->unavailable[j].why);
@@ -1743,7 +1829,7 @@ int pull_command(struct cli_ctx *ctx, const struct engine_opts *eopts, const str
     }
     /* `run`: a location is served once the lease service hands its lease over (lease.h) */
     for (size_t i = 0; po->mirror && i < E.nlocs; i++)
-        E.locs[i].held = false;
+        E.locs[i]->held = false;
     if (pull_new(&E, po, &P, &e) || (po->snapshot && snapshot_prepare(P, &e)) ||
         pull_start(P, &e)) {
         fprintf(stderr, "ghlsync: %s\n", e.msg);

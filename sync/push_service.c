@@ -36,6 +36,51 @@ static void unref_model(void *m)
     ps_model_unref(m);
 }
 
+/* The push targets of one location's objects; *n counts them. */
+static int add_targets(push_svc *s, struct engine_location *L, size_t *n, gs_err *e)
+{
+    int rc = 0;
+    for (size_t j = 0; !rc && j < L->n_objects; j++) {
+        struct engine_object *eo = &L->objects[j];
+        if (!push_service_pushes(eo) || !eo->model)
+            continue;
+        push_target t = {.location_id = L->cfg->id,
+                         .object_key = eo->key,
+                         .hl = L->hl,
+                         .model = eo->model->obj,
+                         .conflict = eo->settings->conflict,
+                         .external_id_field = eo->settings->external_id_field,
+                         .hard_delete = !eo->settings->soft_delete,
+                         .served = &L->held,
+                         .release = unref_model,
+                         .release_ud = ps_model_ref(eo->model)};
+        rc = push_add_target(s->P, &t, e);
+        if (rc)
+            ps_model_unref(t.release_ud);
+        if (!rc)
+            rc = keep_obj(s, eo, e);
+        /* pushes share this location with backfill: pace the rest evenly (ratelimit.h) */
+        if (!rc && L->hl)
+            rl_loc_set_smooth(hl_location_budget(L->hl), true);
+        (*n)++;
+    }
+    return rc;
+}
+
+void push_service_location_added(void *state, struct engine_location *L)
+{
+    push_svc *s = state;
+    if (!s)
+        return;
+    size_t n = 0;
+    gs_err e = {0};
+    if (add_targets(s, L, &n, &e))
+        log_event(s->E->log, LOG_ERROR, "push.location_failed", "location", L->cfg->id, "error",
+                  e.msg, NULL);
+    else if (n) /* changes made before it joined wait in ghlsync.changes */
+        push_wake(s->P, L->cfg->id);
+}
+
 void push_service_stop(void *state)
 {
     push_svc *s = state;
@@ -82,33 +127,8 @@ int push_service_open(struct engine *E, bool listen, bool once, void (*on_idle)(
         return rc;
     }
     size_t n = 0;
-    for (size_t i = 0; !rc && i < E->nlocs; i++) {
-        struct engine_location *L = &E->locs[i];
-        for (size_t j = 0; !rc && j < L->n_objects; j++) {
-            struct engine_object *eo = &L->objects[j];
-            if (!push_service_pushes(eo) || !eo->model)
-                continue;
-            push_target t = {.location_id = L->cfg->id,
-                             .object_key = eo->key,
-                             .hl = L->hl,
-                             .model = eo->model->obj,
-                             .conflict = eo->settings->conflict,
-                             .external_id_field = eo->settings->external_id_field,
-                             .hard_delete = !eo->settings->soft_delete,
-                             .served = &L->held,
-                             .release = unref_model,
-                             .release_ud = ps_model_ref(eo->model)};
-            rc = push_add_target(s->P, &t, e);
-            if (rc)
-                ps_model_unref(t.release_ud);
-            if (!rc)
-                rc = keep_obj(s, eo, e);
-            /* pushes share this location with backfill: pace the rest evenly (ratelimit.h) */
-            if (!rc && L->hl)
-                rl_loc_set_smooth(hl_location_budget(L->hl), true);
-            n++;
-        }
-    }
+    for (size_t i = 0; !rc && i < E->nlocs; i++)
+        rc = add_targets(s, E->locs[i], &n, e);
     if (!rc)
         rc = push_start(s->P, e);
     if (rc) {
@@ -155,6 +175,9 @@ void push_service_model_changed(void *state, struct engine_object *eo)
 /* The location an INSERT without location_id belongs to: the only one syncing the object. */
 const char *push_service_default_location(const struct engine *E, const char *key)
 {
+    /* the installed locations come and go while running: none is the only one for sure */
+    if (E->cfg->agency.enabled && E->cfg->agency.installed)
+        return NULL;
     const char *only = NULL;
     int n = 0;
     for (size_t i = 0; i < E->cfg->n_locations; i++) {

@@ -34,13 +34,18 @@ push_service *push_service_of(void *state);
 /* eo->model was replaced (schema change): hand the new model to the push target. */
 void push_service_model_changed(void *state, struct engine_object *eo);
 
+/* A location that joined while running (engine_location_add): targets for its objects, and a
+ * claim round for it. state NULL: nothing. */
+void push_service_location_added(void *state, struct engine_location *L);
+
 /* Install (or refresh) the triggers of one applied object: capture for direction both/push,
  * read-only for pull; the default location is the object's location when exactly one
  * configured location syncs that object. */
 int push_service_triggers(struct engine *E, const struct engine_object *eo, gs_err *e);
 
 /* The location an INSERT without location_id gets: the only configured location syncing
- * object `key`, else NULL (borrowed from the configuration). */
+ * object `key`, else NULL (borrowed from the configuration). With [agency] locations =
+ * "installed" always NULL: locations may join while running. */
 const char *push_service_default_location(const struct engine *E, const char *key);
 
 /* True when the object's local writes are pushed (direction both/push). */

@@ -72,7 +72,7 @@ struct rel_svc {
     struct engine *E;
     bool one_shot, closing;
     char *schema;
-    rel_loc *locs;
+    rel_loc **locs; /* each on its own (timers inside): locations join while running */
     size_t nlocs;
     int handles_open;
     bool closed;
@@ -1687,11 +1687,12 @@ static int create_tables(struct engine *E, const char *schema, gs_err *e)
 static void svc_free(rel_svc *S)
 {
     for (size_t i = 0; i < S->nlocs; i++) {
-        rel_loc *r = &S->locs[i];
+        rel_loc *r = S->locs[i];
         free_pass(r);
         free_rows(&r->pv, &r->pn, &r->pi, 4);
         free_rows(&r->dv, &r->dn, &r->di, 2);
         free(r->found_id);
+        free(r);
     }
     free(S->locs);
     free(S->schema);
@@ -1701,7 +1702,7 @@ static void svc_free(rel_svc *S)
 static bool any_in_flight(const rel_svc *S)
 {
     for (size_t i = 0; i < S->nlocs; i++)
-        if (S->locs[i].in_flight || S->locs[i].push_in_flight)
+        if (S->locs[i]->in_flight || S->locs[i]->push_in_flight)
             return true;
     return false;
 }
@@ -1713,6 +1714,46 @@ static void on_closed(uv_handle_t *h)
         r->S->closed = true;
 }
 
+/* One location's state; its timers run in `run` (not in a one-shot: stop lists then). */
+static int add_loc(rel_svc *S, struct engine_location *L)
+{
+    struct engine *E = S->E;
+    const struct cfg *c = E->cfg;
+    rel_loc **v = realloc(S->locs, (S->nlocs + 1) * sizeof *v);
+    if (!v)
+        return GS_ENOMEM;
+    S->locs = v;
+    rel_loc *r = calloc(1, sizeof *r);
+    if (!r)
+        return GS_ENOMEM;
+    S->locs[S->nlocs++] = r;
+    r->S = S;
+    r->L = L;
+    if (!S->one_shot && r->L->hl) {
+        uv_timer_init(&E->loop.uv, &r->timer);
+        r->timer.data = r;
+        r->timer_init = true;
+        S->handles_open++;
+        schedule(r, FIRST_TICK);
+        if (c->push.enabled) {
+            uv_timer_init(&E->loop.uv, &r->ptimer);
+            r->ptimer.data = r;
+            r->ptimer_init = true;
+            S->handles_open++;
+            uv_timer_start(&r->ptimer, rel_push_tick, PUSH_TICK_MS, 0);
+        }
+    }
+    return 0;
+}
+
+void relations_location_added(void *state, struct engine_location *L)
+{
+    rel_svc *S = state;
+    if (S && !S->closing && add_loc(S, L))
+        log_event(S->E->log, LOG_ERROR, "relations.location_failed", "location", L->cfg->id,
+                  "error", "out of memory", NULL);
+}
+
 int relations_service_start(struct engine *E, void **state, gs_err *e)
 {
     *state = NULL;
@@ -1720,15 +1761,13 @@ int relations_service_start(struct engine *E, void **state, gs_err *e)
     if (!c->relations.enabled || !E->nlocs || (!E->serving && !E->relations_after))
         return 0;
     rel_svc *S = calloc(1, sizeof *S);
-    if (!S || !(S->schema = strdup(c->database.schema)) ||
-        !(S->locs = calloc(E->nlocs, sizeof *S->locs))) {
+    if (!S || !(S->schema = strdup(c->database.schema))) {
         if (S)
             svc_free(S);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
     S->E = E;
     S->one_shot = !E->serving;
-    S->nlocs = E->nlocs;
     gs_err de = {0};
     if (create_tables(E, S->schema, &de)) {
         /* e.g. an engine role without CREATE on the schema: the rest of the engine runs */
@@ -1739,25 +1778,14 @@ int relations_service_start(struct engine *E, void **state, gs_err *e)
         svc_free(S);
         return 0;
     }
-    for (size_t i = 0; i < E->nlocs; i++) {
-        rel_loc *r = &S->locs[i];
-        r->S = S;
-        r->L = &E->locs[i];
-        if (!S->one_shot && r->L->hl) {
-            uv_timer_init(&E->loop.uv, &r->timer);
-            r->timer.data = r;
-            r->timer_init = true;
-            S->handles_open++;
-            schedule(r, FIRST_TICK);
-            if (c->push.enabled) {
-                uv_timer_init(&E->loop.uv, &r->ptimer);
-                r->ptimer.data = r;
-                r->ptimer_init = true;
-                S->handles_open++;
-                uv_timer_start(&r->ptimer, rel_push_tick, PUSH_TICK_MS, 0);
-            }
+    for (size_t i = 0; i < E->nlocs; i++)
+        if (add_loc(S, E->locs[i])) {
+            if (S->one_shot) /* no timer started */
+                svc_free(S);
+            else
+                relations_service_stop(S);
+            return gs_err_set(e, GS_ENOMEM, "out of memory");
         }
-    }
     *state = S;
     return 0;
 }
@@ -1787,7 +1815,7 @@ static void one_shot_pass(rel_svc *S)
         uv_signal_start(&sig[i], on_abort_signal, sigs[i]);
     }
     for (size_t i = 0; i < S->nlocs; i++) {
-        rel_loc *r = &S->locs[i];
+        rel_loc *r = S->locs[i];
         r->S = S;
         if (!r->L->hl) {
             r->done = true;
@@ -1798,7 +1826,7 @@ static void one_shot_pass(rel_svc *S)
     for (size_t i = 0; i < S->nlocs; i++) {
         /* engine_wait runs the loop until the flag; in-flight work of an aborted pass ends by
          * itself (its callback sees the flag) */
-        engine_wait(E, &S->locs[i].done);
+        engine_wait(E, &S->locs[i]->done);
     }
     for (int i = 0; i < 2; i++)
         uv_close((uv_handle_t *)&sig[i], NULL);
@@ -1817,7 +1845,7 @@ void relations_service_stop(void *state)
     }
     S->closing = true;
     for (size_t i = 0; i < S->nlocs; i++) {
-        rel_loc *r = &S->locs[i];
+        rel_loc *r = S->locs[i];
         if (r->timer_init) {
             uv_timer_stop(&r->timer);
             uv_close((uv_handle_t *)&r->timer, on_closed);

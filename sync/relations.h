@@ -63,6 +63,9 @@
 
 int relations_service_start(struct engine *E, void **state, gs_err *e);
 void relations_service_stop(void *state);
+/* A location that joined while running (engine_location_add): listed and pushed like the
+ * others from now on. state NULL: nothing. */
+void relations_location_added(void *state, struct engine_location *L);
 
 /* The statements (exposed for tests): the DDL of both tables in `schema`, and the store of one
  * record's listing ($1 location, $2 record id, $3 the relations, a JSON array). */

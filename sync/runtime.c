@@ -30,7 +30,7 @@ struct gs_runtime {
     gs_metrics *m;
     uv_timer_t *timer;
     int64_t interval_ms;
-    struct rt_loc *locs;
+    struct rt_loc **locs; /* each on its own: a write in flight points at one (upsert_ctx) */
     size_t nlocs;
     char holder[128];
     char started_at[32]; /* epoch seconds, as text for to_timestamp */
@@ -117,15 +117,16 @@ int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget)
 int rt_add_location_served(gs_runtime *rt, const char *location_id, rl_loc *budget,
                            const bool *served)
 {
-    struct rt_loc *v = realloc(rt->locs, (rt->nlocs + 1) * sizeof *v);
+    struct rt_loc **v = realloc(rt->locs, (rt->nlocs + 1) * sizeof *v);
     if (!v)
         return GS_ENOMEM;
     rt->locs = v;
-    struct rt_loc *l = &v[rt->nlocs];
-    memset(l, 0, sizeof *l);
-    l->id = strdup(location_id);
-    if (!l->id)
+    struct rt_loc *l = calloc(1, sizeof *l);
+    if (!l || !(l->id = strdup(location_id))) {
+        free(l);
         return GS_ENOMEM;
+    }
+    v[rt->nlocs] = l;
     l->budget = budget;
     l->served = served;
     /* The budget counts this process's requests from its start, and every one of them is
@@ -140,8 +141,8 @@ int rt_add_location_served(gs_runtime *rt, const char *location_id, rl_loc *budg
 static struct rt_loc *find_loc(gs_runtime *rt, const char *id)
 {
     for (size_t i = 0; i < rt->nlocs; i++)
-        if (strcmp(rt->locs[i].id, id) == 0)
-            return &rt->locs[i];
+        if (strcmp(rt->locs[i]->id, id) == 0)
+            return rt->locs[i];
     return NULL;
 }
 
@@ -165,7 +166,7 @@ static void sample_budgets(gs_runtime *rt)
 {
     uint64_t now = gs_loop_now_ms(rt->L);
     for (size_t i = 0; i < rt->nlocs; i++) {
-        struct rt_loc *l = &rt->locs[i];
+        struct rt_loc *l = rt->locs[i];
         if (!l->budget)
             continue;
         const rl_budget *b = rl_loc_budget(l->budget);
@@ -202,9 +203,10 @@ static void round_finished(gs_runtime *rt)
     rt->done = NULL;
     if (rt->closing) {
         for (size_t i = 0; i < rt->nlocs; i++) {
-            free(rt->locs[i].id);
-            free(rt->locs[i].last_error);
-            free(rt->locs[i].sending_error);
+            free(rt->locs[i]->id);
+            free(rt->locs[i]->last_error);
+            free(rt->locs[i]->sending_error);
+            free(rt->locs[i]);
         }
         free(rt->locs);
         void (*next_done)(void *, bool) = rt->next ? rt->next_done : NULL;
@@ -315,7 +317,7 @@ static void submit_round(gs_runtime *rt)
     rt->busy = 1; /* held until everything is submitted */
     sample_budgets(rt);
     for (size_t i = 0; i < rt->nlocs; i++) {
-        struct rt_loc *l = &rt->locs[i];
+        struct rt_loc *l = rt->locs[i];
         /* another process serves it (lease.h): its row is that process's, unless this one has
          * requests or an error to add */
         if (l->served && !*l->served && l->unsent == 0 && !l->last_error)

@@ -228,6 +228,14 @@ static int open_conn(struct engine *E, pga_conn **out, gs_err *e)
     return 0;
 }
 
+void webhooks_location_added(void *state, struct engine_location *L)
+{
+    wh_svc *s = state;
+    if (s && s->apply && wha_location_added(s->apply, L) != 0)
+        log_event(s->E->log, LOG_ERROR, "webhooks.location_failed", "location", L->cfg->id, "error",
+                  "out of memory", NULL);
+}
+
 int webhooks_service_start(struct engine *E, void **state, gs_err *e)
 {
     *state = NULL;

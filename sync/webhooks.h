@@ -41,4 +41,7 @@
 
 int webhooks_service_start(struct engine *E, void **state, gs_err *e);
 void webhooks_service_stop(void *state);
+/* A location that joined while running (engine_location_add): its events are taken from now
+ * on. state NULL: nothing. */
+void webhooks_location_added(void *state, struct engine_location *L);
 #endif

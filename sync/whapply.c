@@ -946,7 +946,7 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
         a->h = *h;
     size_t n = 0;
     for (size_t i = 0; i < E->nlocs; i++)
-        n += E->locs[i].n_objects;
+        n += E->locs[i]->n_objects;
     a->objs = calloc(n ? n : 1, sizeof *a->objs);
     a->locs = calloc(E->nlocs ? E->nlocs : 1, sizeof *a->locs);
     a->tick = malloc(sizeof *a->tick);
@@ -957,7 +957,7 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < E->nlocs; i++) {
-        const struct engine_location *el = &E->locs[i];
+        const struct engine_location *el = E->locs[i];
         a->locs[a->nlocs++] = el;
         for (size_t k = 0; k < el->n_objects; k++)
             a->objs[a->nobjs++] = (struct objref){
@@ -971,6 +971,35 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
     a->last_retention_ms = (int64_t)gs_loop_now_ms(&E->loop) - 60000;
     next_batch(a);
     *out = a;
+    return 0;
+}
+
+int wha_location_added(wha *a, const struct engine_location *L)
+{
+    const struct engine_location **nl = realloc(a->locs, (a->nlocs + 1) * sizeof *nl);
+    if (!nl)
+        return GS_ENOMEM;
+    a->locs = nl;
+    struct objref *no = realloc(a->objs, (a->nobjs + L->n_objects + 1) * sizeof *no);
+    if (!no)
+        return GS_ENOMEM;
+    a->objs = no;
+    /* both stay sorted for the lookups: one insertion each (a rare event) */
+    size_t at = 0;
+    while (at < a->nlocs && cmp_loc(&a->locs[at], &L) < 0)
+        at++;
+    memmove(a->locs + at + 1, a->locs + at, (a->nlocs - at) * sizeof *a->locs);
+    a->locs[at] = L;
+    a->nlocs++;
+    for (size_t k = 0; k < L->n_objects; k++) {
+        struct objref r = {.loc = L->cfg->id, .key = L->objects[k].key, .eo = &L->objects[k]};
+        size_t j = 0;
+        while (j < a->nobjs && cmp_obj(&a->objs[j], &r) < 0)
+            j++;
+        memmove(a->objs + j + 1, a->objs + j, (a->nobjs - j) * sizeof *a->objs);
+        a->objs[j] = r;
+        a->nobjs++;
+    }
     return 0;
 }
 

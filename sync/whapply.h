@@ -85,6 +85,9 @@ typedef struct wha_hooks {
 int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retention_ms,
             const wha_hooks *h, wha **out, gs_err *e);
 void wha_free(wha *a);
+/* A location that joined while running: its hints and objects are known from now on. 0 or
+ * GS_ENOMEM. */
+int wha_location_added(wha *a, const struct engine_location *L);
 
 /* Mirrored here? (the listener drops the others before storing) */
 bool wha_has_location(const wha *a, const char *location_id);

@@ -7,8 +7,10 @@
  *  - a restart uses the persisted pairs (no new mint); an expiring pair is refreshed with the
  *    agency's client credentials and the rotation saved; a refused refresh token is re-minted;
  *  - `run` with a short discovery_interval: an uninstalled location stops (its rows stay, a
- *    remote change is not pulled) while the others go on; one installed since the start is
- *    logged (a restart starts it);
+ *    remote change is not pulled) while the others go on;
+ *  - one installed while `run` runs starts syncing without a restart: its records mirrored
+ *    (equal to the simulator), a local insert in it pushed once, the others synced meanwhile;
+ *    with two processes and leases exactly one of them serves it;
  *  - an explicit list beside a [[locations]] table. */
 #include "test.h"
 #include "tpg.h"
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static bool ready(void)
@@ -98,10 +101,10 @@ static int n401(const tsim *s)
 }
 
 /* DIR/sync.toml for the simulator's agency; `locations` is the [agency] locations value,
- * `extra` more [agency] keys, `tail` more tables. */
-static bool write_config(const tsim *s, const char *conninfo, const char *dir,
-                         const char *locations, const char *extra, const char *tail, char *cfg,
-                         size_t len)
+ * `objects` its objects value, `extra` more [agency] keys, `tail` more tables. */
+static bool write_config_objects(const tsim *s, const char *conninfo, const char *dir,
+                                 const char *locations, const char *objects, const char *extra,
+                                 const char *tail, char *cfg, size_t len)
 {
     char *company = agency_field(s, "companyId"), *app = agency_field(s, "appId");
     if (!company || !app) {
@@ -122,14 +125,31 @@ static bool write_config(const tsim *s, const char *conninfo, const char *dir,
                 "[agency]\ncompany_id_env = \"GHLT_COMPANY\"\napp_id = \"%s\"\n"
                 "client_id_env = \"GHLT_CLIENT_ID\"\nclient_secret_env = \"GHLT_CLIENT_SECRET\"\n"
                 "refresh_token_file = \"company_refresh\"\nlocations = %s\n"
-                "objects = [\"custom_objects.pet\"]\n%s\n%s",
-                s->base_url, conninfo, app, locations, extra ? extra : "", tail ? tail : "");
+                "objects = %s\n%s\n%s",
+                s->base_url, conninfo, app, locations, objects, extra ? extra : "",
+                tail ? tail : "");
     free(company);
     free(app);
     if (!f)
         return false;
     fclose(f);
     return true;
+}
+
+static bool write_config(const tsim *s, const char *conninfo, const char *dir,
+                         const char *locations, const char *extra, const char *tail, char *cfg,
+                         size_t len)
+{
+    return write_config_objects(s, conninfo, dir, locations, "[\"custom_objects.pet\"]", extra,
+                                tail, cfg, len);
+}
+
+static void print_log(const char *log)
+{
+    char *t = slurp(log);
+    for (char *line = t ? strtok(t, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        printf("#   | %.300s\n", line);
+    free(t);
 }
 
 static bool write_company_refresh(const tsim *s, const char *dir)
@@ -267,7 +287,7 @@ static void uninstall_stops_a_location(void)
     TEST_REQUIRE(pid > 0);
     TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
     TEST_EQ_INT(count_in(log, "installed=2 added=2"), 1);
-    /* it installs the app: logged as new (a restart starts it) */
+    /* it installs the app: it starts syncing (new_install_joins checks the rest) */
     snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":true}", s.loc[2].id);
     TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
     char newloc[200];
@@ -305,6 +325,144 @@ static void uninstall_stops_a_location(void)
     TEST_EQ_INT(tpull_wait(pid, 15000), 0);
     PQfinish(c);
     tsim_stop(&s);
+}
+
+/* byEndpoint[route].total of the simulator's counters */
+static long route_total(const tsim *s, const char *route)
+{
+    char *body = NULL;
+    tsim_admin(s, "GET", "/_admin/counters", NULL, &body);
+    cJSON *j = cJSON_Parse(body ? body : "");
+    free(body);
+    const cJSON *e =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "byEndpoint"), route);
+    long n = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "total"));
+    cJSON_Delete(j);
+    return n < 0 ? 0 : n;
+}
+
+static bool compare_eventually(const tsim *s, PGconn *c, int timeout_ms)
+{
+    for (long end = tpull_now_ms() + timeout_ms;; usleep(300 * 1000)) {
+        bool last = tpull_now_ms() >= end;
+        if (tpull_compare(s, c, "ghl") == 0)
+            return true;
+        if (last)
+            return false;
+    }
+}
+
+/* A location installed while `nproc` run processes (sharing it through leases) run: it joins
+ * without a restart, and exactly one process serves it. */
+static void new_install_joins(int nproc)
+{
+    tsim s;
+    const char *args[] = {"--locations", "3", "--seed-records", "2", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[2][700], q[600], body[300], name[64];
+    snprintf(dir, sizeof dir, "%s/agency-new-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(name, sizeof name, "agency_oauth_new%d", nproc);
+    PGconn *c = tpg_fresh_db(name, ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    /* every object (the comparison covers them all) */
+    TEST_REQUIRE(write_config_objects(&s, ci, dir, "\"installed\"", "[\"*\"]",
+                                      "discovery_interval = \"1s\"\n", NULL, cfg, sizeof cfg));
+    const char *fresh = s.loc[2].id, *old = s.loc[0].id;
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":false}", fresh);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    const char *run[] = {"run", NULL};
+    pid_t pid[2] = {0, 0};
+    for (int i = 0; i < nproc; i++) {
+        snprintf(log[i], sizeof log[i], "%s/engine%d.log", dir, i);
+        pid[i] = tpull_spawn(cfg, run, log[i]);
+        TEST_REQUIRE(pid[i] > 0);
+        /* one after the other: the company pair rotates at the first start, and a second
+         * process started at the same instant would refresh the refresh token just spent */
+        TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
+    }
+    if (nproc > 1) /* both serve (2 locations: one each) */
+        TEST_CHECK(tpull_wait_scalar(c,
+                                     "SELECT count(DISTINCT holder) FROM ghlsync.leases "
+                                     "WHERE NOT released",
+                                     "2", 15000));
+    bool bad = false; /* the engines' logs are printed when set */
+
+    /* one process: its first attempt fails (every try of its first call answers 503), and the
+     * next re-check adds it */
+    if (nproc == 1) {
+        snprintf(body, sizeof body,
+                 "{\"kind\":\"error\",\"status\":503,\"locationId\":\"%s\",\"count\":5}", fresh);
+        TEST_EQ_INT(tsim_admin(&s, "POST", "/_admin/faults", body, NULL), 201);
+    }
+    /* installed while running; a remote change elsewhere at the same time */
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":true}", fresh);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    snprintf(q, sizeof q, "/_admin/records/custom_objects.pet?locationId=%s", old);
+    TEST_EQ_INT(tsim_admin(&s, "POST", q, "{\"properties\":{\"name\":\"meanwhile\"}}", NULL), 201);
+    char started[300];
+    snprintf(started, sizeof started, "agency.new_location location=%s", fresh);
+    long t0 = tpull_now_ms();
+    for (int i = 0; i < nproc; i++) {
+        while (count_in(log[i], started) < 1 && tpull_now_ms() - t0 < 25000)
+            usleep(100000);
+        bad |= !TEST_CHECK(count_in(log[i], started) == 1);
+    }
+    bad |= !TEST_CHECK(count_in(log[0], "started syncing") == 1);
+    if (nproc == 1) {
+        char failed[300];
+        snprintf(failed, sizeof failed, "agency.new_location_failed location=%s", fresh);
+        bad |= !TEST_CHECK(count_in(log[0], failed) >= 1);
+    }
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.pet WHERE location_id = '%s'", fresh);
+    bad |=
+        !TEST_CHECK_MSG(tpull_wait_scalar(c, q, "2", 15000), "the new location's records mirrored");
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM ghl.pet WHERE location_id = '%s' AND name = 'meanwhile'", old);
+    TEST_CHECK_MSG(tpull_wait_scalar(c, q, "1", 15000), "the others kept syncing");
+    bad |= !TEST_CHECK_MSG(compare_eventually(&s, c, 15000), "the mirror equals the simulator");
+
+    /* exactly one process holds it */
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM ghlsync.leases WHERE location_id = '%s' AND NOT released",
+             fresh);
+    TEST_CHECK(tpull_wait_scalar(c, q, "1", 10000));
+
+    /* a local insert in it: pushed, once */
+    long posts = route_total(&s, "POST /objects/{schemaKey}/records");
+    snprintf(q, sizeof q, "INSERT INTO ghl.pet (location_id, name) VALUES ('%s', 'local-new')",
+             fresh);
+    TEST_REQUIRE(tpg_exec(c, q));
+    TEST_CHECK_MSG(tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'",
+                                     "1", 15000),
+                   "the insert is pushed");
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM ghl.pet WHERE name = 'local-new' AND id IS NOT NULL");
+    TEST_CHECK(tpull_wait_scalar(c, q, "1", 10000));
+    usleep(1500000); /* a sweep or two more: nothing is sent again */
+    TEST_EQ_INT(route_total(&s, "POST /objects/{schemaKey}/records") - posts, 1);
+    bad |= !TEST_CHECK_MSG(compare_eventually(&s, c, 15000), "the mirror equals the simulator");
+    TEST_EQ_INT(n401(&s), 0);
+    for (int i = 0; i < nproc; i++) {
+        bad |= !TEST_CHECK(waitpid(pid[i], NULL, WNOHANG) == 0); /* still running */
+        kill(pid[i], SIGTERM);
+        TEST_EQ_INT(tpull_wait(pid[i], 15000), 0);
+    }
+    for (int i = 0; i < nproc && bad; i++)
+        print_log(log[i]);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+static void new_install_joins_one(void)
+{
+    new_install_joins(1);
+}
+
+static void new_install_joins_leases(void)
+{
+    new_install_joins(2);
 }
 
 /* An explicit list beside a [[locations]] table with its own static token: only the listed
@@ -350,10 +508,14 @@ int main(void)
         test_skip("discovery_minting_rotation", "no PostgreSQL or binaries");
         test_skip("uninstall_stops_a_location", "no PostgreSQL or binaries");
         test_skip("explicit_list", "no PostgreSQL or binaries");
+        test_skip("new_install_joins_one", "no PostgreSQL or binaries");
+        test_skip("new_install_joins_leases", "no PostgreSQL or binaries");
         return test_done();
     }
     TEST_RUN(discovery_minting_rotation);
     TEST_RUN(uninstall_stops_a_location);
     TEST_RUN(explicit_list);
+    TEST_RUN(new_install_joins_one);
+    TEST_RUN(new_install_joins_leases);
     return test_done();
 }

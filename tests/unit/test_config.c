@@ -620,6 +620,18 @@ static void agency_section(void)
     TEST_EQ_INT(c.n_locations, 1);
     TEST_EQ_INT(c.locations[0].auth, CFG_AUTH_AGENCY);
     TEST_EQ_INT(cfg_location_add_agency(&c, "bad id", &err), GS_ECONFIG);
+    /* one installed while running: on its own, c->locations untouched */
+    struct cfg_location *own = NULL;
+    const struct cfg_location *before = c.locations;
+    TEST_EQ_INT(cfg_agency_location_new(&c, "locY", &own, &err), 0);
+    TEST_REQUIRE(own != NULL);
+    TEST_EQ_STR(own->id, "locY");
+    TEST_EQ_INT(own->auth, CFG_AUTH_AGENCY);
+    TEST_CHECK(own->all_objects);
+    TEST_CHECK(c.locations == before && c.n_locations == 1);
+    cfg_location_delete(own);
+    TEST_EQ_INT(cfg_agency_location_new(&c, "bad id", &own, &err), GS_ECONFIG);
+    TEST_CHECK(own == NULL);
     cfg_free(&c);
 
     /* an explicit list, beside a [[locations]] table, with the agency's objects */

@@ -4,6 +4,7 @@
 #include "family.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,8 +304,8 @@ void map_number_text(double d, char *buf, size_t len)
     }
     /* The shortest text that reads back: a precision below 15 that reads back gives the same
      * digits as 15 (%g drops trailing zeros; 15 digits always name one double uniquely), so
-     * start there rather than at 1. */
-    for (int prec = 15; prec <= 17; prec++) {
+     * start there rather than at 1. Subnormals carry fewer digits: they start at 1. */
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)
             return;

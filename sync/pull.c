@@ -17,10 +17,12 @@ enum imode { IM_FILTER, IM_SORTED, IM_DIFF };
 static const char *const imode_name[] = {"incremental", "sorted_scan", "full_diff"};
 
 #define LOG_EVERY_PAGES 50
-/* Records per COPY transaction of a first backfill (several API pages): PostgreSQL's cost per
- * transaction (BEGIN, guard, COPY start, cursor update, commit, round trips) is paid once per
- * group instead of per page (README "write path" has the figures). Contacts pages hold 500
- * records, records pages 100. */
+/* A COPY transaction of a first backfill holds up to this many API pages and records:
+ * PostgreSQL's cost per transaction (BEGIN, guard, COPY start, cursor update, commit, round
+ * trips) is paid once per group instead of per page (README "write path" has the figures).
+ * Records pages hold 100 records, contacts pages 500; a smaller [pull] page_size keeps groups
+ * (and what a kill -9 makes the next run fetch again) small too. */
+#define PULL_GROUP_PAGES   10
 #define PULL_GROUP_RECORDS 1000
 #define MAX_RETRIES        5
 
@@ -61,6 +63,7 @@ struct lane {
      * PULL_GROUP_RECORDS records per transaction, not one API page */
     ps_page grp;
     bool has_grp;
+    int grp_pages;
     qr_salvage held_q; /* quarantine rows that go with `held` (n_bad = 0: none) */
     int prio;
     /* paging */
@@ -236,6 +239,7 @@ static void grp_drop(struct lane *l)
     if (l->has_grp)
         ps_page_free(&l->grp);
     l->has_grp = false;
+    l->grp_pages = 0;
 }
 
 static void lane_reset(struct lane *l)
@@ -884,6 +888,7 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
     if (l->has_grp || joins) {
         if (page.n || salvaged) {
             int mrc = 0;
+            l->grp_pages++;
             if (!l->has_grp) {
                 l->grp = page;
                 l->has_grp = true;
@@ -900,7 +905,8 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
         } else {
             ps_page_free(&page);
         }
-        if (joins && !end && l->grp.n < PULL_GROUP_RECORDS && !w->P->stopping) {
+        if (joins && !end && l->grp.n < PULL_GROUP_RECORDS && l->grp_pages < PULL_GROUP_PAGES &&
+            !w->P->stopping) {
             if (q)
                 qr_salvage_free(q);
             if (!l->failed)
@@ -910,6 +916,7 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
         page = l->grp;
         memset(&l->grp, 0, sizeof l->grp);
         l->has_grp = false;
+        l->grp_pages = 0;
     }
     if (!page.n && !salvaged) {
         ps_page_free(&page);

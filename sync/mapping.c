@@ -369,27 +369,6 @@ static bool is_date_prefix(const char *s)
     return true;
 }
 
-/* Member `key` of object `o`, searched from *hint (the member after the last one found) and
- * wrapping: records list their properties in one order, usually the fields' own, so looking
- * the fields up in their order costs one comparison each instead of a scan per field. */
-static const cJSON *member_from(const cJSON *o, const char *key, const cJSON **hint)
-{
-    if (!cJSON_IsObject(o))
-        return NULL;
-    const cJSON *start = *hint ? *hint : o->child;
-    for (const cJSON *it = start; it; it = it->next)
-        if (it->string && strcmp(it->string, key) == 0) {
-            *hint = it->next;
-            return it;
-        }
-    for (const cJSON *it = o->child; it && it != start; it = it->next)
-        if (it->string && strcmp(it->string, key) == 0) {
-            *hint = it->next;
-            return it;
-        }
-    return NULL;
-}
-
 static char *json_text(const cJSON *v)
 {
     return cJSON_PrintUnformatted(v);
@@ -485,7 +464,7 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
     map_codec codec = t ? t->codec : MAP_JSON;
     if (codec == MAP_TEXTBOX_LIST)
         return encode_textbox(f, props, v1, warnings) ? 0 : GS_ENOMEM;
-    const cJSON *v = member_from(props, f->prop_key, hint);
+    const cJSON *v = fam_member(props, f->prop_key, hint);
     if (!v || cJSON_IsNull(v))
         return 0;
     switch (codec) {
@@ -756,6 +735,7 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
         row->values[1] = strdup(loc->valuestring);
     else if (location_id)
         row->values[1] = strdup(location_id);
+    const cJSON *rhint = NULL; /* the record's keys, looked up in column order */
     for (size_t i = 0; i < fam->n_std; i++) {
         const fam_std *s = &fam->std[i];
         char **v = &row->values[2 + i];
@@ -766,15 +746,15 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
             continue;
         }
         const char *keys[2] = {s->key, s->alt_key};
-        if (fam_std_encode(s, fam_first_of(record, keys), v, &bad))
+        if (fam_std_encode(s, fam_first_of_from(record, keys, &rhint), v, &bad))
             goto nomem;
         /* an unusable owner or followers value was always dropped silently */
         if (bad && s->kind != FAM_K_IDS && warnings)
             sbuf_printf(warnings, "%s: not a %s value; stored as NULL\n", s->key, s->type);
     }
     size_t ci = 2 + fam->n_std;
-    const cJSON *ca = fam_first_of(record, fam->created_key);
-    const cJSON *ua = fam_first_of(record, fam->updated_key);
+    const cJSON *ca = fam_first_of_from(record, fam->created_key, &rhint);
+    const cJSON *ua = fam_first_of_from(record, fam->updated_key, &rhint);
     if (ca && !(row->values[ci] = timestamp_text(ca)) && warnings)
         sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->created_key[0]);
     if (ua && !(row->values[ci + 1] = timestamp_text(ua)) && warnings)

@@ -17,7 +17,8 @@
  * scanned the whole location (now folded into the upsert); what remains is the execution itself
  * (~1 ms unnest + input functions, ~2 ms inserting 100 rows into a table with 4 indexes).
  * A first backfill writes pages with COPY instead (ps_page_copy_stmts below: no ON CONFLICT, no
- * sort, no subqueries; README "write path" has the figures). Pages into a full table keep the
+ * sort, no subqueries), up to 10 API pages / 1,000 records per transaction (pull.c gathers them
+ * with ps_page_merge; README "write path" has the figures). Pages into a full table keep the
  * array upsert: COPY into a staging table plus one merge per page is not implemented (not
  * measured; it would write each row twice, and behind a transaction pooler the staging table
  * must be created inside each transaction).

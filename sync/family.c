@@ -74,16 +74,40 @@ const fam_std *fam_row_std(const fam_family *f, size_t k)
     return k >= 2 && k < 2 + f->n_std ? &f->std[k - 2] : NULL;
 }
 
-const cJSON *fam_first_of(const cJSON *rec, const char *const keys[2])
+const cJSON *fam_member(const cJSON *o, const char *key, const cJSON **hint)
+{
+    if (!cJSON_IsObject(o))
+        return NULL;
+    const cJSON *start = *hint ? *hint : o->child;
+    for (const cJSON *it = start; it; it = it->next)
+        if (it->string && strcmp(it->string, key) == 0) {
+            *hint = it->next;
+            return it;
+        }
+    for (const cJSON *it = o->child; it && it != start; it = it->next)
+        if (it->string && strcmp(it->string, key) == 0) {
+            *hint = it->next;
+            return it;
+        }
+    return NULL;
+}
+
+const cJSON *fam_first_of_from(const cJSON *rec, const char *const keys[2], const cJSON **hint)
 {
     for (int i = 0; i < 2; i++) {
         if (!keys[i])
             continue;
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, keys[i]);
+        const cJSON *v = fam_member(rec, keys[i], hint);
         if (v && !cJSON_IsNull(v))
             return v;
     }
     return NULL;
+}
+
+const cJSON *fam_first_of(const cJSON *rec, const char *const keys[2])
+{
+    const cJSON *hint = NULL;
+    return fam_first_of_from(rec, keys, &hint);
 }
 
 static char *scalar(const cJSON *v)

@@ -239,6 +239,14 @@ const fam_std *fam_row_std(const fam_family *f, size_t k);
 
 /* The record's first present key of the two (NULL entries skipped); JSON null = absent. */
 const cJSON *fam_first_of(const cJSON *rec, const char *const keys[2]);
+/* Member `key` of object `o`, searched from *hint (NULL: the first member; set to the member
+ * after the one found) and wrapping round. Records list their keys in one order, so looking up
+ * a record's columns in their own order costs one comparison each instead of a scan each. With
+ * a key given twice the occurrence after the hint may be the one found (JSON leaves duplicate
+ * keys undefined). */
+const cJSON *fam_member(const cJSON *o, const char *key, const cJSON **hint);
+/* fam_first_of, searched from *hint (fam_member). */
+const cJSON *fam_first_of_from(const cJSON *rec, const char *const keys[2], const cJSON **hint);
 
 /* Standard column value <-> JSON: encode returns malloc'd text or NULL (*bad: the value was
  * present but not storable); decode makes the JSON the API takes (NULL column: JSON null, or an

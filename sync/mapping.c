@@ -4,6 +4,7 @@
 #include "family.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,12 +284,28 @@ nomem:
 void map_number_text(double d, char *buf, size_t len)
 {
     if (d == floor(d) && fabs(d) < 1e15) {
-        snprintf(buf, len, "%.0f", d);
-        if (strcmp(buf, "-0") == 0)
-            snprintf(buf, len, "0");
+        /* integers by hand: printf's %.0f goes through multi-precision code (it was the top
+         * libc entry of a backfill's profile); -0 prints as 0 */
+        long long v = (long long)d;
+        char t[24];
+        size_t n = 0;
+        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+        do
+            t[n++] = (char)('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (v < 0)
+            t[n++] = '-';
+        size_t k = 0;
+        for (; n > 0 && k + 1 < len; k++)
+            buf[k] = t[--n];
+        if (len)
+            buf[k] = '\0';
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
+    /* The shortest text that reads back: a precision below 15 that reads back gives the same
+     * digits as 15 (%g drops trailing zeros; 15 digits always name one double uniquely), so
+     * start there rather than at 1. Subnormals carry fewer digits: they start at 1. */
+    for (int prec = fabs(d) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, d);
         if (strtod(buf, NULL) == d)
             return;
@@ -429,15 +446,25 @@ nomem:
     return false;
 }
 
+static int encode_field(const schema_field *f, const cJSON *props, const cJSON **hint, char **v1,
+                        char **v2, sbuf *warnings);
+
 int map_encode_field(const schema_field *f, const cJSON *props, char **v1, char **v2,
                      sbuf *warnings)
+{
+    const cJSON *hint = NULL;
+    return encode_field(f, props, &hint, v1, v2, warnings);
+}
+
+static int encode_field(const schema_field *f, const cJSON *props, const cJSON **hint, char **v1,
+                        char **v2, sbuf *warnings)
 {
     *v1 = *v2 = NULL;
     const map_type *t = f->type;
     map_codec codec = t ? t->codec : MAP_JSON;
     if (codec == MAP_TEXTBOX_LIST)
         return encode_textbox(f, props, v1, warnings) ? 0 : GS_ENOMEM;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(props, f->prop_key);
+    const cJSON *v = fam_member(props, f->prop_key, hint);
     if (!v || cJSON_IsNull(v))
         return 0;
     switch (codec) {
@@ -708,6 +735,7 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
         row->values[1] = strdup(loc->valuestring);
     else if (location_id)
         row->values[1] = strdup(location_id);
+    const cJSON *rhint = NULL; /* the record's keys, looked up in column order */
     for (size_t i = 0; i < fam->n_std; i++) {
         const fam_std *s = &fam->std[i];
         char **v = &row->values[2 + i];
@@ -718,15 +746,15 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
             continue;
         }
         const char *keys[2] = {s->key, s->alt_key};
-        if (fam_std_encode(s, fam_first_of(record, keys), v, &bad))
+        if (fam_std_encode(s, fam_first_of_from(record, keys, &rhint), v, &bad))
             goto nomem;
         /* an unusable owner or followers value was always dropped silently */
         if (bad && s->kind != FAM_K_IDS && warnings)
             sbuf_printf(warnings, "%s: not a %s value; stored as NULL\n", s->key, s->type);
     }
     size_t ci = 2 + fam->n_std;
-    const cJSON *ca = fam_first_of(record, fam->created_key);
-    const cJSON *ua = fam_first_of(record, fam->updated_key);
+    const cJSON *ca = fam_first_of_from(record, fam->created_key, &rhint);
+    const cJSON *ua = fam_first_of_from(record, fam->updated_key, &rhint);
     if (ca && !(row->values[ci] = timestamp_text(ca)) && warnings)
         sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->created_key[0]);
     if (ua && !(row->values[ci + 1] = timestamp_text(ua)) && warnings)
@@ -743,10 +771,11 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
         props = empty;
     }
     size_t k = ci + 2;
+    const cJSON *hint = NULL;
     for (size_t i = 0; i < o->n_fields; i++) {
         long cur = o->fields[i].currency_column ? (long)k + 1 : -1;
         char *v2 = NULL;
-        if (map_encode_field(&o->fields[i], props, &row->values[k], &v2, warnings)) {
+        if (encode_field(&o->fields[i], props, &hint, &row->values[k], &v2, warnings)) {
             cJSON_Delete(empty);
             cJSON_Delete(owned);
             goto nomem;

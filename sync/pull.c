@@ -17,7 +17,14 @@ enum imode { IM_FILTER, IM_SORTED, IM_DIFF };
 static const char *const imode_name[] = {"incremental", "sorted_scan", "full_diff"};
 
 #define LOG_EVERY_PAGES 50
-#define MAX_RETRIES     5
+/* A COPY transaction of a first backfill holds up to this many API pages and records:
+ * PostgreSQL's cost per transaction (BEGIN, guard, COPY start, cursor update, commit, round
+ * trips) is paid once per group instead of per page (README "write path" has the figures).
+ * Records pages hold 100 records, contacts pages 500; a smaller [pull] page_size keeps groups
+ * (and what a kill -9 makes the next run fetch again) small too. */
+#define PULL_GROUP_PAGES   10
+#define PULL_GROUP_RECORDS 1000
+#define MAX_RETRIES        5
 
 struct pull_worker;
 struct lane;
@@ -52,6 +59,11 @@ struct lane {
     long long seq_saved; /* the highest page number a submitted transaction saves */
     ps_page held;
     bool has_held;
+    /* COPY pages gathered into one transaction (page_arrived): a first backfill writes about
+     * PULL_GROUP_RECORDS records per transaction, not one API page */
+    ps_page grp;
+    bool has_grp;
+    int grp_pages;
     qr_salvage held_q; /* quarantine rows that go with `held` (n_bad = 0: none) */
     int prio;
     /* paging */
@@ -222,8 +234,18 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         engine_stop(P->E, pull_failed(P) ? 1 : 0);
 }
 
+/* Pages gathered and not written: dropped (the saved cursor is before them). */
+static void grp_drop(struct lane *l)
+{
+    if (l->has_grp)
+        ps_page_free(&l->grp);
+    l->has_grp = false;
+    l->grp_pages = 0;
+}
+
 static void lane_reset(struct lane *l)
 {
+    grp_drop(l);
     cJSON_Delete(l->after);
     l->after = NULL;
     free(l->last_cursor);
@@ -244,6 +266,7 @@ static void lane_fail(struct lane *l, const char *why)
     l->failed = true;
     l->ended = true;
     l->active = false;
+    grp_drop(l);
     if (!w->P->o.mirror) {
         worker_done(w, false, why);
         return;
@@ -859,6 +882,43 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
     }
     if (end)
         l->ended = true;
+    /* A first backfill gathers its COPY pages and writes them as one (PULL_GROUP_RECORDS);
+     * whatever cannot join (quarantine rows, the end of the scan, COPY turned off) is written
+     * with the group, which then goes to the upsert if it must. */
+    bool joins = page.copy && page.n && !salvaged;
+    if (l->has_grp || joins) {
+        if (page.n || salvaged) {
+            int mrc = 0;
+            l->grp_pages++;
+            if (!l->has_grp) {
+                l->grp = page;
+                l->has_grp = true;
+            } else {
+                mrc = ps_page_merge(&l->grp, &page, &e);
+            }
+            memset(&page, 0, sizeof page);
+            if (mrc) {
+                if (q)
+                    qr_salvage_free(q);
+                lane_fail(l, e.msg);
+                return;
+            }
+        } else {
+            ps_page_free(&page);
+        }
+        if (joins && !end && l->grp.n < PULL_GROUP_RECORDS && l->grp_pages < PULL_GROUP_PAGES &&
+            !w->P->stopping) {
+            if (q)
+                qr_salvage_free(q);
+            if (!l->failed)
+                lane_fetch(l);
+            return;
+        }
+        page = l->grp;
+        memset(&l->grp, 0, sizeof l->grp);
+        l->has_grp = false;
+        l->grp_pages = 0;
+    }
     if (!page.n && !salvaged) {
         ps_page_free(&page);
         if (q)
@@ -1512,6 +1572,7 @@ static void worker_park(struct pull_worker *w)
     struct lane *ls[2] = {&w->full, &w->incr};
     for (int k = 0; k < 2; k++) {
         uv_timer_stop(&ls[k]->retry_timer);
+        grp_drop(ls[k]); /* not written: the next holder refetches from the saved cursor */
         /* a lane waiting for nothing in flight (a retry) ends here; the others end at their
          * next fetch (lane_fetch) */
         if (idle(ls[k]))
@@ -1665,6 +1726,7 @@ void pull_free(pull *P)
         for (int k = 0; k < 2; k++) {
             if (ls[k]->has_held)
                 ps_page_free(&ls[k]->held);
+            grp_drop(ls[k]);
             cJSON_Delete(ls[k]->after);
             free(ls[k]->last_cursor);
             for (int j = 0; j < PULL_MAX_WRITES; j++)

@@ -51,6 +51,27 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+static bool read_digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" (T or blank) exactly; anything looser takes sscanf's path. */
+static bool strict_stamp(const char *s, int *y, int *mo, int *d, int *h, int *mi, int *se)
+{
+    return read_digits(s, 4, y) && s[4] == '-' && read_digits(s + 5, 2, mo) && s[7] == '-' &&
+           read_digits(s + 8, 2, d) && (s[10] == 'T' || s[10] == ' ') &&
+           read_digits(s + 11, 2, h) && s[13] == ':' && read_digits(s + 14, 2, mi) &&
+           s[16] == ':' && read_digits(s + 17, 2, se);
+}
+
 int64_t ps_time_ms(const cJSON *v)
 {
     if (cJSON_IsNumber(v))
@@ -59,15 +80,25 @@ int64_t ps_time_ms(const cJSON *v)
         return PS_NO_TIME;
     const char *s = v->valuestring;
     int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-        return PS_NO_TIME;
-    const char *p = s + 10;
-    int64_t frac = 0;
-    if (*p == 'T' || *p == ' ') {
-        int m2 = 0;
-        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &m2) != 3)
+    const char *p;
+    bool timed = true;
+    if (strict_stamp(s, &y, &mo, &d, &h, &mi, &se)) {
+        p = s + 19; /* the API's own shape, read without sscanf (per record, on the hot path) */
+    } else {
+        if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
             return PS_NO_TIME;
-        p += 1 + m2;
+        p = s + 10;
+        h = mi = se = 0;
+        timed = *p == 'T' || *p == ' ';
+        if (timed) {
+            int m2 = 0;
+            if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &m2) != 3)
+                return PS_NO_TIME;
+            p += 1 + m2;
+        }
+    }
+    int64_t frac = 0;
+    if (timed) {
         if (*p == '.') {
             int digits = 0;
             p++;
@@ -435,9 +466,7 @@ static int build_arrays(ps_page *p, char *const *vals, size_t upto)
         for (size_t i = 0; i < n; i++)
             col[i] = vals[i * nc + k];
         sbuf b = SBUF_INIT;
-        map_array_encode(&b, col, n);
-        if (!n)
-            sbuf_puts(&b, "{}");
+        map_array_encode(&b, col, n); /* "{}" when n = 0 */
         if (sbuf_failed(&b)) {
             free(col);
             return GS_ENOMEM;
@@ -466,6 +495,109 @@ int ps_page_fill_arrays(ps_page *p, gs_err *e)
     free_vals(p->vals, p->n * p->model->ncols);
     p->vals = NULL;
     return 0;
+}
+
+/* "{a,b}" + "{c}" -> "{a,b,c}": array literals of two pages, one after the other. */
+static char *array_concat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    bool ea = strcmp(a, "{}") == 0, eb = strcmp(b, "{}") == 0;
+    if (eb || ea)
+        return strdup(eb ? a : b);
+    char *r = malloc(la + lb);
+    if (!r)
+        return NULL;
+    memcpy(r, a, la - 1); /* without its '}' */
+    r[la - 1] = ',';
+    memcpy(r + la, b + 1, lb); /* without its '{', with the NUL */
+    return r;
+}
+
+int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
+{
+    if (dst->model != src->model) {
+        ps_page_free(src);
+        return gs_err_set(e, GS_ESTATE, "pages of different models cannot be merged");
+    }
+    size_t nc = dst->model->ncols;
+    bool copy = dst->copy && src->copy;
+    /* without COPY data on both sides the group goes to the upsert: arrays on both sides */
+    if (!copy && (ps_page_fill_arrays(dst, e) || ps_page_fill_arrays(src, e))) {
+        ps_page_free(src);
+        return GS_ENOMEM;
+    }
+    if (copy) {
+        char *c = realloc(dst->copy, dst->copy_len + src->copy_len + 1);
+        if (!c)
+            goto nomem;
+        memcpy(c + dst->copy_len, src->copy, src->copy_len);
+        dst->copy = c;
+        dst->copy_len += src->copy_len;
+        c[dst->copy_len] = '\0';
+        if (src->n) {
+            char **v = realloc(dst->vals, (dst->n + src->n) * nc * sizeof *v);
+            if (!v)
+                goto nomem;
+            memcpy(v + dst->n * nc, src->vals, src->n * nc * sizeof *v);
+            dst->vals = v;
+            free(src->vals); /* the strings are dst's now */
+            src->vals = NULL;
+        }
+    } else {
+        free(dst->copy);
+        dst->copy = NULL;
+        dst->copy_len = 0;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        if (!dst->arrays[k] || !src->arrays[k])
+            continue; /* built later from the values (ps_page_fill_arrays) */
+        char *a = array_concat(dst->arrays[k], src->arrays[k]);
+        if (!a)
+            goto nomem;
+        free(dst->arrays[k]);
+        dst->arrays[k] = a;
+    }
+    /* src's records come after dst's: the later ones win in the upsert (DISTINCT ON) */
+    if (dst->last_upd != PS_NO_TIME && src->first_upd != PS_NO_TIME) {
+        if (src->first_upd < dst->last_upd)
+            dst->asc = false;
+        if (src->first_upd > dst->last_upd)
+            dst->desc = false;
+    }
+    dst->asc = dst->asc && src->asc;
+    dst->desc = dst->desc && src->desc;
+    if (src->min_upd != PS_NO_TIME && (dst->min_upd == PS_NO_TIME || src->min_upd < dst->min_upd))
+        dst->min_upd = src->min_upd;
+    if (src->max_upd != PS_NO_TIME && (dst->max_upd == PS_NO_TIME || src->max_upd > dst->max_upd))
+        dst->max_upd = src->max_upd;
+    if (dst->first_upd == PS_NO_TIME)
+        dst->first_upd = src->first_upd;
+    if (src->last_upd != PS_NO_TIME)
+        dst->last_upd = src->last_upd;
+    if (src->cursor) {
+        free(dst->cursor);
+        dst->cursor = src->cursor;
+        src->cursor = NULL;
+    }
+    if (!dst->first_id) {
+        dst->first_id = src->first_id;
+        src->first_id = NULL;
+    }
+    if (src->last_id) {
+        free(dst->last_id);
+        dst->last_id = src->last_id;
+        src->last_id = NULL;
+    }
+    if (src->total >= 0)
+        dst->total = src->total;
+    dst->warnings += src->warnings;
+    dst->n += src->n;
+    src->n = 0;
+    ps_page_free(src);
+    return 0;
+nomem:
+    ps_page_free(src);
+    return gs_err_set(e, GS_ENOMEM, "out of memory");
 }
 
 /* One value in COPY's text format: \N for NULL; backslash, tab, newline and CR escaped. */

@@ -17,7 +17,8 @@
  * scanned the whole location (now folded into the upsert); what remains is the execution itself
  * (~1 ms unnest + input functions, ~2 ms inserting 100 rows into a table with 4 indexes).
  * A first backfill writes pages with COPY instead (ps_page_copy_stmts below: no ON CONFLICT, no
- * sort, no subqueries; README "write path" has the figures). Pages into a full table keep the
+ * sort, no subqueries), up to 10 API pages / 1,000 records per transaction (pull.c gathers them
+ * with ps_page_merge; README "write path" has the figures). Pages into a full table keep the
  * array upsert: COPY into a staging table plus one merge per page is not implemented (not
  * measured; it would write each row twice, and behind a transaction pooler the staging table
  * must be created inside each transaction).
@@ -120,6 +121,12 @@ typedef struct ps_copy_opts {
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
                   ps_page *out, gs_err *e);
 void ps_page_free(ps_page *p);
+/* Append `src` (consumed, also on failure) to `dst`, a page of the same model: one write for
+ * both, src's records after dst's (the upsert's DISTINCT ON keeps the later of an id seen in
+ * both). The cursor, last id and total become src's, the updatedAt range and order cover both.
+ * COPY data is kept when both pages have it (a first backfill groups its pages into one
+ * transaction, pull.c), else both go to arrays. On failure (ENOMEM) drop `dst` too. */
+int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e);
 /* The arrays of a page built for COPY, for writing it with ps_page_stmts after all. */
 int ps_page_fill_arrays(ps_page *p, gs_err *e);
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char REPL[] = "\xEF\xBF\xBD"; /* U+FFFD in UTF-8 */
@@ -78,7 +79,6 @@ static long u_escape(const char *p, size_t left)
 static void repair_pass(const char *in, size_t len, sbuf *out, sv_stats *st)
 {
     const unsigned char *u = (const unsigned char *)in;
-    bool in_str = false;
     size_t i = 0, copied = 0; /* in[copied..i) is pending verbatim output */
 #define FLUSH()                                                                                    \
     do {                                                                                           \
@@ -86,6 +86,21 @@ static void repair_pass(const char *in, size_t len, sbuf *out, sv_stats *st)
             sbuf_append(out, in + copied, i - copied);                                             \
     } while (0)
     while (i < len) {
+        /* Eight plain bytes at a time (every page passes here): only bytes >= 0x80 and '\\'
+         * change anything below. A backslash only occurs inside a string in JSON, so strings
+         * need not be tracked (a stray one outside a string, in a document that is not JSON
+         * anyway, is read as an escape too). */
+        while (i + 8 <= len) {
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t w, b;
+            memcpy(&w, u + i, 8);
+            b = w ^ (ones * '\\');
+            if ((w | ((b - ones) & ~b)) & highs)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned char c = u[i];
         if (c >= 0x80) {
             size_t bad = 0, n = utf8_seq(u + i, len - i, &bad);
@@ -99,17 +114,6 @@ static void repair_pass(const char *in, size_t len, sbuf *out, sv_stats *st)
             st->bad_utf8++;
             i += bad;
             copied = i;
-            continue;
-        }
-        if (!in_str) {
-            if (c == '"')
-                in_str = true;
-            i++;
-            continue;
-        }
-        if (c == '"') {
-            in_str = false;
-            i++;
             continue;
         }
         if (c != '\\') {

@@ -64,12 +64,11 @@ int fam_cf_values(const schema_object *o, const cJSON *cf, cJSON **owned, const 
         const cJSON *v = fam_cf_value(it);
         if (!f || !v || cJSON_GetObjectItemCaseSensitive(m, f->prop_key))
             continue; /* unknown ids go to extra */
-        cJSON *c = cJSON_Duplicate(v, 1);
-        if (!c) {
+        /* a reference, not a copy: `m` lives no longer than the record it points into */
+        if (!cJSON_AddItemReferenceToObject(m, f->prop_key, (cJSON *)v)) {
             cJSON_Delete(m);
             return GS_ENOMEM;
         }
-        cJSON_AddItemToObject(m, f->prop_key, c);
     }
     *owned = m;
     *props = m;
@@ -80,18 +79,20 @@ int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
                  bool (*held)(const char *key), char **out)
 {
     *out = NULL;
+    /* references into the record, not copies: `x` is printed and deleted before it goes */
     cJSON *x = cJSON_CreateObject();
     if (!x)
         return GS_ENOMEM;
+    bool fail = false;
     const cJSON *it;
     cJSON_ArrayForEach(it, record)
     {
         if (!it->string || held(it->string))
             continue;
-        cJSON_AddItemToObject(x, it->string, cJSON_Duplicate(it, 1));
+        fail |= !cJSON_AddItemReferenceToObject(x, it->string, (cJSON *)it);
     }
     if (cf && !cJSON_IsArray(cf)) {
-        cJSON_AddItemToObject(x, "customFields", cJSON_Duplicate(cf, 1));
+        fail |= !cJSON_AddItemReferenceToObject(x, "customFields", (cJSON *)cf);
     } else if (cf) {
         cJSON *unknown = NULL;
         size_t hint = 0;
@@ -99,14 +100,16 @@ int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
         {
             if (fam_cf_field(o, fam_cf_id(it), &hint))
                 continue;
-            if (!unknown)
-                unknown = cJSON_AddArrayToObject(x, "customFields");
-            cJSON_AddItemToArray(unknown, cJSON_Duplicate(it, 1));
+            if (!unknown && !(unknown = cJSON_AddArrayToObject(x, "customFields"))) {
+                fail = true;
+                break;
+            }
+            fail |= !cJSON_AddItemReferenceToArray(unknown, (cJSON *)it);
         }
     }
-    if (cJSON_GetArraySize(x) > 0)
+    if (!fail && cJSON_GetArraySize(x) > 0)
         *out = cJSON_PrintUnformatted(x);
-    bool fail = cJSON_GetArraySize(x) > 0 && !*out;
+    fail |= cJSON_GetArraySize(x) > 0 && !*out;
     cJSON_Delete(x);
     return fail ? GS_ENOMEM : 0;
 }
@@ -179,10 +182,11 @@ bool fam_answer_failed(const cJSON *answer)
 
 const cJSON *fam_answer_inner(const cJSON *answer, const char *wrapper)
 {
+    /* "id" first: a search record has it (usually as its first key), and is not wrapped */
+    if (cJSON_GetObjectItemCaseSensitive(answer, "id"))
+        return answer;
     const cJSON *inner = cJSON_GetObjectItemCaseSensitive(answer, wrapper);
-    if (cJSON_IsObject(inner) && !cJSON_GetObjectItemCaseSensitive(answer, "id"))
-        return inner;
-    return answer;
+    return cJSON_IsObject(inner) ? inner : answer;
 }
 
 int fam_send_id(hl_location *l, const char *collection, const char *queue, const char *method,

@@ -278,14 +278,20 @@ static int field_values(const schema_object *o, const cJSON *record, cJSON **own
     return fam_cf_values(o, cf_list(record), owned, props, warnings);
 }
 
+/* k equals s (NULL: never); the first byte is compared inline, as most names differ there */
+static bool same(const char *k, const char *s)
+{
+    return s && k[0] == s[0] && strcmp(k, s) == 0;
+}
+
+/* Asked for every key of every record (fam_cf_extra). */
 static bool held(const char *k)
 {
     for (size_t i = 0; i < sizeof held_keys / sizeof *held_keys; i++)
-        if (!strcmp(k, held_keys[i]))
+        if (same(k, held_keys[i]))
             return true;
     for (size_t i = 0; i < N_STD; i++)
-        if ((std_cols[i].key && !strcmp(k, std_cols[i].key)) ||
-            (std_cols[i].alt_key && !strcmp(k, std_cols[i].alt_key)))
+        if (same(k, std_cols[i].key) || same(k, std_cols[i].alt_key))
             return true;
     return false;
 }

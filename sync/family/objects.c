@@ -99,10 +99,11 @@ static int field_values(const schema_object *o, const cJSON *record, cJSON **own
 
 static const cJSON *answer_record(const cJSON *answer)
 {
+    /* "id" first: a search record has it (usually as its first key), and is not wrapped */
+    if (cJSON_GetObjectItemCaseSensitive(answer, "id"))
+        return answer;
     const cJSON *inner = cJSON_GetObjectItemCaseSensitive(answer, "record");
-    if (cJSON_IsObject(inner) && !cJSON_GetObjectItemCaseSensitive(answer, "id"))
-        return inner;
-    return answer;
+    return cJSON_IsObject(inner) ? inner : answer;
 }
 
 /* owner / followers text[] column -> JSON array (NULL column: empty array) */

@@ -1,7 +1,7 @@
 /* The COPY write path of a first backfill (pullstore.h ps_page_copy_stmts): it writes exactly
  * what the upsert writes; a page with a record the table holds goes to the upsert (23505); a
  * page with a record deleted locally goes to the upsert too (the guard, 22012), which leaves the
- * record out. */
+ * record out. Pages are grouped, up to 10 per transaction. */
 #include "test.h"
 #include "tpg.h"
 #include "tpull.h"
@@ -123,6 +123,39 @@ static void locally_deleted_records_are_not_copied_back(void)
     tsim_stop(&s);
 }
 
+/* A first backfill writes up to 10 API pages (1,000 records) per transaction: 230 records in
+ * pages of 10 are 23 pages, written as 10 + 10 + 3. */
+static void pages_are_grouped(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "230", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], log[600];
+    PGconn *c = tpg_fresh_db("copy_grp", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 10\n", cfg, sizeof cfg));
+    snprintf(log, sizeof log, "%s.log", cfg);
+    const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
+    TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
+    char *t = slurp(log);
+    TEST_CHECK(strstr(t, "pull.copy_off") == NULL);
+    TEST_CHECK_MSG(strstr(t, "records=230 ") && strstr(t, "page_writes=3"), "%s", t);
+    free(t);
+    char *n = scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n, "230");
+    free(n);
+    n = scalar(c, "SELECT complete FROM ghlsync.pull_state WHERE object_key = "
+                  "'custom_objects.pet'");
+    TEST_EQ_STR(n, "t");
+    free(n);
+    n = scalar(c, "SELECT count(DISTINCT id) FROM ghl.pet WHERE _deleted_at IS NULL");
+    TEST_EQ_STR(n, "230");
+    free(n);
+    unlink(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 int main(void)
 {
     if (!ready()) {
@@ -131,5 +164,6 @@ int main(void)
     }
     TEST_RUN(copy_writes_what_the_upsert_writes);
     TEST_RUN(locally_deleted_records_are_not_copied_back);
+    TEST_RUN(pages_are_grouped);
     return test_done();
 }

@@ -165,6 +165,17 @@ static void test_number_text(void)
     TEST_EQ_STR(b, "0.1");
     map_number_text(-0.0, b, sizeof b);
     TEST_EQ_STR(b, "0");
+    /* integers are formatted by hand, fractions from 15 digits up, subnormals from 1 */
+    map_number_text(-42, b, sizeof b);
+    TEST_EQ_STR(b, "-42");
+    map_number_text(999999999999999.0, b, sizeof b);
+    TEST_EQ_STR(b, "999999999999999");
+    map_number_text(12.5, b, sizeof b);
+    TEST_EQ_STR(b, "12.5");
+    map_number_text(0.1 + 0.2, b, sizeof b);
+    TEST_EQ_STR(b, "0.30000000000000004");
+    map_number_text(5e-324, b, sizeof b);
+    TEST_EQ_STR(b, "5e-324");
 }
 
 static void test_type_map(void)

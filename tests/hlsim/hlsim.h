@@ -264,6 +264,8 @@ typedef struct hs_ctx {
     /* the agency (hs_agency.c): company id, app id, current company token pair */
     char company_id[32], app_id[32];
     char company_access[80], company_refresh[80];
+    /* company refreshes answered with a new pair, and refused (a spent or revoked token) */
+    long company_refreshes, company_refused;
     int burst; /* 0 = unlimited */
     long window_ms;
     long daily; /* 0 = unlimited */

@@ -978,6 +978,8 @@ void hs_oauth_token(hs_call *k)
     }
     hs_token *t = hs_token_find(k->c, rt);
     if (!t || !t->refresh || t->revoked) {
+        if (t && t->company)
+            k->c->company_refused++;
         oauth_err(k, 400, "invalid_grant", "Invalid refresh token");
         return;
     }

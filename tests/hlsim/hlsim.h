@@ -184,6 +184,9 @@ typedef struct hs_switches {
     bool search_names; /* contacts search also sends firstName/lastName */
     long index_lag_ms; /* contacts: a write reaches search this much later */
     bool opp_post_401; /* POST /opportunities/search answers 401 (IAM Service) */
+    /* POST /oauth/token keeps the refresh token (valid, not returned): the docs never say it
+     * is single-use (highlevel-crm.md 4.1) */
+    bool keep_refresh;
 } hs_switches;
 
 /* ---- counters ----------------------------------------------------------------------------- */

@@ -476,13 +476,16 @@ static void refused_final(oa_token *t);
  * pending, its secrets masked in every log line from now on, and persist it before any use
  * (save_pending). `event`, when not NULL, is logged first. False when the answer holds no pair:
  * the caller decides between retrying and failing. */
-static bool take_pair(oa_token *t, const http_result *r, long *counter, const char *event)
+static bool take_pair(oa_token *t, const http_result *r, long *counter, const char *event,
+                      const char *keep)
 {
     cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-    if (!cJSON_IsString(at) || !cJSON_IsString(rt)) {
+    /* a refresh answered without a refresh token did not rotate it: the one sent stays valid */
+    const char *rv = cJSON_IsString(rt) ? rt->valuestring : keep;
+    if (!cJSON_IsString(at) || !rv) {
         cJSON_Delete(j);
         return false;
     }
@@ -490,7 +493,7 @@ static bool take_pair(oa_token *t, const http_result *r, long *counter, const ch
     free(t->p_access);
     free(t->p_refresh);
     t->p_access = strdup(at->valuestring);
-    t->p_refresh = strdup(rt->valuestring);
+    t->p_refresh = strdup(rv);
     t->p_expires_ms =
         cJSON_IsNumber(ex) && ex->valuedouble > 0 ? (int64_t)ex->valuedouble * 1000 : 0;
     t->p_event = NULL;
@@ -516,7 +519,7 @@ static void on_refresh_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    if (take_pair(t, r, &t->n_refresh, NULL))
+    if (take_pair(t, r, &t->n_refresh, NULL, t->refresh))
         return;
     bool transient = r->status == 0 || r->status == 429 || r->status >= 500 ||
                      (r->status == 200); /* 200 with a cut body */
@@ -735,7 +738,7 @@ static void on_mint_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    if (take_pair(t, r, &t->n_mint, "oauth.minted"))
+    if (take_pair(t, r, &t->n_mint, "oauth.minted", NULL))
         return;
     if (r->status == 401 && !t->company_refreshed) {
         refresh_company(t); /* the company token expired early or was rotated elsewhere */

@@ -51,6 +51,9 @@
  * An adopted pair is not saved again (it is the stored one) but the refresh token file follows
  * it, as after a rotation.
  *
+ * A refresh answered with an access token but no refresh token did not rotate it: the refresh
+ * token sent is kept (the docs never state that it is single-use).
+ *
  * Ownership: strings passed in are copied; the token, the queue and the budget reference
  * (`budget`, owned by the scheduler) stay valid until oa_token_free. `db` is borrowed (may be NULL:
  * then rotation is kept in memory only and logged as a warning - for tools and benchmarks).

@@ -9,6 +9,7 @@
  *    in ghlsync.oauth_tokens before use, and the run continues;
  *  - two holders of one pair refreshing at once (two processes sharing a token): one refresh,
  *    the refused one adopts the pair the other stored;
+ *  - a refresh answered without a refresh token (not rotated): the one sent is kept;
  *  - a burst of 1,000 -> no 429 served.
  */
 #include "hlapi.h"
@@ -305,6 +306,56 @@ static void refused_refresh_adopts_the_stored_pair(void)
     PQfinish(pg);
 }
 
+/* A refresh answered with a new access token and no refresh token (the token was not rotated,
+ * which the docs allow): the refresh token sent is kept, saved with the new access token, and
+ * works for the next refresh. */
+static void refresh_without_rotation_keeps_the_token(void)
+{
+    if (!tpg_available()) {
+        test_skip("refresh_without_rotation_keeps_the_token", "no PostgreSQL");
+        return;
+    }
+    char ci[256];
+    PGconn *pg = tpg_fresh_db("hlapi_oauth_keep", ci, sizeof ci);
+    TEST_REQUIRE(pg != NULL);
+    TEST_REQUIRE(tpg_exec(pg, "create schema ghlsync"));
+    TEST_REQUIRE(tpg_exec(pg, "create table ghlsync.oauth_tokens(location_id text primary key, "
+                              "access_token text, refresh_token text not null, expires_at "
+                              "timestamptz, updated_at timestamptz not null default now())"));
+    fx f;
+    bool up = fx_start(&f, ci, true);
+    TEST_CHECK(up);
+    if (!up) {
+        fx_stop(&f);
+        PQfinish(pg);
+        return;
+    }
+    TEST_EQ_INT(tsim_admin(&f.s, "PUT", "/_admin/switches", "{\"refreshRotation\":\"keep\"}", NULL),
+                200);
+    gs_err e = {0};
+    for (int round = 1; round <= 2; round++) {
+        TEST_EQ_INT(tsim_admin(&f.s, "POST", "/_admin/tokens/expire", "{}", NULL), 200);
+        tloop_res r = {0};
+        for (int i = 0; i < 5; i++)
+            hl_list_objects(f.l, RL_PRIO_PULL, tloop_on_res, &r, &e);
+        gs_loop_run(&f.L);
+        TEST_EQ_INT(r.kinds[HL_OK], 5);
+        TEST_EQ_INT(oa_refresh_count(hl_location_token(f.l)), round);
+        TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "2xx"), round);
+        char *stored = tpg_scalar(pg, "select refresh_token from ghlsync.oauth_tokens");
+        TEST_CHECK_MSG(stored && strcmp(stored, f.s.loc[0].refresh) == 0,
+                       "the refresh token sent is kept");
+        free(stored);
+        stored = tpg_scalar(pg, "select access_token from ghlsync.oauth_tokens");
+        const char *acc = oa_access(hl_location_token(f.l));
+        TEST_CHECK_MSG(stored && acc && strcmp(stored, acc) == 0, "the new access token saved");
+        free(stored);
+    }
+    TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "4xx"), 0);
+    fx_stop(&f);
+    PQfinish(pg);
+}
+
 static void burst_of_1000_no_429_on_the_server(void)
 {
     fx f;
@@ -338,5 +389,6 @@ int main(void)
     TEST_RUN(storm_of_429_loses_nothing);
     TEST_RUN(token_expiry_refreshes_once_and_persists);
     TEST_RUN(refused_refresh_adopts_the_stored_pair);
+    TEST_RUN(refresh_without_rotation_keeps_the_token);
     return test_done();
 }

@@ -11,7 +11,7 @@
  *  - one installed while `run` runs starts syncing without a restart: its records mirrored
  *    (equal to the simulator), a local insert in it pushed once, the others synced meanwhile;
  *    with two processes and leases exactly one of them serves it;
- *  - two or three processes started at the same instant, each wanting to refresh the
+ *  - three processes started at the same instant, each wanting to refresh the
  *    company token (from the file alone, or a stored pair whose access token expired): all
  *    keep running, the company is refreshed at most once per process (the others adopt the
  *    stored pair), the locations split through leases, each local insert pushed once;
@@ -382,8 +382,8 @@ static void new_install_joins(int nproc)
         snprintf(log[i], sizeof log[i], "%s/engine%d.log", dir, i);
         pid[i] = tpull_spawn(cfg, run, log[i]);
         TEST_REQUIRE(pid[i] > 0);
-        /* one after the other: the company pair rotates at the first start, and a second
-         * process started at the same instant would refresh the refresh token just spent */
+        /* one after the other, so that the first serves both locations before the second
+         * joins (concurrent_start covers processes started at the same instant) */
         TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
     }
     if (nproc > 1) /* both serve (2 locations: one each) */
@@ -599,7 +599,7 @@ static void concurrent_start_from_file(void)
 
 static void concurrent_start_expired(void)
 {
-    concurrent_start(2, true);
+    concurrent_start(3, true);
 }
 
 /* An explicit list beside a [[locations]] table with its own static token: only the listed

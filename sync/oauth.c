@@ -653,7 +653,12 @@ static void read_done(pga_conn *c, PGresult *const *res, int nres, const pga_err
             adopt(t, acc, ref, rem);
             return;
         }
-        /* a newer refresh token whose access token is stale: refresh with it */
+        /* a newer refresh token whose access token is stale: refresh with it (counted as a
+         * re-read, so that refusals of ever newer tokens still end) */
+        if (++t->rereads >= REREADS) {
+            refused_final(t);
+            return;
+        }
         char *r = strdup(ref);
         if (!r) {
             wake(t, false, "out of memory");

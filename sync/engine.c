@@ -116,7 +116,7 @@ static int load_oauth(struct engine *E, const struct cfg_location *cl, char **ac
     PGresult *r;
     int rc = db_query(E->db,
                       "SELECT access_token, refresh_token, "
-                      "(extract(epoch FROM expires_at) * 1000)::bigint, "
+                      "(extract(epoch FROM expires_at - now()) * 1000)::bigint, "
                       "(extract(epoch FROM updated_at) * 1000)::bigint "
                       "FROM ghlsync.oauth_tokens WHERE location_id = $1",
                       1, p, &r, e);
@@ -151,8 +151,8 @@ static int load_oauth(struct engine *E, const struct cfg_location *cl, char **ac
         /* the stored access token belongs to the stored pair; still valid until it expires */
         if (!PQgetisnull(r, 0, 0))
             *access = strdup(PQgetvalue(r, 0, 0));
-        if (!PQgetisnull(r, 0, 2))
-            *exp_ms = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        if (!PQgetisnull(r, 0, 2)) /* its remaining lifetime by the database's clock */
+            *exp_ms = (int64_t)gs_wall_ms() + strtoll(PQgetvalue(r, 0, 2), NULL, 10);
         if (*access)
             log_add_secret(E->log, *access);
     }
@@ -231,7 +231,7 @@ static int add_agency_location(struct engine *E, struct engine_location *L, gs_e
     PGresult *r;
     int rc = db_query(E->db,
                       "SELECT access_token, refresh_token, "
-                      "(extract(epoch FROM expires_at) * 1000)::bigint "
+                      "(extract(epoch FROM expires_at - now()) * 1000)::bigint "
                       "FROM ghlsync.oauth_tokens WHERE location_id = $1",
                       1, p, &r, e);
     if (rc)
@@ -241,7 +241,8 @@ static int add_agency_location(struct engine *E, struct engine_location *L, gs_e
     if (PQntuples(r) == 1) {
         acc = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
         ref = PQgetvalue(r, 0, 1);
-        exp = PQgetisnull(r, 0, 2) ? 0 : strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+        exp = PQgetisnull(r, 0, 2) ? 0
+                                   : (int64_t)gs_wall_ms() + strtoll(PQgetvalue(r, 0, 2), NULL, 10);
         log_add_secret(E->log, acc);
         log_add_secret(E->log, ref);
     }

@@ -17,6 +17,13 @@
 #include <uv.h>
 
 #define REFRESH_ATTEMPTS 3
+/* After a refused refresh the stored row is re-read this many times, READ_DELAY_MS << (n-1)
+ * apart after the first (immediate) one: 0, 150, 300, 600, 1200 ms, about 2.3 s in all, time
+ * enough for the process that won the race to get its answer and commit it. */
+#define REREADS       5
+#define READ_DELAY_MS 150u
+/* oa_expired's margin: a stored access token closer than this to its end is not adopted */
+#define EXPIRY_MARGIN_MS 30000
 
 struct oa_token {
     gs_loop *L;
@@ -36,8 +43,14 @@ struct oa_token {
     rl_item item;
     /* a rotated pair that is not saved yet */
     char *p_access, *p_refresh;
-    long p_expires_in;
-    long n_refresh;
+    int64_t p_expires_ms; /* its lifetime from now (0 = unknown) */
+    const char *p_event;  /* logged when it is installed; NULL: "oauth.refreshed" */
+    long n_refresh, n_adopt;
+    /* the stored row re-read (see oa_refresh): before a refresh, or after a refusal */
+    bool read_before;
+    int rereads;
+    char *refused;     /* the refresh token refused last (compared with the stored one) */
+    char *refused_msg; /* why, for the final failure */
     char *file;        /* refresh_token_file, rewritten on rotation; NULL = none */
     char *alt_refresh; /* the other candidate at start, tried once on a refusal */
     oa_load_cb load_cb;
@@ -68,6 +81,8 @@ static void free_all(oa_token *t)
     free(t->user_type);
     free(t->p_access);
     free(t->p_refresh);
+    free(t->refused);
+    free(t->refused_msg);
     free(t->file);
     free(t->alt_refresh);
     free(t->mint_url);
@@ -167,6 +182,11 @@ long oa_refresh_count(const oa_token *t)
 long oa_mint_count(const oa_token *t)
 {
     return t->n_mint;
+}
+
+long oa_adopt_count(const oa_token *t)
+{
+    return t->n_adopt;
 }
 
 int oa_token_set_user_type(oa_token *t, const char *user_type)
@@ -293,8 +313,7 @@ static void install(oa_token *t)
     t->access = t->p_access;
     t->refresh = t->p_refresh;
     t->p_access = t->p_refresh = NULL;
-    t->expires_at_ms =
-        t->p_expires_in > 0 ? (int64_t)gs_wall_ms() + (int64_t)t->p_expires_in * 1000 : 0;
+    t->expires_at_ms = t->p_expires_ms > 0 ? (int64_t)gs_wall_ms() + t->p_expires_ms : 0;
     t->gen++;
 }
 
@@ -303,8 +322,10 @@ static void finish_rotation(oa_token *t)
     /* both start-up candidates are spent now */
     free(t->alt_refresh);
     t->alt_refresh = NULL;
+    const char *ev = t->p_event ? t->p_event : "oauth.refreshed";
+    t->p_event = NULL;
     install(t);
-    log_event(t->L->log, LOG_INFO, "oauth.refreshed", "location", t->location_id, NULL);
+    log_event(t->L->log, LOG_INFO, ev, "location", t->location_id, NULL);
     wake(t, true, NULL);
 }
 
@@ -427,7 +448,8 @@ static void save_pending(oa_token *t)
         return;
     }
     char exp[32];
-    snprintf(exp, sizeof exp, "%ld", t->p_expires_in > 0 ? t->p_expires_in : 0);
+    snprintf(exp, sizeof exp, "%lld",
+             t->p_expires_ms > 0 ? (long long)(t->p_expires_ms / 1000) : 0LL);
     const char *v[4] = {t->location_id, t->p_access, t->p_refresh, exp};
     pga_stmt st = {"INSERT INTO ghlsync.oauth_tokens AS o "
                    "(location_id, access_token, refresh_token, expires_at, updated_at) "
@@ -446,18 +468,24 @@ static void save_pending(oa_token *t)
 }
 
 static void start_mint(oa_token *t);
+static void grant(rl_item *it);
+static void read_grant(rl_item *it);
+static void refused_final(oa_token *t);
 
 /* A 200 whose body holds a new pair (a refresh's or a mint's answer: the same shape): keep it
  * pending, its secrets masked in every log line from now on, and persist it before any use
  * (save_pending). `event`, when not NULL, is logged first. False when the answer holds no pair:
  * the caller decides between retrying and failing. */
-static bool take_pair(oa_token *t, const http_result *r, long *counter, const char *event)
+static bool take_pair(oa_token *t, const http_result *r, long *counter, const char *event,
+                      const char *keep)
 {
     cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "refresh_token");
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
-    if (!cJSON_IsString(at) || !cJSON_IsString(rt)) {
+    /* a refresh answered without a refresh token did not rotate it: the one sent stays valid */
+    const char *rv = cJSON_IsString(rt) ? rt->valuestring : keep;
+    if (!cJSON_IsString(at) || !rv) {
         cJSON_Delete(j);
         return false;
     }
@@ -465,8 +493,10 @@ static bool take_pair(oa_token *t, const http_result *r, long *counter, const ch
     free(t->p_access);
     free(t->p_refresh);
     t->p_access = strdup(at->valuestring);
-    t->p_refresh = strdup(rt->valuestring);
-    t->p_expires_in = cJSON_IsNumber(ex) ? (long)ex->valuedouble : 0;
+    t->p_refresh = strdup(rv);
+    t->p_expires_ms =
+        cJSON_IsNumber(ex) && ex->valuedouble > 0 ? (int64_t)ex->valuedouble * 1000 : 0;
+    t->p_event = NULL;
     cJSON_Delete(j);
     if (!t->p_access || !t->p_refresh) {
         wake(t, false, "out of memory");
@@ -489,7 +519,7 @@ static void on_refresh_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    if (take_pair(t, r, &t->n_refresh, NULL))
+    if (take_pair(t, r, &t->n_refresh, NULL, t->refresh))
         return;
     bool transient = r->status == 0 || r->status == 429 || r->status >= 500 ||
                      (r->status == 200); /* 200 with a cut body */
@@ -516,7 +546,37 @@ static void on_refresh_response(http_result *r, void *ud)
         rl_submit_after(t->queue, &t->item, 500u << t->attempt);
         return;
     }
-    if (!transient && (r->status == 400 || r->status == 401) && t->company) {
+    if (!transient && (r->status == 400 || r->status == 401)) {
+        /* spent or revoked: maybe by another process sharing this pair (see oa_refresh) */
+        free(t->refused);
+        free(t->refused_msg);
+        t->refused = dup_or_null(t->refresh);
+        t->refused_msg = strdup(m);
+        if (t->db) {
+            log_event(t->L->log, LOG_INFO, "oauth.refused_reread", "location", t->location_id,
+                      "error", m, "msg",
+                      "the refresh token was refused; looking for a newer pair stored by another "
+                      "process",
+                      NULL);
+            t->item.grant = read_grant;
+            rl_submit(t->queue, &t->item);
+            return;
+        }
+        refused_final(t);
+        return;
+    }
+    log_event(t->L->log, LOG_ERROR, "oauth.refresh_failed", "location", t->location_id, "error", m,
+              NULL);
+    wake(t, false, m);
+}
+
+/* ---- the stored row: a pair another process rotated or minted ------------------------------ */
+
+/* The refusal is real: the stored pair is the refused one (or there is none). */
+static void refused_final(oa_token *t)
+{
+    const char *m = t->refused_msg ? t->refused_msg : "the refresh token was refused";
+    if (t->company) {
         /* an agency location: its refresh token is spent or revoked, but the company can
          * mint a new pair (refused too when the app was uninstalled there) */
         log_event(t->L->log, LOG_WARN, "oauth.remint", "location", t->location_id, "error", m,
@@ -530,6 +590,120 @@ static void on_refresh_response(http_result *r, void *ud)
     log_event(t->L->log, LOG_ERROR, "oauth.refresh_failed", "location", t->location_id, "error", m,
               NULL);
     wake(t, false, m);
+}
+
+/* Use the stored pair: through the same path as a rotation (the operator's file follows it,
+ * then it is installed and the waiters woken), but not saved again, and not counted as a
+ * refresh. `rem_ms` is its remaining lifetime by the database's clock (0 = unknown). */
+static void adopt(oa_token *t, const char *access, const char *refresh, int64_t rem_ms)
+{
+    free(t->p_access);
+    free(t->p_refresh);
+    t->p_access = strdup(access);
+    t->p_refresh = strdup(refresh);
+    t->p_expires_ms = rem_ms;
+    if (!t->p_access || !t->p_refresh) {
+        free(t->p_access);
+        free(t->p_refresh);
+        t->p_access = t->p_refresh = NULL;
+        wake(t, false, "out of memory");
+        return;
+    }
+    log_add_secret(t->L->log, t->p_access);
+    log_add_secret(t->L->log, t->p_refresh);
+    t->n_adopt++;
+    t->p_event = "oauth.adopted";
+    write_file_then(t, NULL);
+}
+
+static void read_done(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    oa_token *t = ud;
+    t->in_http = false;
+    if (t->freed) {
+        free_all(t);
+        return;
+    }
+    bool found = !err && nres == 1 && PQntuples(res[0]) == 1;
+    const char *acc = found && !PQgetisnull(res[0], 0, 0) ? PQgetvalue(res[0], 0, 0) : NULL;
+    const char *ref = found ? PQgetvalue(res[0], 0, 1) : NULL;
+    bool known = found && !PQgetisnull(res[0], 0, 2);
+    int64_t rem = known ? (int64_t)strtoll(PQgetvalue(res[0], 0, 2), NULL, 10) : 0;
+    log_add_secret(t->L->log, acc);
+    log_add_secret(t->L->log, ref);
+    if (err)
+        log_event(t->L->log, LOG_WARN, "oauth.read_failed", "location", t->location_id, "error",
+                  err->err.msg, NULL);
+    /* an access token this process does not use yet, still valid by the database's clock */
+    bool fresh = acc && strcmp(acc, t->access ? t->access : "") != 0 &&
+                 (!known || rem > EXPIRY_MARGIN_MS) && ref[0];
+    if (t->read_before) {
+        t->read_before = false;
+        if (fresh) {
+            adopt(t, acc, ref, rem);
+            return;
+        }
+        t->item.grant = grant;
+        rl_submit(t->queue, &t->item);
+        return;
+    }
+    if (ref && ref[0] && strcmp(ref, t->refused ? t->refused : "") != 0) {
+        if (fresh) {
+            adopt(t, acc, ref, rem);
+            return;
+        }
+        /* a newer refresh token whose access token is stale: refresh with it (counted as a
+         * re-read, so that refusals of ever newer tokens still end) */
+        if (++t->rereads >= REREADS) {
+            refused_final(t);
+            return;
+        }
+        char *r = strdup(ref);
+        if (!r) {
+            wake(t, false, "out of memory");
+            return;
+        }
+        free(t->refresh);
+        t->refresh = r;
+        log_event(t->L->log, LOG_INFO, "oauth.try_stored_token", "location", t->location_id, "msg",
+                  "another process stored a newer refresh token; refreshing with it", NULL);
+        t->attempt = 0;
+        t->item.grant = grant;
+        rl_submit(t->queue, &t->item);
+        return;
+    }
+    if (++t->rereads < REREADS) {
+        t->item.grant = read_grant;
+        rl_submit_after(t->queue, &t->item, READ_DELAY_MS << (t->rereads - 1));
+        return;
+    }
+    refused_final(t);
+}
+
+static void read_grant(rl_item *it)
+{
+    oa_token *t = (oa_token *)((char *)it - offsetof(oa_token, item));
+    rl_complete(t->budget, NULL, 0); /* nothing sent to the API */
+    const char *v[1] = {t->location_id};
+    gs_err e = {0};
+    if (pga_query(t->db,
+                  "SELECT access_token, refresh_token, "
+                  "(extract(epoch FROM expires_at - now()) * 1000)::bigint "
+                  "FROM ghlsync.oauth_tokens WHERE location_id = $1",
+                  1, v, read_done, t, &e) == 0) {
+        t->in_http = true;
+        return;
+    }
+    log_event(t->L->log, LOG_WARN, "oauth.read_failed", "location", t->location_id, "error", e.msg,
+              NULL);
+    if (t->read_before) { /* refresh as if nothing were stored */
+        t->read_before = false;
+        t->item.grant = grant;
+        rl_submit(t->queue, &t->item);
+    } else {
+        refused_final(t);
+    }
 }
 
 /* ---- minting (agency) -------------------------------------------------------------------- */
@@ -569,7 +743,7 @@ static void on_mint_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    if (take_pair(t, r, &t->n_mint, "oauth.minted"))
+    if (take_pair(t, r, &t->n_mint, "oauth.minted", NULL))
         return;
     if (r->status == 401 && !t->company_refreshed) {
         refresh_company(t); /* the company token expired early or was rotated elsewhere */
@@ -697,12 +871,22 @@ void oa_refresh(oa_token *t, oa_waiter *w)
         return;
     t->refreshing = true;
     t->attempt = 0;
+    t->rereads = 0;
     if (t->p_refresh) {
         /* a rotated pair is waiting to be saved: save it rather than spend it */
         save_pending(t);
         return;
     }
-    t->item.grant = grant; /* also reports "cannot refresh" from the loop, never inline */
+    /* grant and read_grant also report "cannot refresh" from the loop, never inline */
+    if (t->db) {
+        /* another process with the same configuration may have rotated this pair (or minted
+         * one) already: a valid stored access token is used instead of spending the refresh
+         * token again */
+        t->read_before = true;
+        t->item.grant = read_grant;
+    } else {
+        t->item.grant = grant;
+    }
     rl_submit(t->queue, &t->item);
 }
 
@@ -728,7 +912,9 @@ static void loaded(pga_conn *c, PGresult *const *res, int nres, const pga_error 
         free(t->access);
         t->access = at;
         log_add_secret(t->L->log, at);
-        t->expires_at_ms = PQgetisnull(res[0], 0, 2) ? 0 : (int64_t)atoll(PQgetvalue(res[0], 0, 2));
+        t->expires_at_ms = PQgetisnull(res[0], 0, 2)
+                               ? 0
+                               : (int64_t)gs_wall_ms() + (int64_t)atoll(PQgetvalue(res[0], 0, 2));
         t->gen++;
     }
     t->load_cb(t, found, err ? err->err.msg : NULL, t->load_ud);
@@ -743,7 +929,7 @@ int oa_load(oa_token *t, oa_load_cb cb, void *ud, gs_err *e)
     const char *v[1] = {t->location_id};
     int rc = pga_query(t->db,
                        "SELECT access_token, refresh_token, "
-                       "(extract(epoch FROM expires_at) * 1000)::bigint "
+                       "(extract(epoch FROM expires_at - now()) * 1000)::bigint "
                        "FROM ghlsync.oauth_tokens WHERE location_id = $1",
                        1, v, loaded, t, e);
     if (rc == 0)

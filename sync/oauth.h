@@ -28,6 +28,32 @@
  * the other is tried once before the refresh fails, so a wrong guess (clock skew between mtime
  * and the database's updated_at) never strands a location.
  *
+ * Several processes sharing one pair (the same configuration and database, on one host or
+ * many: the agency's company token, which every process uses; a location token whose lease
+ * moved to another process) coordinate through its row in ghlsync.oauth_tokens, by re-reading
+ * it rather than by locking it:
+ *  - before a refresh the row is read: an access token stored there that this process does not
+ *    use yet and that is still valid by the database's clock (now() against expires_at) is
+ *    adopted, with its refresh token, and nothing is sent;
+ *  - when a refresh is refused (400/401, e.g. invalid_grant: the token was spent by another
+ *    process a moment ago), the row is re-read up to REREADS times a short delay apart (the
+ *    winner needs its answer and its commit): a pair whose refresh token is not the refused one
+ *    is adopted (or, if its access token is stale too, refreshed with); only when the stored
+ *    refresh token is the refused one after every re-read is the refusal real (an agency
+ *    location is then re-minted). The start-up fallback (alt_refresh) is tried first, as in
+ *    a single process.
+ * Why not a lock (SELECT ... FOR UPDATE, or a transaction-scoped advisory lock held across the
+ * HTTP call): it would keep a transaction, and so a server connection, open during a call to
+ * the API (seconds, or the whole timeout), which pgbouncer in transaction mode and the
+ * connection budget pay for; a process killed mid-call would hold it until the server notices;
+ * and it only narrows the race, since every refusal must still be survived. The re-read needs no
+ * transaction, works through pgbouncer in any mode, and costs a loser one refused request.
+ * An adopted pair is not saved again (it is the stored one) but the refresh token file follows
+ * it, as after a rotation.
+ *
+ * A refresh answered with an access token but no refresh token did not rotate it: the refresh
+ * token sent is kept (the docs never state that it is single-use).
+ *
  * Ownership: strings passed in are copied; the token, the queue and the budget reference
  * (`budget`, owned by the scheduler) stay valid until oa_token_free. `db` is borrowed (may be NULL:
  * then rotation is kept in memory only and logged as a warning - for tools and benchmarks).
@@ -95,6 +121,7 @@ bool oa_can_refresh(const oa_token *t);
 bool oa_expired(const oa_token *t, int64_t wall_ms); /* known to expire within 30 s */
 long oa_refresh_count(const oa_token *t);            /* successful refresh calls */
 long oa_mint_count(const oa_token *t);               /* successful mints (agency) */
+long oa_adopt_count(const oa_token *t); /* pairs taken from the stored row (another process's) */
 
 /* Start a refresh, or join the one in flight. `w` is caller memory, valid until woken. */
 void oa_refresh(oa_token *t, oa_waiter *w);

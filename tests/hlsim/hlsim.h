@@ -184,6 +184,9 @@ typedef struct hs_switches {
     bool search_names; /* contacts search also sends firstName/lastName */
     long index_lag_ms; /* contacts: a write reaches search this much later */
     bool opp_post_401; /* POST /opportunities/search answers 401 (IAM Service) */
+    /* POST /oauth/token keeps the refresh token (valid, not returned): the docs never say it
+     * is single-use (highlevel-crm.md 4.1) */
+    bool keep_refresh;
 } hs_switches;
 
 /* ---- counters ----------------------------------------------------------------------------- */
@@ -264,6 +267,8 @@ typedef struct hs_ctx {
     /* the agency (hs_agency.c): company id, app id, current company token pair */
     char company_id[32], app_id[32];
     char company_access[80], company_refresh[80];
+    /* company refreshes answered with a new pair, and refused (a spent or revoked token) */
+    long company_refreshes, company_refused;
     int burst; /* 0 = unlimited */
     long window_ms;
     long daily; /* 0 = unlimited */

@@ -325,6 +325,7 @@ static cJSON *switches_json(const hs_ctx *c)
     cJSON_AddBoolToObject(j, "searchNames", c->sw.search_names);
     cJSON_AddNumberToObject(j, "indexLagMs", (double)c->sw.index_lag_ms);
     cJSON_AddStringToObject(j, "oppPostSearch", c->sw.opp_post_401 ? "401" : "on");
+    cJSON_AddStringToObject(j, "refreshRotation", c->sw.keep_refresh ? "keep" : "rotate");
     return j;
 }
 
@@ -354,6 +355,9 @@ static void switches_put(areq *a)
         } else if (!strcmp(it->string, "oppPostSearch") && cJSON_IsString(it) &&
                    (!strcmp(it->valuestring, "on") || !strcmp(it->valuestring, "401"))) {
             sw.opp_post_401 = !strcmp(it->valuestring, "401");
+        } else if (!strcmp(it->string, "refreshRotation") && cJSON_IsString(it) &&
+                   (!strcmp(it->valuestring, "rotate") || !strcmp(it->valuestring, "keep"))) {
+            sw.keep_refresh = !strcmp(it->valuestring, "keep");
         } else if (!strcmp(it->string, "indexLagMs") && cJSON_IsNumber(it) &&
                    it->valuedouble >= 0 && it->valuedouble <= 3600000) {
             sw.index_lag_ms = (long)it->valuedouble;
@@ -364,7 +368,8 @@ static void switches_put(areq *a)
     badk:
         bad(a, 422,
             "switches: filters on|ignore|reject, sort bool, pageCap number, omitTotal bool, "
-            "searchNames bool, indexLagMs 0..3600000, oppPostSearch on|401");
+            "searchNames bool, indexLagMs 0..3600000, oppPostSearch on|401, refreshRotation "
+            "rotate|keep");
         return;
     }
     a->c->sw = sw;

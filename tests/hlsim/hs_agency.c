@@ -9,7 +9,8 @@
  *     -> {"locations":[{"_id","name","isInstalled"}],"count"} (company bearer); without
  *     isInstalled every location is listed with its flag, isInstalled=true lists installed ones;
  *   - a company token on location data, or a location token on these two routes -> 401;
- *   - /_admin/agency: GET {companyId, appId, token, refresh, installed, uninstalled};
+ *   - /_admin/agency: GET {companyId, appId, token, refresh, installed, uninstalled,
+ *     refreshes, refused} (company refreshes that rotated the pair, and refused ones);
  *     PUT /_admin/agency/installed {"locationId", "installed": bool}: uninstalling revokes the
  *     location's tokens (401, and invalid_grant on refresh) and minting answers 400; installing
  *     again lets the company mint a new pair.
@@ -172,7 +173,8 @@ void hs_agency_dispatch(hs_call *k)
 /* POST /oauth/token with the company's refresh token `t` (valid, not revoked). */
 void hs_agency_refresh(hs_call *k, hs_token *t)
 {
-    t->revoked = true;
+    t->revoked = true; /* strict rotation: a spent refresh token is refused (invalid_grant) */
+    k->c->company_refreshes++;
     issue_company(k->c); /* t is invalid from here (the table may move) */
     pair_json(k, k->c->company_access, k->c->company_refresh, "Company", NULL);
 }
@@ -200,7 +202,8 @@ int hs_agency_admin(hs_ctx *c, const char *method, const char *sub, const cJSON 
         int inst = 0;
         for (int i = 0; i < c->n_locs; i++)
             inst += !c->locs[i]->uninstalled;
-        hs_buf_printf(&b, ",\"installed\":%d,\"uninstalled\":%d}", inst, c->n_locs - inst);
+        hs_buf_printf(&b, ",\"installed\":%d,\"uninstalled\":%d,\"refreshes\":%ld,\"refused\":%ld}",
+                      inst, c->n_locs - inst, c->company_refreshes, c->company_refused);
     } else if (!strcmp(method, "PUT") && !strcmp(sub, "installed")) {
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "locationId"));
         const cJSON *on = cJSON_GetObjectItemCaseSensitive(body, "installed");

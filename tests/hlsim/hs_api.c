@@ -978,6 +978,8 @@ void hs_oauth_token(hs_call *k)
     }
     hs_token *t = hs_token_find(k->c, rt);
     if (!t || !t->refresh || t->revoked) {
+        if (t && t->company)
+            k->c->company_refused++;
         oauth_err(k, 400, "invalid_grant", "Invalid refresh token");
         return;
     }
@@ -985,15 +987,23 @@ void hs_oauth_token(hs_call *k)
         hs_agency_refresh(k, t);
         return;
     }
-    t->revoked = true;
     hs_loc *l = t->loc; /* t is invalid after issuing (the table may move) */
-    hs_loc_issue_pair(k->c, l);
+    bool keep = k->c->sw.keep_refresh;
+    if (keep) { /* a new access token only; the refresh token stays valid */
+        hs_token *a = hs_token_issue(k->c, l, false);
+        snprintf(l->access, sizeof l->access, "%s", a->value);
+    } else {
+        t->revoked = true;
+        hs_loc_issue_pair(k->c, l);
+    }
     k->status = 200;
     hs_buf_puts(&k->out, "{\"access_token\":");
     hs_buf_json_str(&k->out, l->access);
-    hs_buf_printf(&k->out, ",\"token_type\":\"Bearer\",\"expires_in\":%ld,\"refresh_token\":",
-                  k->c->token_ttl_s);
-    hs_buf_json_str(&k->out, l->refresh);
+    hs_buf_printf(&k->out, ",\"token_type\":\"Bearer\",\"expires_in\":%ld", k->c->token_ttl_s);
+    if (!keep) {
+        hs_buf_puts(&k->out, ",\"refresh_token\":");
+        hs_buf_json_str(&k->out, l->refresh);
+    }
     hs_buf_puts(&k->out, ",\"scope\":\"objects/schema.readonly objects/schema.write "
                          "objects/record.readonly objects/record.write\",\"userType\":\"Location\","
                          "\"locationId\":");

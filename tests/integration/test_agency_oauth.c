@@ -11,6 +11,10 @@
  *  - one installed while `run` runs starts syncing without a restart: its records mirrored
  *    (equal to the simulator), a local insert in it pushed once, the others synced meanwhile;
  *    with two processes and leases exactly one of them serves it;
+ *  - three processes started at the same instant, each wanting to refresh the
+ *    company token (from the file alone, or a stored pair whose access token expired): all
+ *    keep running, the company is refreshed at most once per process (the others adopt the
+ *    stored pair), the locations split through leases, each local insert pushed once;
  *  - an explicit list beside a [[locations]] table. */
 #include "test.h"
 #include "tpg.h"
@@ -378,8 +382,8 @@ static void new_install_joins(int nproc)
         snprintf(log[i], sizeof log[i], "%s/engine%d.log", dir, i);
         pid[i] = tpull_spawn(cfg, run, log[i]);
         TEST_REQUIRE(pid[i] > 0);
-        /* one after the other: the company pair rotates at the first start, and a second
-         * process started at the same instant would refresh the refresh token just spent */
+        /* one after the other, so that the first serves both locations before the second
+         * joins (concurrent_start covers processes started at the same instant) */
         TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
     }
     if (nproc > 1) /* both serve (2 locations: one each) */
@@ -465,6 +469,139 @@ static void new_install_joins_leases(void)
     new_install_joins(2);
 }
 
+/* A number field of GET /_admin/agency (-1 when missing). */
+static long agency_number(const tsim *s, const char *key)
+{
+    char *body = NULL;
+    tsim_admin(s, "GET", "/_admin/agency", NULL, &body);
+    cJSON *j = cJSON_Parse(body ? body : "");
+    free(body);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    long n = cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+    cJSON_Delete(j);
+    return n;
+}
+
+#define NPROC_MAX 3
+
+/* `nproc` run processes started at the same instant with one [agency] configuration and
+ * database, each wanting to refresh the company token: from the refresh token file alone (no
+ * stored access token), or (`stored_expired`) from a stored pair whose access token has
+ * expired, as every process sees it once a day. The company refresh token rotates strictly
+ * (a spent one answers invalid_grant), so at most one refresh per pair succeeds; the others
+ * adopt the stored pair. All keep running, the locations are split through leases, a local
+ * insert in each is pushed exactly once, and the company is refreshed at most once per
+ * process. */
+static void concurrent_start(int nproc, bool stored_expired)
+{
+    tsim s;
+    const char *args[] = {"--locations", "6", "--seed-records", "2", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[NPROC_MAX][700], q[600], rtf[700], name[64];
+    snprintf(dir, sizeof dir, "%s/agency-conc-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(rtf, sizeof rtf, "%s/company_refresh", dir);
+    snprintf(name, sizeof name, "agency_oauth_conc%d%s", nproc, stored_expired ? "x" : "");
+    PGconn *c = tpg_fresh_db(name, ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    /* every object (the comparison covers them all) */
+    TEST_REQUIRE(
+        write_config_objects(&s, ci, dir, "\"installed\"", "[\"*\"]", NULL, NULL, cfg, sizeof cfg));
+    long refreshes0 = 0;
+    if (stored_expired) {
+        /* a first backfill stores the company pair; then its access token expires */
+        snprintf(log[0], sizeof log[0], "%s/backfill.log", dir);
+        const char *bf[] = {"backfill", NULL};
+        TEST_REQUIRE(run_logged(cfg, bf, log[0]) == 0);
+        TEST_REQUIRE(tpg_exec(c, "UPDATE ghlsync.oauth_tokens SET expires_at = now() - "
+                                 "interval '1 minute' WHERE location_id LIKE 'agency:%'"));
+        refreshes0 = agency_number(&s, "refreshes");
+    }
+    const char *run[] = {"run", NULL};
+    pid_t pid[NPROC_MAX] = {0};
+    for (int i = 0; i < nproc; i++) /* at the same instant: no wait in between */
+        snprintf(log[i], sizeof log[i], "%s/engine%d.log", dir, i);
+    for (int i = 0; i < nproc; i++) {
+        pid[i] = tpull_spawn(cfg, run, log[i]);
+        TEST_REQUIRE(pid[i] > 0);
+    }
+    bool bad = false; /* the engines' logs are printed when set */
+    bad |= !TEST_CHECK_MSG(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "12", 30000),
+                           "every location mirrored");
+    char want[16];
+    snprintf(want, sizeof want, "%d", nproc);
+    bad |= !TEST_CHECK_MSG(tpull_wait_scalar(c,
+                                             "SELECT count(DISTINCT holder) FROM ghlsync.leases "
+                                             "WHERE NOT released",
+                                             want, 20000),
+                           "every process holds locations");
+    bad |= !TEST_CHECK(tpull_wait_scalar(c,
+                                         "SELECT count(DISTINCT location_id) FROM ghlsync.leases "
+                                         "WHERE NOT released AND location_id NOT LIKE 'agency:%'",
+                                         "6", 10000));
+    char *n = tpg_scalar(c, "SELECT count(*) FROM (SELECT location_id FROM ghlsync.leases WHERE "
+                            "NOT released GROUP BY location_id HAVING count(*) > 1) d");
+    bad |= !TEST_CHECK_MSG(n && !strcmp(n, "0"), "a location held by one process only");
+    free(n);
+
+    /* the company: refreshed at least once (it was stale) and at most once per process, and
+     * the stored pair, the file and the simulator agree */
+    long refreshes = agency_number(&s, "refreshes") - refreshes0;
+    printf("# %d processes: %ld company refreshes, %ld refused\n", nproc, refreshes,
+           agency_number(&s, "refused"));
+    bad |= !TEST_CHECK(refreshes >= 1 && refreshes <= nproc);
+    char *now = agency_field(&s, "refresh"), *file = slurp(rtf);
+    n = tpg_scalar(c, "SELECT refresh_token FROM ghlsync.oauth_tokens WHERE location_id LIKE "
+                      "'agency:%'");
+    bad |= !TEST_CHECK_MSG(now && n && !strcmp(n, now), "the stored company pair is the live one");
+    bad |= !TEST_CHECK_MSG(now && file && !strcmp(file, now), "the file follows it");
+    free(n);
+    free(file);
+    int failed = 0;
+    for (int i = 0; i < nproc; i++) {
+        failed += count_in(log[i], "oauth.refresh_failed") + count_in(log[i], "oauth.mint_failed");
+        bad |= !TEST_CHECK_MSG(now && count_in(log[i], now) == 0, "no company token in a log");
+    }
+    bad |= !TEST_CHECK(failed == 0);
+    free(now);
+
+    /* a local insert in every location: each pushed once, by the one process that holds it */
+    long posts = route_total(&s, "POST /objects/{schemaKey}/records");
+    for (int i = 0; i < 6; i++) {
+        snprintf(q, sizeof q, "INSERT INTO ghl.pet (location_id, name) VALUES ('%s', 'local-%d')",
+                 s.loc[i].id, i);
+        TEST_REQUIRE(tpg_exec(c, q));
+    }
+    bad |= !TEST_CHECK_MSG(
+        tpull_wait_scalar(c, "SELECT count(*) FROM ghlsync.changes WHERE state = 'done'", "6",
+                          20000),
+        "the inserts are pushed");
+    usleep(1500000); /* a sweep or two more: nothing is sent again */
+    bad |= !TEST_CHECK(route_total(&s, "POST /objects/{schemaKey}/records") - posts == 6);
+    bad |= !TEST_CHECK_MSG(compare_eventually(&s, c, 15000), "the mirror equals the simulator");
+    TEST_EQ_INT(n401(&s), 0);
+    for (int i = 0; i < nproc; i++) {
+        bad |= !TEST_CHECK_MSG(waitpid(pid[i], NULL, WNOHANG) == 0, "still running");
+        kill(pid[i], SIGTERM);
+        TEST_EQ_INT(tpull_wait(pid[i], 15000), 0);
+    }
+    for (int i = 0; i < nproc && bad; i++)
+        print_log(log[i]);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+static void concurrent_start_from_file(void)
+{
+    concurrent_start(3, false);
+}
+
+static void concurrent_start_expired(void)
+{
+    concurrent_start(3, true);
+}
+
 /* An explicit list beside a [[locations]] table with its own static token: only the listed
  * locations are minted, without any discovery call. */
 static void explicit_list(void)
@@ -510,6 +647,8 @@ int main(void)
         test_skip("explicit_list", "no PostgreSQL or binaries");
         test_skip("new_install_joins_one", "no PostgreSQL or binaries");
         test_skip("new_install_joins_leases", "no PostgreSQL or binaries");
+        test_skip("concurrent_start_from_file", "no PostgreSQL or binaries");
+        test_skip("concurrent_start_expired", "no PostgreSQL or binaries");
         return test_done();
     }
     TEST_RUN(discovery_minting_rotation);
@@ -517,5 +656,7 @@ int main(void)
     TEST_RUN(explicit_list);
     TEST_RUN(new_install_joins_one);
     TEST_RUN(new_install_joins_leases);
+    TEST_RUN(concurrent_start_from_file);
+    TEST_RUN(concurrent_start_expired);
     return test_done();
 }

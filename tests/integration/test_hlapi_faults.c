@@ -7,6 +7,9 @@
  *  - a 429 storm -> every request still succeeds (none lost: 200 2xx on the server);
  *  - access token expired mid-run -> exactly one refresh (counted on the simulator), persisted
  *    in ghlsync.oauth_tokens before use, and the run continues;
+ *  - two holders of one pair refreshing at once (two processes sharing a token): one refresh,
+ *    the refused one adopts the pair the other stored;
+ *  - a refresh answered without a refresh token (not rotated): the one sent is kept;
  *  - a burst of 1,000 -> no 429 served.
  */
 #include "hlapi.h"
@@ -225,6 +228,134 @@ static void token_expiry_refreshes_once_and_persists(void)
     PQfinish(pg);
 }
 
+struct waited {
+    oa_waiter w;
+    int ok, failed;
+};
+
+static void on_waited(oa_waiter *w, bool ok, const char *msg)
+{
+    (void)msg;
+    struct waited *x = (struct waited *)w;
+    if (ok)
+        x->ok++;
+    else
+        x->failed++;
+}
+
+/* Two holders of one pair (as two processes sharing a token through ghlsync.oauth_tokens)
+ * refresh at the same moment: both read the stored row first (none yet), both send the same
+ * refresh token, the simulator rotates it for the first and refuses it (invalid_grant) to the
+ * second, which re-reads the row, finds the winner's pair and adopts it: one refresh on the
+ * server, one refusal, both holders on the same live pair, and a request works with each. */
+static void refused_refresh_adopts_the_stored_pair(void)
+{
+    if (!tpg_available()) {
+        test_skip("refused_refresh_adopts_the_stored_pair", "no PostgreSQL");
+        return;
+    }
+    char ci[256];
+    PGconn *pg = tpg_fresh_db("hlapi_oauth_shared", ci, sizeof ci);
+    TEST_REQUIRE(pg != NULL);
+    TEST_REQUIRE(tpg_exec(pg, "create schema ghlsync"));
+    TEST_REQUIRE(tpg_exec(pg, "create table ghlsync.oauth_tokens(location_id text primary key, "
+                              "access_token text, refresh_token text not null, expires_at "
+                              "timestamptz, updated_at timestamptz not null default now())"));
+    fx f;
+    bool up = fx_start(&f, ci, true);
+    TEST_CHECK(up);
+    gs_err e = {0};
+    hl_location *l2 = up ? hl_location_add(f.c, f.s.loc[0].id, f.s.loc[0].token, f.s.loc[0].refresh,
+                                           0, f.db, NULL, &e)
+                         : NULL;
+    TEST_CHECK(l2 != NULL);
+    if (!up || !l2) {
+        fx_stop(&f);
+        PQfinish(pg);
+        return;
+    }
+    oa_token *a = hl_location_token(f.l), *b = hl_location_token(l2);
+    struct waited wa = {.w.done = on_waited}, wb = {.w.done = on_waited};
+    oa_refresh(a, &wa.w);
+    oa_refresh(b, &wb.w);
+    gs_loop_run(&f.L);
+    TEST_EQ_INT(wa.ok + wb.ok, 2);
+    TEST_EQ_INT(wa.failed + wb.failed, 0);
+    TEST_EQ_INT(oa_refresh_count(a) + oa_refresh_count(b), 1);
+    TEST_EQ_INT(oa_adopt_count(a) + oa_adopt_count(b), 1);
+    TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "2xx"), 1);
+    TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "4xx"), 1); /* the loser's spent token */
+    TEST_CHECK(oa_access(a) && oa_access(b) && strcmp(oa_access(a), oa_access(b)) == 0);
+    char *stored = tpg_scalar(pg, "select access_token from ghlsync.oauth_tokens");
+    TEST_CHECK_MSG(stored && oa_access(a) && strcmp(stored, oa_access(a)) == 0,
+                   "both use the stored pair");
+    free(stored);
+    /* the adopted pair works, and a later refresh of either spends the live refresh token */
+    tloop_res r = {0};
+    hl_list_objects(f.l, RL_PRIO_PULL, tloop_on_res, &r, &e);
+    hl_list_objects(l2, RL_PRIO_PULL, tloop_on_res, &r, &e);
+    gs_loop_run(&f.L);
+    TEST_EQ_INT(r.kinds[HL_OK], 2);
+    struct waited wc = {.w.done = on_waited};
+    oa_refresh(b, &wc.w);
+    gs_loop_run(&f.L);
+    TEST_EQ_INT(wc.ok, 1);
+    TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "2xx"), 2);
+    TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "4xx"), 1);
+    fx_stop(&f);
+    PQfinish(pg);
+}
+
+/* A refresh answered with a new access token and no refresh token (the token was not rotated,
+ * which the docs allow): the refresh token sent is kept, saved with the new access token, and
+ * works for the next refresh. */
+static void refresh_without_rotation_keeps_the_token(void)
+{
+    if (!tpg_available()) {
+        test_skip("refresh_without_rotation_keeps_the_token", "no PostgreSQL");
+        return;
+    }
+    char ci[256];
+    PGconn *pg = tpg_fresh_db("hlapi_oauth_keep", ci, sizeof ci);
+    TEST_REQUIRE(pg != NULL);
+    TEST_REQUIRE(tpg_exec(pg, "create schema ghlsync"));
+    TEST_REQUIRE(tpg_exec(pg, "create table ghlsync.oauth_tokens(location_id text primary key, "
+                              "access_token text, refresh_token text not null, expires_at "
+                              "timestamptz, updated_at timestamptz not null default now())"));
+    fx f;
+    bool up = fx_start(&f, ci, true);
+    TEST_CHECK(up);
+    if (!up) {
+        fx_stop(&f);
+        PQfinish(pg);
+        return;
+    }
+    TEST_EQ_INT(tsim_admin(&f.s, "PUT", "/_admin/switches", "{\"refreshRotation\":\"keep\"}", NULL),
+                200);
+    gs_err e = {0};
+    for (int round = 1; round <= 2; round++) {
+        TEST_EQ_INT(tsim_admin(&f.s, "POST", "/_admin/tokens/expire", "{}", NULL), 200);
+        tloop_res r = {0};
+        for (int i = 0; i < 5; i++)
+            hl_list_objects(f.l, RL_PRIO_PULL, tloop_on_res, &r, &e);
+        gs_loop_run(&f.L);
+        TEST_EQ_INT(r.kinds[HL_OK], 5);
+        TEST_EQ_INT(oa_refresh_count(hl_location_token(f.l)), round);
+        TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "2xx"), round);
+        char *stored = tpg_scalar(pg, "select refresh_token from ghlsync.oauth_tokens");
+        TEST_CHECK_MSG(stored && strcmp(stored, f.s.loc[0].refresh) == 0,
+                       "the refresh token sent is kept");
+        free(stored);
+        stored = tpg_scalar(pg, "select access_token from ghlsync.oauth_tokens");
+        const char *acc = oa_access(hl_location_token(f.l));
+        TEST_CHECK_MSG(stored && acc && strcmp(stored, acc) == 0, "the new access token saved");
+        free(stored);
+    }
+    TEST_EQ_INT(tloop_counter(&f.s, R_OAUTH, "4xx"), 0);
+    fx_stop(&f);
+    PQfinish(pg);
+}
+
 static void burst_of_1000_no_429_on_the_server(void)
 {
     fx f;
@@ -257,5 +388,7 @@ int main(void)
     TEST_RUN(put_retried_after_503);
     TEST_RUN(storm_of_429_loses_nothing);
     TEST_RUN(token_expiry_refreshes_once_and_persists);
+    TEST_RUN(refused_refresh_adopts_the_stored_pair);
+    TEST_RUN(refresh_without_rotation_keeps_the_token);
     return test_done();
 }

@@ -612,16 +612,25 @@ uint64_t rl_sched_dispatch(rl_sched *s, uint64_t now, uint64_t wall)
 {
     s->in_dispatch = true;
     uint64_t next = UINT64_MAX;
+    /* s->delayed is newest first: collect the due items reversed, so that they join their
+     * queues in the order they were submitted (a retry submitted earlier goes first) */
+    rl_item *due = NULL;
     for (rl_item **pp = &s->delayed; *pp;) {
         rl_item *it = *pp;
         if (it->due_ms <= now) {
             *pp = it->next;
-            enqueue(it->queue, it);
+            it->next = due;
+            due = it;
         } else {
             if (it->due_ms < next)
                 next = it->due_ms;
             pp = &it->next;
         }
+    }
+    while (due) {
+        rl_item *it = due;
+        due = it->next;
+        enqueue(it->queue, it);
     }
     for (rl_loc *l = s->locs; l; l = l->next_all) {
         if (l->pending == 0)

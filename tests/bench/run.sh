@@ -18,6 +18,8 @@ echo "== PostgreSQL access: loop vs worker thread"
 if [ -x "$HLSIM_BIN" ] && [ -x "$BUILD"/bench/bench_sched ]; then
     echo "== rate scheduler against the simulator (default limits 100 / 10 s)"
     "$BUILD"/bench/bench_sched || rc=1
+    echo "== rate scheduler alone, 100 and 5,000 locations (no HTTP, no database)"
+    "$BUILD"/bench/bench_dispatch 5 20 100 5000 || rc=1
 else
     echo "== rate scheduler: skipped (no simulator binary at $HLSIM_BIN)"
 fi

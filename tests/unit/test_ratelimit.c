@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static http_rate no_rate(void)
 {
@@ -857,6 +858,42 @@ static void delayed_items_come_due_in_order(void)
     gs_loop_close(&L);
 }
 
+/* A completion holds its slot from the time rl_complete runs, not from the loop's time cached at
+ * the start of the iteration: a response handled 60 ms into an iteration (a busy callback, the
+ * process descheduled) may have reached the server after the cached time, and a hold counted
+ * from there would free the slot before the server's window does. */
+static void completion_holds_from_the_clock_not_the_loop_cache(void)
+{
+    gs_loop L;
+    gs_err e = {0};
+    TEST_REQUIRE(gs_loop_init(&L, NULL, NULL, &e) == 0);
+    rl_params p = {.burst = 10, .window_ms = 1000, .max_inflight = 10};
+    rl_loc *loc = rl_location(L.sched, "clk", &p);
+    rl_queue *q = rl_queue_get(loc, "o", RL_PRIO_PULL);
+    TEST_REQUIRE(loc && q);
+    char log[4][16];
+    int n = 0;
+    titem it = {.log = log, .n = &n};
+    it.it.grant = grant_log;
+    rl_submit(q, &it.it);
+    uv_update_time(&L.uv);
+    uint64_t cached = gs_loop_now_ms(&L);
+    rl_sched_dispatch(L.sched, cached, 0);
+    TEST_EQ_INT(n, 1);
+    usleep(60 * 1000); /* the loop's cached time does not move meanwhile */
+    TEST_CHECK(gs_loop_now_ms(&L) == cached);
+    uint64_t before = uv_hrtime() / 1000000u;
+    http_rate r = no_rate();
+    rl_complete(loc, &r, 200);
+    const rl_budget *b = rl_loc_budget(loc);
+    TEST_EQ_INT(b->held.len, 1);
+    uint64_t until = b->held.m[b->held.head].until;
+    TEST_CHECK_MSG(until >= before + b->hold_ms,
+                   "slot held until +%lld ms after the completion, want >= +%llu",
+                   (long long)until - (long long)before, (unsigned long long)b->hold_ms);
+    gs_loop_close(&L);
+}
+
 int main(void)
 {
     TEST_RUN(rolling_window_never_exceeded_random_traffic);
@@ -873,5 +910,6 @@ int main(void)
     TEST_RUN(inflight_cap_holds_until_completion);
     TEST_RUN(loc_smooth_mode_paces_backfill_not_push);
     TEST_RUN(delayed_items_come_due_in_order);
+    TEST_RUN(completion_holds_from_the_clock_not_the_loop_cache);
     return test_done();
 }

@@ -612,16 +612,25 @@ uint64_t rl_sched_dispatch(rl_sched *s, uint64_t now, uint64_t wall)
 {
     s->in_dispatch = true;
     uint64_t next = UINT64_MAX;
+    /* s->delayed is newest first: collect the due items reversed, so that they join their
+     * queues in the order they were submitted (a retry submitted earlier goes first) */
+    rl_item *due = NULL;
     for (rl_item **pp = &s->delayed; *pp;) {
         rl_item *it = *pp;
         if (it->due_ms <= now) {
             *pp = it->next;
-            enqueue(it->queue, it);
+            it->next = due;
+            due = it;
         } else {
             if (it->due_ms < next)
                 next = it->due_ms;
             pp = &it->next;
         }
+    }
+    while (due) {
+        rl_item *it = due;
+        due = it->next;
+        enqueue(it->queue, it);
     }
     for (rl_loc *l = s->locs; l; l = l->next_all) {
         if (l->pending == 0)
@@ -643,10 +652,22 @@ static void on_timer(uv_timer_t *t)
     arm(s, next);
 }
 
+/* The time of a completion: never earlier than now. The loop's cached time is that of the start
+ * of the current iteration; a response read later in it (curl handles other transfers' data in
+ * the same call, and the process may be descheduled for tens of ms on a busy machine) may have
+ * arrived at the server after that time, and a slot held from the cached time would free before
+ * the server's window does (429s seen under load). Read the clock; the later of the two. */
+static uint64_t completion_now(const rl_sched *s)
+{
+    uint64_t cached = gs_loop_now_ms(s->L);
+    uint64_t fresh = uv_hrtime() / 1000000u;
+    return fresh > cached ? fresh : cached;
+}
+
 void rl_complete(rl_loc *l, const http_rate *rate, long status)
 {
     rl_sched *s = l->s;
-    uint64_t now = gs_loop_now_ms(s->L);
+    uint64_t now = completion_now(s);
     int blocked = rl_budget_done(&l->b, rate, status, now, gs_wall_ms());
     if (blocked && !l->day_logged) {
         char secs[32];

@@ -17,7 +17,9 @@
  * whatever the latencies. Completions need not be matched to their requests: the number of held
  * slots is (in flight) + (completions in the last H), the same whichever request completed.
  * `headroom` (default 2%) and the few ms of RL_MARGIN_MS cover the server's and our clocks
- * ticking differently; the loop's clock at a completion is never earlier than the arrival.
+ * ticking differently. r_k is read from the clock at rl_complete (not the loop's time cached at
+ * the start of its iteration, which can be older than the arrival), so it is never earlier than
+ * the arrival.
  *
  * Push latency. Backfill (RL_PRIO_BACKFILL) leaves `reserve` slots (a fraction of B, at least 1)
  * for the priorities above it: it may take a slot only if, afterwards, `reserve` slots are free

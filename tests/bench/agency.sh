@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Agency-scale benchmarks (bench_agency): an idle mirror of AGENCY_N (2000) locations x 3
 # objects in one process against a 100-location baseline in the same run, then three processes
-# sharing AGENCY_SPLIT_N (300) locations through leases (split, takeover after kill -9).
+# sharing AGENCY_SPLIT_N (300) locations through leases (split, takeover after kill -9), then
+# the saturated ladder: the largest N one process keeps at >= 0.97 utilization with 0 x 429, every
+# location backfilling (N doubling from AGENCY_SAT_START (20) to AGENCY_SAT_MAX (640), then
+# bisected twice; AGENCY_SAT_WINDOW_S (30) per step, page_size AGENCY_SAT_PAGE (10): about 8
+# minutes; AGENCY_SAT=0 skips it).
 # Called by tests/bench/run.sh (which has a PostgreSQL running); alone it starts its own.
 #   BUILD=build/rel bash tests/bench/agency.sh
 set -uo pipefail
@@ -20,4 +24,8 @@ fi
 rc=0
 "$BUILD"/bench/bench_agency split "${AGENCY_SPLIT_N:-300}" || rc=1
 "$BUILD"/bench/bench_agency idle "${AGENCY_N:-2000}" 100 "${AGENCY_WINDOW_S:-120}" || rc=1
+if [ "${AGENCY_SAT:-1}" != 0 ]; then
+    "$BUILD"/bench/bench_agency saturated "${AGENCY_SAT_START:-20}" "${AGENCY_SAT_MAX:-640}" \
+        "${AGENCY_SAT_WINDOW_S:-30}" "${AGENCY_SAT_PAGE:-10}" || rc=1
+fi
 exit $rc

@@ -18,6 +18,8 @@ echo "== PostgreSQL access: loop vs worker thread"
 if [ -x "$HLSIM_BIN" ] && [ -x "$BUILD"/bench/bench_sched ]; then
     echo "== rate scheduler against the simulator (default limits 100 / 10 s)"
     "$BUILD"/bench/bench_sched || rc=1
+    echo "== rate scheduler alone, 100 and 5,000 locations (no HTTP, no database)"
+    "$BUILD"/bench/bench_dispatch 5 20 100 5000 || rc=1
 else
     echo "== rate scheduler: skipped (no simulator binary at $HLSIM_BIN)"
 fi
@@ -35,8 +37,8 @@ BUILD=$BUILD bash tests/bench/copy.sh "${COPY_N:-200000}" "${COPY_INC_N:-20000}"
 BUILD=$BUILD bash tests/bench/opportunities.sh "${OPPS_N:-500000}" || rc=1
 # Relations: requests per 1,000 records against listing every end (REL_N shrinks it).
 BUILD=$BUILD bash tests/bench/relations.sh "${REL_N:-20000}" || rc=1
-# Agency scale: idle mirror of 2,000 locations, three processes sharing 300 (AGENCY_N,
-# AGENCY_SPLIT_N, AGENCY_WINDOW_S shrink it).
+# Agency scale: idle mirror of 2,000 locations, three processes sharing 300, the saturated
+# ladder (AGENCY_N, AGENCY_SPLIT_N, AGENCY_WINDOW_S shrink it; AGENCY_SAT=0 skips the ladder).
 BUILD=$BUILD bash tests/bench/agency.sh || rc=1
 # Webhooks on against poll-only at the default 60 s poll (WH_EDITS / WH_SPAN shrink it).
 BUILD=$BUILD bash tests/bench/webhooks.sh "${WH_EDITS:-200}" "${WH_SPAN:-120}" || rc=1

@@ -3,8 +3,10 @@
 #include "ratelimit.h"
 #include "test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static http_rate no_rate(void)
 {
@@ -795,6 +797,103 @@ static void inflight_cap_holds_until_completion(void)
     gs_loop_close(&L);
 }
 
+/* rl_submit_after: an item joins its queue once due (those due at the same dispatch in the order
+ * they were submitted: the list was walked newest first and released them reversed); each
+ * dispatch returns the next due time; a cancelled delayed item never starts. */
+static void delayed_items_come_due_in_order(void)
+{
+    enum { NIT = 50 };
+    gs_loop L;
+    gs_err e = {0};
+    TEST_REQUIRE(gs_loop_init(&L, NULL, NULL, &e) == 0);
+    rl_params p = {.burst = 1000, .window_ms = 1000, .max_inflight = 1000};
+    rl_loc *loc = rl_location(L.sched, "d", &p);
+    rl_queue *q = rl_queue_get(loc, "o", RL_PRIO_PULL);
+    TEST_REQUIRE(loc && q);
+    titem items[NIT];
+    char log[NIT][16];
+    int n = 0;
+    memset(items, 0, sizeof items);
+    uint64_t base = gs_loop_now_ms(&L);
+    for (int i = 0; i < NIT; i++) {
+        int d = (i * 37) % NIT; /* a permutation of 0..49 */
+        snprintf(items[i].tag, sizeof items[i].tag, "%d", d);
+        items[i].log = log;
+        items[i].n = &n;
+        items[i].it.grant = grant_log;
+        rl_submit_after(q, &items[i].it, 100 + 10 * (uint64_t)d);
+    }
+    /* cancel the ones due at 100 + 10 * d for d = 7, 8 and 49 (the last one) */
+    int cancelled = 0;
+    for (int i = 0; i < NIT; i++) {
+        int d = atoi(items[i].tag);
+        if (d == 7 || d == 8 || d == 49) {
+            TEST_CHECK(rl_cancel(&items[i].it));
+            TEST_CHECK(!rl_cancel(&items[i].it));
+            cancelled++;
+        }
+    }
+    TEST_EQ_INT(cancelled, 3);
+    uint64_t due0 = items[0].it.due_ms - 100; /* base at submission */
+    TEST_CHECK(due0 >= base);
+    uint64_t next = rl_sched_dispatch(L.sched, due0 + 99, 0);
+    TEST_EQ_INT(n, 0);
+    TEST_CHECK(next == due0 + 100);
+    next = rl_sched_dispatch(L.sched, due0 + 125, 0); /* d = 0, 1, 2 */
+    TEST_EQ_INT(n, 3);
+    TEST_CHECK(next == due0 + 130);
+    for (int guard = 0; next != UINT64_MAX && guard < 100; guard++)
+        next = rl_sched_dispatch(L.sched, next, 0);
+    TEST_EQ_INT(n, NIT - 3);
+    int want = 0;
+    for (int i = 0; i < n; i++, want++) {
+        if (want == 7)
+            want = 9;
+        TEST_EQ_INT(atoi(log[i]), want);
+    }
+    TEST_EQ_INT(rl_sched_pending(L.sched), 0);
+    http_rate r = no_rate();
+    for (int i = 0; i < n; i++)
+        rl_complete(loc, &r, 200);
+    gs_loop_close(&L);
+}
+
+/* A completion holds its slot from the time rl_complete runs, not from the loop's time cached at
+ * the start of the iteration: a response handled 60 ms into an iteration (a busy callback, the
+ * process descheduled) may have reached the server after the cached time, and a hold counted
+ * from there would free the slot before the server's window does. */
+static void completion_holds_from_the_clock_not_the_loop_cache(void)
+{
+    gs_loop L;
+    gs_err e = {0};
+    TEST_REQUIRE(gs_loop_init(&L, NULL, NULL, &e) == 0);
+    rl_params p = {.burst = 10, .window_ms = 1000, .max_inflight = 10};
+    rl_loc *loc = rl_location(L.sched, "clk", &p);
+    rl_queue *q = rl_queue_get(loc, "o", RL_PRIO_PULL);
+    TEST_REQUIRE(loc && q);
+    char log[4][16];
+    int n = 0;
+    titem it = {.log = log, .n = &n};
+    it.it.grant = grant_log;
+    rl_submit(q, &it.it);
+    uv_update_time(&L.uv);
+    uint64_t cached = gs_loop_now_ms(&L);
+    rl_sched_dispatch(L.sched, cached, 0);
+    TEST_EQ_INT(n, 1);
+    usleep(60 * 1000); /* the loop's cached time does not move meanwhile */
+    TEST_CHECK(gs_loop_now_ms(&L) == cached);
+    uint64_t before = uv_hrtime() / 1000000u;
+    http_rate r = no_rate();
+    rl_complete(loc, &r, 200);
+    const rl_budget *b = rl_loc_budget(loc);
+    TEST_EQ_INT(b->held.len, 1);
+    uint64_t until = b->held.m[b->held.head].until;
+    TEST_CHECK_MSG(until >= before + b->hold_ms,
+                   "slot held until +%lld ms after the completion, want >= +%llu",
+                   (long long)until - (long long)before, (unsigned long long)b->hold_ms);
+    gs_loop_close(&L);
+}
+
 int main(void)
 {
     TEST_RUN(rolling_window_never_exceeded_random_traffic);
@@ -810,5 +909,7 @@ int main(void)
     TEST_RUN(priorities_then_round_robin);
     TEST_RUN(inflight_cap_holds_until_completion);
     TEST_RUN(loc_smooth_mode_paces_backfill_not_push);
+    TEST_RUN(delayed_items_come_due_in_order);
+    TEST_RUN(completion_holds_from_the_clock_not_the_loop_cache);
     return test_done();
 }

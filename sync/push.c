@@ -9,6 +9,7 @@
 #include "pgasync.h"
 #include "pglisten.h"
 #include "sbuf.h"
+#include "strmap.h"
 #include "triggers.h"
 
 #include <inttypes.h>
@@ -25,6 +26,8 @@ typedef struct push_loc {
     int inflight;
     bool claiming, again, found_nothing;
     const bool *served; /* push_target.served */
+    size_t *tix;        /* its targets: indexes into push_service.targets */
+    size_t ntix;
 } push_loc;
 
 typedef struct ptarget {
@@ -57,6 +60,7 @@ struct push_service {
     uv_timer_t *sweep;
     push_loc **locs;
     size_t nlocs;
+    strmap loc_by_id; /* push_loc by id: notifications and sweeps name locations */
     ptarget **targets;
     size_t ntargets;
     ptarget **retired; /* replaced by push_set_model, still used by jobs in flight */
@@ -357,17 +361,17 @@ int push_new(gs_loop *L, const push_opts *o, push_service **out, gs_err *e)
 
 static push_loc *loc_get(push_service *P, const char *id, hl_location *hl)
 {
-    for (size_t i = 0; i < P->nlocs; i++)
-        if (!strcmp(P->locs[i]->id, id))
-            return P->locs[i];
-    if (!hl)
-        return NULL;
+    push_loc *l = strmap_get(&P->loc_by_id, id);
+    if (l || !hl)
+        return l;
     push_loc **nl = realloc(P->locs, (P->nlocs + 1) * sizeof *nl);
     if (!nl)
         return NULL;
     P->locs = nl;
-    push_loc *l = calloc(1, sizeof *l);
-    if (!l || !(l->id = strdup(id))) {
+    l = calloc(1, sizeof *l);
+    if (!l || !(l->id = strdup(id)) || strmap_put(&P->loc_by_id, l->id, l) != 0) {
+        if (l)
+            free(l->id);
         free(l);
         return NULL;
     }
@@ -388,12 +392,16 @@ int push_add_target(push_service *P, const push_target *pt, gs_err *e)
     if (!t)
         return e ? e->code : GS_ENOMEM;
     ptarget **nt = realloc(P->targets, (P->ntargets + 1) * sizeof *nt);
-    if (!nt) {
+    size_t *ni = nt ? realloc(l->tix, (l->ntix + 1) * sizeof *ni) : NULL;
+    if (nt)
+        P->targets = nt;
+    if (!ni) {
         t->release = NULL; /* the caller keeps its reference on failure */
         target_free(t);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
-    P->targets = nt;
+    l->tix = ni;
+    l->tix[l->ntix++] = P->ntargets;
     P->targets[P->ntargets++] = t;
     return 0;
 }
@@ -402,9 +410,11 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
                    const schema_object *model, void (*release)(void *ud), void *release_ud,
                    gs_err *e)
 {
-    for (size_t i = 0; i < P->ntargets; i++) {
+    push_loc *l = loc_get(P, location_id, NULL);
+    for (size_t x = 0; l && x < l->ntix; x++) {
+        size_t i = l->tix[x];
         ptarget *t = P->targets[i];
-        if (strcmp(t->loc->id, location_id) || strcmp(t->key, object_key))
+        if (strcmp(t->key, object_key))
             continue;
         push_target pt = {.location_id = location_id,
                           .object_key = object_key,
@@ -440,12 +450,12 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
     return gs_err_set(e, GS_ENOTFOUND, "push: no target %s/%s", location_id, object_key);
 }
 
-static ptarget *target_find(push_service *P, const char *loc, const char *schema, const char *table)
+static ptarget *target_find(push_service *P, const push_loc *l, const char *schema,
+                            const char *table)
 {
-    for (size_t i = 0; i < P->ntargets; i++) {
-        ptarget *t = P->targets[i];
-        if (!strcmp(t->loc->id, loc) && !strcmp(t->model->table_schema, schema) &&
-            !strcmp(t->model->table, table))
+    for (size_t i = 0; i < l->ntix; i++) {
+        ptarget *t = P->targets[l->tix[i]];
+        if (!strcmp(t->model->table_schema, schema) && !strcmp(t->model->table, table))
             return t;
     }
     return NULL;
@@ -465,12 +475,24 @@ static void check_idle(push_service *P)
         P->o.on_idle(P->o.ud);
 }
 
+/* location_id NULL or empty: every location */
+static void claim_named(push_service *P, const char *location_id)
+{
+    if (location_id && *location_id) {
+        push_loc *l = loc_get(P, location_id, NULL);
+        if (l)
+            claim(l);
+        return;
+    }
+    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
+        claim(P->locs[i]);
+}
+
 static void on_notify(const char *payload, void *ud)
 {
     push_service *P = ud;
-    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
-        if (!payload || !*payload || !strcmp(P->locs[i]->id, payload))
-            claim(P->locs[i]);
+    if (!P->closing)
+        claim_named(P, payload);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -478,8 +500,7 @@ static void on_sweep(uv_timer_t *t)
     push_service *P = t->data;
     /* claims live as long as the session: nothing to renew; just look for due work */
     orphans_release(P);
-    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
-        claim(P->locs[i]);
+    claim_named(P, NULL);
 }
 
 static void on_retaken(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
@@ -565,9 +586,7 @@ void push_wake(push_service *P, const char *location_id)
     if (!P->started || P->closing)
         return;
     P->idle_reported = false;
-    for (size_t i = 0; i < P->nlocs; i++)
-        if (!location_id || !strcmp(P->locs[i]->id, location_id))
-            claim(P->locs[i]);
+    claim_named(P, location_id);
 }
 
 int push_inflight(const push_service *P)
@@ -594,9 +613,11 @@ static void service_release(push_service *P)
     free(P->orphans);
     for (size_t i = 0; i < P->nlocs; i++) {
         free(P->locs[i]->id);
+        free(P->locs[i]->tix);
         free(P->locs[i]);
     }
     free(P->locs);
+    strmap_free(&P->loc_by_id);
     free(P->conninfo);
     free(P);
 }
@@ -759,7 +780,7 @@ static void on_claimed(pga_conn *c, PGresult *const *res, int nres, const pga_er
         while (k < n && !strcmp(rows[k].schema, rows[i].schema) &&
                !strcmp(rows[k].table, rows[i].table) && rows[k].key == rows[i].key)
             k++;
-        ptarget *t = target_find(P, l->id, rows[i].schema, rows[i].table);
+        ptarget *t = target_find(P, l, rows[i].schema, rows[i].table);
         pjob *j = t ? calloc(1, sizeof *j) : NULL;
         if (j) {
             j->ch = calloc((size_t)(k - i), sizeof *j->ch);

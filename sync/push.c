@@ -61,6 +61,7 @@ struct push_service {
     push_loc **locs;
     size_t nlocs;
     strmap loc_by_id; /* push_loc by id: notifications and sweeps name locations */
+    bool sweeping;    /* the sweep's query for locations with due changes is in flight */
     ptarget **targets;
     size_t ntargets;
     ptarget **retired; /* replaced by push_set_model, still used by jobs in flight */
@@ -495,12 +496,52 @@ static void on_notify(const char *payload, void *ud)
         claim_named(P, payload);
 }
 
+/* The locations that may have a change to claim now: due (changes_todo_idx) and, as claim_sql
+ * requires, at their next attempt time. A superset of what claim_sql takes (it also skips
+ * records that are claimed or in doubt): the claim itself decides. */
+static const char sweep_sql[] =
+    "SELECT DISTINCT location_id FROM ghlsync.changes WHERE state IN " FAM_DUE_STATES
+    " AND next_attempt_at <= now()";
+
+static void on_swept(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    push_service *P = ud;
+    P->sweeping = false;
+    if (P->closing)
+        return;
+    if (err || nres < 1) {
+        /* without the list, claim everywhere, as the sweep did before it had one */
+        if (err && err->err.code != GS_EDBLOST)
+            log_db(P, "sweep", err);
+        claim_named(P, NULL);
+        return;
+    }
+    const PGresult *r = res[nres - 1];
+    for (int i = 0; i < PQntuples(r) && !P->closing; i++)
+        if (!PQgetisnull(r, i, 0)) /* no location: no claim_sql takes it */
+            claim_named(P, PQgetvalue(r, i, 0));
+    /* a location whose last claim did not end with "nothing to claim" (it found work, failed,
+     * or never ran) is claimed as before: that claim settles found_nothing (check_idle) */
+    for (size_t i = 0; i < P->nlocs && !P->closing; i++)
+        if (!P->locs[i]->found_nothing)
+            claim(P->locs[i]);
+}
+
 static void on_sweep(uv_timer_t *t)
 {
     push_service *P = t->data;
-    /* claims live as long as the session: nothing to renew; just look for due work */
+    /* claims live as long as the session: nothing to renew; just look for due work. One query
+     * names the locations that have some, so an idle mirror of many locations costs one
+     * statement per sweep, not a claim transaction per location. */
     orphans_release(P);
-    claim_named(P, NULL);
+    if (P->closing || !P->db || P->sweeping)
+        return;
+    gs_err e = {0};
+    if (pga_query(P->db, sweep_sql, 0, NULL, on_swept, P, &e) == 0)
+        P->sweeping = true;
+    else
+        claim_named(P, NULL);
 }
 
 static void on_retaken(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)

@@ -30,6 +30,13 @@ typedef struct push_loc {
     size_t ntix;
 } push_loc;
 
+/* A target's SQL texts: they name the table and its columns, no location, so the targets of
+ * the same object in many locations share one copy (push_service.texts). */
+typedef struct ptexts {
+    int refs;
+    char *qtable, *select_sql, *writeback_sql, *state_sql, *dedupe_sql;
+} ptexts;
+
 typedef struct ptarget {
     push_loc *loc;
     char *key;
@@ -37,6 +44,7 @@ typedef struct ptarget {
     enum cfg_conflict conflict;
     bool hard_delete;
     const schema_field *ext; /* external id field, NULL = none */
+    ptexts *tx;              /* one reference; the texts below are its */
     char *qtable;
     char *select_sql;          /* row fetch */
     char *writeback_sql;       /* row write-back */
@@ -61,6 +69,7 @@ struct push_service {
     push_loc **locs;
     size_t nlocs;
     strmap loc_by_id; /* push_loc by id: notifications and sweeps name locations */
+    strmap texts;     /* ptexts by writeback_sql */
     bool sweeping;    /* the sweep's query for locations with due changes is in flight */
     ptarget **targets;
     size_t ntargets;
@@ -171,16 +180,52 @@ static void log_db(push_service *P, const char *what, const pga_error *err)
 
 /* ---- target set-up ----------------------------------------------------------------------- */
 
+static void texts_free(ptexts *x)
+{
+    free(x->qtable);
+    free(x->select_sql);
+    free(x->writeback_sql);
+    free(x->dedupe_sql);
+    free(x->state_sql);
+    free(x);
+}
+
+static void texts_unref(push_service *P, ptexts *x)
+{
+    if (!x || --x->refs > 0)
+        return;
+    if (strmap_get(&P->texts, x->writeback_sql) == x)
+        strmap_del(&P->texts, x->writeback_sql);
+    texts_free(x);
+}
+
+static bool texts_same(const ptexts *a, const ptexts *b)
+{
+    return !strcmp(a->qtable, b->qtable) && !strcmp(a->select_sql, b->select_sql) &&
+           !strcmp(a->writeback_sql, b->writeback_sql) && !strcmp(a->state_sql, b->state_sql) &&
+           !strcmp(a->dedupe_sql, b->dedupe_sql);
+}
+
+/* The service's copy of texts equal to x (x is freed), else x, which becomes that copy. */
+static ptexts *texts_share(push_service *P, ptexts *x)
+{
+    ptexts *have = strmap_get(&P->texts, x->writeback_sql);
+    if (have && texts_same(have, x)) {
+        texts_free(x);
+        have->refs++;
+        return have;
+    }
+    if (!have)
+        strmap_put(&P->texts, x->writeback_sql, x); /* no memory: x stays unshared */
+    return x;
+}
+
 static void target_free(ptarget *t)
 {
     if (!t)
         return;
     free(t->key);
-    free(t->qtable);
-    free(t->select_sql);
-    free(t->writeback_sql);
-    free(t->dedupe_sql);
-    free(t->state_sql);
+    texts_unref(t->loc->P, t->tx);
     free(t->cols);
     for (size_t i = 0; t->coltypes && i < t->ncols; i++)
         free(t->coltypes[i]);
@@ -301,11 +346,27 @@ static int target_build(ptarget *t, const schema_object *m, const char *ext_fiel
         sbuf_free(&dd);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
-    t->dedupe_sql = sbuf_steal(&dd);
-    t->qtable = sbuf_steal(&q);
-    t->select_sql = sbuf_steal(&s);
-    t->writeback_sql = sbuf_steal(&w);
-    t->state_sql = sbuf_steal(&st);
+    ptexts *x = calloc(1, sizeof *x);
+    if (!x) {
+        sbuf_free(&q);
+        sbuf_free(&s);
+        sbuf_free(&w);
+        sbuf_free(&st);
+        sbuf_free(&dd);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    x->refs = 1;
+    x->dedupe_sql = sbuf_steal(&dd);
+    x->qtable = sbuf_steal(&q);
+    x->select_sql = sbuf_steal(&s);
+    x->writeback_sql = sbuf_steal(&w);
+    x->state_sql = sbuf_steal(&st);
+    t->tx = texts_share(t->loc->P, x);
+    t->dedupe_sql = t->tx->dedupe_sql;
+    t->qtable = t->tx->qtable;
+    t->select_sql = t->tx->select_sql;
+    t->writeback_sql = t->tx->writeback_sql;
+    t->state_sql = t->tx->state_sql;
     return 0;
 }
 
@@ -659,6 +720,7 @@ static void service_release(push_service *P)
     }
     free(P->locs);
     strmap_free(&P->loc_by_id);
+    strmap_free(&P->texts); /* empty: the targets above took their texts with them */
     free(P->conninfo);
     free(P);
 }

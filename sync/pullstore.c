@@ -341,6 +341,8 @@ int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_mode
     rc = build_sql(m, row.columns, e);
     if (!rc) {
         pga_stmt_name(m->upsert, m->upsert_name, sizeof m->upsert_name);
+        /* the plan is built: the raw JSON copies served the ddl bookkeeping only */
+        schema_object_drop_raw(obj);
     }
 out:
     PQclear(res);

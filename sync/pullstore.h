@@ -74,7 +74,8 @@ typedef struct ps_model {
     char upsert_name[PGA_NAME_LEN];
 } ps_model;
 
-/* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
+/* Build the write plan. Takes ownership of `obj` (also on failure) and frees its raw JSON
+ * copies (schema_object_drop_raw: plan the DDL before). `c` is a synchronous
  * connection used to read the column types. */
 int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e);
 /* The same object written into another table of the same schema and shape (`shadow`, for

@@ -131,15 +131,49 @@ void ps_model_unref(ps_model *m)
     free(m->table_schema);
     free(m->table_name);
     free(m->qtable);
-    if (m->types)
-        for (size_t i = 0; i < m->ncols; i++)
-            free(m->types[i]);
+    if (m->sql_owner) {
+        ps_model_unref(m->sql_owner);
+    } else {
+        if (m->types)
+            for (size_t i = 0; i < m->ncols; i++)
+                free(m->types[i]);
+        free(m->types);
+        free(m->upsert);
+        free(m->copy);
+        free(m->sweep);
+        free(m->hsweep);
+    }
+    free(m);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+void ps_model_share_sql(ps_model *m, ps_model *like)
+{
+    ps_model *o = like->sql_owner ? like->sql_owner : like;
+    if (o == m || m->sql_owner || m->ncols != o->ncols || !same_text(m->upsert, o->upsert) ||
+        !same_text(m->copy, o->copy) || !same_text(m->sweep, o->sweep) ||
+        !same_text(m->hsweep, o->hsweep))
+        return;
+    for (size_t i = 0; i < m->ncols; i++)
+        if (!same_text(m->types[i], o->types[i]))
+            return;
+    for (size_t i = 0; i < m->ncols; i++)
+        free(m->types[i]);
     free(m->types);
     free(m->upsert);
     free(m->copy);
     free(m->sweep);
     free(m->hsweep);
-    free(m);
+    m->types = o->types;
+    m->upsert = o->upsert;
+    m->copy = o->copy;
+    m->sweep = o->sweep;
+    m->hsweep = o->hsweep;
+    m->sql_owner = ps_model_ref(o);
 }
 
 static const char *const pending_changes =

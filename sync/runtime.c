@@ -8,6 +8,9 @@
 #include "sbuf.h"
 #include "strmap.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,7 @@ struct gs_runtime {
     uint64_t last_ok_ms; /* 0 = never */
     bool any_object;
     bool all_complete;
+    bool trimmed; /* the heap was trimmed since every backfill completed */
     char not_complete[128];
     void (*done)(void *ud, bool ok);
     void *done_ud;
@@ -324,6 +328,18 @@ static void on_gauges(pga_conn *c, PGresult *const *res, int nres, const pga_err
                 snprintf(rt->not_complete, sizeof rt->not_complete, "%s/%s", lab[0], lab[1]);
             }
         }
+    }
+    /* Start-up's peak (every location's schemas at once, then the first pages) is freed by
+     * the time every backfill has completed, but the allocator keeps those pages: with
+     * thousands of locations, more than half of an idle process's resident memory. Once per
+     * completion, give them back. */
+    if (!rt->all_complete || !rt->any_object) {
+        rt->trimmed = false;
+    } else if (!rt->trimmed) {
+        rt->trimmed = true;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
     }
     round_finished(rt);
 }

@@ -13,6 +13,7 @@
 #include "push_service.h"
 #include "relations.h"
 #include "schema.h"
+#include "strmap.h"
 #include "triggers.h"
 #include "webhooks.h"
 
@@ -657,6 +658,16 @@ static int note_unavailable(struct engine *E, struct engine_location *L, const c
     return 0;
 }
 
+/* The first model of each upsert text gives its texts to the later ones (ps_model_share_sql). */
+static void share_sql(strmap *shared, ps_model *m)
+{
+    ps_model *like = strmap_get(shared, m->upsert);
+    if (like)
+        ps_model_share_sql(m, like);
+    else
+        strmap_put(shared, m->upsert, m); /* no memory: this one is not shared, that is all */
+}
+
 int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
 {
     int rc = 0;
@@ -776,6 +787,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
     }
     /* 3. plan (and apply) per location: one plan may hold several objects, not the same object
      * twice, and the next location's plan must see what this one created. */
+    strmap shared = STRMAP_INIT; /* share_sql */
     for (size_t li = 0; !rc && li < E->nlocs; li++) {
         struct engine_location *L = E->locs[li];
         ddl_plan plan;
@@ -834,6 +846,8 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
             eo->pool_index = (int)(li * 7 + L->n_objects);
             L->n_objects++;
             rc = ps_model_new(E->db, models[i], L->cfg->id, &eo->model, e);
+            if (!rc) /* one copy of the SQL texts for the locations with the same object */
+                share_sql(&shared, eo->model);
             if (!rc) /* every time: a new field is a new pushed column; idempotent */
                 rc = push_service_triggers(E, eo, e);
         }
@@ -844,6 +858,7 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
         cJSON_Delete(fs[i].json);
     }
     free(fs);
+    strmap_free(&shared);
     return rc;
 }
 

@@ -216,6 +216,15 @@ static size_t utf8_len(const unsigned char *p)
     return n;
 }
 
+bool ident_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t l; *p; p += l)
+        if ((l = utf8_len(p)) == 0)
+            return false;
+    return true;
+}
+
 char *ident_clean_text(const char *s)
 {
     size_t n = strlen(s);

@@ -70,5 +70,7 @@ void ident_quote_literal(sbuf *b, const char *s);
 /* Copy `s` replacing invalid UTF-8 sequences and NUL-free control bytes < 0x20 (except \n, \t)
  * with '?': labels go into COMMENT text and PostgreSQL rejects invalid UTF-8. Caller frees. */
 char *ident_clean_text(const char *s);
+/* True when `s` is valid UTF-8 (what PostgreSQL accepts as text). */
+bool ident_utf8_valid(const char *s);
 
 #endif

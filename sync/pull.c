@@ -53,7 +53,7 @@ struct lane {
      * several connections (pullstore.h ps_write_opts: the resume point only moves to a page
      * whose predecessors are all committed). */
     int max_writes;
-    struct wslot slot[PULL_MAX_WRITES];
+    struct wslot *slot;  /* max_writes of them (a ring: page seq % max_writes) */
     long long seq_next;  /* number of the last page submitted */
     long long seq_done;  /* pages 1..seq_done are committed */
     long long seq_saved; /* the highest page number a submitted transaction saves */
@@ -100,7 +100,7 @@ struct pull_worker {
     ps_state st;
     struct lane full, incr;
     bool done, failed;
-    char err[1200];
+    char *err; /* why it failed; NULL = no message */
     int bar;
     long long fetched, total;
     bool mode_logged[3];
@@ -209,7 +209,8 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
     w->done = true;
     w->failed = !ok;
     if (!ok) {
-        snprintf(w->err, sizeof w->err, "%s", why);
+        free(w->err);
+        w->err = strdup(why ? why : "");
         P->E->ctr.errors++;
         const char *p[3] = {LOC(w), w->eo->key, why};
         gs_err e = {0};
@@ -306,7 +307,7 @@ static void slot_clear(struct wslot *sl)
 /* Start numbering pages after `base` (the saved page of a resumed scan, else 0). */
 static void lane_slots_reset(struct lane *l, long long base)
 {
-    for (int i = 0; i < PULL_MAX_WRITES; i++)
+    for (int i = 0; i < l->max_writes; i++)
         slot_clear(&l->slot[i]);
     l->seq_next = l->seq_done = l->seq_saved = base;
 }
@@ -316,7 +317,7 @@ static void advance_done(struct lane *l)
 {
     struct pull_worker *w = l->w;
     for (;;) {
-        struct wslot *sl = &l->slot[(l->seq_done + 1) % PULL_MAX_WRITES];
+        struct wslot *sl = &l->slot[(l->seq_done + 1) % l->max_writes];
         if (!sl->busy || !sl->committed || sl->seq != l->seq_done + 1)
             return;
         l->seq_done++;
@@ -490,7 +491,7 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
     struct pull *P = w->P;
     ps_write_opts o = write_opts(l);
     long long seq = l->seq_next + 1;
-    struct wslot *sl = &l->slot[seq % PULL_MAX_WRITES];
+    struct wslot *sl = &l->slot[seq % l->max_writes];
     ps_stmts s;
     gs_err e = {0};
     int rc = sl->busy ? gs_err_set(&e, GS_ESTATE, "page window overrun") : 0;
@@ -1415,6 +1416,16 @@ static struct pull_worker *worker_new(struct pull *P, struct engine_object *eo)
     int wr = P->o.writes > 0 ? P->o.writes : PULL_WRITES;
     w->full.max_writes = wr < PULL_MAX_WRITES ? wr : PULL_MAX_WRITES;
     w->incr.max_writes = 1;
+    /* only the slots a lane can use: thousands of workers idle with them */
+    w->full.slot = calloc((size_t)w->full.max_writes, sizeof *w->full.slot);
+    w->incr.slot = calloc(1, sizeof *w->incr.slot);
+    if (!w->full.slot || !w->incr.slot) {
+        free(w->full.slot);
+        free(w->incr.slot);
+        eo->worker = NULL;
+        free(w);
+        return NULL;
+    }
     uv_timer_init(&E->loop.uv, &w->full.timer);
     uv_timer_init(&E->loop.uv, &w->incr.timer);
     uv_timer_init(&E->loop.uv, &w->schema_timer);
@@ -1729,13 +1740,15 @@ void pull_free(pull *P)
             grp_drop(ls[k]);
             cJSON_Delete(ls[k]->after);
             free(ls[k]->last_cursor);
-            for (int j = 0; j < PULL_MAX_WRITES; j++)
+            for (int j = 0; ls[k]->slot && j < ls[k]->max_writes; j++)
                 slot_clear(&ls[k]->slot[j]);
+            free(ls[k]->slot);
         }
         cJSON_Delete(w->schema_pending);
         engine_schema_forget(P->E, w);
         free(w->schema_applied);
         free(w->schema_applying_text);
+        free(w->err);
         ps_model_unref(w->shadow);
         ps_state_free(&w->st);
         free(w);
@@ -1767,7 +1780,7 @@ void pull_summary(const pull *P, FILE *f)
         progress_fmt_count(w->fetched, c, sizeof c);
         fprintf(f, "%-8s %s @ %s: %s records%s%s\n",
                 w->failed ? "FAILED" : (w->done ? "ok" : "stopped"), w->eo->key, LOC(w), c,
-                w->failed ? ": " : "", w->failed ? w->err : "");
+                w->failed ? ": " : "", w->failed && w->err ? w->err : "");
     }
 }
 

@@ -162,15 +162,49 @@ void ps_model_unref(ps_model *m)
     free(m->table_schema);
     free(m->table_name);
     free(m->qtable);
-    if (m->types)
-        for (size_t i = 0; i < m->ncols; i++)
-            free(m->types[i]);
+    if (m->sql_owner) {
+        ps_model_unref(m->sql_owner);
+    } else {
+        if (m->types)
+            for (size_t i = 0; i < m->ncols; i++)
+                free(m->types[i]);
+        free(m->types);
+        free(m->upsert);
+        free(m->copy);
+        free(m->sweep);
+        free(m->hsweep);
+    }
+    free(m);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+void ps_model_share_sql(ps_model *m, ps_model *like)
+{
+    ps_model *o = like->sql_owner ? like->sql_owner : like;
+    if (o == m || m->sql_owner || m->ncols != o->ncols || !same_text(m->upsert, o->upsert) ||
+        !same_text(m->copy, o->copy) || !same_text(m->sweep, o->sweep) ||
+        !same_text(m->hsweep, o->hsweep))
+        return;
+    for (size_t i = 0; i < m->ncols; i++)
+        if (!same_text(m->types[i], o->types[i]))
+            return;
+    for (size_t i = 0; i < m->ncols; i++)
+        free(m->types[i]);
     free(m->types);
     free(m->upsert);
     free(m->copy);
     free(m->sweep);
     free(m->hsweep);
-    free(m);
+    m->types = o->types;
+    m->upsert = o->upsert;
+    m->copy = o->copy;
+    m->sweep = o->sweep;
+    m->hsweep = o->hsweep;
+    m->sql_owner = ps_model_ref(o);
 }
 
 static const char *const pending_changes =
@@ -372,6 +406,8 @@ int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_mode
     rc = build_sql(m, row.columns, e);
     if (!rc) {
         pga_stmt_name(m->upsert, m->upsert_name, sizeof m->upsert_name);
+        /* the plan is built: the raw JSON copies served the ddl bookkeeping only */
+        schema_object_drop_raw(obj);
     }
 out:
     PQclear(res);

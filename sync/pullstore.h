@@ -73,15 +73,23 @@ typedef struct ps_model {
     /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
      * different text (a schema change) never runs a stale statement */
     char upsert_name[PGA_NAME_LEN];
+    /* ps_model_share_sql: types, upsert, copy, sweep and hsweep are this model's (one
+     * reference), not owned */
+    struct ps_model *sql_owner;
 } ps_model;
 
-/* Build the write plan. Takes ownership of `obj` (also on failure). `c` is a synchronous
+/* Build the write plan. Takes ownership of `obj` (also on failure) and frees its raw JSON
+ * copies (schema_object_drop_raw: plan the DDL before). `c` is a synchronous
  * connection used to read the column types. */
 int ps_model_new(PGconn *c, schema_object *obj, const char *location_id, ps_model **out, gs_err *e);
 /* The same object written into another table of the same schema and shape (`shadow`, for
  * `backfill --snapshot`): rows and pull_state stay keyed by the live table's names (the outbox
  * lookups use them), only the target of the upsert and the sweep changes. */
 int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model **out, gs_err *e);
+/* Use `like`'s column types and SQL texts instead of m's own when they are the same (the same
+ * table and columns: the texts hold no location), so that thousands of locations with the same
+ * objects hold one copy. Nothing changes when they differ. */
+void ps_model_share_sql(ps_model *m, ps_model *like);
 ps_model *ps_model_ref(ps_model *m);
 void ps_model_unref(ps_model *m);
 

@@ -9,6 +9,7 @@
 #include "pgasync.h"
 #include "pglisten.h"
 #include "sbuf.h"
+#include "strmap.h"
 #include "triggers.h"
 
 #include <inttypes.h>
@@ -25,7 +26,16 @@ typedef struct push_loc {
     int inflight;
     bool claiming, again, found_nothing;
     const bool *served; /* push_target.served */
+    size_t *tix;        /* its targets: indexes into push_service.targets */
+    size_t ntix;
 } push_loc;
+
+/* A target's SQL texts: they name the table and its columns, no location, so the targets of
+ * the same object in many locations share one copy (push_service.texts). */
+typedef struct ptexts {
+    int refs;
+    char *qtable, *select_sql, *writeback_sql, *state_sql, *dedupe_sql;
+} ptexts;
 
 typedef struct ptarget {
     push_loc *loc;
@@ -34,6 +44,7 @@ typedef struct ptarget {
     enum cfg_conflict conflict;
     bool hard_delete;
     const schema_field *ext; /* external id field, NULL = none */
+    ptexts *tx;              /* one reference; the texts below are its */
     char *qtable;
     char *select_sql;          /* row fetch */
     char *writeback_sql;       /* row write-back */
@@ -57,6 +68,9 @@ struct push_service {
     uv_timer_t *sweep;
     push_loc **locs;
     size_t nlocs;
+    strmap loc_by_id; /* push_loc by id: notifications and sweeps name locations */
+    strmap texts;     /* ptexts by writeback_sql */
+    bool sweeping;    /* the sweep's query for locations with due changes is in flight */
     ptarget **targets;
     size_t ntargets;
     ptarget **retired; /* replaced by push_set_model, still used by jobs in flight */
@@ -166,16 +180,52 @@ static void log_db(push_service *P, const char *what, const pga_error *err)
 
 /* ---- target set-up ----------------------------------------------------------------------- */
 
+static void texts_free(ptexts *x)
+{
+    free(x->qtable);
+    free(x->select_sql);
+    free(x->writeback_sql);
+    free(x->dedupe_sql);
+    free(x->state_sql);
+    free(x);
+}
+
+static void texts_unref(push_service *P, ptexts *x)
+{
+    if (!x || --x->refs > 0)
+        return;
+    if (strmap_get(&P->texts, x->writeback_sql) == x)
+        strmap_del(&P->texts, x->writeback_sql);
+    texts_free(x);
+}
+
+static bool texts_same(const ptexts *a, const ptexts *b)
+{
+    return !strcmp(a->qtable, b->qtable) && !strcmp(a->select_sql, b->select_sql) &&
+           !strcmp(a->writeback_sql, b->writeback_sql) && !strcmp(a->state_sql, b->state_sql) &&
+           !strcmp(a->dedupe_sql, b->dedupe_sql);
+}
+
+/* The service's copy of texts equal to x (x is freed), else x, which becomes that copy. */
+static ptexts *texts_share(push_service *P, ptexts *x)
+{
+    ptexts *have = strmap_get(&P->texts, x->writeback_sql);
+    if (have && texts_same(have, x)) {
+        texts_free(x);
+        have->refs++;
+        return have;
+    }
+    if (!have)
+        strmap_put(&P->texts, x->writeback_sql, x); /* no memory: x stays unshared */
+    return x;
+}
+
 static void target_free(ptarget *t)
 {
     if (!t)
         return;
     free(t->key);
-    free(t->qtable);
-    free(t->select_sql);
-    free(t->writeback_sql);
-    free(t->dedupe_sql);
-    free(t->state_sql);
+    texts_unref(t->loc->P, t->tx);
     free(t->cols);
     for (size_t i = 0; t->coltypes && i < t->ncols; i++)
         free(t->coltypes[i]);
@@ -296,11 +346,27 @@ static int target_build(ptarget *t, const schema_object *m, const char *ext_fiel
         sbuf_free(&dd);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
-    t->dedupe_sql = sbuf_steal(&dd);
-    t->qtable = sbuf_steal(&q);
-    t->select_sql = sbuf_steal(&s);
-    t->writeback_sql = sbuf_steal(&w);
-    t->state_sql = sbuf_steal(&st);
+    ptexts *x = calloc(1, sizeof *x);
+    if (!x) {
+        sbuf_free(&q);
+        sbuf_free(&s);
+        sbuf_free(&w);
+        sbuf_free(&st);
+        sbuf_free(&dd);
+        return gs_err_set(e, GS_ENOMEM, "out of memory");
+    }
+    x->refs = 1;
+    x->dedupe_sql = sbuf_steal(&dd);
+    x->qtable = sbuf_steal(&q);
+    x->select_sql = sbuf_steal(&s);
+    x->writeback_sql = sbuf_steal(&w);
+    x->state_sql = sbuf_steal(&st);
+    t->tx = texts_share(t->loc->P, x);
+    t->dedupe_sql = t->tx->dedupe_sql;
+    t->qtable = t->tx->qtable;
+    t->select_sql = t->tx->select_sql;
+    t->writeback_sql = t->tx->writeback_sql;
+    t->state_sql = t->tx->state_sql;
     return 0;
 }
 
@@ -357,17 +423,17 @@ int push_new(gs_loop *L, const push_opts *o, push_service **out, gs_err *e)
 
 static push_loc *loc_get(push_service *P, const char *id, hl_location *hl)
 {
-    for (size_t i = 0; i < P->nlocs; i++)
-        if (!strcmp(P->locs[i]->id, id))
-            return P->locs[i];
-    if (!hl)
-        return NULL;
+    push_loc *l = strmap_get(&P->loc_by_id, id);
+    if (l || !hl)
+        return l;
     push_loc **nl = realloc(P->locs, (P->nlocs + 1) * sizeof *nl);
     if (!nl)
         return NULL;
     P->locs = nl;
-    push_loc *l = calloc(1, sizeof *l);
-    if (!l || !(l->id = strdup(id))) {
+    l = calloc(1, sizeof *l);
+    if (!l || !(l->id = strdup(id)) || strmap_put(&P->loc_by_id, l->id, l) != 0) {
+        if (l)
+            free(l->id);
         free(l);
         return NULL;
     }
@@ -388,12 +454,16 @@ int push_add_target(push_service *P, const push_target *pt, gs_err *e)
     if (!t)
         return e ? e->code : GS_ENOMEM;
     ptarget **nt = realloc(P->targets, (P->ntargets + 1) * sizeof *nt);
-    if (!nt) {
+    size_t *ni = nt ? realloc(l->tix, (l->ntix + 1) * sizeof *ni) : NULL;
+    if (nt)
+        P->targets = nt;
+    if (!ni) {
         t->release = NULL; /* the caller keeps its reference on failure */
         target_free(t);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
-    P->targets = nt;
+    l->tix = ni;
+    l->tix[l->ntix++] = P->ntargets;
     P->targets[P->ntargets++] = t;
     return 0;
 }
@@ -402,9 +472,11 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
                    const schema_object *model, void (*release)(void *ud), void *release_ud,
                    gs_err *e)
 {
-    for (size_t i = 0; i < P->ntargets; i++) {
+    push_loc *l = loc_get(P, location_id, NULL);
+    for (size_t x = 0; l && x < l->ntix; x++) {
+        size_t i = l->tix[x];
         ptarget *t = P->targets[i];
-        if (strcmp(t->loc->id, location_id) || strcmp(t->key, object_key))
+        if (strcmp(t->key, object_key))
             continue;
         push_target pt = {.location_id = location_id,
                           .object_key = object_key,
@@ -440,12 +512,12 @@ int push_set_model(push_service *P, const char *location_id, const char *object_
     return gs_err_set(e, GS_ENOTFOUND, "push: no target %s/%s", location_id, object_key);
 }
 
-static ptarget *target_find(push_service *P, const char *loc, const char *schema, const char *table)
+static ptarget *target_find(push_service *P, const push_loc *l, const char *schema,
+                            const char *table)
 {
-    for (size_t i = 0; i < P->ntargets; i++) {
-        ptarget *t = P->targets[i];
-        if (!strcmp(t->loc->id, loc) && !strcmp(t->model->table_schema, schema) &&
-            !strcmp(t->model->table, table))
+    for (size_t i = 0; i < l->ntix; i++) {
+        ptarget *t = P->targets[l->tix[i]];
+        if (!strcmp(t->model->table_schema, schema) && !strcmp(t->model->table, table))
             return t;
     }
     return NULL;
@@ -465,21 +537,72 @@ static void check_idle(push_service *P)
         P->o.on_idle(P->o.ud);
 }
 
+/* location_id NULL or empty: every location */
+static void claim_named(push_service *P, const char *location_id)
+{
+    if (location_id && *location_id) {
+        push_loc *l = loc_get(P, location_id, NULL);
+        if (l)
+            claim(l);
+        return;
+    }
+    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
+        claim(P->locs[i]);
+}
+
 static void on_notify(const char *payload, void *ud)
 {
     push_service *P = ud;
-    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
-        if (!payload || !*payload || !strcmp(P->locs[i]->id, payload))
+    if (!P->closing)
+        claim_named(P, payload);
+}
+
+/* The locations that may have a change to claim now: due (changes_todo_idx) and, as claim_sql
+ * requires, at their next attempt time. A superset of what claim_sql takes (it also skips
+ * records that are claimed or in doubt): the claim itself decides. */
+static const char sweep_sql[] =
+    "SELECT DISTINCT location_id FROM ghlsync.changes WHERE state IN " FAM_DUE_STATES
+    " AND next_attempt_at <= now()";
+
+static void on_swept(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
+{
+    (void)c;
+    push_service *P = ud;
+    P->sweeping = false;
+    if (P->closing)
+        return;
+    if (err || nres < 1) {
+        /* without the list, claim everywhere, as the sweep did before it had one */
+        if (err && err->err.code != GS_EDBLOST)
+            log_db(P, "sweep", err);
+        claim_named(P, NULL);
+        return;
+    }
+    const PGresult *r = res[nres - 1];
+    for (int i = 0; i < PQntuples(r) && !P->closing; i++)
+        if (!PQgetisnull(r, i, 0)) /* no location: no claim_sql takes it */
+            claim_named(P, PQgetvalue(r, i, 0));
+    /* a location whose last claim did not end with "nothing to claim" (it found work, failed,
+     * or never ran) is claimed as before: that claim settles found_nothing (check_idle) */
+    for (size_t i = 0; i < P->nlocs && !P->closing; i++)
+        if (!P->locs[i]->found_nothing)
             claim(P->locs[i]);
 }
 
 static void on_sweep(uv_timer_t *t)
 {
     push_service *P = t->data;
-    /* claims live as long as the session: nothing to renew; just look for due work */
+    /* claims live as long as the session: nothing to renew; just look for due work. One query
+     * names the locations that have some, so an idle mirror of many locations costs one
+     * statement per sweep, not a claim transaction per location. */
     orphans_release(P);
-    for (size_t i = 0; !P->closing && i < P->nlocs; i++)
-        claim(P->locs[i]);
+    if (P->closing || !P->db || P->sweeping)
+        return;
+    gs_err e = {0};
+    if (pga_query(P->db, sweep_sql, 0, NULL, on_swept, P, &e) == 0)
+        P->sweeping = true;
+    else
+        claim_named(P, NULL);
 }
 
 static void on_retaken(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
@@ -565,9 +688,7 @@ void push_wake(push_service *P, const char *location_id)
     if (!P->started || P->closing)
         return;
     P->idle_reported = false;
-    for (size_t i = 0; i < P->nlocs; i++)
-        if (!location_id || !strcmp(P->locs[i]->id, location_id))
-            claim(P->locs[i]);
+    claim_named(P, location_id);
 }
 
 int push_inflight(const push_service *P)
@@ -594,9 +715,12 @@ static void service_release(push_service *P)
     free(P->orphans);
     for (size_t i = 0; i < P->nlocs; i++) {
         free(P->locs[i]->id);
+        free(P->locs[i]->tix);
         free(P->locs[i]);
     }
     free(P->locs);
+    strmap_free(&P->loc_by_id);
+    strmap_free(&P->texts); /* empty: the targets above took their texts with them */
     free(P->conninfo);
     free(P);
 }
@@ -759,7 +883,7 @@ static void on_claimed(pga_conn *c, PGresult *const *res, int nres, const pga_er
         while (k < n && !strcmp(rows[k].schema, rows[i].schema) &&
                !strcmp(rows[k].table, rows[i].table) && rows[k].key == rows[i].key)
             k++;
-        ptarget *t = target_find(P, l->id, rows[i].schema, rows[i].table);
+        ptarget *t = target_find(P, l, rows[i].schema, rows[i].table);
         pjob *j = t ? calloc(1, sizeof *j) : NULL;
         if (j) {
             j->ch = calloc((size_t)(k - i), sizeof *j->ch);

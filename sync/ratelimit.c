@@ -1,6 +1,8 @@
 /* ratelimit.c - see ratelimit.h. */
 #include "ratelimit.h"
 
+#include "strmap.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,23 +31,48 @@ void rl_params_defaults(rl_params *p)
 
 /* ---- rings of slot expiries ---- */
 
+static int ring_cap(const rl_ring *r)
+{
+    return r->m ? r->cap : RL_RING_INLINE;
+}
+
 static struct rl_mark *ring_at(rl_ring *r, int i)
 {
-    return &r->m[(r->head + i) % RL_RING];
+    return &(r->m ? r->m : r->inl)[(r->head + i) & (ring_cap(r) - 1)];
 }
 
 static const struct rl_mark *ring_get(const rl_ring *r, int i)
 {
-    return &r->m[(r->head + i) % RL_RING];
+    return &(r->m ? r->m : r->inl)[(r->head + i) & (ring_cap(r) - 1)];
 }
 
 static void ring_prune(rl_ring *r, uint64_t now)
 {
-    while (r->len > 0 && r->m[r->head].until <= now) {
-        r->total -= r->m[r->head].n;
-        r->head = (r->head + 1) % RL_RING;
+    while (r->len > 0 && ring_get(r, 0)->until <= now) {
+        r->total -= ring_get(r, 0)->n;
+        r->head = (r->head + 1) & (ring_cap(r) - 1);
         r->len--;
     }
+}
+
+/* Room for one more entry: false when the ring is full (RL_RING, or no memory). */
+static bool ring_room(rl_ring *r)
+{
+    int cap = ring_cap(r);
+    if (r->len < cap)
+        return true;
+    if (cap >= RL_RING)
+        return false;
+    struct rl_mark *m = malloc((size_t)cap * 2 * sizeof *m);
+    if (!m)
+        return false;
+    for (int i = 0; i < r->len; i++)
+        m[i] = *ring_get(r, i);
+    free(r->m);
+    r->m = m;
+    r->cap = cap * 2;
+    r->head = 0;
+    return true;
 }
 
 static void ring_push(rl_ring *r, uint64_t until, long n)
@@ -57,7 +84,8 @@ static void ring_push(rl_ring *r, uint64_t until, long n)
         /* keep the ring sorted: an earlier expiry (the window shrank) is held until the last */
         if (until < last->until)
             until = last->until;
-        if (until == last->until || r->len == RL_RING) {
+        if (until == last->until || !ring_room(r)) {
+            last = ring_at(r, r->len - 1); /* ring_room may have moved the entries */
             last->until = until;
             last->n += (uint32_t)n;
             r->total += n;
@@ -108,6 +136,14 @@ void rl_budget_init(rl_budget *b, const rl_params *p)
     recompute(b);
     b->daily_remaining = -1;
     b->daily_limit = b->p.daily;
+}
+
+void rl_budget_free(rl_budget *b)
+{
+    free(b->held.m);
+    free(b->hi.m);
+    memset(&b->held, 0, sizeof b->held);
+    memset(&b->hi, 0, sizeof b->hi);
 }
 
 long rl_budget_held(const rl_budget *b, uint64_t now)
@@ -317,12 +353,19 @@ struct rl_loc {
     rl_queue *ring[RL_NPRIO]; /* the queue to serve next in each priority (ring cursor) */
     long pending;
     bool day_logged;
+    /* on rl_sched.act or .incoming: it had something pending since the last dispatch (a
+     * dispatch looks at these only, not at every location) */
+    bool active;
+    rl_loc *next_act;
 };
 
 struct rl_sched {
     gs_loop *L;
     uv_timer_t *timer;
     rl_loc *locs;
+    strmap by_id;     /* rl_loc by id */
+    rl_loc *act;      /* locations with something pending after the last dispatch */
+    rl_loc *incoming; /* locations that got something pending since (see act_add) */
     rl_item *delayed;
     long pending;
     uint64_t armed_at; /* UINT64_MAX when the timer is idle */
@@ -360,23 +403,26 @@ void rl_sched_free(rl_sched *s)
             free(q->name);
             free(q);
         }
+        rl_budget_free(&l->b);
         free(l->id);
         free(l);
     }
+    strmap_free(&s->by_id);
     gs_uv_close_free((uv_handle_t *)s->timer);
     free(s);
 }
 
 rl_loc *rl_location(rl_sched *s, const char *id, const rl_params *p)
 {
-    for (rl_loc *l = s->locs; l; l = l->next_all)
-        if (strcmp(l->id, id) == 0)
-            return l;
-    rl_loc *l = calloc(1, sizeof *l);
+    rl_loc *l = strmap_get(&s->by_id, id);
+    if (l)
+        return l;
+    l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
     l->id = strdup(id);
-    if (!l->id) {
+    if (!l->id || strmap_put(&s->by_id, l->id, l) != 0) {
+        free(l->id);
         free(l);
         return NULL;
     }
@@ -491,6 +537,17 @@ static void arm(rl_sched *s, uint64_t at)
     uv_timer_start(s->timer, on_timer, at > now ? at - now : 0, 0);
 }
 
+/* Locations leave the lists only in rl_sched_dispatch, so that its walk never loses its place
+ * when a grant queues more. */
+static void act_add(rl_sched *s, rl_loc *l)
+{
+    if (l->active)
+        return;
+    l->active = true;
+    l->next_act = s->incoming;
+    s->incoming = l;
+}
+
 static void enqueue(rl_queue *q, rl_item *it)
 {
     it->next = NULL;
@@ -505,6 +562,7 @@ static void enqueue(rl_queue *q, rl_item *it)
         ring_add(q);
     q->loc->pending++;
     q->loc->s->pending++;
+    act_add(q->loc->s, q->loc);
 }
 
 void rl_submit(rl_queue *q, rl_item *it)
@@ -632,12 +690,35 @@ uint64_t rl_sched_dispatch(rl_sched *s, uint64_t now, uint64_t wall)
         due = it->next;
         enqueue(it->queue, it);
     }
-    for (rl_loc *l = s->locs; l; l = l->next_all) {
-        if (l->pending == 0)
-            continue;
-        uint64_t at = dispatch_loc(l, now, wall);
-        if (at < next)
-            next = at;
+    /* Only the locations with something pending: an idle mirror of thousands of locations
+     * dispatches on every request start and answer. Those that got something pending during
+     * the walk (a grant that queues more) are walked next, as the walk of every location did. */
+    rl_loc *todo = s->act;
+    s->act = NULL;
+    while (s->incoming) {
+        rl_loc *l = s->incoming;
+        s->incoming = l->next_act;
+        l->next_act = todo;
+        todo = l;
+    }
+    while (todo) {
+        for (rl_loc *l = todo, *ln; l; l = ln) {
+            ln = l->next_act;
+            if (l->pending > 0) {
+                uint64_t at = dispatch_loc(l, now, wall);
+                if (at < next)
+                    next = at;
+            }
+            if (l->pending > 0) {
+                l->next_act = s->act;
+                s->act = l;
+            } else {
+                l->active = false;
+                l->next_act = NULL;
+            }
+        }
+        todo = s->incoming;
+        s->incoming = NULL;
     }
     s->in_dispatch = false;
     return next;

@@ -115,14 +115,20 @@ void rl_params_defaults(rl_params *p);
 #define RL_MARGIN_MS 5
 #define RL_RING      256
 
-/* Expiry times (monotonic ms, nondecreasing from the oldest) of held slots. When full, new
- * entries merge into the newest one, keeping the later time: slots are then held a little
- * longer than needed, never shorter, so a huge `burst` costs no memory. */
+#define RL_RING_INLINE 4
+
+/* Expiry times (monotonic ms, nondecreasing from the oldest) of held slots. When full (RL_RING
+ * entries), new entries merge into the newest one, keeping the later time: slots are then held a
+ * little longer than needed, never shorter, so a huge `burst` costs no memory. Beyond the first
+ * RL_RING_INLINE entries they are allocated as they are needed (an idle location holds a few,
+ * and a process may serve thousands); when that allocation fails, the ring is full. */
 typedef struct rl_ring {
     struct rl_mark {
         uint64_t until; /* the slot is free again once now >= until */
         uint32_t n;     /* slots sharing this expiry */
-    } m[RL_RING];
+    } inl[RL_RING_INLINE];
+    struct rl_mark *m; /* NULL: the entries are `inl` */
+    int cap;           /* entries of `m`: a power of two up to RL_RING */
     int head, len;
     long total; /* sum of n, expired entries included until pruned */
 } rl_ring;
@@ -151,6 +157,8 @@ typedef struct rl_budget {
 long rl_budget_held(const rl_budget *b, uint64_t now);
 
 void rl_budget_init(rl_budget *b, const rl_params *p);
+/* Releases the rings (the budget can be initialised again). */
+void rl_budget_free(rl_budget *b);
 
 /* Earliest monotonic ms at which a request of priority `prio` may start (<= now: now). */
 uint64_t rl_budget_next(const rl_budget *b, int prio, uint64_t now);

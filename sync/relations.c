@@ -9,6 +9,7 @@
 #include "migrate.h"
 #include "pgasync.h"
 #include "ratelimit.h"
+#include "strmap.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -61,7 +62,9 @@ typedef struct rel_loc {
     /* push (`ghlsync run` with [push] enabled): local INSERTs and DELETEs */
     uv_timer_t ptimer;
     bool ptimer_init, pbusy, push_in_flight, pworked;
-    char **pv; /* claimed inserts: _local_id, association, first, second (4 per row) */
+    bool pwait; /* ptimer armed: a backlog goes on, or a failed round waits to retry */
+    char *key;  /* the location id, as rel_svc.by_id's key (the cfg may be reloaded) */
+    char **pv;  /* claimed inserts: _local_id, association, first, second (4 per row) */
     size_t pn, pi;
     char **dv; /* claimed deletes: seq, relation id (2 per row) */
     size_t dn, di;
@@ -78,6 +81,11 @@ struct rel_svc {
     bool closed;
     bool aborted; /* one-shot: SIGTERM/SIGINT while passes run in stop */
     bool orphan;  /* stopped with work in flight: the last answer frees the service */
+    /* push sweep: one query per tick names the locations with relation pushes to do */
+    uv_timer_t psweep;
+    bool psweep_init, psweeping;
+    char *psweep_sql;
+    strmap by_id; /* rel_loc by location id */
 };
 
 static void pass_next_record(rel_loc *r);
@@ -1259,9 +1267,14 @@ static void push_round_end(rel_loc *r, uint64_t next_ms)
     free_rows(&r->dv, &r->dn, &r->di, 2);
     set_str(&r->found_id, NULL);
     r->pbusy = false;
-    /* a round that moved something goes again at once: a backlog drains without waiting */
-    if (r->ptimer_init && !r->S->closing)
+    /* a round that moved something goes again at once: a backlog drains without waiting; a
+     * failed one waits to retry; after a round with nothing to do, the sweep (push_sweep)
+     * starts the next one when the location has something */
+    if (r->ptimer_init && !r->S->closing &&
+        (r->pworked || next_ms != PUSH_TICK_MS || !r->S->psweep_sql)) {
+        r->pwait = true;
         uv_timer_start(&r->ptimer, rel_push_tick, r->pworked ? 10 : next_ms, 0);
+    }
 }
 
 /* The rows (PGresult columns 0..width-1) as strings. */
@@ -1650,18 +1663,76 @@ static void push_claim_deletes(rel_loc *r)
     }
 }
 
-static void rel_push_tick(uv_timer_t *t)
+static void push_round(rel_loc *r)
 {
-    rel_loc *r = t->data;
-    if (r->pbusy || r->S->closing)
-        return;
-    if (!served(r)) {
-        uv_timer_start(&r->ptimer, rel_push_tick, PUSH_TICK_MS, 0);
-        return;
-    }
+    if (r->pbusy || r->pwait || r->S->closing || !served(r))
+        return; /* another process serves it: the sweep tries again while it has work */
     r->pbusy = true;
     r->pworked = false;
     push_claim_inserts(r);
+}
+
+static void rel_push_tick(uv_timer_t *t)
+{
+    rel_loc *r = t->data;
+    r->pwait = false;
+    if (!served(r) && !r->S->closing && !r->S->psweep_sql) { /* no sweep: ask again later */
+        r->pwait = true;
+        uv_timer_start(&r->ptimer, rel_push_tick, PUSH_TICK_MS, 0);
+        return;
+    }
+    push_round(r);
+}
+
+/* Every PUSH_TICK_MS: the locations with pending inserts or deletes (the partial indexes
+ * relations_pending_idx and relation_deletes_due_idx) start a round; the others cost nothing, so
+ * an idle mirror of thousands of locations makes one statement a second, not a transaction per
+ * location. */
+static void on_push_swept(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
+                          void *ud)
+{
+    (void)c;
+    rel_svc *S = ud;
+    S->psweeping = false;
+    if (S->orphan) {
+        if (!any_in_flight(S))
+            svc_free(S);
+        return;
+    }
+    if (S->closing)
+        return;
+    if (err || nres < 1) {
+        if (err && err->err.code != GS_EDBLOST)
+            log_event(S->E->log, LOG_WARN, "relations.push_sweep_failed", "error", err->err.msg,
+                      NULL);
+        for (size_t i = 0; i < S->nlocs; i++) /* without the list: every location, as before */
+            if (S->locs[i]->ptimer_init)
+                push_round(S->locs[i]);
+        return;
+    }
+    const PGresult *rs = res[nres - 1];
+    for (int i = 0; i < PQntuples(rs) && !S->closing; i++) {
+        rel_loc *r = strmap_get(&S->by_id, PQgetvalue(rs, i, 0));
+        if (r && r->ptimer_init)
+            push_round(r);
+    }
+}
+
+static void push_sweep(uv_timer_t *t)
+{
+    rel_svc *S = t->data;
+    if (S->closing || S->psweeping)
+        return;
+    gs_err e = {0};
+    if (pga_query(S->E->meta, S->psweep_sql, 0, NULL, on_push_swept, S, &e) == 0)
+        S->psweeping = true;
+}
+
+static void on_psweep_closed(uv_handle_t *h)
+{
+    rel_svc *S = h->data;
+    if (--S->handles_open == 0)
+        S->closed = true;
 }
 
 /* ---- the service --------------------------------------------------------------------------- */
@@ -1692,15 +1763,20 @@ static void svc_free(rel_svc *S)
         free_rows(&r->pv, &r->pn, &r->pi, 4);
         free_rows(&r->dv, &r->dn, &r->di, 2);
         free(r->found_id);
+        free(r->key);
         free(r);
     }
     free(S->locs);
     free(S->schema);
+    free(S->psweep_sql);
+    strmap_free(&S->by_id);
     free(S);
 }
 
 static bool any_in_flight(const rel_svc *S)
 {
+    if (S->psweeping)
+        return true;
     for (size_t i = 0; i < S->nlocs; i++)
         if (S->locs[i]->in_flight || S->locs[i]->push_in_flight)
             return true;
@@ -1736,10 +1812,14 @@ static int add_loc(rel_svc *S, struct engine_location *L)
         S->handles_open++;
         schedule(r, FIRST_TICK);
         if (c->push.enabled) {
+            if (!(r->key = strdup(loc_id(r))) || strmap_put(&S->by_id, r->key, r) != 0)
+                return GS_ENOMEM;
             uv_timer_init(&E->loop.uv, &r->ptimer);
             r->ptimer.data = r;
             r->ptimer_init = true;
             S->handles_open++;
+            /* the first round after PUSH_TICK_MS, as before; then the sweep starts them */
+            r->pwait = true;
             uv_timer_start(&r->ptimer, rel_push_tick, PUSH_TICK_MS, 0);
         }
     }
@@ -1786,6 +1866,22 @@ int relations_service_start(struct engine *E, void **state, gs_err *e)
                 relations_service_stop(S);
             return gs_err_set(e, GS_ENOMEM, "out of memory");
         }
+    if (!S->one_shot && c->push.enabled) { /* locations added later are swept too */
+        sbuf q = SBUF_INIT;
+        sbuf_puts(&q, "SELECT location_id FROM ");
+        qname(&q, S->schema, "relations");
+        sbuf_puts(&q, " WHERE _sync_state = 'pending' UNION SELECT location_id FROM "
+                      "ghlsync.relation_deletes WHERE state = 'pending'");
+        S->psweep_sql = sbuf_failed(&q) ? NULL : sbuf_steal(&q);
+        sbuf_free(&q);
+    }
+    if (S->psweep_sql) { /* else (no memory) each location ticks on its own, as before */
+        uv_timer_init(&E->loop.uv, &S->psweep);
+        S->psweep.data = S;
+        S->psweep_init = true;
+        S->handles_open++;
+        uv_timer_start(&S->psweep, push_sweep, PUSH_TICK_MS, PUSH_TICK_MS);
+    }
     *state = S;
     return 0;
 }
@@ -1854,6 +1950,10 @@ void relations_service_stop(void *state)
             uv_timer_stop(&r->ptimer);
             uv_close((uv_handle_t *)&r->ptimer, on_closed);
         }
+    }
+    if (S->psweep_init) {
+        uv_timer_stop(&S->psweep);
+        uv_close((uv_handle_t *)&S->psweep, on_psweep_closed);
     }
     if (S->E->loop_ready && S->handles_open)
         engine_wait(S->E, &S->closed);

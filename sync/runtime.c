@@ -2,9 +2,15 @@
 #include "runtime.h"
 
 #include "family.h"
-
+#include "ident.h"
+#include "mapping.h"
 #include "pgasync.h"
+#include "sbuf.h"
+#include "strmap.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,7 @@ struct rt_loc {
     long errors;
     char *last_error; /* not yet written; NULL when nothing new */
     char *sending_error;
+    bool in_write; /* part of the write in flight */
 };
 
 struct gs_runtime {
@@ -30,8 +37,9 @@ struct gs_runtime {
     gs_metrics *m;
     uv_timer_t *timer;
     int64_t interval_ms;
-    struct rt_loc **locs; /* each on its own: a write in flight points at one (upsert_ctx) */
+    struct rt_loc **locs; /* each on its own: adding one (engine_location_add) moves none */
     size_t nlocs;
+    strmap by_id; /* location id -> its rt_loc */
     char holder[128];
     char started_at[32]; /* epoch seconds, as text for to_timestamp */
     int busy;            /* queries in flight */
@@ -41,6 +49,7 @@ struct gs_runtime {
     uint64_t last_ok_ms; /* 0 = never */
     bool any_object;
     bool all_complete;
+    bool trimmed; /* the heap was trimmed since every backfill completed */
     char not_complete[128];
     void (*done)(void *ud, bool ok);
     void *done_ud;
@@ -50,12 +59,19 @@ struct gs_runtime {
     bool next;
 };
 
+/* Every location's row in one statement (one array per column, $3...): a process that serves
+ * thousands of locations writes them all every interval, and one statement per row would be
+ * most of its idle work. */
 static const char sql_upsert[] =
     "INSERT INTO ghlsync.runtime AS r (location_id, holder, day, requests_today, daily_limit, "
     "daily_remaining, burst_limit, burst_remaining, rate_per_s, requests_total, throttled_total, "
     "errors_total, last_error, last_error_at, started_at, updated_at) "
-    "VALUES ($1, $2, (now() AT TIME ZONE 'UTC')::date, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-    "CASE WHEN $12::text IS NULL THEN NULL ELSE now() END, to_timestamp($13::float8), now()) "
+    "SELECT u.id, $1, (now() AT TIME ZONE 'UTC')::date, u.today, u.dlim, u.drem, u.blim, u.brem, "
+    "u.rate, u.total, u.thr, u.errs, u.err, CASE WHEN u.err IS NULL THEN NULL ELSE now() END, "
+    "to_timestamp($2::float8), now() "
+    "FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::integer[], "
+    "$8::integer[], $9::float8[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[]) "
+    "AS u(id, today, dlim, drem, blim, brem, rate, total, thr, errs, err) "
     "ON CONFLICT (location_id) DO UPDATE SET holder = EXCLUDED.holder, day = EXCLUDED.day, "
     "requests_today = CASE WHEN r.day = EXCLUDED.day THEN r.requests_today + "
     "EXCLUDED.requests_today ELSE EXCLUDED.requests_today END, "
@@ -68,6 +84,7 @@ static const char sql_upsert[] =
     "last_error = coalesce(EXCLUDED.last_error, r.last_error), "
     "last_error_at = coalesce(EXCLUDED.last_error_at, r.last_error_at), "
     "started_at = EXCLUDED.started_at, updated_at = now()";
+#define RT_COLS 11 /* the arrays: $3..$13 */
 
 /* Cheap on purpose (runs every few seconds): no row counts of the mirrored tables, and the
  * pending count uses the partial index of 001 (changes_todo_idx). */
@@ -114,15 +131,30 @@ int rt_add_location(gs_runtime *rt, const char *location_id, rl_loc *budget)
     return rt_add_location_served(rt, location_id, budget, NULL);
 }
 
+static struct rt_loc *find_loc(gs_runtime *rt, const char *id)
+{
+    return strmap_get(&rt->by_id, id);
+}
+
 int rt_add_location_served(gs_runtime *rt, const char *location_id, rl_loc *budget,
                            const bool *served)
 {
+    /* one row per location (a batch may not write a row twice); the budget is per id too
+     * (rl_location), so a second add only updates what it was given */
+    struct rt_loc *known = find_loc(rt, location_id);
+    if (known) {
+        known->budget = budget;
+        known->served = served;
+        return 0;
+    }
     struct rt_loc **v = realloc(rt->locs, (rt->nlocs + 1) * sizeof *v);
     if (!v)
         return GS_ENOMEM;
     rt->locs = v;
     struct rt_loc *l = calloc(1, sizeof *l);
-    if (!l || !(l->id = strdup(location_id))) {
+    if (!l || !(l->id = strdup(location_id)) || strmap_put(&rt->by_id, l->id, l) != 0) {
+        if (l)
+            free(l->id);
         free(l);
         return GS_ENOMEM;
     }
@@ -138,14 +170,6 @@ int rt_add_location_served(gs_runtime *rt, const char *location_id, rl_loc *budg
     return 0;
 }
 
-static struct rt_loc *find_loc(gs_runtime *rt, const char *id)
-{
-    for (size_t i = 0; i < rt->nlocs; i++)
-        if (strcmp(rt->locs[i]->id, id) == 0)
-            return rt->locs[i];
-    return NULL;
-}
-
 void rt_note_error(gs_runtime *rt, const char *location_id, const char *kind, const char *msg)
 {
     const char *labels[] = {location_id ? location_id : "", kind};
@@ -154,7 +178,10 @@ void rt_note_error(gs_runtime *rt, const char *location_id, const char *kind, co
     if (!l)
         return;
     l->errors++;
-    char *dup = strdup(msg ? msg : kind);
+    /* PostgreSQL refuses invalid UTF-8, and the rows are written in one statement: one such
+     * message would stop every location's row */
+    const char *text = msg ? msg : kind;
+    char *dup = ident_utf8_valid(text) ? strdup(text) : ident_clean_text(text);
     if (dup) {
         free(l->last_error);
         l->last_error = dup;
@@ -209,6 +236,7 @@ static void round_finished(gs_runtime *rt)
             free(rt->locs[i]);
         }
         free(rt->locs);
+        strmap_free(&rt->by_id);
         void (*next_done)(void *, bool) = rt->next ? rt->next_done : NULL;
         void *next_ud = rt->next_ud;
         free(rt);
@@ -247,27 +275,22 @@ static void upsert_done(struct rt_loc *l, bool ok)
     l->inflight_sent = 0;
 }
 
-struct upsert_ctx {
-    gs_runtime *rt;
-    struct rt_loc *l;
-};
-
-static void on_upsert_ctx(pga_conn *c, PGresult *const *res, int nres, const pga_error *err,
-                          void *ud)
+static void on_upsert(pga_conn *c, PGresult *const *res, int nres, const pga_error *err, void *ud)
 {
     (void)c;
     (void)res;
     (void)nres;
-    struct upsert_ctx *u = ud;
-    gs_runtime *rt = u->rt;
-    if (!rt->closing)
-        upsert_done(u->l, err == NULL);
+    gs_runtime *rt = ud;
+    for (size_t i = 0; !rt->closing && i < rt->nlocs; i++)
+        if (rt->locs[i]->in_write) {
+            rt->locs[i]->in_write = false;
+            upsert_done(rt->locs[i], err == NULL);
+        }
     if (err) {
         rt->round_ok = false;
         if (!rt->closing && err->err.code != GS_EDBLOST) /* an outage: logged by pgasync */
             log_event(rt->L->log, LOG_WARN, "runtime.write_failed", "error", err->err.msg, NULL);
     }
-    free(u);
     round_finished(rt);
 }
 
@@ -307,8 +330,26 @@ static void on_gauges(pga_conn *c, PGresult *const *res, int nres, const pga_err
             }
         }
     }
+    /* Start-up's peak (every location's schemas at once, then the first pages) is freed by
+     * the time every backfill has completed, but the allocator keeps those pages: with
+     * thousands of locations, more than half of an idle process's resident memory. Once per
+     * completion, give them back. */
+    if (!rt->all_complete || !rt->any_object) {
+        rt->trimmed = false;
+    } else if (!rt->trimmed) {
+        rt->trimmed = true;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+    }
     round_finished(rt);
 }
+
+/* One element of each array per location written (NULL elements: SQL NULL). */
+struct rt_cols {
+    const char **v[RT_COLS];
+    char *num; /* the numbers' text, 24 bytes per value */
+};
 
 static void submit_round(gs_runtime *rt)
 {
@@ -316,7 +357,12 @@ static void submit_round(gs_runtime *rt)
     rt->round_ok = true;
     rt->busy = 1; /* held until everything is submitted */
     sample_budgets(rt);
-    for (size_t i = 0; i < rt->nlocs; i++) {
+    size_t n = rt->nlocs ? rt->nlocs : 1, nw = 0;
+    struct rt_cols cols = {.num = malloc(n * RT_COLS * 24)};
+    bool mem = cols.num != NULL;
+    for (int k = 0; k < RT_COLS; k++)
+        mem = mem && (cols.v[k] = malloc(n * sizeof *cols.v[k])) != NULL;
+    for (size_t i = 0; mem && i < rt->nlocs; i++) {
         struct rt_loc *l = rt->locs[i];
         /* another process serves it (lease.h): its row is that process's, unless this one has
          * requests or an error to add */
@@ -327,49 +373,67 @@ static void submit_round(gs_runtime *rt)
         const char *lab[] = {l->id};
         if (!metrics_lookup(rt->m, GSM_BURST_REMAINING, lab, &burst_rem))
             burst_rem = -1;
-        char today[24], dlim[24], drem[24], blim[24], brem[24], rate[32], total[24], thr[24],
-            errs[24];
-        snprintf(today, sizeof today, "%ld", l->unsent);
-        snprintf(dlim, sizeof dlim, "%ld", b && b->daily_limit > 0 ? b->daily_limit : -1);
-        snprintf(drem, sizeof drem, "%ld", b ? b->daily_remaining : -1);
-        snprintf(blim, sizeof blim, "%d", b ? b->p.burst : -1);
-        snprintf(brem, sizeof brem, "%.0f", burst_rem);
-        snprintf(rate, sizeof rate, "%.3f", l->rate);
-        snprintf(total, sizeof total, "%ld", b ? b->n_started : 0L);
-        snprintf(thr, sizeof thr, "%ld", b ? b->n_429 : 0L);
-        snprintf(errs, sizeof errs, "%ld", l->errors);
+        char *t = cols.num + nw * RT_COLS * 24;
+        char *today = t, *dlim = t + 24, *drem = t + 48, *blim = t + 72, *brem = t + 96,
+             *rate = t + 120, *total = t + 144, *thr = t + 168, *errs = t + 192;
+        snprintf(today, 24, "%ld", l->unsent);
+        snprintf(dlim, 24, "%ld", b && b->daily_limit > 0 ? b->daily_limit : -1);
+        snprintf(drem, 24, "%ld", b ? b->daily_remaining : -1);
+        snprintf(blim, 24, "%d", b ? b->p.burst : -1);
+        snprintf(brem, 24, "%.0f", burst_rem);
+        snprintf(rate, 24, "%.3f", l->rate);
+        snprintf(total, 24, "%ld", b ? b->n_started : 0L);
+        snprintf(thr, 24, "%ld", b ? b->n_429 : 0L);
+        snprintf(errs, 24, "%ld", l->errors);
         free(l->sending_error);
         l->sending_error = l->last_error;
         l->last_error = NULL;
-        const char *v[13] = {l->id,
-                             rt->holder,
-                             today,
-                             dlim[0] == '-' ? NULL : dlim,
-                             drem[0] == '-' ? NULL : drem,
-                             blim[0] == '-' ? NULL : blim,
-                             brem[0] == '-' ? NULL : brem,
-                             b ? rate : NULL,
-                             total,
-                             thr,
-                             errs,
-                             l->sending_error,
-                             rt->started_at};
-        struct upsert_ctx *u = malloc(sizeof *u);
-        if (!u) {
-            rt->round_ok = false;
-            continue;
-        }
-        u->rt = rt;
-        u->l = l;
+        const char *row[RT_COLS] = {l->id,
+                                    today,
+                                    dlim[0] == '-' ? NULL : dlim,
+                                    drem[0] == '-' ? NULL : drem,
+                                    blim[0] == '-' ? NULL : blim,
+                                    brem[0] == '-' ? NULL : brem,
+                                    b ? rate : NULL,
+                                    total,
+                                    thr,
+                                    errs,
+                                    l->sending_error};
+        for (int k = 0; k < RT_COLS; k++)
+            cols.v[k][nw] = row[k];
         l->inflight_sent = l->unsent;
-        if (pga_query(rt->db, sql_upsert, 13, v, on_upsert_ctx, u, &e) != 0) {
-            free(u);
-            l->inflight_sent = 0;
-            rt->round_ok = false;
-            continue;
-        }
-        rt->busy++;
+        l->in_write = true;
+        nw++;
     }
+    sbuf lit[RT_COLS];
+    for (int k = 0; k < RT_COLS; k++) {
+        lit[k] = (sbuf)SBUF_INIT;
+        if (mem && nw)
+            map_array_encode(&lit[k], cols.v[k], nw);
+        mem = mem && !sbuf_failed(&lit[k]);
+    }
+    if (!mem)
+        rt->round_ok = false;
+    if (mem && nw) {
+        const char *v[2 + RT_COLS] = {rt->holder, rt->started_at};
+        for (int k = 0; k < RT_COLS; k++)
+            v[2 + k] = sbuf_str(&lit[k]);
+        if (pga_query(rt->db, sql_upsert, 2 + RT_COLS, v, on_upsert, rt, &e) == 0)
+            rt->busy++;
+        else
+            rt->round_ok = false;
+    }
+    if (rt->busy == 1) /* nothing in flight: what was picked stays for the next round */
+        for (size_t i = 0; i < rt->nlocs; i++)
+            if (rt->locs[i]->in_write) {
+                rt->locs[i]->in_write = false;
+                upsert_done(rt->locs[i], false);
+            }
+    for (int k = 0; k < RT_COLS; k++) {
+        sbuf_free(&lit[k]);
+        free(cols.v[k]);
+    }
+    free(cols.num);
     if (pga_query(rt->db, sql_gauges, 0, NULL, on_gauges, rt, &e) == 0)
         rt->busy++;
     else

@@ -64,6 +64,16 @@ void schema_object_free(schema_object *o)
     free(o);
 }
 
+void schema_object_drop_raw(schema_object *o)
+{
+    for (size_t i = 0; i < o->n_fields; i++) {
+        cJSON_Delete(o->fields[i].raw);
+        o->fields[i].raw = NULL;
+    }
+    cJSON_Delete(o->raw);
+    o->raw = NULL;
+}
+
 const schema_field *schema_find_field(const schema_object *o, const char *field_key)
 {
     for (size_t i = 0; i < o->n_fields; i++)

@@ -75,6 +75,12 @@ typedef struct schema_object {
  * field key twice keep the first. */
 int schema_object_from_json(const cJSON *response, schema_object **out, gs_err *err);
 
+/* Free the raw JSON copies (object and fields; they become NULL). They are for the ddl
+ * bookkeeping (ddl_plan_object records them in ghlsync.objects / ghlsync.fields); a model that
+ * is only written with (pullstore.h ps_model_new) does not need them, and they are most of its
+ * memory. */
+void schema_object_drop_raw(schema_object *o);
+
 /* Object keys listed in a GET /objects/ response; caller frees each and the array. */
 int schema_list_keys(const cJSON *response, char ***keys, size_t *n, gs_err *err);
 

@@ -72,10 +72,8 @@ static double dbl_or_nan(const PGresult *r, int row, int col)
 
 static struct status_location *find_loc(struct status_report *rep, const char *id)
 {
-    for (size_t i = 0; i < rep->n_locations; i++)
-        if (strcmp(rep->locations[i].location_id, id) == 0)
-            return &rep->locations[i];
-    return NULL;
+    uintptr_t i = (uintptr_t)strmap_get(&rep->by_id, id);
+    return i ? &rep->locations[i - 1] : NULL;
 }
 
 static struct status_location *add_loc(struct status_report *rep, const char *id)
@@ -91,8 +89,11 @@ static struct status_location *add_loc(struct status_report *rep, const char *id
     l = &v[rep->n_locations];
     memset(l, 0, sizeof *l);
     l->location_id = strdup(id);
-    if (!l->location_id)
+    if (!l->location_id ||
+        strmap_put(&rep->by_id, l->location_id, (void *)(uintptr_t)(rep->n_locations + 1))) {
+        free(l->location_id);
         return NULL;
+    }
     rep->n_locations++;
     l->rate_per_s = NAN;
     l->runtime_age_s = NAN;
@@ -355,6 +356,7 @@ void status_report_free(struct status_report *r)
     }
     free(r->locations);
     free(r->generated_at);
+    strmap_free(&r->by_id);
     memset(r, 0, sizeof *r);
 }
 

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "strmap.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -80,6 +81,7 @@ struct status_report {
     char *generated_at; /* database clock, ISO 8601 UTC */
     struct status_location *locations;
     size_t n_locations;
+    strmap by_id; /* location_id -> index + 1 in locations (which realloc moves) */
 };
 
 /* Read the status of every location in `cfg` (may be NULL) and every location the database

@@ -261,6 +261,10 @@ typedef struct hs_ctx {
     int n_locs;
     hs_token *tokens;
     size_t n_tokens, cap_tokens;
+    /* tokens by value (hs_auth.c): index + 1 into tokens, open addressing; every request looks
+     * its bearer token up, and an agency has thousands of locations */
+    size_t *tok_idx;
+    size_t tok_idx_cap;
     char admin_token[128];
     char client_id[64], client_secret[64];
     long token_ttl_s;
@@ -471,6 +475,8 @@ hs_rec *hs_seed_record(hs_ctx *c, hs_object *o, int64_t created, int64_t updated
 /* tokens (hs_auth.c) */
 hs_token *hs_token_issue(hs_ctx *c, hs_loc *l, bool refresh);
 hs_token *hs_token_find(hs_ctx *c, const char *value);
+/* hs_token_issue with a given value (a loaded state's tokens); NULL value: a new random one. */
+hs_token *hs_token_issue_as(hs_ctx *c, struct hs_loc *l, bool refresh, const char *value);
 void hs_loc_issue_pair(hs_ctx *c, hs_loc *l);
 void hs_loc_expire_access(hs_ctx *c, hs_loc *l);
 

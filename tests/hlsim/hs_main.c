@@ -90,6 +90,7 @@ static void ctx_free(hs_ctx *c)
         hs_loc_free(c->locs[i]);
     free(c->locs);
     free(c->tokens);
+    free(c->tok_idx);
     free(c->faults);
     hs_assoc_free(c);
     pthread_mutex_destroy(&c->mu);

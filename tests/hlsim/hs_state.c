@@ -306,13 +306,11 @@ int hs_state_load(hs_ctx *c, const cJSON *root, cJSON *errs)
         const char *tok = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lj, "token"));
         const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lj, "refresh"));
         if (tok && strlen(tok) < 80 && !hs_token_find(c, tok)) {
-            hs_token *t = hs_token_issue(c, l, false);
-            snprintf(t->value, sizeof t->value, "%s", tok);
+            hs_token_issue_as(c, l, false, tok);
             snprintf(l->access, sizeof l->access, "%s", tok);
         }
         if (ref && strlen(ref) < 80 && !hs_token_find(c, ref)) {
-            hs_token *t = hs_token_issue(c, l, true);
-            snprintf(t->value, sizeof t->value, "%s", ref);
+            hs_token_issue_as(c, l, true, ref);
             snprintf(l->refresh, sizeof l->refresh, "%s", ref);
         }
         if (cJSON_GetObjectItemCaseSensitive(lj, "objects")) {

@@ -220,6 +220,7 @@ static void sim_run(const simcfg *C, simres *R)
     }
     free(hq);
     free(hp);
+    rl_budget_free(&b);
 }
 
 /* The worst rolling-window count over every choice of arrival times in [send, response]:
@@ -372,6 +373,7 @@ static void backfill_alone_reaches_the_floor(void)
     }
     TEST_EQ_INT(n, 100 - b.reserve);
     TEST_EQ_INT(b.reserve, 5);
+    rl_budget_free(&b);
 }
 
 /* Backfill has taken every slot it may: pushes still start at once, up to the reserve. */
@@ -394,6 +396,7 @@ static void push_starts_at_once_when_backfill_saturates(void)
     }
     TEST_EQ_INT(rl_budget_held(&b, now), 100);
     TEST_CHECK(rl_budget_next(&b, RL_PRIO_PUSH, now) > now); /* the window is full */
+    rl_budget_free(&b);
 }
 
 /* Pushes at random moments (a few per window) and a steady 4/s stream while backfill saturates
@@ -535,6 +538,7 @@ static void smooth_mode_paces_below_push_only(void)
     /* off again: backfill bursts up to its reserve rule, whatever the pacing clock says */
     rl_budget_set_smooth(&b, false);
     TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_BACKFILL, after), after);
+    rl_budget_free(&b);
 }
 
 static void retry_after_holds_then_resumes(void)
@@ -559,6 +563,7 @@ static void retry_after_holds_then_resumes(void)
     /* after the hold, starts resume at once; the 429'd requests still hold their slots */
     TEST_EQ_INT(rl_budget_next(&b, RL_PRIO_PULL, 14200), 14200);
     TEST_EQ_INT(rl_budget_held(&b, 14200), 1);
+    rl_budget_free(&b);
 }
 
 /* Remaining lower than what we hold: someone else spends this budget; the missing slots are held
@@ -590,6 +595,8 @@ static void remaining_below_our_count_holds_foreign_slots(void)
     rl_budget_take(&b2, RL_PRIO_PULL, 6);
     rl_budget_done(&b2, NULL, 0, 7, 0);
     TEST_EQ_INT(rl_budget_held(&b2, 7), 1);
+    rl_budget_free(&b);
+    rl_budget_free(&b2);
 }
 
 static void server_limits_override_config(void)
@@ -609,6 +616,7 @@ static void server_limits_override_config(void)
     TEST_EQ_INT(b.hold_ms, 1020 + RL_MARGIN_MS);
     TEST_EQ_INT(b.reserve, 2);
     TEST_EQ_INT(b.lookahead_ms, 50);
+    rl_budget_free(&b);
 }
 
 static void daily_low_slows_pull_and_zero_waits_for_utc_day(void)
@@ -640,6 +648,7 @@ static void daily_low_slows_pull_and_zero_waits_for_utc_day(void)
     r.daily_remaining = 999;
     TEST_EQ_INT(rl_budget_done(&b, &r, 200, 3702000, wall + 3602000), 0);
     TEST_EQ_INT(b.day_block_until, 0);
+    rl_budget_free(&b);
 }
 
 /* ---- scheduler ordering ---- */

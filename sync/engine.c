@@ -123,6 +123,18 @@ static int load_oauth(struct engine *E, const struct cfg_location *cl, char **ac
                       1, p, &r, e);
     if (rc)
         return rc;
+    if (PQntuples(r) == 1 && PQgetisnull(r, 0, 1)) {
+        /* only an agency location's minted token may lack one (migration 016): nothing here
+         * could renew this access token once it expires */
+        PQclear(r);
+        free(*refresh);
+        *refresh = NULL;
+        return gs_err_set(e, GS_ECONFIG,
+                          "location %s: its row in ghlsync.oauth_tokens has no refresh token, "
+                          "which only an [agency] location's minted token may lack; delete the "
+                          "row to start again from refresh_token_file",
+                          cl->id);
+    }
     if (PQntuples(r) == 1) {
         const char *db_ref = PQgetvalue(r, 0, 1);
         log_add_secret(E->log, db_ref);
@@ -241,7 +253,8 @@ static int add_agency_location(struct engine *E, struct engine_location *L, gs_e
     int64_t exp = 0;
     if (PQntuples(r) == 1) {
         acc = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
-        ref = PQgetvalue(r, 0, 1);
+        /* NULL: minted without a refresh token; a new one is minted when it expires */
+        ref = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
         exp = PQgetisnull(r, 0, 2) ? 0
                                    : (int64_t)gs_wall_ms() + strtoll(PQgetvalue(r, 0, 2), NULL, 10);
         log_add_secret(E->log, acc);

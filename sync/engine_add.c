@@ -333,8 +333,12 @@ static void on_token(pga_conn *c, PGresult *const *res, int nres, const pga_erro
         int64_t exp = 0;
         if (PQntuples(r) == 1) {
             acc = PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0);
-            ref = PQgetvalue(r, 0, 1);
-            exp = PQgetisnull(r, 0, 2) ? 0 : strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+            /* NULL: minted without a refresh token; a new one is minted when it expires */
+            ref = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
+            /* its remaining lifetime by the database's clock, as at start-up (engine.c) */
+            exp = PQgetisnull(r, 0, 2)
+                      ? 0
+                      : (int64_t)gs_wall_ms() + strtoll(PQgetvalue(r, 0, 2), NULL, 10);
             log_add_secret(E->log, acc);
             log_add_secret(E->log, ref);
         }
@@ -361,7 +365,7 @@ static void attempt(struct engine_adding *a)
         a->pending++;
         if (pga_query(a->E->meta,
                       "SELECT access_token, refresh_token, "
-                      "(extract(epoch FROM expires_at) * 1000)::bigint "
+                      "(extract(epoch FROM expires_at - now()) * 1000)::bigint "
                       "FROM ghlsync.oauth_tokens WHERE location_id = $1",
                       1, p, on_token, a, &e)) {
             a->pending--;

@@ -378,7 +378,7 @@ static void file_done(uv_work_t *req, int status)
  * retried does not lose the only valid refresh token: at start the newer file wins. */
 static void write_file_then(oa_token *t, const char *fail)
 {
-    if (!t->file) {
+    if (!t->file || !t->p_refresh) { /* no file, or a minted access token alone: nothing to keep */
         if (fail)
             wake(t, false, fail);
         else
@@ -475,9 +475,11 @@ static void refused_final(oa_token *t);
 /* A 200 whose body holds a new pair (a refresh's or a mint's answer: the same shape): keep it
  * pending, its secrets masked in every log line from now on, and persist it before any use
  * (save_pending). `event`, when not NULL, is logged first. False when the answer holds no pair:
- * the caller decides between retrying and failing. */
+ * the caller decides between retrying and failing. `minted`: a mint's answer, which may hold an
+ * access token alone (decisions.md, agency OAuth): it is saved with refresh_token NULL and the
+ * next expiry or 401 mints again (grant) instead of refreshing. */
 static bool take_pair(oa_token *t, const http_result *r, long *counter, const char *event,
-                      const char *keep)
+                      const char *keep, bool minted)
 {
     cJSON *j = r->status == 200 && r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
@@ -485,7 +487,7 @@ static bool take_pair(oa_token *t, const http_result *r, long *counter, const ch
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
     /* a refresh answered without a refresh token did not rotate it: the one sent stays valid */
     const char *rv = cJSON_IsString(rt) ? rt->valuestring : keep;
-    if (!cJSON_IsString(at) || !rv) {
+    if (!cJSON_IsString(at) || (!rv && !minted)) {
         cJSON_Delete(j);
         return false;
     }
@@ -493,19 +495,23 @@ static bool take_pair(oa_token *t, const http_result *r, long *counter, const ch
     free(t->p_access);
     free(t->p_refresh);
     t->p_access = strdup(at->valuestring);
-    t->p_refresh = strdup(rv);
+    t->p_refresh = rv ? strdup(rv) : NULL;
     t->p_expires_ms =
         cJSON_IsNumber(ex) && ex->valuedouble > 0 ? (int64_t)ex->valuedouble * 1000 : 0;
     t->p_event = NULL;
     cJSON_Delete(j);
-    if (!t->p_access || !t->p_refresh) {
+    if (!t->p_access || (rv && !t->p_refresh)) {
+        free(t->p_access);
+        free(t->p_refresh);
+        t->p_access = t->p_refresh = NULL;
         wake(t, false, "out of memory");
         return true;
     }
     log_add_secret(t->L->log, t->p_access);
     log_add_secret(t->L->log, t->p_refresh);
     if (event)
-        log_event(t->L->log, LOG_INFO, event, "location", t->location_id, NULL);
+        log_event(t->L->log, LOG_INFO, event, "location", t->location_id, "refresh_token",
+                  rv ? "yes" : "none", NULL);
     save_pending(t);
     return true;
 }
@@ -519,7 +525,7 @@ static void on_refresh_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    if (take_pair(t, r, &t->n_refresh, NULL, t->refresh))
+    if (take_pair(t, r, &t->n_refresh, NULL, t->refresh, false))
         return;
     bool transient = r->status == 0 || r->status == 429 || r->status >= 500 ||
                      (r->status == 200); /* 200 with a cut body */
@@ -600,9 +606,9 @@ static void adopt(oa_token *t, const char *access, const char *refresh, int64_t 
     free(t->p_access);
     free(t->p_refresh);
     t->p_access = strdup(access);
-    t->p_refresh = strdup(refresh);
+    t->p_refresh = dup_or_null(refresh); /* NULL: an agency location's access token alone */
     t->p_expires_ms = rem_ms;
-    if (!t->p_access || !t->p_refresh) {
+    if (!t->p_access || (refresh && !t->p_refresh)) {
         free(t->p_access);
         free(t->p_refresh);
         t->p_access = t->p_refresh = NULL;
@@ -627,7 +633,8 @@ static void read_done(pga_conn *c, PGresult *const *res, int nres, const pga_err
     }
     bool found = !err && nres == 1 && PQntuples(res[0]) == 1;
     const char *acc = found && !PQgetisnull(res[0], 0, 0) ? PQgetvalue(res[0], 0, 0) : NULL;
-    const char *ref = found ? PQgetvalue(res[0], 0, 1) : NULL;
+    /* NULL: minted without a refresh token (an agency location only) */
+    const char *ref = found && !PQgetisnull(res[0], 0, 1) ? PQgetvalue(res[0], 0, 1) : NULL;
     bool known = found && !PQgetisnull(res[0], 0, 2);
     int64_t rem = known ? (int64_t)strtoll(PQgetvalue(res[0], 0, 2), NULL, 10) : 0;
     log_add_secret(t->L->log, acc);
@@ -635,9 +642,10 @@ static void read_done(pga_conn *c, PGresult *const *res, int nres, const pga_err
     if (err)
         log_event(t->L->log, LOG_WARN, "oauth.read_failed", "location", t->location_id, "error",
                   err->err.msg, NULL);
-    /* an access token this process does not use yet, still valid by the database's clock */
+    /* an access token this process does not use yet, still valid by the database's clock; one
+     * without a refresh token only where a new one can be minted when it expires */
     bool fresh = acc && strcmp(acc, t->access ? t->access : "") != 0 &&
-                 (!known || rem > EXPIRY_MARGIN_MS) && ref[0];
+                 (!known || rem > EXPIRY_MARGIN_MS) && (ref ? ref[0] != 0 : t->company != NULL);
     if (t->read_before) {
         t->read_before = false;
         if (fresh) {
@@ -646,6 +654,10 @@ static void read_done(pga_conn *c, PGresult *const *res, int nres, const pga_err
         }
         t->item.grant = grant;
         rl_submit(t->queue, &t->item);
+        return;
+    }
+    if (fresh && !ref) { /* another process minted an access token alone since the refusal */
+        adopt(t, acc, NULL, rem);
         return;
     }
     if (ref && ref[0] && strcmp(ref, t->refused ? t->refused : "") != 0) {
@@ -743,7 +755,7 @@ static void on_mint_response(http_result *r, void *ud)
         free_all(t);
         return;
     }
-    if (take_pair(t, r, &t->n_mint, "oauth.minted", NULL))
+    if (take_pair(t, r, &t->n_mint, "oauth.minted", NULL, true))
         return;
     if (r->status == 401 && !t->company_refreshed) {
         refresh_company(t); /* the company token expired early or was rotated elsewhere */
@@ -872,8 +884,8 @@ void oa_refresh(oa_token *t, oa_waiter *w)
     t->refreshing = true;
     t->attempt = 0;
     t->rereads = 0;
-    if (t->p_refresh) {
-        /* a rotated pair is waiting to be saved: save it rather than spend it */
+    if (t->p_access) {
+        /* a rotated or minted pair is waiting to be saved: save it rather than spend it */
         save_pending(t);
         return;
     }
@@ -902,9 +914,11 @@ static void loaded(pga_conn *c, PGresult *const *res, int nres, const pga_error 
     bool found = false;
     if (!err && nres == 1 && PQntuples(res[0]) == 1) {
         found = true;
-        char *rt = strdup(PQgetvalue(res[0], 0, 1));
+        /* a NULL refresh token (minted without one): an agency location mints when its access
+         * token expires (grant); any other keeps the refresh token it was given */
+        char *rt = PQgetisnull(res[0], 0, 1) ? NULL : strdup(PQgetvalue(res[0], 0, 1));
         char *at = PQgetisnull(res[0], 0, 0) ? NULL : strdup(PQgetvalue(res[0], 0, 0));
-        if (rt) {
+        if (rt || t->company) {
             free(t->refresh);
             t->refresh = rt;
             log_add_secret(t->L->log, rt);

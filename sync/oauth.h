@@ -52,7 +52,10 @@
  * it, as after a rotation.
  *
  * A refresh answered with an access token but no refresh token did not rotate it: the refresh
- * token sent is kept (the docs never state that it is single-use).
+ * token sent is kept (the docs never state that it is single-use). A mint answered that way
+ * (decisions.md, agency OAuth) has no refresh token at all: the access token is saved with
+ * refresh_token NULL before it is used, and its expiry or a 401 mints again from the company
+ * token. Only a token with a minter may end up without one.
  *
  * Ownership: strings passed in are copied; the token, the queue and the budget reference
  * (`budget`, owned by the scheduler) stay valid until oa_token_free. `db` is borrowed (may be NULL:

@@ -187,6 +187,9 @@ typedef struct hs_switches {
     /* POST /oauth/token keeps the refresh token (valid, not returned): the docs never say it
      * is single-use (highlevel-crm.md 4.1) */
     bool keep_refresh;
+    /* POST /oauth/locationToken answers an access token only, no refresh_token (decisions.md:
+     * the engine must then mint again when it expires) */
+    bool mint_no_refresh;
 } hs_switches;
 
 /* ---- counters ----------------------------------------------------------------------------- */
@@ -273,7 +276,8 @@ typedef struct hs_ctx {
     char company_access[80], company_refresh[80];
     /* company refreshes answered with a new pair, and refused (a spent or revoked token) */
     long company_refreshes, company_refused;
-    int burst; /* 0 = unlimited */
+    long mints; /* location tokens minted (POST /oauth/locationToken answered 200) */
+    int burst;  /* 0 = unlimited */
     long window_ms;
     long daily; /* 0 = unlimited */
     hs_switches sw;

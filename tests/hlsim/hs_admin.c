@@ -326,6 +326,7 @@ static cJSON *switches_json(const hs_ctx *c)
     cJSON_AddNumberToObject(j, "indexLagMs", (double)c->sw.index_lag_ms);
     cJSON_AddStringToObject(j, "oppPostSearch", c->sw.opp_post_401 ? "401" : "on");
     cJSON_AddStringToObject(j, "refreshRotation", c->sw.keep_refresh ? "keep" : "rotate");
+    cJSON_AddBoolToObject(j, "mintRefresh", !c->sw.mint_no_refresh);
     return j;
 }
 
@@ -358,6 +359,8 @@ static void switches_put(areq *a)
         } else if (!strcmp(it->string, "refreshRotation") && cJSON_IsString(it) &&
                    (!strcmp(it->valuestring, "rotate") || !strcmp(it->valuestring, "keep"))) {
             sw.keep_refresh = !strcmp(it->valuestring, "keep");
+        } else if (!strcmp(it->string, "mintRefresh") && cJSON_IsBool(it)) {
+            sw.mint_no_refresh = !cJSON_IsTrue(it);
         } else if (!strcmp(it->string, "indexLagMs") && cJSON_IsNumber(it) &&
                    it->valuedouble >= 0 && it->valuedouble <= 3600000) {
             sw.index_lag_ms = (long)it->valuedouble;
@@ -369,7 +372,7 @@ static void switches_put(areq *a)
         bad(a, 422,
             "switches: filters on|ignore|reject, sort bool, pageCap number, omitTotal bool, "
             "searchNames bool, indexLagMs 0..3600000, oppPostSearch on|401, refreshRotation "
-            "rotate|keep");
+            "rotate|keep, mintRefresh bool");
         return;
     }
     a->c->sw = sw;

@@ -4,13 +4,16 @@
  *     "company <id> token <access> refresh <refresh>"; POST /oauth/token with a company refresh
  *     token (user_type=Company) rotates it like a location's;
  *   - POST /oauth/locationToken (form companyId, locationId; company bearer) mints a location
- *     access AND refresh token (the refresh token HighLevel confirmed it returns);
+ *     access AND refresh token (the refresh token HighLevel confirmed it returns); with the
+ *     switch mintRefresh false, an access token only (the answer decisions.md says the engine
+ *     must tolerate: it mints again when that expires);
  *   - GET /oauth/installedLocations?companyId&appId[&skip=0][&limit=20][&isInstalled]
  *     -> {"locations":[{"_id","name","isInstalled"}],"count"} (company bearer); without
  *     isInstalled every location is listed with its flag, isInstalled=true lists installed ones;
  *   - a company token on location data, or a location token on these two routes -> 401;
  *   - /_admin/agency: GET {companyId, appId, token, refresh, installed, uninstalled,
- *     refreshes, refused} (company refreshes that rotated the pair, and refused ones);
+ *     refreshes, refused, mints} (company refreshes that rotated the pair, refused ones, and
+ *     location tokens minted);
  *     PUT /_admin/agency/installed {"locationId", "installed": bool}: uninstalling revokes the
  *     location's tokens (401, and invalid_grant on refresh) and minting answers 400; installing
  *     again lets the company mint a new pair.
@@ -77,15 +80,18 @@ static const char *arg(const hs_call *k, const char *name)
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k->q_all, name));
 }
 
+/* `refresh` NULL: no refresh_token key (a mint under mintRefresh false) */
 static void pair_json(hs_call *k, const char *access, const char *refresh, const char *user_type,
                       const char *loc)
 {
     k->status = 200;
     hs_buf_puts(&k->out, "{\"access_token\":");
     hs_buf_json_str(&k->out, access);
-    hs_buf_printf(&k->out, ",\"token_type\":\"Bearer\",\"expires_in\":%ld,\"refresh_token\":",
-                  k->c->token_ttl_s);
-    hs_buf_json_str(&k->out, refresh);
+    hs_buf_printf(&k->out, ",\"token_type\":\"Bearer\",\"expires_in\":%ld", k->c->token_ttl_s);
+    if (refresh) {
+        hs_buf_puts(&k->out, ",\"refresh_token\":");
+        hs_buf_json_str(&k->out, refresh);
+    }
     hs_buf_printf(&k->out,
                   ",\"scope\":\"objects/record.readonly objects/record.write\","
                   "\"userType\":\"%s\",\"companyId\":",
@@ -121,6 +127,13 @@ static void location_token(hs_call *k)
     }
     if (l->uninstalled) {
         err(k, 400, "The app is not installed for this location");
+        return;
+    }
+    k->c->mints++;
+    if (k->c->sw.mint_no_refresh) { /* a new access token only; earlier tokens keep working */
+        hs_token *a = hs_token_issue(k->c, l, false);
+        snprintf(l->access, sizeof l->access, "%s", a->value);
+        pair_json(k, l->access, NULL, "Location", l->id);
         return;
     }
     hs_loc_issue_pair(k->c, l);
@@ -202,8 +215,10 @@ int hs_agency_admin(hs_ctx *c, const char *method, const char *sub, const cJSON 
         int inst = 0;
         for (int i = 0; i < c->n_locs; i++)
             inst += !c->locs[i]->uninstalled;
-        hs_buf_printf(&b, ",\"installed\":%d,\"uninstalled\":%d,\"refreshes\":%ld,\"refused\":%ld}",
-                      inst, c->n_locs - inst, c->company_refreshes, c->company_refused);
+        hs_buf_printf(&b,
+                      ",\"installed\":%d,\"uninstalled\":%d,\"refreshes\":%ld,\"refused\":%ld,"
+                      "\"mints\":%ld}",
+                      inst, c->n_locs - inst, c->company_refreshes, c->company_refused, c->mints);
     } else if (!strcmp(method, "PUT") && !strcmp(sub, "installed")) {
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "locationId"));
         const cJSON *on = cJSON_GetObjectItemCaseSensitive(body, "installed");

@@ -15,6 +15,9 @@
  *    company token (from the file alone, or a stored pair whose access token expired): all
  *    keep running, the company is refreshed at most once per process (the others adopt the
  *    stored pair), the locations split through leases, each local insert pushed once;
+ *  - a mint answered without a refresh token: saved with refresh_token NULL and minted again at
+ *    every expiry or 401, across a `run` and a restart; a plain OAuth location with such a row
+ *    is refused by name;
  *  - an explicit list beside a [[locations]] table. */
 #include "test.h"
 #include "tpg.h"
@@ -602,6 +605,137 @@ static void concurrent_start_expired(void)
     concurrent_start(3, true);
 }
 
+/* The simulator's switch mintRefresh false: POST /oauth/locationToken answers an access token
+ * only (decisions.md, agency OAuth). The row is saved with refresh_token NULL, and every expiry
+ * (a lifetime of 33 s leaves 3 s before oauth.c's 30 s margin) or 401 mints again from the
+ * company token: a `run` keeps mirroring remote creates across several expiries, no refresh is
+ * ever sent for a location (POST /oauth/token only carries the company's), a restart starts
+ * from the stored rows, and a plain OAuth location with such a row is refused by name. */
+static void mint_without_refresh(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "2", "--seed-records", "2", "--burst", "0", "--token-ttl",
+                          "33",          NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/switches", "{\"mintRefresh\":false}", NULL), 200);
+    char dir[512], cfg[700], ci[512], log[700], q[600], name[64];
+    snprintf(dir, sizeof dir, "%s/agency-norefresh-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    PGconn *c = tpg_fresh_db("agency_oauth_norefresh", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    TEST_REQUIRE(write_config(&s, ci, dir, "\"installed\"", NULL, NULL, cfg, sizeof cfg));
+    const char *run[] = {"run", NULL};
+    pid_t pid = tpull_spawn(cfg, run, log);
+    TEST_REQUIRE(pid > 0);
+    bool bad = false; /* the engine's log is printed when set */
+    bad |= !TEST_CHECK(tpull_wait_scalar(c, "SELECT count(*) FROM ghl.pet", "4", 30000));
+    bad |= !TEST_CHECK_MSG(tpull_wait_scalar(c,
+                                             "SELECT count(*) FROM ghlsync.oauth_tokens WHERE "
+                                             "location_id NOT LIKE 'agency:%' AND access_token IS "
+                                             "NOT NULL AND refresh_token IS NULL",
+                                             "2", 10000),
+                           "the minted access tokens saved without a refresh token");
+    /* four rounds: wait for both locations to mint again (their access tokens expired), then
+     * a remote create in each must arrive; the last round forces a 401 instead of waiting */
+    for (int round = 0; round < 4; round++) {
+        long m0 = agency_number(&s, "mints");
+        if (round == 3) {
+            snprintf(q, sizeof q, "/_admin/tokens/expire?locationId=%s", s.loc[0].id);
+            TEST_EQ_INT(tsim_admin(&s, "POST", q, NULL, NULL), 200);
+        }
+        long t0 = tpull_now_ms();
+        long want = round == 3 ? 1 : 2;
+        while (agency_number(&s, "mints") - m0 < want && tpull_now_ms() - t0 < 15000)
+            usleep(100000);
+        bad |= !TEST_CHECK_MSG(agency_number(&s, "mints") - m0 >= want, "round %d: minted again",
+                               round);
+        for (int i = 0; i < 2; i++) {
+            snprintf(q, sizeof q, "/_admin/records/custom_objects.pet?locationId=%s", s.loc[i].id);
+            snprintf(name, sizeof name, "{\"properties\":{\"name\":\"after-%d\"}}", round);
+            TEST_EQ_INT(tsim_admin(&s, "POST", q, name, NULL), 201);
+        }
+        snprintf(q, sizeof q, "SELECT count(*) FROM ghl.pet WHERE name = 'after-%d'", round);
+        bad |= !TEST_CHECK_MSG(tpull_wait_scalar(c, q, "2", 15000),
+                               "round %d: remote creates mirrored", round);
+    }
+    /* no location refresh was ever sent: every POST /oauth/token is the company's */
+    long tok = route_total(&s, "POST /oauth/token"), comp = agency_number(&s, "refreshes"),
+         refused = agency_number(&s, "refused");
+    printf("# %ld mints, %ld company refreshes, %ld POST /oauth/token\n",
+           agency_number(&s, "mints"), comp, tok);
+    bad |= !TEST_CHECK_MSG(tok == comp + refused, "POST /oauth/token %ld = company %ld + %ld", tok,
+                           comp, refused);
+    bad |= !TEST_CHECK(count_in(log, "oauth.refresh_failed") + count_in(log, "oauth.mint_failed") ==
+                       0);
+    bad |= !TEST_CHECK(count_in(log, "oauth.minted") >= 8);
+    bad |= !TEST_CHECK_MSG(waitpid(pid, NULL, WNOHANG) == 0, "still running");
+    kill(pid, SIGTERM);
+    TEST_EQ_INT(tpull_wait(pid, 15000), 0);
+    /* no token in the log: the live ones (each location's, the company's) */
+    PGresult *r = PQexec(c, "SELECT access_token FROM ghlsync.oauth_tokens");
+    TEST_REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 3);
+    for (int i = 0; i < PQntuples(r); i++)
+        bad |= !TEST_CHECK_MSG(count_in(log, PQgetvalue(r, i, 0)) == 0, "no token in the log");
+    PQclear(r);
+    char *ct = agency_field(&s, "refresh");
+    bad |= !TEST_CHECK_MSG(ct && count_in(log, ct) == 0, "no company refresh token in the log");
+    free(ct);
+    if (bad)
+        print_log(log);
+
+    /* a restart from the stored rows (refresh_token NULL): one still valid is used, an expired
+     * one is minted again */
+    snprintf(q, sizeof q,
+             "UPDATE ghlsync.oauth_tokens SET expires_at = now() - interval '1 minute' "
+             "WHERE location_id = '%s'",
+             s.loc[1].id);
+    TEST_REQUIRE(tpg_exec(c, q));
+    TEST_REQUIRE(tpg_exec(c, "TRUNCATE ghlsync.pull_state"));
+    TEST_REQUIRE(truncate(log, 0) == 0);
+    long m0 = agency_number(&s, "mints");
+    const char *bf[] = {"backfill", NULL};
+    TEST_EQ_INT(run_logged(cfg, bf, log), 0);
+    TEST_CHECK(agency_number(&s, "mints") - m0 >= 1);
+    TEST_EQ_INT(count_in(log, "oauth.refresh_failed") + count_in(log, "oauth.mint_failed"), 0);
+    char *n = tpg_scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n ? n : "(null)", "12");
+    free(n);
+    TEST_EQ_INT(route_total(&s, "POST /oauth/token"),
+                agency_number(&s, "refreshes") + agency_number(&s, "refused"));
+
+    /* a plain OAuth location whose row has no refresh token: refused at start, by name */
+    char rtf[700], tail[2000], lcfg[700];
+    snprintf(rtf, sizeof rtf, "%s/loc.refresh", dir);
+    FILE *f = fopen(rtf, "w");
+    TEST_REQUIRE(f);
+    fprintf(f, "%s\n", s.loc[0].refresh);
+    fclose(f);
+    chmod(rtf, 0600);
+    snprintf(lcfg, sizeof lcfg, "%s/plain.toml", dir);
+    f = fopen(lcfg, "w");
+    TEST_REQUIRE(f);
+    snprintf(tail, sizeof tail,
+             "[api]\nbase_url = \"%s\"\ninsecure_http = true\n\n[database]\nurl = \"%s\"\n\n"
+             "[[locations]]\nid = \"%s\"\nclient_id_env = \"GHLT_CLIENT_ID\"\n"
+             "client_secret_env = \"GHLT_CLIENT_SECRET\"\nrefresh_token_file = \"loc.refresh\"\n"
+             "objects = [\"custom_objects.pet\"]\n",
+             s.base_url, ci, s.loc[0].id);
+    fputs(tail, f);
+    fclose(f);
+    TEST_REQUIRE(truncate(log, 0) == 0);
+    TEST_CHECK(tpull_run(lcfg, bf, log, 30000) != 0);
+    char want[300];
+    snprintf(want, sizeof want, "location %s: its row in ghlsync.oauth_tokens has no refresh token",
+             s.loc[0].id);
+    TEST_CHECK_MSG(count_in(log, want) >= 1, "the error names the location");
+    if (count_in(log, want) < 1)
+        print_log(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 /* An explicit list beside a [[locations]] table with its own static token: only the listed
  * locations are minted, without any discovery call. */
 static void explicit_list(void)
@@ -649,6 +783,7 @@ int main(void)
         test_skip("new_install_joins_leases", "no PostgreSQL or binaries");
         test_skip("concurrent_start_from_file", "no PostgreSQL or binaries");
         test_skip("concurrent_start_expired", "no PostgreSQL or binaries");
+        test_skip("mint_without_refresh", "no PostgreSQL or binaries");
         return test_done();
     }
     TEST_RUN(discovery_minting_rotation);
@@ -658,5 +793,6 @@ int main(void)
     TEST_RUN(new_install_joins_leases);
     TEST_RUN(concurrent_start_from_file);
     TEST_RUN(concurrent_start_expired);
+    TEST_RUN(mint_without_refresh);
     return test_done();
 }

@@ -48,10 +48,17 @@ static void test_applies_repo_migrations_once(void)
                                "is_nullable, ',' ORDER BY ordinal_position) FROM "
                                "information_schema.columns WHERE table_schema='ghlsync' AND "
                                "table_name='oauth_tokens'");
-    TEST_EQ_STR(cols, "location_id:text:NO,access_token:text:YES,refresh_token:text:NO,"
+    /* refresh_token nullable since 016: a location token minted without one */
+    TEST_EQ_STR(cols, "location_id:text:NO,access_token:text:YES,refresh_token:text:YES,"
                       "expires_at:timestamp with time zone:YES,updated_at:timestamp with time "
                       "zone:NO");
     free(cols);
+    /* ... and still readable by no role but its owner (006's revokes, after 016) */
+    char *others = tpg_scalar(c, "SELECT count(*) FROM pg_catalog.pg_class c, "
+                                 "pg_catalog.aclexplode(c.relacl) a WHERE c.oid = "
+                                 "'ghlsync.oauth_tokens'::regclass AND a.grantee <> c.relowner");
+    TEST_EQ_STR(others, "0");
+    free(others);
     /* The bookkeeping tables of 001 exist (later migrations may add more). */
     char *tabs = tpg_scalar(
         c, "SELECT string_agg(t, ',' ORDER BY t) FROM unnest(ARRAY['changes','columns',"

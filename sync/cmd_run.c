@@ -120,7 +120,7 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "ghlsync run: unexpected argument %s\nsee `ghlsync run --help`\n", argv[1]);
         return CLI_EXIT_USAGE;
     }
-    struct engine_opts eo = {0};
+    struct engine_opts eo = {.may_start_empty = true};
     struct pull_opts po = {.mirror = true};
     /* Test hook and tuning knob: how often schemas are re-fetched (milliseconds). */
     const char *sr = getenv("GHLSYNC_SCHEMA_REFRESH_MS");

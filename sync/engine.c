@@ -347,10 +347,14 @@ int engine_open(struct engine *E, struct cli_ctx *ctx, const struct engine_opts 
         return gs_err_set(e, GS_ECONFIG, "location %s is not configured in %s%s",
                           E->opts.only_location, c->path,
                           c->agency.installed ? " nor installed for the agency" : "");
-    if (!c->n_locations)
+    if (!c->n_locations && !(E->opts.may_start_empty && c->agency.installed))
         return gs_err_set(e, GS_ECONFIG, "%s: no location to sync (the agency has none installed)",
                           c->path);
-    E->locs = calloc(c->n_locations, sizeof *E->locs);
+    if (!c->n_locations)
+        log_event(E->log, LOG_WARN, "agency.none_installed", "company", c->agency.company_id, "msg",
+                  "the app is installed in no location yet: waiting for the re-check to find one",
+                  NULL);
+    E->locs = calloc(c->n_locations ? c->n_locations : 1, sizeof *E->locs);
     if (!E->locs)
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     for (size_t i = 0; i < c->n_locations; i++) {

@@ -117,6 +117,9 @@ struct engine_opts {
     const char *const *only_objects; /* NULL/0 = all */
     size_t n_only_objects;
     int pool_size; /* pga connections for the loop; 0 = 2 */
+    /* `run` with [agency] locations = "installed": it may start while the app is installed in
+     * no location yet, and the re-check adds them as they come (one-shots refuse to) */
+    bool may_start_empty;
 };
 
 struct engine {

@@ -1838,7 +1838,9 @@ int relations_service_start(struct engine *E, void **state, gs_err *e)
 {
     *state = NULL;
     const struct cfg *c = E->cfg;
-    if (!c->relations.enabled || !E->nlocs || (!E->serving && !E->relations_after))
+    /* `run` for an agency starts with no location while none is installed: they join later */
+    bool may_grow = E->serving && c->agency.enabled && c->agency.installed;
+    if (!c->relations.enabled || (!E->nlocs && !may_grow) || (!E->serving && !E->relations_after))
         return 0;
     rel_svc *S = calloc(1, sizeof *S);
     if (!S || !(S->schema = strdup(c->database.schema))) {

@@ -18,6 +18,8 @@
  *  - a mint answered without a refresh token: saved with refresh_token NULL and minted again at
  *    every expiry or 401, across a `run` and a restart; a plain OAuth location with such a row
  *    is refused by name;
+ *  - no location installed at all: a backfill refuses (exit 2), `run` starts and waits, and the
+ *    first install syncs both ways;
  *  - an explicit list beside a [[locations]] table. */
 #include "test.h"
 #include "tpg.h"
@@ -462,6 +464,73 @@ static void new_install_joins(int nproc)
     tsim_stop(&s);
 }
 
+/* An agency whose app is installed in no location yet: `run` starts and waits (a one-shot
+ * refuses: nothing to do), and the first install starts syncing, pushes included. */
+static void starts_with_none_installed(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "2", "--seed-records", "2", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char dir[512], cfg[700], ci[512], log[700], blog[700], q[600], body[300];
+    snprintf(dir, sizeof dir, "%s/agency-none-XXXXXX", test_tmpdir());
+    TEST_REQUIRE(mkdtemp(dir) != NULL);
+    PGconn *c = tpg_fresh_db("agency_oauth_none", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(write_company_refresh(&s, dir));
+    TEST_REQUIRE(write_config_objects(&s, ci, dir, "\"installed\"", "[\"*\"]",
+                                      "discovery_interval = \"1s\"\n", NULL, cfg, sizeof cfg));
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":false}", s.loc[i].id);
+        TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    }
+    /* a one-shot has nothing to do: a configuration error, said as such */
+    snprintf(blog, sizeof blog, "%s/backfill.log", dir);
+    const char *bf[] = {"backfill", NULL};
+    TEST_EQ_INT(tpull_run(cfg, bf, blog, 30000), 2);
+    TEST_CHECK(count_in(blog, "none installed") >= 1);
+
+    snprintf(log, sizeof log, "%s/engine.log", dir);
+    const char *run[] = {"run", NULL};
+    pid_t pid = tpull_spawn(cfg, run, log);
+    TEST_REQUIRE(pid > 0);
+    long t0 = tpull_now_ms();
+    while (count_in(log, "agency.none_installed") < 1 && tpull_now_ms() - t0 < 15000)
+        usleep(100000);
+    bool bad = !TEST_CHECK(count_in(log, "agency.none_installed") == 1);
+    usleep(1500000); /* a re-check or two with nothing installed: still running */
+    bad |= !TEST_CHECK(waitpid(pid, NULL, WNOHANG) == 0);
+
+    const char *fresh = s.loc[1].id;
+    snprintf(body, sizeof body, "{\"locationId\":\"%s\",\"installed\":true}", fresh);
+    TEST_EQ_INT(tsim_admin(&s, "PUT", "/_admin/agency/installed", body, NULL), 200);
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.pet WHERE location_id = '%s'", fresh);
+    bad |= !TEST_CHECK_MSG(tpull_wait_scalar(c, q, "2", 30000),
+                           "the first install's records mirrored");
+    bad |= !TEST_CHECK(count_in(log, "started syncing") == 1);
+    long posts = route_total(&s, "POST /objects/{schemaKey}/records");
+    snprintf(q, sizeof q, "INSERT INTO ghl.pet (location_id, name) VALUES ('%s', 'first-local')",
+             fresh);
+    TEST_REQUIRE(tpg_exec(c, q));
+    bad |= !TEST_CHECK_MSG(
+        tpull_wait_scalar(c,
+                          "SELECT count(*) FROM ghl.pet WHERE name = 'first-local' AND id IS "
+                          "NOT NULL",
+                          "1", 15000),
+        "the insert is pushed");
+    usleep(1500000);
+    TEST_EQ_INT(route_total(&s, "POST /objects/{schemaKey}/records") - posts, 1);
+    snprintf(q, sizeof q, "SELECT count(*) FROM ghl.pet WHERE location_id <> '%s'", fresh);
+    TEST_CHECK_MSG(tpull_wait_scalar(c, q, "0", 1000), "the location still uninstalled stays out");
+    TEST_EQ_INT(n401(&s), 0);
+    bad |= !TEST_CHECK(waitpid(pid, NULL, WNOHANG) == 0);
+    kill(pid, SIGTERM);
+    TEST_EQ_INT(tpull_wait(pid, 15000), 0);
+    if (bad)
+        print_log(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 static void new_install_joins_one(void)
 {
     new_install_joins(1);
@@ -794,5 +863,6 @@ int main(void)
     TEST_RUN(concurrent_start_from_file);
     TEST_RUN(concurrent_start_expired);
     TEST_RUN(mint_without_refresh);
+    TEST_RUN(starts_with_none_installed);
     return test_done();
 }

@@ -1123,10 +1123,8 @@ void ddl_plan_print(const ddl_plan *p, sbuf *out)
                 nd == 1 ? "" : "s", nm, nm == 1 ? "" : "s");
 }
 
-int ddl_apply(PGconn *conn, const ddl_plan *p, gs_err *err)
+int ddl_lock(PGconn *conn, gs_err *err)
 {
-    if (p->n == 0)
-        return 0;
     int rc = db_begin(conn, err);
     if (rc)
         return rc;
@@ -1134,6 +1132,27 @@ int ddl_apply(PGconn *conn, const ddl_plan *p, gs_err *err)
     snprintf(key, sizeof key, "%lld", (long long)MIGRATE_LOCK_KEY + 1);
     const char *kp[1] = {key};
     rc = db_execp(conn, "SELECT pg_advisory_xact_lock($1::bigint)", 1, kp, err);
+    if (rc)
+        db_rollback(conn);
+    return rc;
+}
+
+void ddl_unlock(PGconn *conn)
+{
+    db_rollback(conn);
+}
+
+int ddl_apply(PGconn *conn, const ddl_plan *p, gs_err *err)
+{
+    if (p->n == 0)
+        return 0;
+    int rc = ddl_lock(conn, err);
+    return rc ? rc : ddl_apply_locked(conn, p, err);
+}
+
+int ddl_apply_locked(PGconn *conn, const ddl_plan *p, gs_err *err)
+{
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < p->n; i++) {
         const ddl_step *s = &p->steps[i];
         rc = db_execp(conn, s->sql, s->nparams, (const char *const *)s->params, err);

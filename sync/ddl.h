@@ -100,4 +100,14 @@ void ddl_plan_print(const ddl_plan *p, sbuf *out);
 /* Run every step in one transaction (under the schema advisory lock). */
 int ddl_apply(PGconn *conn, const ddl_plan *p, gs_err *err);
 
+/* Plan and apply as one step, for processes that share the database: ddl_lock() opens a
+ * transaction and takes the schema advisory lock, so that the plan built next reads what every
+ * other process committed and nobody changes the tables before ddl_apply_locked() runs its
+ * steps and commits. A plan built before the lock may be stale: another process may have
+ * created the table or registered its columns meanwhile. ddl_unlock() rolls back (a failed
+ * plan). */
+int ddl_lock(PGconn *conn, gs_err *err);
+int ddl_apply_locked(PGconn *conn, const ddl_plan *p, gs_err *err);
+void ddl_unlock(PGconn *conn);
+
 #endif

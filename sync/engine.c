@@ -813,6 +813,9 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
         size_t nm = 0;
         if (!models)
             rc = gs_err_set(e, GS_ENOMEM, "out of memory");
+        size_t *fi = calloc(nf ? nf : 1, sizeof *fi); /* models[k] is the schema of fs[fi[k]] */
+        if (!fi && !rc)
+            rc = gs_err_set(e, GS_ENOMEM, "out of memory");
         for (size_t i = 0; !rc && i < nf; i++) {
             if (fs[i].L != L || fs[i].status)
                 continue;
@@ -825,23 +828,34 @@ int engine_discover(struct engine *E, bool apply, sbuf *plan_out, gs_err *e)
                     break;
                 continue;
             }
+            fi[nm] = i;
+            models[nm++] = obj;
+        }
+        /* Other processes of the same database plan and apply at the same time (leases: every
+         * process reads every location's schemas): planned under the lock, a plan reads what
+         * they committed, and nobody changes the tables before it is applied. */
+        bool locked = !rc && apply && nm && !(rc = ddl_lock(E->db, e));
+        for (size_t k = 0; !rc && k < nm; k++) {
+            size_t i = fi[k];
             ddl_settings s;
             ddl_field_override *ov;
             settings_for(E, fs[i].key, L->cfg->id, &s, &ov);
-            rc = ddl_plan_object(E->db, obj, &s, &plan, e);
+            rc = ddl_plan_object(E->db, models[k], &s, &plan, e);
             free(ov);
-            models[nm++] = obj;
             if (rc)
                 gs_err_wrap(e, "location %s, object %s", L->cfg->id, fs[i].key);
         }
+        free(fi);
         if (!rc && plan_out) {
             sbuf_printf(plan_out, "-- location %s\n", L->cfg->id);
             ddl_plan_print(&plan, plan_out);
             for (size_t w = 0; w < plan.n_warnings; w++)
                 sbuf_printf(plan_out, "warning: %s\n", plan.warnings[w]);
         }
-        if (!rc && apply && plan.n)
-            rc = ddl_apply(E->db, &plan, e);
+        if (locked && rc)
+            ddl_unlock(E->db);
+        else if (locked)
+            rc = ddl_apply_locked(E->db, &plan, e); /* commits, also an empty plan */
         for (size_t w = 0; w < plan.n_warnings && apply; w++)
             log_event(E->log, LOG_WARN, "schema.warning", "location", L->cfg->id, "msg",
                       plan.warnings[w], NULL);
@@ -982,10 +996,15 @@ static void sj_work(uv_work_t *req)
     ddl_plan_init(&plan);
     /* every lock this session waits for (DDL, catalog reads of a locked table) times out */
     j->rc = db_exec(c, "SET lock_timeout = " SCHEMA_LOCK_TIMEOUT, e);
+    /* planned under the schema lock: another process may be applying the same table now
+     * (ddl_lock) */
+    bool locked = !j->rc && !(j->rc = ddl_lock(c, e));
     if (!j->rc)
         j->rc = ddl_plan_object(c, j->obj, &s, &plan, e);
-    if (!j->rc && plan.n) {
-        j->rc = ddl_apply(c, &plan, e);
+    if (locked && j->rc) {
+        ddl_unlock(c);
+    } else if (locked) {
+        j->rc = ddl_apply_locked(c, &plan, e);
         j->changed = !j->rc && ddl_plan_ddl_count(&plan) > 0;
     }
     if (!j->rc && plan.n_warnings && (j->warnings = calloc(plan.n_warnings, sizeof *j->warnings)))

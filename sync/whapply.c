@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The objects of the engine, sorted by (location id, key), and the locations by id: the
- * listener and the drain look every hint up (bsearch, no scan over locations). */
+/* The objects of the engine, sorted by (location id, key); locations are found through the
+ * engine's index (engine_location_find): the listener and the drain look every hint up
+ * without a scan over locations. */
 struct objref {
     const char *loc, *key;
     const struct engine_object *eo;
@@ -28,8 +29,6 @@ struct wha {
     wha_hooks h;
     struct objref *objs;
     size_t nobjs;
-    const struct engine_location **locs;
-    size_t nlocs;
     uv_timer_t *tick;
     bool reading; /* the batch query is in flight */
     int inflight; /* hints of the current batch not settled yet */
@@ -48,7 +47,6 @@ static void a_unref(wha *a)
 {
     if (--a->refs == 0 && a->closing) {
         free(a->objs);
-        free(a->locs);
         free(a);
     }
 }
@@ -81,28 +79,10 @@ static int cmp_obj(const void *x, const void *y)
     return c ? c : strcmp(p->key, q->key);
 }
 
-static int cmp_loc(const void *x, const void *y)
-{
-    const struct engine_location *const *p = x, *const *q = y;
-    return strcmp((*p)->cfg->id, (*q)->cfg->id);
-}
-
-static int cmp_loc_key(const void *k, const void *y)
-{
-    const struct engine_location *const *q = y;
-    return strcmp(k, (*q)->cfg->id);
-}
-
-static const struct engine_location *find_loc(const wha *a, const char *id)
-{
-    const struct engine_location *const *p =
-        bsearch(id, a->locs, a->nlocs, sizeof *a->locs, cmp_loc_key);
-    return p ? *p : NULL;
-}
-
 bool wha_has_location(const wha *a, const char *location_id)
 {
-    return find_loc(a, location_id) != NULL;
+    /* the engine's index: a location joins it before the services hear of it */
+    return engine_location_find(a->E, location_id) != NULL;
 }
 
 const struct engine_object *wha_object(const wha *a, const char *location_id, const char *key)
@@ -750,7 +730,7 @@ static void assoc_start(hint *h)
 static void start(hint *h)
 {
     wha *a = h->a;
-    h->el = find_loc(a, h->loc);
+    h->el = engine_location_find(a->E, h->loc);
     if (!h->el) {
         settle(h, "dropped", "location");
         return;
@@ -888,11 +868,12 @@ static void next_batch(wha *a)
         return;
     /* only the hints of the locations this process serves (lease.h): another process applies
      * the others, and the queue is shared */
-    const char **ids = calloc(a->nlocs + 1, sizeof *ids);
+    const struct engine *E = a->E;
+    const char **ids = calloc(E->nlocs + 1, sizeof *ids);
     size_t n = 0;
-    for (size_t i = 0; ids && i < a->nlocs; i++)
-        if (a->locs[i]->held)
-            ids[n++] = a->locs[i]->cfg->id;
+    for (size_t i = 0; ids && i < E->nlocs; i++)
+        if (E->locs[i]->held)
+            ids[n++] = E->locs[i]->cfg->id;
     sbuf served = SBUF_INIT;
     if (ids)
         map_array_encode(&served, ids, n);
@@ -948,9 +929,8 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
     for (size_t i = 0; i < E->nlocs; i++)
         n += E->locs[i]->n_objects;
     a->objs = calloc(n ? n : 1, sizeof *a->objs);
-    a->locs = calloc(E->nlocs ? E->nlocs : 1, sizeof *a->locs);
     a->tick = malloc(sizeof *a->tick);
-    if (!a->objs || !a->locs || !a->tick) {
+    if (!a->objs || !a->tick) {
         free(a->tick);
         a->tick = NULL;
         wha_free(a);
@@ -958,13 +938,11 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
     }
     for (size_t i = 0; i < E->nlocs; i++) {
         const struct engine_location *el = E->locs[i];
-        a->locs[a->nlocs++] = el;
         for (size_t k = 0; k < el->n_objects; k++)
             a->objs[a->nobjs++] = (struct objref){
                 .loc = el->cfg->id, .key = el->objects[k].key, .eo = &el->objects[k]};
     }
     qsort(a->objs, a->nobjs, sizeof *a->objs, cmp_obj);
-    qsort(a->locs, a->nlocs, sizeof *a->locs, cmp_loc);
     uv_timer_init(&E->loop.uv, a->tick);
     a->tick->data = a;
     uv_timer_start(a->tick, on_tick, WHA_TICK_MS, WHA_TICK_MS);
@@ -976,21 +954,11 @@ int wha_new(struct engine *E, pga_conn *db, pga_conn *store_db, int64_t retentio
 
 int wha_location_added(wha *a, const struct engine_location *L)
 {
-    const struct engine_location **nl = realloc(a->locs, (a->nlocs + 1) * sizeof *nl);
-    if (!nl)
-        return GS_ENOMEM;
-    a->locs = nl;
     struct objref *no = realloc(a->objs, (a->nobjs + L->n_objects + 1) * sizeof *no);
     if (!no)
         return GS_ENOMEM;
     a->objs = no;
-    /* both stay sorted for the lookups: one insertion each (a rare event) */
-    size_t at = 0;
-    while (at < a->nlocs && cmp_loc(&a->locs[at], &L) < 0)
-        at++;
-    memmove(a->locs + at + 1, a->locs + at, (a->nlocs - at) * sizeof *a->locs);
-    a->locs[at] = L;
-    a->nlocs++;
+    /* it stays sorted for the lookups: one insertion (a rare event) */
     for (size_t k = 0; k < L->n_objects; k++) {
         struct objref r = {.loc = L->cfg->id, .key = L->objects[k].key, .eo = &L->objects[k]};
         size_t j = 0;

@@ -140,6 +140,7 @@ struct fam_family {
     const char *updated_name; /* the updated-at field as filters and sort name it (logs) */
     const char *created_key[2], *updated_key[2]; /* record keys (first found wins) */
     const char *cursor_key;                      /* each record's cursor: "searchAfter" */
+    /* One page; `cb` only reads the answer (hl_call.answer_borrowed: it may be an arena). */
     int (*search)(hl_location *l, const char *key, const fam_query *q, int prio, const char *queue,
                   hl_cb cb, void *ud, gs_err *e);
     /* The page's cursor when the answer carries it beside the records (a search paged by

@@ -1,6 +1,7 @@
 /* hlapi.c - see hlapi.h. */
 #include "hlapi.h"
 
+#include "jdoc.h"
 #include "salvage.h"
 
 #include "sbuf.h"
@@ -49,6 +50,8 @@ struct hl_req {
     char *body;
     size_t body_len;
     bool idempotent, is_read, is_delete;
+    bool borrowed; /* the callback only reads the answer: it may live in an arena */
+    jd_doc *doc;   /* the arena of the answer being delivered, when it was parsed into one */
     bool in_http, waiting_auth;
     bool refreshed;
     int attempts, n429;
@@ -125,6 +128,7 @@ int hl_client_new(gs_loop *L, const hl_client_opts *o, hl_client **out, gs_err *
 
 static void req_free(hl_req *r)
 {
+    jd_free(r->doc);
     hl_client *c = r->c;
     if (r->prev)
         r->prev->next = r->next;
@@ -167,9 +171,14 @@ static void finish(hl_req *r, enum hl_kind kind, cJSON *json, const char *msg)
         res.tail_len = 0;
     hl_cb cb = r->cb;
     void *ud = r->ud;
+    jd_doc *doc = r->doc;
+    r->doc = NULL;
     req_free(r);
     cb(&res, ud);
-    cJSON_Delete(res.json);
+    if (doc)
+        jd_free(doc);
+    else
+        cJSON_Delete(res.json);
     free(raw);
     free(tail);
 }
@@ -279,8 +288,10 @@ static void on_refreshed(oa_waiter *w, bool ok, const char *msg)
 
 /* Parse a body: the one buffer curl filled is parsed in place (no copy). */
 /* Text PostgreSQL cannot store is repaired before parsing (salvage.h has the rules); what was
- * repaired is counted on the request and reported with the outcome. */
-static cJSON *parse_body(hl_req *r, const http_result *h)
+ * repaired is counted on the request and reported with the outcome. A success for a caller that
+ * only reads it goes into an arena (jdoc.h: no allocation per value); what that parser refuses
+ * is read by cJSON as before. */
+static cJSON *parse_body(hl_req *r, const http_result *h, bool arena)
 {
     if (!h->body || h->body_len == 0)
         return NULL;
@@ -290,8 +301,16 @@ static cJSON *parse_body(hl_req *r, const http_result *h)
     if (sv_repair(h->body, h->body_len, &fixed, &flen, &st) != 0)
         return NULL;
     r->repairs = st;
-    cJSON *j =
-        fixed ? cJSON_ParseWithLength(fixed, flen) : cJSON_ParseWithLength(h->body, h->body_len);
+    const char *text = fixed ? fixed : h->body;
+    size_t len = fixed ? flen : h->body_len;
+    cJSON *j = NULL;
+    if (arena && !r->doc) {
+        gs_err e = {0};
+        if (jd_parse(text, len, &r->doc, &e) == 0)
+            j = jd_root(r->doc);
+    }
+    if (!j)
+        j = cJSON_ParseWithLength(text, len);
     free(fixed);
     return j;
 }
@@ -394,7 +413,7 @@ static void on_http(http_result *h, void *ud)
     }
     long st = h->status;
     if (st >= 200 && st < 300) {
-        cJSON *j = parse_body(r, h);
+        cJSON *j = parse_body(r, h, r->borrowed);
         if (j || (!r->is_read && h->body_len == 0)) {
             finish(r, HL_OK, j, NULL);
         } else if (!r->idempotent) {
@@ -412,7 +431,7 @@ static void on_http(http_result *h, void *ud)
         }
         return;
     }
-    cJSON *j = parse_body(r, h);
+    cJSON *j = parse_body(r, h, false);
     api_message(j, h, &msg);
     if (st == 429) {
         c->st.n429++;
@@ -526,8 +545,8 @@ static const char *endpoint_name(const hl_client *c, const char *method, const c
 
 /* Build and queue a request. Takes ownership of `url` and `body` (even on failure). */
 static int submit_as(hl_location *l, const char *method, const char *endpoint, char *url,
-                     char *body, bool idempotent, bool is_read, int prio, const char *queue,
-                     hl_cb cb, void *ud, gs_err *e)
+                     char *body, bool idempotent, bool is_read, bool borrowed, int prio,
+                     const char *queue, hl_cb cb, void *ud, gs_err *e)
 {
     hl_client *c = l->c;
     if (c->closing) {
@@ -553,6 +572,7 @@ static int submit_as(hl_location *l, const char *method, const char *endpoint, c
     r->body_len = body ? strlen(body) : 0;
     r->idempotent = idempotent;
     r->is_read = is_read;
+    r->borrowed = borrowed;
     r->is_delete = strcmp(method, "DELETE") == 0;
     r->cb = cb;
     r->ud = ud;
@@ -568,7 +588,8 @@ static int submit_as(hl_location *l, const char *method, const char *endpoint, c
 static int submit(hl_location *l, const char *method, char *url, char *body, bool idempotent,
                   bool is_read, int prio, const char *queue, hl_cb cb, void *ud, gs_err *e)
 {
-    return submit_as(l, method, NULL, url, body, idempotent, is_read, prio, queue, cb, ud, e);
+    return submit_as(l, method, NULL, url, body, idempotent, is_read, false, prio, queue, cb, ud,
+                     e);
 }
 
 /* base + "/objects/" + esc(key) [+ suffix] + "?locationId=" + esc(loc) [+ extra] */
@@ -655,8 +676,8 @@ int hl_search_records(hl_location *l, const char *key, const hl_search *s, int p
     sbuf_puts(&u, "/objects/");
     http_escape(&u, key);
     sbuf_puts(&u, "/records/search");
-    return submit(l, "POST", sbuf_steal(&u), print_body(b), true, true, prio, qname(queue, key), cb,
-                  ud, e);
+    return submit_as(l, "POST", NULL, sbuf_steal(&u), print_body(b), true, true,
+                     s && s->answer_borrowed, prio, qname(queue, key), cb, ud, e);
 }
 
 static char *body_with_location(hl_location *l, const cJSON *body)
@@ -745,6 +766,6 @@ int hl_send(hl_location *l, const hl_call *call, int prio, const char *queue, hl
         }
     }
     return submit_as(l, call->method, call->endpoint, sbuf_steal(&u), body, !call->create,
-                     call->is_read || !strcmp(call->method, "GET"), prio,
+                     call->is_read || !strcmp(call->method, "GET"), call->answer_borrowed, prio,
                      queue && *queue ? queue : "objects", cb, ud, e);
 }

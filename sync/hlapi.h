@@ -29,7 +29,10 @@
  * Ownership: every string and cJSON argument is borrowed for the duration of the call only (it is
  * copied or serialised before the call returns). The hl_result and everything it points to is
  * valid only during the callback, except `json`: the callback may take it by setting
- * `r->json = NULL` after keeping the pointer (then it must cJSON_Delete it).
+ * `r->json = NULL` after keeping the pointer (then it must cJSON_Delete it). Not so for a call
+ * made with `answer_borrowed` (a search page, read once and copied from): its successful answer
+ * may be parsed into an arena (jdoc.h), freed whole after the callback, so the callback only
+ * reads it and keeps copies.
  *
  * Example (a pull worker):
  *   hl_search s = {.page_limit = 100, .search_after = cursor};
@@ -126,6 +129,7 @@ typedef struct hl_search {
     const cJSON *search_after; /* NULL = omit; echoed verbatim */
     const cJSON *sort;         /* NULL = omit */
     const cJSON *filters;      /* NULL = omit */
+    bool answer_borrowed;      /* the callback only reads the answer (see ownership above) */
 } hl_search;
 int hl_search_records(hl_location *l, const char *key, const hl_search *s, int prio,
                       const char *queue, hl_cb cb, void *ud, gs_err *e);
@@ -155,7 +159,8 @@ typedef struct hl_call {
     const cJSON *body;
     bool body_location;
     bool create;
-    bool is_read; /* a search: an unreadable answer is retried like a GET's */
+    bool is_read;         /* a search: an unreadable answer is retried like a GET's */
+    bool answer_borrowed; /* the callback only reads the answer (see ownership above) */
 } hl_call;
 int hl_send(hl_location *l, const hl_call *call, int prio, const char *queue, hl_cb cb, void *ud,
             gs_err *e);

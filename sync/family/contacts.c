@@ -257,7 +257,8 @@ static int search(hl_location *l, const char *key, const fam_query *q, int prio,
                  .path = "/contacts/search",
                  .body = b,
                  .body_location = true,
-                 .is_read = true};
+                 .is_read = true,
+                 .answer_borrowed = true};
     int rc = hl_send(l, &c, prio, queue ? queue : key, cb, ud, e);
     cJSON_Delete(b);
     return rc;

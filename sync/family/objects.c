@@ -76,7 +76,8 @@ static int search(hl_location *l, const char *key, const fam_query *q, int prio,
                    .page_limit = q->page_limit,
                    .search_after = q->page > 0 ? NULL : q->search_after,
                    .sort = sort,
-                   .filters = filters};
+                   .filters = filters,
+                   .answer_borrowed = true};
     int rc = hl_search_records(l, key, &s, prio, queue, cb, ud, e);
     cJSON_Delete(sort);
     cJSON_Delete(filters);

@@ -270,7 +270,8 @@ static int search_get(hl_location *l, const char *key, const fam_query *q, int p
                  .endpoint = "search",
                  .path = "/opportunities/search",
                  .query = sbuf_str(&s),
-                 .is_read = true};
+                 .is_read = true,
+                 .answer_borrowed = true};
     int rc = sbuf_failed(&s) ? gs_err_set(e, GS_ENOMEM, "out of memory")
                              : hl_send(l, &c, prio, queue ? queue : key, cb, ud, e);
     sbuf_free(&s);
@@ -362,7 +363,8 @@ static int search(hl_location *l, const char *key, const fam_query *q, int prio,
                  .path = "/opportunities/search",
                  .body = b,
                  .body_location = true,
-                 .is_read = true};
+                 .is_read = true,
+                 .answer_borrowed = true};
     int rc;
     if (fl & FAM_LOC_OPP_POST_OK) {
         rc = hl_send(l, &c, prio, queue ? queue : key, cb, ud, e);

@@ -2,6 +2,10 @@
 #include "mapping.h"
 #include "test.h"
 
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +182,79 @@ static void test_number_text(void)
     TEST_EQ_STR(b, "5e-324");
 }
 
+/* What map_number_text printed before its fast paths: the first of %.15g..%.17g (from %.1g for
+ * subnormals) that reads back. The fast paths must print the same text. */
+static void reference_text(double d, char *buf, size_t len)
+{
+    for (int prec = fabs(d) < DBL_MIN && d != 0 ? 1 : 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+static uint64_t num_rnd = 88172645463325252ULL;
+static uint64_t next_rnd(void)
+{
+    num_rnd ^= num_rnd << 13;
+    num_rnd ^= num_rnd >> 7;
+    num_rnd ^= num_rnd << 17;
+    return num_rnd;
+}
+
+static void number_text_matches_printf(void)
+{
+    char got[64], want[64], src[64];
+    int bad = 0;
+    long checked = 0;
+    for (long i = 0; i < 1200000 && bad < 10; i++) {
+        double d;
+        if (i % 3 == 0) {
+            /* any bit pattern */
+            uint64_t bits = next_rnd();
+            memcpy(&d, &bits, sizeof d);
+        } else {
+            /* the decimals APIs send: up to 17 digits, 0 to 8 of them after the point */
+            int digits = 1 + (int)(next_rnd() % 17), point = (int)(next_rnd() % 9);
+            unsigned long long m = next_rnd() % 100000000000000000ULL;
+            for (int k = digits; k < 17; k++)
+                m /= 10;
+            snprintf(src, sizeof src, "%s%llue-%d", next_rnd() % 4 ? "" : "-", m, point);
+            d = strtod(src, NULL);
+        }
+        if (d != d || d - d != 0 || d == floor(d))
+            continue; /* NaN, infinities; integers have their own path */
+        map_number_text(d, got, sizeof got);
+        reference_text(d, want, sizeof want);
+        checked++;
+        if (strcmp(got, want) != 0) {
+            bad++;
+            TEST_CHECK_MSG(false, "%.17g: \"%s\", printf says \"%s\"", d, got, want);
+        }
+    }
+    TEST_CHECK(checked > 900000);
+    TEST_EQ_INT(bad, 0);
+    /* the edges of the fixed range and of 15 digits */
+    const double edges[] = {1e-4,
+                            0.00012,
+                            9.99e-5,
+                            0.1,
+                            0.5,
+                            1.5,
+                            99999999999999.9,
+                            999999999999999.9,
+                            123456789012.345,
+                            0.000123456789012345};
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+        map_number_text(edges[i], got, sizeof got);
+        reference_text(edges[i], want, sizeof want);
+        TEST_EQ_STR(got, want);
+        map_number_text(-edges[i], got, sizeof got);
+        reference_text(-edges[i], want, sizeof want);
+        TEST_EQ_STR(got, want);
+    }
+}
+
 static void test_type_map(void)
 {
     const char *dts[] = {"TEXT",     "LARGE_TEXT",     "PHONE",      "NUMERICAL",        "MONETORY",
@@ -207,6 +284,7 @@ int main(void)
     TEST_RUN(test_array_literals);
     TEST_RUN(test_field_codecs);
     TEST_RUN(test_number_text);
+    TEST_RUN(number_text_matches_printf);
     TEST_RUN(test_type_map);
     map_types_free(types);
     return test_done();

@@ -684,6 +684,7 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
     size_t n = 0;
     const cJSON *r;
     int64_t prev = PS_NO_TIME;
+    const cJSON *last_sa = NULL;
     cJSON_ArrayForEach(r, recs)
     {
         map_row row;
@@ -726,11 +727,8 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
             out->last_upd = u;
             prev = u;
         }
-        const cJSON *sa = cJSON_GetObjectItemCaseSensitive(r, fam->cursor_key);
-        free(out->cursor);
-        out->cursor = sa ? cJSON_PrintUnformatted(sa) : NULL;
-        if (sa && !out->cursor)
-            goto nomem_vals;
+        /* only the last kept record's cursor is the page's: printed once, after the loop */
+        last_sa = cJSON_GetObjectItemCaseSensitive(r, fam->cursor_key);
         if (!out->first_id && !(out->first_id = strdup(vals[n * nc])))
             goto nomem_vals;
         free(out->last_id);
@@ -738,6 +736,8 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
             goto nomem_vals;
         n++;
     }
+    if (n && last_sa && !(out->cursor = cJSON_PrintUnformatted(last_sa)))
+        goto nomem_vals;
     if (n && fam->page_cursor) {
         char *pc = fam->page_cursor(response);
         if (pc) {

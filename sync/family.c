@@ -80,15 +80,25 @@ const cJSON *fam_member(const cJSON *o, const char *key, const cJSON **hint)
         return NULL;
     const cJSON *start = *hint ? *hint : o->child;
     for (const cJSON *it = start; it; it = it->next)
-        if (it->string && strcmp(it->string, key) == 0) {
+        if (it->string && it->string[0] == key[0] && strcmp(it->string, key) == 0) {
             *hint = it->next;
             return it;
         }
     for (const cJSON *it = o->child; it && it != start; it = it->next)
-        if (it->string && strcmp(it->string, key) == 0) {
+        if (it->string && it->string[0] == key[0] && strcmp(it->string, key) == 0) {
             *hint = it->next;
             return it;
         }
+    return NULL;
+}
+
+const cJSON *fam_get(const cJSON *o, const char *key)
+{
+    if (!o || !key)
+        return NULL;
+    for (const cJSON *it = o->child; it && it->string; it = it->next)
+        if (it->string[0] == key[0] && strcmp(it->string, key) == 0)
+            return it;
     return NULL;
 }
 

@@ -450,7 +450,7 @@ static char *encode_numeric(const schema_field *f, const cJSON *v, sbuf *w)
 /* Returns false only on out-of-memory. */
 static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1, sbuf *w)
 {
-    const cJSON *nested = cJSON_GetObjectItemCaseSensitive(props, f->prop_key);
+    const cJSON *nested = fam_get(props, f->prop_key);
     cJSON *obj = NULL;
     if (nested && !cJSON_IsNull(nested)) {
         if (!cJSON_IsObject(nested))
@@ -521,8 +521,8 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
     case MAP_MONEY: {
         const cJSON *val = v, *cur = NULL;
         if (cJSON_IsObject(v)) {
-            val = cJSON_GetObjectItemCaseSensitive(v, "value");
-            cur = cJSON_GetObjectItemCaseSensitive(v, "currency");
+            val = fam_get(v, "value");
+            cur = fam_get(v, "currency");
         }
         if (val && !cJSON_IsNull(val))
             *v1 = encode_numeric(f, val, warnings);
@@ -766,12 +766,12 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
     int rc = map_row_init(o, row, err);
     if (rc)
         return rc;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(record, "id");
+    const cJSON *id = fam_get(record, "id");
     if (cJSON_IsString(id))
         row->values[0] = strdup(id->valuestring);
     else if (cJSON_IsNumber(id))
         row->values[0] = dup_number(id->valuedouble);
-    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(record, "locationId");
+    const cJSON *loc = fam_get(record, "locationId");
     if (cJSON_IsString(loc))
         row->values[1] = strdup(loc->valuestring);
     else if (location_id)

@@ -7,13 +7,15 @@
  */
 #include "family.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 const cJSON *fam_cf_value(const cJSON *item)
 {
     static const char *const keys[] = {"value", "fieldValue", "fieldValueString", "field_value"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, keys[i]);
+        const cJSON *v = fam_get(item, keys[i]);
         if (v)
             return v;
     }
@@ -22,8 +24,8 @@ const cJSON *fam_cf_value(const cJSON *item)
 
 const char *fam_cf_id(const cJSON *item)
 {
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "id"));
-    return id ? id : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "key"));
+    const char *id = cJSON_GetStringValue(fam_get(item, "id"));
+    return id ? id : cJSON_GetStringValue(fam_get(item, "key"));
 }
 
 /* The list comes in definition order, so the search starts where the last one matched: one
@@ -32,8 +34,8 @@ const schema_field *fam_cf_field(const schema_object *o, const char *id, size_t 
 {
     for (size_t n = 0; id && n < o->n_fields; n++) {
         size_t i = (*hint + n) % o->n_fields;
-        if ((o->fields[i].id && !strcmp(o->fields[i].id, id)) ||
-            (o->fields[i].field_key && !strcmp(o->fields[i].field_key, id))) {
+        const char *a = o->fields[i].id, *b = o->fields[i].field_key;
+        if ((a && a[0] == id[0] && !strcmp(a, id)) || (b && b[0] == id[0] && !strcmp(b, id))) {
             *hint = i + 1;
             return &o->fields[i];
         }
@@ -54,22 +56,32 @@ int fam_cf_values(const schema_object *o, const cJSON *cf, cJSON **owned, const 
         return 0;
     }
     cJSON *m = cJSON_CreateObject();
-    if (!m)
+    /* the first value of a field wins: which fields are taken, by definition index (a lookup in
+     * `m` per item was quadratic in the number of custom fields) */
+    bool few[64] = {0}, *seen = o->n_fields <= 64 ? few : calloc(o->n_fields, sizeof *seen);
+    if (!m || !seen) {
+        cJSON_Delete(m);
         return GS_ENOMEM;
+    }
     size_t hint = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, cf)
     {
         const schema_field *f = fam_cf_field(o, fam_cf_id(it), &hint);
         const cJSON *v = fam_cf_value(it);
-        if (!f || !v || cJSON_GetObjectItemCaseSensitive(m, f->prop_key))
+        if (!f || !v || seen[f - o->fields])
             continue; /* unknown ids go to extra */
+        seen[f - o->fields] = true;
         /* a reference, not a copy: `m` lives no longer than the record it points into */
         if (!cJSON_AddItemReferenceToObject(m, f->prop_key, (cJSON *)v)) {
+            if (seen != few)
+                free(seen);
             cJSON_Delete(m);
             return GS_ENOMEM;
         }
     }
+    if (seen != few)
+        free(seen);
     *owned = m;
     *props = m;
     return 0;

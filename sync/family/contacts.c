@@ -269,7 +269,7 @@ static int search(hl_location *l, const char *key, const fam_query *q, int prio,
 /* customFields: JSON null = none */
 static const cJSON *cf_list(const cJSON *record)
 {
-    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(record, "customFields");
+    const cJSON *cf = fam_get(record, "customFields");
     return cf && !cJSON_IsNull(cf) ? cf : NULL;
 }
 

@@ -1,5 +1,6 @@
 /* mapping.c - see mapping.h. */
 #include "mapping.h"
+#include "numtext.h"
 
 #include "family.h"
 
@@ -283,65 +284,19 @@ nomem:
 
 void map_number_text(double d, char *buf, size_t len)
 {
-    if (d == floor(d) && fabs(d) < 1e15) {
-        /* integers by hand: printf's %.0f goes through multi-precision code (it was the top
-         * libc entry of a backfill's profile); -0 prints as 0 */
-        long long v = (long long)d;
-        char t[24];
-        size_t n = 0;
-        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-        do
-            t[n++] = (char)('0' + u % 10);
-        while ((u /= 10) > 0);
-        if (v < 0)
-            t[n++] = '-';
-        size_t k = 0;
-        for (; n > 0 && k + 1 < len; k++)
-            buf[k] = t[--n];
-        if (len)
-            buf[k] = '\0';
-        return;
-    }
-    /* A decimal of at most 15 significant digits, in %g's fixed range: the first k with
-     * m / 10^k == |d| (m = |d| * 10^k rounded). Both are exact doubles and the division rounds
-     * correctly, so the text m.10^-k reads back as d; it is within half an ulp of d, far inside
-     * half a step of the 15-digit grid, so it is also what %.15g prints (the loop below), and
-     * the smallest k leaves no trailing zero. printf's digits cost a multi-precision division
-     * per number. */
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
-                                 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
-    double a = fabs(d);
-    if (a >= 1e-4 && a < 1e15) {
-        for (int k = 1; k <= 19; k++) {
-            double sc = a * p10[k];
-            if (sc >= 1e15)
-                break;
-            double m = nearbyint(sc);
-            if (m / p10[k] != a)
-                continue;
-            unsigned long long um = (unsigned long long)m, ip = um, fp;
-            unsigned long long div = 1;
-            for (int i = 0; i < k; i++)
-                div *= 10;
-            ip = um / div;
-            fp = um % div;
-            char t[48];
-            size_t n = 0;
-            for (int i = 0; i < k; i++, fp /= 10)
-                t[n++] = (char)('0' + fp % 10);
-            t[n++] = '.';
-            do
-                t[n++] = (char)('0' + ip % 10);
-            while ((ip /= 10) > 0);
-            if (d < 0)
-                t[n++] = '-';
-            size_t o = 0;
-            for (; n > 0 && o + 1 < len; o++)
-                buf[o] = t[--n];
-            if (len)
-                buf[o] = '\0';
-            return;
+    /* integers and short decimals without printf (numtext.h); -0 prints as 0 */
+    char t[32];
+    bool whole = d == floor(d) && fabs(d) < 1e15;
+    if (whole)
+        nt_int((long long)d, t);
+    if (whole || nt_decimal15(d, t, sizeof t)) {
+        size_t n = strlen(t);
+        if (len) {
+            n = n < len ? n : len - 1;
+            memcpy(buf, t, n);
+            buf[n] = '\0';
         }
+        return;
     }
     /* The shortest text that reads back: a precision below 15 that reads back gives the same
      * digits as 15 (%g drops trailing zeros; 15 digits always name one double uniquely), so

@@ -1,6 +1,7 @@
 /* family.c - see family.h: the parts every family shares (system columns, row layout, standard
  * column codecs, picking a family). */
 #include "family.h"
+#include "jprint.h"
 
 #include "http.h"
 #include "pullstore.h"
@@ -222,7 +223,7 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
         break;
     case FAM_K_JSON:
     case FAM_K_EXTRA:
-        *out = cJSON_PrintUnformatted(v);
+        *out = jp_print(v);
         break;
     case FAM_K_NUM:
         if (cJSON_IsNumber(v) || (cJSON_IsString(v) && numeric_text(v->valuestring))) {

@@ -1,5 +1,6 @@
 /* mapping.c - see mapping.h. */
 #include "mapping.h"
+#include "jprint.h"
 #include "numtext.h"
 
 #include "family.h"
@@ -367,7 +368,7 @@ static bool is_date_prefix(const char *s)
 
 static char *json_text(const cJSON *v)
 {
-    return cJSON_PrintUnformatted(v);
+    return jp_print(v);
 }
 
 static void warnf(sbuf *w, const schema_field *f, const char *why)

@@ -4,6 +4,7 @@
 #include "db.h"
 #include "family.h"
 #include "ident.h"
+#include "jprint.h"
 #include "mapping.h"
 #include "migrate.h"
 #include "sbuf.h"
@@ -811,7 +812,7 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
             goto nomem_vals;
         n++;
     }
-    if (n && last_sa && !(out->cursor = cJSON_PrintUnformatted(last_sa)))
+    if (n && last_sa && !(out->cursor = jp_print(last_sa)))
         goto nomem_vals;
     if (n && fam->page_cursor) {
         char *pc = fam->page_cursor(response);

@@ -6,6 +6,7 @@
  * an item keyed by its field key) is tolerated by both families at once.
  */
 #include "family.h"
+#include "jprint.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -120,7 +121,7 @@ int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
         }
     }
     if (!fail && cJSON_GetArraySize(x) > 0)
-        *out = cJSON_PrintUnformatted(x);
+        *out = jp_print(x);
     fail |= cJSON_GetArraySize(x) > 0 && !*out;
     cJSON_Delete(x);
     return fail ? GS_ENOMEM : 0;

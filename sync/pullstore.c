@@ -564,11 +564,18 @@ int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
         return GS_ENOMEM;
     }
     if (copy) {
-        char *c = realloc(dst->copy, dst->copy_len + src->copy_len + 1);
-        if (!c)
-            goto nomem;
+        /* doubling: a group of ten pages was ten reallocs, each copying all before it */
+        size_t need = dst->copy_len + src->copy_len + 1;
+        if (need > dst->copy_cap) {
+            size_t cap = dst->copy_cap * 2 > need ? dst->copy_cap * 2 : need;
+            char *c = realloc(dst->copy, cap);
+            if (!c)
+                goto nomem;
+            dst->copy = c;
+            dst->copy_cap = cap;
+        }
+        char *c = dst->copy;
         memcpy(c + dst->copy_len, src->copy, src->copy_len);
-        dst->copy = c;
         dst->copy_len += src->copy_len;
         c[dst->copy_len] = '\0';
         if (src->n) {
@@ -584,6 +591,7 @@ int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
         free(dst->copy);
         dst->copy = NULL;
         dst->copy_len = 0;
+        dst->copy_cap = 0;
     }
     for (size_t k = 0; k < nc; k++) {
         if (!dst->arrays[k] || !src->arrays[k])
@@ -863,6 +871,7 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
         if (sbuf_failed(&b))
             goto nomem_vals;
         out->copy_len = b.len;
+        out->copy_cap = b.cap;
         out->copy = n ? sbuf_steal(&b) : NULL;
         sbuf_free(&b);
         if (n && !out->copy)

@@ -108,8 +108,8 @@ typedef struct ps_page {
     char *copy;      /* the rows in COPY text format (ps_copy_opts), else NULL */
     char **vals;     /* with `copy`: the values (n x ncols) until ps_page_fill_arrays; then
                       * only arrays[0] (the ids) is built */
-    size_t copy_len;
-    char *cursor; /* JSON text of the last record's searchAfter; NULL when absent */
+    size_t copy_len, copy_cap; /* cap: bytes allocated (groups grow it by doubling) */
+    char *cursor;              /* JSON text of the last record's searchAfter; NULL when absent */
     char *first_id, *last_id;
     int64_t min_upd, max_upd; /* updatedAt range of the page */
     bool asc, desc;           /* updatedAt non-decreasing / non-increasing across the page */

@@ -133,6 +133,18 @@ static size_t put_utf8(char *o, unsigned cp)
 static char *parse_string(jd_parser *ps)
 {
     const unsigned char *s = ++ps->p, *p = s, *end = ps->end;
+    /* eight bytes at a time while none is a quote, a backslash or a control byte (the lowest
+     * flagged byte of each test is always a real one; the byte loop then finds it) */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t x, q, b;
+        memcpy(&x, p, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & highs)
+            break;
+        p += 8;
+    }
     while (p < end && !str_stop[*p])
         p++;
     if (p < end && *p == '"') {

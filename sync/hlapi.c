@@ -35,6 +35,7 @@ struct hl_client {
     hl_stats st;
     void (*on_answer)(void *, const char *, const char *, long, const http_rate *);
     void *on_answer_ud;
+    jd_cache jd; /* the arena block search answers reuse (jdoc.h) */
 };
 
 struct hl_req {
@@ -204,6 +205,7 @@ void hl_client_free(hl_client *c)
         free(l->id);
         free(l);
     }
+    jd_cache_clear(&c->jd);
     free(c->base_url);
     free(c->version);
     free(c->client_id);
@@ -306,7 +308,7 @@ static cJSON *parse_body(hl_req *r, const http_result *h, bool arena)
     cJSON *j = NULL;
     if (arena && !r->doc) {
         gs_err e = {0};
-        if (jd_parse(text, len, &r->doc, &e) == 0)
+        if (jd_parse(text, len, &r->c->jd, &r->doc, &e) == 0)
             j = jd_root(r->doc);
     }
     if (!j)

@@ -12,6 +12,8 @@
 #define JD_DEPTH_LIMIT 1000
 /* Blocks grow by doubling up to this size; one larger request gets a block of its own size. */
 #define JD_BLOCK_MAX ((size_t)4 << 20)
+/* The largest block a cache keeps (a page of 1,000 records needs a few MiB). */
+#define JD_CACHE_MAX ((size_t)16 << 20)
 
 struct jd_block {
     struct jd_block *next;
@@ -23,6 +25,7 @@ struct jd_doc {
     struct jd_block *blocks;
     cJSON *root;
     size_t bytes;
+    jd_cache *cache;
 };
 
 typedef struct {
@@ -437,7 +440,7 @@ static cJSON *parse_value(jd_parser *ps)
     }
 }
 
-int jd_parse(const char *text, size_t len, jd_doc **out, gs_err *e)
+int jd_parse(const char *text, size_t len, jd_cache *cache, jd_doc **out, gs_err *e)
 {
     *out = NULL;
     jd_doc *d = calloc(1, sizeof *d);
@@ -447,9 +450,18 @@ int jd_parse(const char *text, size_t len, jd_doc **out, gs_err *e)
                     .end = (const unsigned char *)text + len,
                     .start = (const unsigned char *)text,
                     .d = d};
+    d->cache = cache;
     /* A node is 64 bytes and a short value takes a few bytes of text: a page of records needs
-     * about 4 to 8 times its text. Start at 4 (pages touched, not reserved, count in RSS). */
-    if (len > 0 && !arena_alloc(&ps, len * 4 + 4096)) {
+     * about 4 to 8 times its text. Start at 4, or with the cached block when it is as large. */
+    size_t want = len * 4 + 4096;
+    struct jd_block *cb = cache ? cache->block : NULL;
+    if (cb && cb->cap >= want) {
+        cache->block = NULL;
+        cb->next = NULL;
+        cb->used = 0;
+        d->blocks = cb;
+        d->bytes = cb->cap;
+    } else if (len > 0 && !arena_alloc(&ps, want)) {
         jd_free(d);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
@@ -483,9 +495,33 @@ void jd_free(jd_doc *d)
 {
     if (!d)
         return;
+    /* the largest block goes back to the cache (if it has none as large), the rest is freed */
+    struct jd_block *keep = NULL;
     for (struct jd_block *b = d->blocks, *next; b; b = next) {
         next = b->next;
-        free(b);
+        if (d->cache && b->cap <= JD_CACHE_MAX && (!keep || b->cap > keep->cap)) {
+            free(keep);
+            keep = b;
+        } else {
+            free(b);
+        }
+    }
+    if (keep) {
+        struct jd_block *old = d->cache->block;
+        if (old && old->cap >= keep->cap) {
+            free(keep);
+        } else {
+            free(old);
+            d->cache->block = keep;
+        }
     }
     free(d);
+}
+
+void jd_cache_clear(jd_cache *c)
+{
+    if (c) {
+        free(c->block);
+        c->block = NULL;
+    }
 }

@@ -63,13 +63,17 @@ static bool same_tree(const cJSON *a, const cJSON *b, char *why, size_t n)
     return true;
 }
 
+/* Every comparison parses with one block cache, as the API client does: each document reuses
+ * the block the previous one gave back. */
+static jd_cache cache;
+
 /* 1 when jdoc accepted and agrees with cJSON, 0 when jdoc refused, -1 when it accepted what
  * cJSON refuses or built another tree. */
 static int compare(const char *text, size_t len, char *why, size_t n)
 {
     jd_doc *d = NULL;
     gs_err e = {0};
-    int rc = jd_parse(text, len, &d, &e);
+    int rc = jd_parse(text, len, &cache, &d, &e);
     cJSON *c = cJSON_ParseWithLength(text, len);
     int out;
     why[0] = '\0';
@@ -290,7 +294,7 @@ static void a_page_reads_the_same(void)
     expect_same(page, __LINE__);
     jd_doc *d = NULL;
     gs_err e = {0};
-    TEST_EQ_INT(jd_parse(page, strlen(page), &d, &e), 0);
+    TEST_EQ_INT(jd_parse(page, strlen(page), NULL, &d, &e), 0);
     TEST_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(jd_root(d), "records")), 100);
     /* read-only cJSON functions on the tree: duplicate and print */
     cJSON *copy = cJSON_Duplicate(jd_root(d), 1);
@@ -351,16 +355,46 @@ static void arena_is_a_few_blocks(void)
     size_t len = strlen(page);
     jd_doc *d = NULL;
     gs_err e = {0};
-    TEST_EQ_INT(jd_parse(page, len, &d, &e), 0);
+    TEST_EQ_INT(jd_parse(page, len, NULL, &d, &e), 0);
     /* nodes of 64 bytes and strings: a node-dense page needs about 8 times its text, in a
      * first block of 4 times and one of 8 (12 in all), not a block per value */
     TEST_CHECK_MSG(jd_bytes(d) <= len * 13, "arena %zu bytes for %zu of text", jd_bytes(d), len);
     TEST_CHECK(jd_bytes(d) >= len);
     jd_free(d);
     free(page);
-    TEST_EQ_INT(jd_parse("[1", 2, &d, &e), GS_EPARSE);
+    TEST_EQ_INT(jd_parse("[1", 2, NULL, &d, &e), GS_EPARSE);
     TEST_CHECK(d == NULL);
     TEST_CHECK(strstr(e.msg, "byte 2") != NULL);
+}
+
+static void a_cache_lends_one_block(void)
+{
+    jd_cache c = {0};
+    char *big = sample_page(100), *small = sample_page(10);
+    jd_doc *d = NULL;
+    gs_err e = {0};
+    TEST_EQ_INT(jd_parse(big, strlen(big), &c, &d, &e), 0);
+    size_t first = jd_bytes(d);
+    TEST_CHECK(c.block == NULL); /* none to lend yet */
+    jd_free(d);
+    TEST_CHECK(c.block != NULL); /* the largest block came back */
+    /* a smaller page fits in it: one block, the same size, nothing allocated */
+    TEST_EQ_INT(jd_parse(small, strlen(small), &c, &d, &e), 0);
+    TEST_CHECK(c.block == NULL);
+    TEST_CHECK(jd_bytes(d) <= first);
+    TEST_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(jd_root(d), "records")), 10);
+    /* a second document at the same time gets its own blocks */
+    jd_doc *d2 = NULL;
+    TEST_EQ_INT(jd_parse(big, strlen(big), &c, &d2, &e), 0);
+    char why[512];
+    TEST_EQ_INT(compare(big, strlen(big), why, sizeof why), 1);
+    jd_free(d2);
+    jd_free(d);
+    TEST_CHECK(c.block != NULL);
+    jd_cache_clear(&c);
+    TEST_CHECK(c.block == NULL);
+    free(big);
+    free(small);
 }
 
 int main(void)
@@ -373,5 +407,8 @@ int main(void)
     TEST_RUN(every_prefix_is_refused_or_equal);
     TEST_RUN(mutations_never_disagree);
     TEST_RUN(arena_is_a_few_blocks);
-    return test_done();
+    TEST_RUN(a_cache_lends_one_block);
+    int rc = test_done();
+    jd_cache_clear(&cache);
+    return rc;
 }

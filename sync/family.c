@@ -95,12 +95,8 @@ const cJSON *fam_member(const cJSON *o, const char *key, const cJSON **hint)
 
 const cJSON *fam_get(const cJSON *o, const char *key)
 {
-    if (!o || !key)
-        return NULL;
-    for (const cJSON *it = o->child; it && it->string; it = it->next)
-        if (it->string[0] == key[0] && strcmp(it->string, key) == 0)
-            return it;
-    return NULL;
+    const cJSON *from = NULL; /* no hint: one walk from the first member */
+    return key ? fam_member(o, key, &from) : NULL;
 }
 
 const cJSON *fam_first_of_from(const cJSON *rec, const char *const keys[2], const cJSON **hint)

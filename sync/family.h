@@ -246,8 +246,8 @@ const cJSON *fam_first_of(const cJSON *rec, const char *const keys[2]);
  * a key given twice the occurrence after the hint may be the one found (JSON leaves duplicate
  * keys undefined). */
 const cJSON *fam_member(const cJSON *o, const char *key, const cJSON **hint);
-/* cJSON_GetObjectItemCaseSensitive with the first byte compared inline (most keys differ there):
- * it runs for several keys of every record of a page. */
+/* cJSON_GetObjectItemCaseSensitive as fam_member without a hint (the first byte is compared
+ * inline: most keys differ there); it runs for several keys of every record of a page. */
 const cJSON *fam_get(const cJSON *o, const char *key);
 /* fam_first_of, searched from *hint (fam_member). */
 const cJSON *fam_first_of_from(const cJSON *rec, const char *const keys[2], const cJSON **hint);

@@ -645,43 +645,33 @@ nomem:
     return gs_err_set(e, GS_ENOMEM, "out of memory");
 }
 
-/* n bytes of text in COPY's text format: backslash, tab, newline and CR escaped. */
-static void copy_value_n(sbuf *b, const char *v, size_t n)
+/* Text in COPY's text format: backslash, tab, newline and CR escaped; up to `end` (NULL: to the
+ * NUL; else a position inside the same NUL-terminated string). The plain runs are found with
+ * strcspn (vectorised in glibc), not byte by byte. */
+static void copy_escaped(sbuf *b, const char *v, const char *end)
 {
-    const char *run = v, *end = v + n;
-    for (const char *p = v;; p++) {
-        char c = p < end ? *p : '\0';
-        if (p < end && c != '\\' && c != '\t' && c != '\n' && c != '\r')
-            continue;
-        if (p > run)
-            sbuf_append(b, run, (size_t)(p - run));
-        if (p >= end)
-            return;
-        sbuf_putc(b, '\\');
-        sbuf_putc(b, c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\');
-        run = p + 1;
-    }
-}
-
-/* One value in COPY's text format: \N for NULL, else escaped as above. The plain runs are found
- * with strcspn (vectorised in glibc): this loop ran once per byte of every value. */
-static void copy_value(sbuf *b, const char *v)
-{
-    if (!v) {
-        sbuf_puts(b, "\\N");
-        return;
-    }
     for (;;) {
         size_t run = strcspn(v, "\\\t\n\r");
+        if (end && run > (size_t)(end - v))
+            run = (size_t)(end - v);
         if (run)
             sbuf_append(b, v, run);
         v += run;
-        if (!*v)
+        if (end ? v >= end : !*v)
             return;
         sbuf_putc(b, '\\');
         sbuf_putc(b, *v == '\t' ? 't' : *v == '\n' ? 'n' : *v == '\r' ? 'r' : '\\');
         v++;
     }
+}
+
+/* One value in COPY's text format: \N for NULL. */
+static void copy_value(sbuf *b, const char *v)
+{
+    if (!v)
+        sbuf_puts(b, "\\N");
+    else
+        copy_escaped(b, v, NULL);
 }
 
 /* Whether array_in reads this element the same without its quotes: not empty, not NULL in any
@@ -731,7 +721,7 @@ static void copy_array(sbuf *b, const char *v)
             if (!esc && bare_ok(p + 1, (size_t)(q - p - 1)))
                 sbuf_append(b, p + 1, (size_t)(q - p - 1));
             else
-                copy_value_n(b, p, (size_t)(q - p + 1));
+                copy_escaped(b, p, q + 1);
             p = q + 1;
         } else {
             goto undo;

@@ -41,21 +41,15 @@ bool nt_decimal15(double d, char *buf, size_t len)
         unsigned long long um = (unsigned long long)m, div = 1;
         for (int i = 0; i < k; i++)
             div *= 10;
-        unsigned long long ip = um / div, fp = um % div;
-        char t[48];
-        size_t n = 0;
-        for (int i = 0; i < k; i++, fp /= 10)
-            t[n++] = (char)('0' + fp % 10);
-        t[n++] = '.';
-        do
-            t[n++] = (char)('0' + ip % 10);
-        while ((ip /= 10) > 0);
-        if (d < 0)
-            t[n++] = '-';
+        unsigned long long fp = um % div;
         size_t o = 0;
-        while (n > 0)
-            buf[o++] = t[--n];
-        buf[o] = '\0';
+        if (d < 0)
+            buf[o++] = '-';
+        o += nt_int((long long)(um / div), buf + o);
+        buf[o++] = '.';
+        for (int i = k - 1; i >= 0; i--, fp /= 10)
+            buf[o + (size_t)i] = (char)('0' + fp % 10);
+        buf[o + (size_t)k] = '\0';
         return true;
     }
     return false;

@@ -238,6 +238,17 @@ static bool is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* One digit into the significand: leading zeros are not significant; past 19 digits the value
+ * goes to strtod anyway, so the significand stops growing. */
+static void take_digit(unsigned char c, uint64_t *mant, int *sig)
+{
+    if (*sig || c != '0') {
+        if (*sig < 19)
+            *mant = *mant * 10 + (uint64_t)(c - '0');
+        (*sig)++;
+    }
+}
+
 /* A number in RFC 8259's grammar. Up to 15 significant digits and a decimal exponent of at most
  * 22 either way, the value is one correctly rounded operation on two exact doubles, which is
  * what strtod returns; anything else goes to strtod itself. */
@@ -256,14 +267,8 @@ static bool parse_number(jd_parser *ps, double *out)
     if (*p == '0') {
         p++;
     } else if (is_digit(*p)) {
-        while (p < end && is_digit(*p)) {
-            if (sig || *p != '0') {
-                if (sig < 19)
-                    mant = mant * 10 + (uint64_t)(*p - '0');
-                sig++;
-            }
-            p++;
-        }
+        while (p < end && is_digit(*p))
+            take_digit(*p++, &mant, &sig);
     } else {
         return false;
     }
@@ -272,13 +277,8 @@ static bool parse_number(jd_parser *ps, double *out)
         if (p >= end || !is_digit(*p))
             return false;
         while (p < end && is_digit(*p)) {
-            if (sig || *p != '0') {
-                if (sig < 19)
-                    mant = mant * 10 + (uint64_t)(*p - '0');
-                sig++;
-            }
+            take_digit(*p++, &mant, &sig);
             frac++;
-            p++;
         }
     }
     long ex = 0;

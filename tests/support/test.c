@@ -60,3 +60,12 @@ const char *test_tmpdir(void)
     const char *d = getenv("TMPDIR");
     return d && *d ? d : "/tmp";
 }
+
+uint64_t test_rand(void)
+{
+    static uint64_t state = 0x9E3779B97F4A7C15ULL;
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1DULL;
+}

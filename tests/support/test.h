@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef void (*test_fn)(void);
 
@@ -22,6 +23,9 @@ bool test_check(bool ok, const char *file, int line, const char *fmt, ...)
 /* Where tests put scratch files: $TMPDIR (tests/run.sh gives each run its own and removes it
  * afterwards), else /tmp. */
 const char *test_tmpdir(void);
+/* Pseudo-random numbers for generated cases (xorshift64*): the same sequence on every run of a
+ * program, so a failure found once is found again. */
+uint64_t test_rand(void);
 /* Only for cases generated at run time (e.g. one per conformance file). */
 void test_report(const char *name, bool ok, const char *detail);
 

@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* xorshift64*: the cases are generated, but the same ones on every run */
-static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnd(void)
-{
-    rnd_state ^= rnd_state >> 12;
-    rnd_state ^= rnd_state << 25;
-    rnd_state ^= rnd_state >> 27;
-    return rnd_state * 0x2545F4914F6CDD1DULL;
-}
-
 static bool same_str(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
@@ -94,11 +84,11 @@ static int compare(const char *text, size_t len, char *why, size_t n)
     return out;
 }
 
-static void expect_same(const char *text, int line)
+static bool expect_same(const char *text, int line)
 {
     char why[512];
     int r = compare(text, strlen(text), why, sizeof why);
-    test_check(r == 1, __FILE__, line, "%s: %s", text, r == 0 ? "refused" : why);
+    return test_check(r == 1, __FILE__, line, "%s: %s", text, r == 0 ? "refused" : why);
 }
 
 static void expect_refused(const char *text, size_t len, int line)
@@ -219,49 +209,39 @@ static void depth_limit_is_cjsons(void)
     free(deep);
 }
 
-/* A number's bits against strtod's, through a whole parse. */
-static bool number_agrees(const char *t)
-{
-    char why[512];
-    int r = compare(t, strlen(t), why, sizeof why);
-    if (r != 1)
-        test_check(false, __FILE__, __LINE__, "%s: %s", t, r == 0 ? "refused" : why);
-    return r == 1;
-}
-
 static void generated_numbers_read_exactly(void)
 {
     char t[64];
     int bad = 0, n = 0;
     for (int i = 0; i < 200000 && bad < 10; i++, n++) {
-        uint64_t bits = rnd();
+        uint64_t bits = test_rand();
         double d;
         memcpy(&d, &bits, sizeof d);
         if (d != d || d - d != 0) /* NaN, infinities: JSON has neither */
             continue;
         static const char *const fmt[] = {"%.17g", "%.15g", "%.6g", "%.16e"};
         snprintf(t, sizeof t, fmt[i % 4], d);
-        bad += !number_agrees(t);
+        bad += !SAME(t); /* the number's bits against strtod's, through a whole parse */
     }
     /* decimals of the shapes APIs send: an integer part, a fraction, small exponents */
     for (int i = 0; i < 200000 && bad < 10; i++, n++) {
         size_t k = 0;
-        if (rnd() % 3 == 0)
+        if (test_rand() % 3 == 0)
             t[k++] = '-';
-        int ni = (int)(rnd() % 12), nf = (int)(rnd() % 12);
+        int ni = (int)(test_rand() % 12), nf = (int)(test_rand() % 12);
         if (ni == 0)
             t[k++] = '0';
         for (int j = 0; j < ni; j++)
-            t[k++] = (char)((j == 0 ? '1' : '0') + rnd() % (j == 0 ? 9 : 10));
+            t[k++] = (char)((j == 0 ? '1' : '0') + test_rand() % (j == 0 ? 9 : 10));
         if (nf > 0) {
             t[k++] = '.';
             for (int j = 0; j < nf; j++)
-                t[k++] = (char)('0' + rnd() % 10);
+                t[k++] = (char)('0' + test_rand() % 10);
         }
         t[k] = '\0';
-        if (rnd() % 4 == 0)
-            snprintf(t + k, sizeof t - k, "e%d", (int)(rnd() % 61) - 30);
-        bad += !number_agrees(t);
+        if (test_rand() % 4 == 0)
+            snprintf(t + k, sizeof t - k, "e%d", (int)(test_rand() % 61) - 30);
+        bad += !SAME(t);
     }
     TEST_CHECK(n > 390000);
     TEST_EQ_INT(bad, 0);
@@ -332,9 +312,9 @@ static void mutations_never_disagree(void)
     char why[512];
     for (int i = 0; i < 30000; i++) {
         memcpy(m, page, len + 1);
-        int edits = 1 + (int)(rnd() % 3);
+        int edits = 1 + (int)(test_rand() % 3);
         for (int k = 0; k < edits; k++)
-            m[rnd() % len] = bytes[rnd() % (sizeof bytes - 1)];
+            m[test_rand() % len] = bytes[test_rand() % (sizeof bytes - 1)];
         int r = compare(m, len, why, sizeof why);
         if (r < 0 && wrong++ < 5)
             test_check(false, __FILE__, __LINE__, "mutation %d: %s in %s", i, why, m);

@@ -11,15 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rs = 0x2545F4914F6CDD1DULL;
-static uint64_t rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
-
 static bool same_as_cjson(const cJSON *v, int line)
 {
     char *a = jp_print(v), *b = cJSON_PrintUnformatted(v);
@@ -114,16 +105,17 @@ static void numbers_of_every_shape(void)
     for (int i = 0; i < 300000 && bad < 10; i++, n++) {
         double d;
         if (i % 3 == 0) {
-            uint64_t bits = rnd();
+            uint64_t bits = test_rand();
             memcpy(&d, &bits, sizeof d);
         } else if (i % 3 == 1) {
-            unsigned long long m = rnd() % 100000000000000000ULL;
-            for (int k = 1 + (int)(rnd() % 17); k < 17; k++)
+            unsigned long long m = test_rand() % 100000000000000000ULL;
+            for (int k = 1 + (int)(test_rand() % 17); k < 17; k++)
                 m /= 10;
-            snprintf(src, sizeof src, "%s%llue-%d", rnd() % 4 ? "" : "-", m, (int)(rnd() % 9));
+            snprintf(src, sizeof src, "%s%llue-%d", test_rand() % 4 ? "" : "-", m,
+                     (int)(test_rand() % 9));
             d = strtod(src, NULL);
         } else {
-            d = (double)(int64_t)rnd() / (double)(1 + rnd() % 1000000);
+            d = (double)(int64_t)test_rand() / (double)(1 + test_rand() % 1000000);
         }
         cJSON *v = cJSON_CreateNumber(d);
         bad += !SAME(v);

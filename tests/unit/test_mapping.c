@@ -193,15 +193,6 @@ static void reference_text(double d, char *buf, size_t len)
     }
 }
 
-static uint64_t num_rnd = 88172645463325252ULL;
-static uint64_t next_rnd(void)
-{
-    num_rnd ^= num_rnd << 13;
-    num_rnd ^= num_rnd >> 7;
-    num_rnd ^= num_rnd << 17;
-    return num_rnd;
-}
-
 static void number_text_matches_printf(void)
 {
     char got[64], want[64], src[64];
@@ -211,15 +202,15 @@ static void number_text_matches_printf(void)
         double d;
         if (i % 3 == 0) {
             /* any bit pattern */
-            uint64_t bits = next_rnd();
+            uint64_t bits = test_rand();
             memcpy(&d, &bits, sizeof d);
         } else {
             /* the decimals APIs send: up to 17 digits, 0 to 8 of them after the point */
-            int digits = 1 + (int)(next_rnd() % 17), point = (int)(next_rnd() % 9);
-            unsigned long long m = next_rnd() % 100000000000000000ULL;
+            int digits = 1 + (int)(test_rand() % 17), point = (int)(test_rand() % 9);
+            unsigned long long m = test_rand() % 100000000000000000ULL;
             for (int k = digits; k < 17; k++)
                 m /= 10;
-            snprintf(src, sizeof src, "%s%llue-%d", next_rnd() % 4 ? "" : "-", m, point);
+            snprintf(src, sizeof src, "%s%llue-%d", test_rand() % 4 ? "" : "-", m, point);
             d = strtod(src, NULL);
         }
         if (d != d || d - d != 0 || d == floor(d))

@@ -590,7 +590,12 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
         }
     }
     if (!rc && by_copy) {
-        sl->page = *page; /* kept for a rewrite (on_written) */
+        /* kept for a rewrite (on_written), which goes by the upsert: the COPY text is pgasync's
+         * to send now (copied at submission), so this one goes, not one per write in flight */
+        free(page->copy);
+        page->copy = NULL;
+        page->copy_len = page->copy_cap = 0;
+        sl->page = *page;
         sl->has_page = true;
         memset(page, 0, sizeof *page);
     }

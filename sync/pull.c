@@ -17,13 +17,16 @@ enum imode { IM_FILTER, IM_SORTED, IM_DIFF };
 static const char *const imode_name[] = {"incremental", "sorted_scan", "full_diff"};
 
 #define LOG_EVERY_PAGES 50
-/* A COPY transaction of a first backfill holds up to this many API pages and records:
- * PostgreSQL's cost per transaction (BEGIN, guard, COPY start, cursor update, commit, round
- * trips) is paid once per group instead of per page (README "write path" has the figures).
- * Records pages hold 100 records, contacts pages 500; a smaller [pull] page_size keeps groups
- * (and what a kill -9 makes the next run fetch again) small too. */
+/* A COPY transaction of a first backfill holds up to this many API pages, records and bytes of
+ * COPY text: PostgreSQL's cost per transaction (BEGIN, guard, COPY start, cursor update, commit,
+ * round trips) is paid once per group instead of per page (README "write path" has the figures).
+ * The byte bound keeps a group of wide records, and the write window's max_writes groups in
+ * flight, within the memory budget; a group of 1,000 contacts is about 640 kB. Records pages
+ * hold 100 records, contacts pages 500; a smaller [pull] page_size keeps groups (and what a
+ * kill -9 makes the next run fetch again) small too. */
 #define PULL_GROUP_PAGES   10
 #define PULL_GROUP_RECORDS 1000
+#define PULL_GROUP_BYTES   ((size_t)4 << 20)
 #define MAX_RETRIES        5
 
 struct pull_worker;
@@ -913,7 +916,7 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
             ps_page_free(&page);
         }
         if (joins && !end && l->grp.n < PULL_GROUP_RECORDS && l->grp_pages < PULL_GROUP_PAGES &&
-            !w->P->stopping) {
+            l->grp.copy_len < PULL_GROUP_BYTES && !w->P->stopping) {
             if (q)
                 qr_salvage_free(q);
             if (!l->failed)

@@ -158,6 +158,62 @@ static void pages_are_grouped(void)
     tsim_stop(&s);
 }
 
+/* A group is also bounded by its COPY text (PULL_GROUP_BYTES, 4 MiB), so wide records cannot
+ * multiply the memory of the write window: 200 records of 60,000 bytes in pages of 10 are
+ * about 12 MB, so at least 3 transactions, where the page bound alone would write 10 + 10. */
+static void wide_records_make_smaller_groups(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "200", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], log[600];
+    PGconn *c = tpg_fresh_db("copy_wide", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 10\n", cfg, sizeof cfg));
+    snprintf(log, sizeof log, "%s.log", cfg);
+    /* ids first (a backfill), then every name made wide, then a first backfill again */
+    const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
+    TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
+    PGresult *ids = PQexec(c, "SELECT id FROM ghl.pet ORDER BY id");
+    TEST_REQUIRE(PQresultStatus(ids) == PGRES_TUPLES_OK && PQntuples(ids) == 200);
+    size_t wide = 60000;
+    char *body = malloc(wide + 64);
+    TEST_REQUIRE(body != NULL);
+    int put = 0;
+    for (int i = 0; i < PQntuples(ids); i++) {
+        int k = snprintf(body, 64, "{\"properties\": {\"name\": \"%d-", i);
+        memset(body + k, 'a' + i % 26, wide);
+        strcpy(body + k + wide, "\"}}");
+        char path[300];
+        snprintf(path, sizeof path, "/_admin/records/custom_objects.pet/%s?locationId=%s",
+                 PQgetvalue(ids, i, 0), s.loc[0].id);
+        put += tsim_admin(&s, "PUT", path, body, NULL) == 200;
+    }
+    free(body);
+    PQclear(ids);
+    TEST_EQ_INT(put, 200);
+    PQfinish(c);
+    c = tpg_fresh_db("copy_wide2", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 10\n", cfg, sizeof cfg));
+    const char *all[] = {"backfill", NULL};
+    TEST_EQ_INT(tpull_run(cfg, all, log, 50000), 0);
+    char *t = slurp(log);
+    TEST_CHECK(strstr(t, "pull.copy_off") == NULL);
+    const char *pw = strstr(t, "object=custom_objects.pet records=200 ");
+    pw = pw ? strstr(pw, "page_writes=") : NULL;
+    int writes = pw ? atoi(pw + strlen("page_writes=")) : 0;
+    TEST_CHECK_MSG(writes >= 3 && writes <= 20, "page_writes=%d: %s", writes, t);
+    free(t);
+    char *n = scalar(c, "SELECT count(*) FILTER (WHERE length(name) > 60000) FROM ghl.pet");
+    TEST_EQ_STR(n, "200");
+    free(n);
+    TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
+    unlink(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
 /* Tags that only read back right when quoted (NULL, blanks, delimiters, braces, quotes,
  * backslashes, control characters) next to plain ones, through the COPY path. (The empty
  * string is refused by the API as a tag; bare_ok would keep its quotes.) */
@@ -210,6 +266,7 @@ int main(void)
     TEST_RUN(copy_writes_what_the_upsert_writes);
     TEST_RUN(locally_deleted_records_are_not_copied_back);
     TEST_RUN(pages_are_grouped);
+    TEST_RUN(wide_records_make_smaller_groups);
     TEST_RUN(array_elements_keep_their_text);
     return test_done();
 }

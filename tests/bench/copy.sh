@@ -2,15 +2,16 @@
 # Pull write path against PostgreSQL's COPY (issue 17; tests/bench/run.sh runs it). One run, limits
 # off, per family (custom_objects.pet = the simulator's all-types object; contact = 12 custom
 # fields of every type):
-#   1. ghlsync backfill of N records into an empty database: wall, records/s, peak RSS and CPU of
-#      ghlsync (/usr/bin/time -v), CPU of PostgreSQL;
+#   1. RUNS rounds (default 3), each: a ghlsync backfill of N records into a fresh database
+#      (wall, records/s, peak RSS and CPU of ghlsync from /usr/bin/time -v, CPU of PostgreSQL),
+#      then the COPY floor of the same rows: exported from that table (not counted), the table
+#      truncated, psql \copy of the rows into the same table with triggers off
+#      (session_replication_role = replica), CPU of PostgreSQL and wall. One run of either varies
+#      by 15 % or more on a shared machine, so the two alternate and the figures are medians over
+#      the rounds, with each round's own ratio shown beside them;
 #   2. the Node.js baseline (official SDK + pg, one upsert per page, jsonb; tests/bench/node/)
-#      into its own database: the same figures;
-#   3. the COPY floor: the rows ghlsync wrote, exported (not counted), the table truncated, then
-#      psql \copy of the same rows into the same table with triggers off
-#      (session_replication_role = replica): CPU of PostgreSQL and wall; FLOOR_RUNS loads
-#      (default 3), the median taken as the floor;
-#   4. incremental: INC_N records backfilled again in pages of 10 ([pull] page_size = 10) into
+#      into its own database, once: the same figures;
+#   3. incremental: INC_N records backfilled again in pages of 10 ([pull] page_size = 10) into
 #      the full table (every record a conflict): records/s and CPU, client and PostgreSQL.
 # PostgreSQL's CPU is read from /proc: the postmaster's own utime+stime plus cutime+cstime (the
 # backends and workers it has reaped) plus utime+stime of its live children, before and after;
@@ -48,6 +49,7 @@ pg_cpu() {
 sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a-b}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b > 0) printf "%.2f", a/b; else print "n/a"}'; }
 now() { date +%s.%N; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 
 # measure CMD...: wall secs, peak rss KB, client cpu secs, server cpu secs
 measure() {
@@ -113,15 +115,34 @@ for obj in $FAMILIES; do
     start_sim "${seed[@]}"
     echo "# $obj: $N records, limits off"
 
-    db=g$k
-    psql -qc "CREATE DATABASE $db"
-    config "$db" "$obj" 100
-    # shellcheck disable=SC2086
-    measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill ${GHLSYNC_ARGS:-}
-    rows=$(psql -d "$db" -tAc "SELECT count(*) FROM ghl.$table")
-    g_secs=$secs g_cpu=$cpu g_pcpu=$pcpu g_rss=$rss
-    g_tot=$(awk -v a="$cpu" -v b="$pcpu" 'BEGIN{printf "%.2f", a+b}')
-    echo "# figure: ghlsync $obj: $rows records in ${secs}s = $(awk -v n="$rows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s, peak RSS $((rss / 1024)) MiB, CPU client ${cpu}s + PostgreSQL ${pcpu}s = ${g_tot}s"
+    # Rounds of (ghlsync backfill, COPY floor of the rows it wrote); medians over the rounds.
+    g_tots=() g_cpus=() g_pcpus=() g_secss=() g_rsss=() floors=() rounds=()
+    for r in $(seq 1 "${RUNS:-${FLOOR_RUNS:-3}}"); do
+        db=g${k}_$r
+        psql -qc "CREATE DATABASE $db"
+        config "$db" "$obj" 100
+        # shellcheck disable=SC2086
+        measure "$BUILD/ghlsync" -c "$dir/sync.toml" backfill ${GHLSYNC_ARGS:-}
+        rows=$(psql -d "$db" -tAc "SELECT count(*) FROM ghl.$table")
+        [ "$rows" -eq "$N" ] || { echo "# ghlsync wrote $rows rows, not $N" >&2; exit 1; }
+        g_tot=$(awk -v a="$cpu" -v b="$pcpu" 'BEGIN{printf "%.2f", a+b}')
+        g_tots+=("$g_tot") g_cpus+=("$cpu") g_pcpus+=("$pcpu") g_secss+=("$secs") g_rsss+=("$rss")
+        echo "# figure: ghlsync $obj round $r: $rows records in ${secs}s = $(awk -v n="$rows" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') records/s, peak RSS $((rss / 1024)) MiB, CPU client ${cpu}s + PostgreSQL ${pcpu}s = ${g_tot}s"
+        psql -d "$db" -qc "\\copy ghl.$table TO '$dir/rows.copy'"
+        psql -d "$db" -qc "SET session_replication_role = replica" -c "TRUNCATE ghl.$table"
+        measure psql -d "$db" -qc "SET session_replication_role = replica" -c "\\copy ghl.$table FROM '$dir/rows.copy'"
+        frows=$(psql -d "$db" -tAc "SELECT count(*) FROM ghl.$table")
+        [ "$frows" -eq "$rows" ] || { echo "# the floor loaded $frows rows, not $rows" >&2; exit 1; }
+        floors+=("$pcpu")
+        rounds+=("$(ratio "$g_tot" "$pcpu")")
+        echo "# figure: COPY floor $obj round $r: $frows rows in ${secs}s, CPU PostgreSQL ${pcpu}s (psql ${cpu}s); this round's (client+PostgreSQL) / floor = ${rounds[-1]}x"
+        rm -f "$dir/rows.copy"
+        psql -qc "DROP DATABASE $db"
+    done
+    g_tot=$(median "${g_tots[@]}") g_cpu=$(median "${g_cpus[@]}") g_pcpu=$(median "${g_pcpus[@]}")
+    g_secs=$(median "${g_secss[@]}") g_rss=$(median "${g_rsss[@]}") f_pcpu=$(median "${floors[@]}")
+    echo "# figure: ghlsync $obj: medians of ${#floors[@]} rounds: $N records in ${g_secs}s = $(awk -v n="$N" -v s="$g_secs" 'BEGIN{printf "%.0f", n/s}') records/s, peak RSS $(awk -v r="$g_rss" 'BEGIN{printf "%.0f", r/1024}') MiB, CPU client ${g_cpu}s, PostgreSQL ${g_pcpu}s, together ${g_tot}s; COPY floor ${f_pcpu}s"
+    echo "# figure: $obj ghlsync client+PostgreSQL CPU / COPY floor = $(ratio "$g_tot" "$f_pcpu")x (target <= 1.5; the rounds: ${rounds[*]}); PostgreSQL alone $(ratio "$g_pcpu" "$f_pcpu")x"
 
     b_secs=
     if [ -n "$have_node" ]; then
@@ -136,27 +157,12 @@ for obj in $FAMILIES; do
         else
             echo "# baseline failed:"; tail -5 "$dir/run.err"
         fi
+        psql -qc "DROP DATABASE $bdb"
     fi
-
-    # The COPY floor: the same rows into the same table (its indexes included), triggers off,
-    # FLOOR_RUNS times (default 3); the median is the floor (one load varies by 15 % or more).
-    psql -d "$db" -qc "\\copy ghl.$table TO '$dir/rows.copy'"
-    floors=()
-    for _ in $(seq 1 "${FLOOR_RUNS:-3}"); do
-        psql -d "$db" -qc "SET session_replication_role = replica" -c "TRUNCATE ghl.$table"
-        measure psql -d "$db" -qc "SET session_replication_role = replica" -c "\\copy ghl.$table FROM '$dir/rows.copy'"
-        frows=$(psql -d "$db" -tAc "SELECT count(*) FROM ghl.$table")
-        floors+=("$pcpu")
-        echo "# figure: COPY floor $obj: $frows rows in ${secs}s, CPU PostgreSQL ${pcpu}s (psql ${cpu}s)"
-    done
-    f_pcpu=$(printf '%s\n' "${floors[@]}" | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')
-    echo "# figure: COPY floor $obj: median of ${#floors[@]} loads ${f_pcpu}s"
-    echo "# figure: $obj ghlsync client+PostgreSQL CPU / COPY floor = $(ratio "$g_tot" "$f_pcpu")x (target <= 1.5); PostgreSQL alone $(ratio "$g_pcpu" "$f_pcpu")x"
     if [ -n "$b_secs" ]; then
         echo "# figure: $obj node baseline client+PostgreSQL CPU / COPY floor = $(ratio "$b_tot" "$f_pcpu")x"
-        echo "# figure: $obj wall: node baseline / ghlsync = $(ratio "$b_secs" "$g_secs")x (target >= 4)"
+        echo "# figure: $obj wall: node baseline / ghlsync (median) = $(ratio "$b_secs" "$g_secs")x (target >= 4)"
     fi
-    rm -f "$dir/rows.copy"
 
     # Incremental: small pages (10) into a full table, every record already held.
     if [ "$INC_N" -gt 0 ]; then

@@ -1,6 +1,8 @@
 /* jdoc.c - JSON into a cJSON-shaped tree held in an arena (jdoc.h says why and what). */
 #include "jdoc.h"
 
+#include "uesc.h"
+
 #include <float.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -92,44 +94,13 @@ static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
         return -1;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        unsigned h;
-        if (c >= '0' && c <= '9')
-            h = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            h = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            h = c - 'A' + 10;
-        else
+        int h = ue_hexval(p[i]);
+        if (h < 0)
             return -1;
-        v = v << 4 | h;
+        v = v << 4 | (unsigned)h;
     }
     *out = v;
     return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12);
-        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18);
-    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* The string at ps->p (its opening quote), decoded into the arena. */
@@ -217,7 +188,7 @@ static char *parse_string(jd_parser *ps)
                 p += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            w += put_utf8(w, cp);
+            w += ue_utf8(cp, w);
             break;
         }
         default:

@@ -2,6 +2,7 @@
 #include "salvage.h"
 
 #include "sbuf.h"
+#include "uesc.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -49,17 +50,6 @@ static size_t utf8_seq(const unsigned char *p, size_t left, size_t *bad)
     return need + 1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The code unit of "\uXXXX" at p (p[0] == '\\'), or -1 when it is not one. */
 static long u_escape(const char *p, size_t left)
 {
@@ -67,7 +57,7 @@ static long u_escape(const char *p, size_t left)
         return -1;
     long v = 0;
     for (int i = 2; i < 6; i++) {
-        int h = hexval(p[i]);
+        int h = ue_hexval(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

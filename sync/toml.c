@@ -13,6 +13,7 @@
 #include "toml_internal.h"
 
 #include "sbuf.h"
+#include "uesc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -480,33 +481,10 @@ static int add_copy(parser *p, toml_node *t, const keypart *kp, toml_node *v)
 
 /* ---------------------------------------------------------------- strings */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void put_utf8(sbuf *b, uint32_t cp)
 {
     char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    }
-    sbuf_append(b, u, n);
+    sbuf_append(b, u, ue_utf8(cp, u));
 }
 
 /* At a backslash inside a basic string: decode one escape into b. */
@@ -542,7 +520,7 @@ static int parse_escape(parser *p, sbuf *b)
         size_t nd = e == 'u' ? 4 : 8;
         uint32_t cp = 0;
         for (size_t i = 0; i < nd; i++) {
-            int h = hexval(peek(p, 2 + i));
+            int h = ue_hexval(peek(p, 2 + i));
             if (h < 0)
                 return perr_at(p, line, col, "\\%c escape needs exactly %zu hex digits", e, nd);
             cp = (cp << 4) | (uint32_t)h;
@@ -855,12 +833,12 @@ static bool scan_digits(const char *t, size_t len, size_t *j, int base)
     bool any = false;
     while (i < len) {
         int c = (unsigned char)t[i];
-        int v = hexval(c);
+        int v = ue_hexval(c);
         if (v >= 0 && v < base) {
             any = true;
             i++;
-        } else if (c == '_' && any && i + 1 < len && hexval((unsigned char)t[i + 1]) >= 0 &&
-                   hexval((unsigned char)t[i + 1]) < base) {
+        } else if (c == '_' && any && i + 1 < len && ue_hexval((unsigned char)t[i + 1]) >= 0 &&
+                   ue_hexval((unsigned char)t[i + 1]) < base) {
             i++;
         } else {
             break;
@@ -909,7 +887,7 @@ static int parse_number(parser *p, toml_node **out, int line, int col, int depth
         for (; j < len; j++) {
             if (t[j] == '_')
                 continue;
-            uint64_t d = (uint64_t)hexval((unsigned char)t[j]);
+            uint64_t d = (uint64_t)ue_hexval((unsigned char)t[j]);
             if (v > ((uint64_t)INT64_MAX - d) / (uint64_t)base)
                 return perr_at(p, line, col, "integer '%.*s' out of range (64-bit signed)", shown,
                                t);

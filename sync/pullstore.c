@@ -1,6 +1,7 @@
 /* pullstore.c - see pullstore.h. */
 #include "pullstore.h"
 
+#include "copybin.h"
 #include "db.h"
 #include "family.h"
 #include "ident.h"
@@ -39,18 +40,6 @@ const char ps_sql_set_error[] = "UPDATE ghlsync.pull_state SET last_error = $3, 
                                 "WHERE location_id = $1 AND object_key = $2";
 
 /* ---- time ---- */
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    /* Howard Hinnant's well-known civil-from-days inverse, written out for UTC without timegm's
-     * dependence on the process time zone. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static bool read_digits(const char *s, int n, int *out)
 {
@@ -121,7 +110,7 @@ int64_t ps_time_ms(const cJSON *v)
             return PS_NO_TIME;
         off = (oh * 60 + om) * 60000LL * (*p == '-' ? -1 : 1);
     }
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = cb_days_from_civil(y, mo, d);
     return ((days * 86400 + h * 3600 + mi * 60 + se) * 1000) + frac - off;
 }
 

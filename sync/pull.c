@@ -45,6 +45,7 @@ struct wslot {
      * upsert (pullstore.h ps_page_copy_stmts) */
     ps_page page;
     bool has_page;
+    char copied; /* the page went by COPY: 'b' binary, 't' text; 0 by the upsert */
 };
 
 struct lane {
@@ -125,6 +126,7 @@ struct pull_worker {
     /* where the time goes (logged with pull.done): sums over pages, in ns */
     uint64_t t_fetch, t_build, t_write;
     long long n_writes;
+    long long n_copy_bin, n_copy_text; /* records committed by COPY, per format */
     /* leases (lease.h): parked = not serving its location; nothing new starts (requests, polls,
      * sweeps, schema fetches) and work in flight ends. hold_timer waits for that before a
      * location that came back resumes from the state another process may have moved on. */
@@ -219,7 +221,7 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         gs_err e = {0};
         pga_query(P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
     }
-    char n[32], tf[32], tb[32], tw[32], nw[32];
+    char n[32], tf[32], tb[32], tw[32], nw[32], cb[32], ct[32];
     snprintf(n, sizeof n, "%lld", w->fetched);
     /* sums over requests / pages: fetch = request latency, build = JSON -> column arrays,
      * write = page transaction latency (several overlap) */
@@ -227,9 +229,12 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
     snprintf(tb, sizeof tb, "%.0f", (double)w->t_build / 1e6);
     snprintf(tw, sizeof tw, "%.0f", (double)w->t_write / 1e6);
     snprintf(nw, sizeof nw, "%lld", w->n_writes);
+    snprintf(cb, sizeof cb, "%lld", w->n_copy_bin);
+    snprintf(ct, sizeof ct, "%lld", w->n_copy_text);
     log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
               LOC(w), "object", w->eo->key, "records", n, "fetch_ms", tf, "build_ms", tb,
-              "write_ms", tw, "page_writes", nw, ok ? NULL : "error", why, NULL);
+              "write_ms", tw, "page_writes", nw, "copied_binary", cb, "copied_text", ct,
+              ok ? NULL : "error", why, NULL);
     if (P->prog)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)
@@ -305,6 +310,7 @@ static void slot_clear(struct wslot *sl)
         ps_page_free(&sl->page);
     sl->has_page = false;
     sl->busy = sl->committed = false;
+    sl->copied = 0;
 }
 
 /* Start numbering pages after `base` (the saved page of a resumed scan, else 0). */
@@ -411,6 +417,7 @@ static int page_rewrite(struct lane *l, struct wslot *sl)
         return rc;
     ps_page_free(&sl->page);
     sl->has_page = false;
+    sl->copied = 0;
     if (o.state == PS_STATE_CURSOR)
         l->seq_saved = o.seq;
     l->writing++;
@@ -467,6 +474,10 @@ static void on_written(pga_conn *c, PGresult *const *res, int nres, const pga_er
                       w->eo->key, "records", b, NULL);
         }
     }
+    if (sl->copied == 'b')
+        w->n_copy_bin += sl->n;
+    else if (sl->copied == 't')
+        w->n_copy_text += sl->n;
     if (sl->has_page) {
         ps_page_free(&sl->page);
         sl->has_page = false;
@@ -570,6 +581,7 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
         sl->committed = false;
         sl->seq = seq;
         sl->n = (long long)page->n;
+        sl->copied = by_copy ? (page->copy_bin ? 'b' : 't') : 0;
         l->seq_next = seq;
         if (o.state == PS_STATE_CURSOR)
             l->seq_saved = o.seq;
@@ -593,11 +605,12 @@ static void lane_write(struct lane *l, ps_page *page, qr_salvage *q)
         }
     }
     if (!rc && by_copy) {
-        /* kept for a rewrite (on_written), which goes by the upsert: the COPY text is pgasync's
+        /* kept for a rewrite (on_written), which goes by the upsert: the COPY data is pgasync's
          * to send now (copied at submission), so this one goes, not one per write in flight */
         free(page->copy);
         page->copy = NULL;
         page->copy_len = page->copy_cap = 0;
+        page->copy_bin = false;
         sl->page = *page;
         sl->has_page = true;
         memset(page, 0, sizeof *page);

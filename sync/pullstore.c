@@ -161,6 +161,7 @@ void ps_model_unref(ps_model *m)
         free(m->types);
         free(m->upsert);
         free(m->copy);
+        free(m->copy_bin);
         free(m->sweep);
         free(m->hsweep);
     }
@@ -176,8 +177,8 @@ void ps_model_share_sql(ps_model *m, ps_model *like)
 {
     ps_model *o = like->sql_owner ? like->sql_owner : like;
     if (o == m || m->sql_owner || m->ncols != o->ncols || !same_text(m->upsert, o->upsert) ||
-        !same_text(m->copy, o->copy) || !same_text(m->sweep, o->sweep) ||
-        !same_text(m->hsweep, o->hsweep))
+        !same_text(m->copy, o->copy) || !same_text(m->copy_bin, o->copy_bin) ||
+        !same_text(m->sweep, o->sweep) || !same_text(m->hsweep, o->hsweep))
         return;
     for (size_t i = 0; i < m->ncols; i++)
         if (!same_text(m->types[i], o->types[i]))
@@ -187,11 +188,13 @@ void ps_model_share_sql(ps_model *m, ps_model *like)
     free(m->types);
     free(m->upsert);
     free(m->copy);
+    free(m->copy_bin);
     free(m->sweep);
     free(m->hsweep);
     m->types = o->types;
     m->upsert = o->upsert;
     m->copy = o->copy;
+    m->copy_bin = o->copy_bin;
     m->sweep = o->sweep;
     m->hsweep = o->hsweep;
     m->sql_owner = ps_model_ref(o);
@@ -306,6 +309,16 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     if (sbuf_failed(&b))
         goto nomem;
     m->copy = sbuf_steal(&b);
+    /* binary when copybin.h encodes every column's type (copybin.h says why) */
+    bool bin = true;
+    for (size_t i = 0; i < n && bin; i++)
+        bin = cb_kind_of(m->types[i]) != CB_NONE;
+    if (bin) {
+        sbuf_printf(&b, "%s (FORMAT binary)", m->copy);
+        if (sbuf_failed(&b))
+            goto nomem;
+        m->copy_bin = sbuf_steal(&b);
+    }
 
     const char *cond = "\"location_id\" = $1 AND \"id\" IS NOT NULL AND \"_generation\" IS "
                        "DISTINCT FROM $2::bigint AND (\"_synced_at\" IS NULL OR \"_synced_at\" < "
@@ -546,7 +559,7 @@ int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
         return gs_err_set(e, GS_ESTATE, "pages of different models cannot be merged");
     }
     size_t nc = dst->model->ncols;
-    bool copy = dst->copy && src->copy;
+    bool copy = dst->copy && src->copy && dst->copy_bin == src->copy_bin;
     /* without COPY data on both sides the group goes to the upsert: arrays on both sides */
     if (!copy && (ps_page_fill_arrays(dst, e) || ps_page_fill_arrays(src, e))) {
         ps_page_free(src);
@@ -563,9 +576,13 @@ int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
             dst->copy = c;
             dst->copy_cap = cap;
         }
+        /* binary: one header and one trailer, around both pages' tuples */
+        size_t skip = dst->copy_bin ? CB_HEADER_LEN : 0;
+        if (dst->copy_bin)
+            dst->copy_len -= CB_TRAILER_LEN;
         char *c = dst->copy;
-        memcpy(c + dst->copy_len, src->copy, src->copy_len);
-        dst->copy_len += src->copy_len;
+        memcpy(c + dst->copy_len, src->copy + skip, src->copy_len - skip);
+        dst->copy_len += src->copy_len - skip;
         c[dst->copy_len] = '\0';
         if (src->n) {
             char **v = realloc(dst->vals, (dst->n + src->n) * nc * sizeof *v);
@@ -581,6 +598,7 @@ int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
         dst->copy = NULL;
         dst->copy_len = 0;
         dst->copy_cap = 0;
+        dst->copy_bin = false;
     }
     for (size_t k = 0; k < nc; k++) {
         if (!dst->arrays[k] || !src->arrays[k])
@@ -732,6 +750,66 @@ as_is:
     copy_value(b, v);
 }
 
+/* The rows in COPY's text format: each value escaped, arrays with quotes only where needed. */
+static int copy_rows_text(sbuf *b, const ps_model *m, char *const *vals, size_t n,
+                          const ps_copy_opts *copy)
+{
+    size_t nc = m->ncols;
+    char tail[80], iso[40];
+    ps_time_iso(copy->synced_ms, iso, sizeof iso);
+    snprintf(tail, sizeof tail, "\t%s\t%lld\n", iso, (long long)copy->generation);
+    bool few[64], *arr = nc <= 64 ? few : malloc(nc * sizeof *arr);
+    if (!arr)
+        return GS_ENOMEM;
+    for (size_t k = 0; k < nc; k++)
+        arr[k] = m->types && m->types[k] && is_array_type(m->types[k]);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < nc; k++) {
+            if (k)
+                sbuf_putc(b, '\t');
+            const char *v = vals[i * nc + k];
+            if (v && arr[k])
+                copy_array(b, v);
+            else
+                copy_value(b, v);
+        }
+        sbuf_puts(b, tail);
+    }
+    if (arr != few)
+        free(arr);
+    return 0;
+}
+
+/* The rows in COPY's binary format (header, tuples, trailer). GS_EINVAL, with the column in
+ * *bad, when a value is not in a form copybin.h encodes exactly. */
+static int copy_rows_bin(sbuf *b, const ps_model *m, char *const *vals, size_t n,
+                         const ps_copy_opts *copy, int *bad)
+{
+    size_t nc = m->ncols;
+    cb_kind few[64], *kind = nc <= 64 ? few : malloc(nc * sizeof *kind);
+    if (!kind)
+        return GS_ENOMEM;
+    for (size_t k = 0; k < nc; k++)
+        kind[k] = cb_kind_of(m->types[k]);
+    int rc = 0;
+    cb_header(b);
+    for (size_t i = 0; i < n && !rc; i++) {
+        cb_tuple(b, (int)nc + 2);
+        for (size_t k = 0; k < nc; k++)
+            if (!cb_field(b, kind[k], vals[i * nc + k])) {
+                *bad = (int)k;
+                rc = GS_EINVAL;
+                break;
+            }
+        cb_field_tstz_ms(b, copy->synced_ms);
+        cb_field_int8(b, copy->generation);
+    }
+    cb_trailer(b);
+    if (kind != few)
+        free(kind);
+    return rc;
+}
+
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
                   ps_page *out, gs_err *e)
 {
@@ -834,44 +912,36 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
     }
     sbuf_free(&warn);
     out->n = n;
-    if (copy) {
-        char tail[80], iso[40];
-        ps_time_iso(copy->synced_ms, iso, sizeof iso);
-        snprintf(tail, sizeof tail, "\t%s\t%lld\n", iso, (long long)copy->generation);
+    if (copy && n) {
         sbuf b = SBUF_INIT;
-        bool few[64], *arr = nc <= 64 ? few : malloc(nc * sizeof *arr);
-        if (!arr)
+        int k_bad = -1;
+        int crc = m->copy_bin ? copy_rows_bin(&b, m, vals, n, copy, &k_bad)
+                              : copy_rows_text(&b, m, vals, n, copy);
+        if (crc == GS_ENOMEM || (!crc && sbuf_failed(&b))) {
+            sbuf_free(&b);
             goto nomem_vals;
-        for (size_t k = 0; k < nc; k++)
-            arr[k] = m->types && m->types[k] && is_array_type(m->types[k]);
-        for (size_t i = 0; i < n; i++) {
-            for (size_t k = 0; k < nc; k++) {
-                if (k)
-                    sbuf_putc(&b, '\t');
-                const char *v = vals[i * nc + k];
-                if (v && arr[k])
-                    copy_array(&b, v);
-                else
-                    copy_value(&b, v);
-            }
-            sbuf_puts(&b, tail);
         }
-        if (arr != few)
-            free(arr);
-        if (sbuf_failed(&b))
-            goto nomem_vals;
-        out->copy_len = b.len;
-        out->copy_cap = b.cap;
-        out->copy = n ? sbuf_steal(&b) : NULL;
-        sbuf_free(&b);
-        if (n && !out->copy)
-            goto nomem_vals;
+        if (crc) {
+            /* a value binary COPY does not encode exactly: the upsert writes this page */
+            sbuf_free(&b);
+            log_event(lg, LOG_DEBUG, "pull.copy_skipped", "object", m->object_key, "location",
+                      m->location_id, "type", m->types[k_bad], "msg",
+                      "a value in a form binary COPY does not take: the page goes to the upsert",
+                      NULL);
+        } else {
+            out->copy_bin = m->copy_bin != NULL;
+            out->copy_len = b.len;
+            out->copy_cap = b.cap;
+            out->copy = sbuf_steal(&b);
+            if (!out->copy)
+                goto nomem_vals;
+        }
     }
     /* With COPY only the id column's array is needed (the guard, quarantine resolution); the
      * values stay for the others, built if the page goes to the upsert after all. */
-    if (build_arrays(out, vals, copy ? 1 : nc))
+    if (build_arrays(out, vals, out->copy ? 1 : nc))
         goto nomem_vals;
-    if (copy) {
+    if (out->copy) {
         out->vals = vals;
         return 0;
     }
@@ -1016,7 +1086,7 @@ int ps_page_copy_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs
     s->name[0] = "ghlsync_pull_copy_guard";
     s->nparams[0] = 1;
     s->params[0] = v;
-    s->sql[1] = p->model->copy;
+    s->sql[1] = p->copy_bin ? p->model->copy_bin : p->model->copy;
     s->name[1] = NULL;
     s->nparams[1] = 0;
     s->params[1] = NULL;

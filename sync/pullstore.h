@@ -18,10 +18,11 @@
  * (~1 ms unnest + input functions, ~2 ms inserting 100 rows into a table with 4 indexes).
  * A first backfill writes pages with COPY instead (ps_page_copy_stmts below: no ON CONFLICT, no
  * sort, no subqueries), up to 10 API pages / 1,000 records per transaction (pull.c gathers them
- * with ps_page_merge; README "write path" has the figures). Pages into a full table keep the
- * array upsert: COPY into a staging table plus one merge per page is not implemented (not
- * measured; it would write each row twice, and behind a transaction pooler the staging table
- * must be created inside each transaction).
+ * with ps_page_merge; README "write path" has the figures), in binary format when every column
+ * has a copybin.h encoder (a page with a value it does not take goes to the upsert). Pages into a
+ * full table keep the array upsert: COPY into a staging table plus one merge per page is not
+ * implemented (not measured; it would write each row twice, and behind a transaction pooler the
+ * staging table must be created inside each transaction).
  *
  * Rules the upsert enforces (the "no flip-flop" rules of the architecture):
  *  - a row whose updated_at is newer than the record's is not touched (equal: only when `force`,
@@ -63,17 +64,18 @@ typedef struct ps_model {
     char *location_id;
     char *object_key;
     char *table_schema, *table_name;
-    char *qtable; /* "schema"."table", quoted */
-    size_t ncols; /* mapped columns, in map_row_init order */
-    char **types; /* catalog type of each column (format_type) */
-    char *upsert; /* $1..$ncols arrays, then generation, force, table_schema, table_name */
-    char *copy;   /* COPY qtable (columns, _synced_at, _generation) FROM STDIN */
-    char *sweep;  /* $1 location, $2 generation, $3 scan start: soft delete */
-    char *hsweep; /* same, hard delete */
+    char *qtable;   /* "schema"."table", quoted */
+    size_t ncols;   /* mapped columns, in map_row_init order */
+    char **types;   /* catalog type of each column (format_type) */
+    char *upsert;   /* $1..$ncols arrays, then generation, force, table_schema, table_name */
+    char *copy;     /* COPY qtable (columns, _synced_at, _generation) FROM STDIN */
+    char *copy_bin; /* the same in binary format; NULL when a column's type has no encoder */
+    char *sweep;    /* $1 location, $2 generation, $3 scan start: soft delete */
+    char *hsweep;   /* same, hard delete */
     /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
      * different text (a schema change) never runs a stale statement */
     char upsert_name[PGA_NAME_LEN];
-    /* ps_model_share_sql: types, upsert, copy, sweep and hsweep are this model's (one
+    /* ps_model_share_sql: types, upsert, copy, copy_bin, sweep and hsweep are this model's (one
      * reference), not owned */
     struct ps_model *sql_owner;
 } ps_model;
@@ -105,7 +107,8 @@ typedef struct ps_page {
     ps_model *model; /* one reference */
     size_t n;        /* records in the page */
     char **arrays;   /* model->ncols array literals */
-    char *copy;      /* the rows in COPY text format (ps_copy_opts), else NULL */
+    char *copy;      /* the rows for COPY (ps_copy_opts), else NULL */
+    bool copy_bin;   /* `copy` is binary (model->copy_bin: header, tuples, trailer), not text */
     char **vals;     /* with `copy`: the values (n x ncols) until ps_page_fill_arrays; then
                       * only arrays[0] (the ids) is built */
     size_t copy_len, copy_cap; /* cap: bytes allocated (groups grow it by doubling) */

@@ -41,6 +41,27 @@ static char *slurp(const char *path)
     return t;
 }
 
+/* Every object's pull.done line says all its records went by binary COPY (copybin.h); returns
+ * the number of such lines with records. */
+static int all_binary(const char *log)
+{
+    int lines = 0;
+    for (const char *p = strstr(log, "pull.done"); p; p = strstr(p + 1, "pull.done")) {
+        const char *eol = strchr(p, '\n');
+        const char *r = strstr(p, " records="), *b = strstr(p, " copied_binary="),
+                   *t = strstr(p, " copied_text=");
+        if (!r || !b || !t || (eol && (b > eol || t > eol))) {
+            test_check(false, __FILE__, __LINE__, "no COPY counts in: %.300s", p);
+            continue;
+        }
+        long long n = atoll(r + 9), nb = atoll(b + 15), nt = atoll(t + 13);
+        test_check(nb == n && nt == 0, __FILE__, __LINE__,
+                   "records %lld, by binary COPY %lld, by text COPY %lld: %.200s", n, nb, nt, p);
+        lines += n > 0;
+    }
+    return lines;
+}
+
 /* Every column but the two the upsert sets from the clock and the scan. */
 static const char rows_sum[] =
     "SELECT md5(string_agg((to_jsonb(p) - '_synced_at' - '_generation')::text, '|' "
@@ -62,6 +83,7 @@ static void copy_writes_what_the_upsert_writes(void)
     TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
     char *t = slurp(log1);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL); /* every page went in by COPY */
+    TEST_CHECK(all_binary(t) >= 4); /* its binary form: pets and contacts of both locations */
     free(t);
     /* the scan's generation, and _synced_at on the server's clock, not before the scan */
     char *n = scalar(c, "SELECT count(*) FROM ghl.pet p JOIN ghlsync.pull_state s ON "

@@ -13,16 +13,29 @@
 /* far inside numeric's own limits (weight and dscale); longer numbers go as text */
 #define NUM_MAX_DIGITS 1000
 
+/* n <= 8 bytes: stored in place when they fit (every field starts with a length word, so this
+ * runs several times per value), else appended with growth. */
+static inline void put_small(sbuf *b, const char *c, size_t n)
+{
+    if (b->len + n < b->cap && !b->failed) {
+        memcpy(b->data + b->len, c, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else {
+        sbuf_append(b, c, n);
+    }
+}
+
 static void put16(sbuf *b, uint16_t v)
 {
     char c[2] = {(char)(v >> 8), (char)v};
-    sbuf_append(b, c, 2);
+    put_small(b, c, 2);
 }
 
 static void put32(sbuf *b, uint32_t v)
 {
     char c[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
-    sbuf_append(b, c, 4);
+    put_small(b, c, 4);
 }
 
 static void put64(sbuf *b, uint64_t v)

@@ -2,6 +2,7 @@
  * column codecs, picking a family). */
 #include "family.h"
 #include "jprint.h"
+#include "mapping.h"
 
 #include "http.h"
 #include "pullstore.h"
@@ -158,14 +159,6 @@ static int text_array(const cJSON *v, char **out, bool *bad)
     return 0;
 }
 
-static bool date_prefix(const char *s)
-{
-    for (int i = 0; i < 10; i++)
-        if ((i == 4 || i == 7) ? s[i] != '-' : !isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* A decimal number PostgreSQL's numeric takes (no exponent, no inf / nan). */
 static bool numeric_text(const char *s)
 {
@@ -211,7 +204,7 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
         }
         break;
     case FAM_K_DATE:
-        if (!cJSON_IsString(v) || strlen(v->valuestring) < 10 || !date_prefix(v->valuestring)) {
+        if (!cJSON_IsString(v) || strlen(v->valuestring) < 10 || !map_date_text(v->valuestring)) {
             *bad = true;
             return 0;
         }

@@ -72,6 +72,11 @@ void map_types_free(map_types *m);
 int map_types_load(const char *path, map_types **out, gs_err *err);
 int map_types_find_file(char *out, size_t len, gs_err *err);
 
+/* True when s starts with "YYYY-MM-DD" naming a real day of the years 1-9999, which a date
+ * column takes. A value of another shape, or a day that does not exist ("2024-02-30",
+ * "0000-00-00"), is stored as NULL with a warning: PostgreSQL would refuse the whole write. */
+bool map_date_text(const char *s);
+
 /* --- PostgreSQL text[] literals, correct for any string (quotes, backslashes, commas, braces,
  * "NULL", empty strings, unicode). n strings, NULL entries are SQL NULL elements. */
 void map_array_encode(sbuf *b, const char *const *items, size_t n);

@@ -5,7 +5,10 @@
  * weight is the numeric string "1e2000", which numeric takes and copybin refuses (exponents
  * past 1,000). Pages 1-10 are a COPY group; pages 11-15 gather into the next one, page 16 (the
  * odd record) cannot join it and ends it, so those 600 records go by the upsert; pages 17-25
- * are a COPY group again: 1,900 records by binary COPY. */
+ * are a COPY group again: 1,900 records by binary COPY.
+ * Values no column can hold do not stop the flow either: record 7's DATE field is 2024-02-30
+ * and record 9's createdAt is on that day too; both are stored as NULL with a warning
+ * (PostgreSQL would refuse the whole write), and every other record lands. */
 #include "sbuf.h"
 #include "test.h"
 #include "tfake.h"
@@ -54,11 +57,14 @@ static void record_json(sbuf *b, int i)
         snprintf(weight, sizeof weight, "\"1e2000\"");
     else
         snprintf(weight, sizeof weight, "%d.5", i);
-    sbuf_printf(b,
-                "{\"id\":\"g%04d\",\"owner\":[],\"followers\":[],\"properties\":{\"name\":"
-                "\"Gadget %d\",\"weight\":%s},\"createdAt\":\"%s\",\"updatedAt\":\"%s\","
-                "\"locationId\":\"" LOC "\",\"searchAfter\":[%lld,\"g%04d\"],\"relations\":[]}",
-                i, i, weight, iso, iso, ms, i);
+    char created[40];
+    snprintf(created, sizeof created, "%s", i == 9 ? "2024-02-30T10:00:00.000Z" : iso);
+    sbuf_printf(
+        b,
+        "{\"id\":\"g%04d\",\"owner\":[],\"followers\":[],\"properties\":{\"name\":"
+        "\"Gadget %d\",\"weight\":%s,\"born\":\"%s\"},\"createdAt\":\"%s\",\"updatedAt\":\"%s\","
+        "\"locationId\":\"" LOC "\",\"searchAfter\":[%lld,\"g%04d\"],\"relations\":[]}",
+        i, i, weight, i == 7 ? "2024-02-30" : "2024-02-28", created, iso, ms, i);
 }
 
 static void handler(const tfake_req *rq, tfake_resp *rs, void *ud)
@@ -76,6 +82,8 @@ static void handler(const tfake_req *rq, tfake_resp *rs, void *ud)
         field_json(&b, "name", "TEXT");
         sbuf_putc(&b, ',');
         field_json(&b, "weight", "NUMERICAL");
+        sbuf_putc(&b, ',');
+        field_json(&b, "born", "DATE");
         sbuf_puts(&b, "]}");
     } else if (!strcmp(rq->method, "POST") &&
                strstr(rq->target, "/objects/" OBJ_KEY "/records/search")) {
@@ -172,6 +180,7 @@ static void refused_group_goes_to_the_upsert(void)
                        strstr(t, "copied_text=0"),
                    "%s", t);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL);
+    TEST_CHECK_MSG(strstr(t, "pull.values_dropped") != NULL, "%s", t);
     free(t);
     char *v = q(c, "SELECT count(*) FROM ghl.gadget WHERE _deleted_at IS NULL");
     TEST_EQ_STR(v, "2500");
@@ -184,6 +193,12 @@ static void refused_group_goes_to_the_upsert(void)
              "(substr(id, 2)::integer + 0.5)::numeric AND name = 'Gadget ' || "
              "substr(id, 2)::integer");
     TEST_EQ_STR(v, "2499");
+    free(v);
+    v = q(c, "SELECT count(*) FILTER (WHERE born = '2024-02-28') || '/' || count(*) FILTER "
+             "(WHERE id = 'g0007' AND born IS NULL) || '/' || count(*) FILTER (WHERE id = "
+             "'g0009' AND created_at IS NULL) || '/' || count(*) FILTER (WHERE created_at IS NULL) "
+             "FROM ghl.gadget");
+    TEST_EQ_STR(v, "2499/1/1/1");
     free(v);
     v = q(c, "SELECT complete FROM ghlsync.pull_state WHERE object_key = '" OBJ_KEY "'");
     TEST_EQ_STR(v, "t");

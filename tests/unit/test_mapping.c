@@ -134,6 +134,16 @@ static void test_field_codecs(void)
     enc(&d, "{\"birthday\": \"2021-07-28T10:00:00Z\"}", "2021-07-28", NULL, false);
     enc(&d, "{\"birthday\": \"2021-07-28T23:30:00.000-05:00\"}", "2021-07-28", NULL, false);
     enc(&d, "{\"birthday\": \"July 4th\"}", NULL, NULL, true);
+    /* days that do not exist: PostgreSQL would refuse the whole page's write */
+    enc(&d, "{\"birthday\": \"2024-02-30\"}", NULL, NULL, true);
+    enc(&d, "{\"birthday\": \"2023-02-29\"}", NULL, NULL, true);
+    enc(&d, "{\"birthday\": \"1900-02-29T00:00:00Z\"}", NULL, NULL, true);
+    enc(&d, "{\"birthday\": \"0000-00-00\"}", NULL, NULL, true);
+    enc(&d, "{\"birthday\": \"2024-13-01\"}", NULL, NULL, true);
+    enc(&d, "{\"birthday\": \"2024-04-31\"}", NULL, NULL, true);
+    enc(&d, "{\"birthday\": \"2000-02-29\"}", "2000-02-29", NULL, false);
+    enc(&d, "{\"birthday\": \"0001-01-01\"}", "0001-01-01", NULL, false);
+    enc(&d, "{\"birthday\": 1e18}", NULL, NULL, true); /* an epoch past the year 9999 */
     dec(&d, "2024-07-11", NULL, "\"2024-07-11\"");
 
     schema_field tb = field("custom_objects.pet.contacts", "TEXTBOX_LIST");

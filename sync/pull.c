@@ -837,8 +837,11 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
     w->t_fetch += t0 - l->t_fetch0;
     ps_copy_opts co = {0};
     if (l->copy) {
-        /* _synced_at on the server's clock: the scan's start there plus the time since */
-        co.synced_ms = l->started_ms + (int64_t)(now_ms(w->P) - l->started_loop);
+        /* _synced_at on the server's clock: the scan's start there plus the time since. The
+         * start is read in whole ms rounded down (so that the sweep's "written before the scan
+         * began" never takes in a row written just after it); one ms more keeps the stamp of a
+         * page that arrives within that ms at or after the start itself */
+        co.synced_ms = l->started_ms + 1 + (int64_t)(now_ms(w->P) - l->started_loop);
         co.generation = l->gen;
     }
     int brc = ps_page_build(w->shadow ? w->shadow : w->eo->model, json, LG(w), l->copy ? &co : NULL,

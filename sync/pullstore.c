@@ -21,7 +21,7 @@ const char ps_sql_scan_start[] =
     "UPDATE ghlsync.pull_state SET generation = generation + 1, cursor = NULL, page = NULL, "
     "fetched = 0, complete = false, started_at = now(), updated_at = now(), last_error = NULL "
     "WHERE location_id = $1 AND object_key = $2 "
-    "RETURNING generation, (extract(epoch FROM started_at) * 1000)::bigint";
+    "RETURNING generation, floor(extract(epoch FROM started_at) * 1000)::bigint";
 const char ps_sql_save_cursor[] =
     "UPDATE ghlsync.pull_state SET cursor = COALESCE($3::jsonb, cursor), page = $4::integer, "
     "fetched = $5::bigint, total = COALESCE($6::bigint, total), updated_at = now() "
@@ -1128,7 +1128,7 @@ static int64_t ms_or_none(const PGresult *r, int col)
 const char ps_sql_state_get[] =
     "SELECT mode, cursor::text, (extract(epoch FROM watermark) * 1000)::bigint, "
     "generation, coalesce(total, -1), fetched, complete, "
-    "(extract(epoch FROM started_at) * 1000)::bigint, "
+    "floor(extract(epoch FROM started_at) * 1000)::bigint, "
     "(extract(epoch FROM last_full_scan_at) * 1000)::bigint, coalesce(page, 0) "
     "FROM ghlsync.pull_state WHERE location_id = $1 AND object_key = $2";
 

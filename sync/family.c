@@ -162,18 +162,19 @@ static int text_array(const cJSON *v, char **out, bool *bad)
 /* A decimal number PostgreSQL's numeric takes (no exponent, no inf / nan). */
 static bool numeric_text(const char *s)
 {
-    if (*s == '-' || *s == '+')
-        s++;
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
     bool digits = false, dot = false;
-    for (; *s; s++) {
-        if (isdigit((unsigned char)*s))
+    for (; *p; p++) {
+        if (isdigit((unsigned char)*p))
             digits = true;
-        else if (*s == '.' && !dot)
+        else if (*p == '.' && !dot)
             dot = true;
         else
             return false;
     }
-    return digits;
+    return digits && map_numeric_fits(s, (size_t)(p - s));
 }
 
 int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)

@@ -310,6 +310,39 @@ void map_number_text(double d, char *buf, size_t len)
 }
 
 /* A PostgreSQL numeric literal we are willing to pass on (no NaN/Infinity: JSON has neither). */
+bool map_numeric_fits(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    long nint = 0, nfrac = 0, lead = -1, pos = 0; /* lead: first nonzero digit */
+    for (; i < n && isdigit((unsigned char)s[i]); i++, pos++, nint++)
+        if (lead < 0 && s[i] != '0')
+            lead = pos;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && isdigit((unsigned char)s[i]); i++, pos++, nfrac++)
+            if (lead < 0 && s[i] != '0')
+                lead = pos;
+    long exp = 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool neg = i < n && s[i] == '-';
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        for (; i < n && isdigit((unsigned char)s[i]); i++) {
+            exp = exp * 10 + (s[i] - '0');
+            if (exp > 10000000)
+                return false;
+        }
+        if (neg)
+            exp = -exp;
+    }
+    /* numeric holds 131,072 digits before the point and a scale of 16,383 */
+    if (nfrac - exp > 16383)
+        return false;
+    return lead < 0 || nint + exp - lead <= 131072;
+}
+
 static char *numeric_from_string(const char *s)
 {
     while (is_blank(*s))
@@ -340,7 +373,7 @@ static char *numeric_from_string(const char *s)
         if (ed == 0)
             return NULL;
     }
-    if (i != n)
+    if (i != n || !map_numeric_fits(s, n))
         return NULL;
     return strndup(s, n);
 }

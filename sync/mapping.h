@@ -77,6 +77,12 @@ int map_types_find_file(char *out, size_t len, gs_err *err);
  * "0000-00-00"), is stored as NULL with a warning: PostgreSQL would refuse the whole write. */
 bool map_date_text(const char *s);
 
+/* s[0..n) is a decimal number ([+-]digits[.digits][e[+-]digits], already checked) that
+ * numeric can hold: 131,072 digits before the point, a scale of at most 16,383. Past that
+ * PostgreSQL refuses the whole write ("value overflows numeric format"), so such a value is
+ * stored as NULL with a warning. */
+bool map_numeric_fits(const char *s, size_t n);
+
 /* --- PostgreSQL text[] literals, correct for any string (quotes, backslashes, commas, braces,
  * "NULL", empty strings, unicode). n strings, NULL entries are SQL NULL elements. */
 void map_array_encode(sbuf *b, const char *const *items, size_t n);

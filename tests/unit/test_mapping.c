@@ -109,6 +109,14 @@ static void test_field_codecs(void)
     enc(&num, "{\"age\": \"-1e5\"}", "-1e5", NULL, false);
     enc(&num, "{\"age\": \"CUS-123\"}", NULL, NULL, true);
     enc(&num, "{\"age\": \"NaN\"}", NULL, NULL, true);
+    /* what numeric can hold (PostgreSQL 15: 131,072 digits before the point, scale 16,383) */
+    enc(&num, "{\"age\": \"9.9e131071\"}", "9.9e131071", NULL, false);
+    enc(&num, "{\"age\": \"0001e131071\"}", "0001e131071", NULL, false);
+    enc(&num, "{\"age\": \"1e-16383\"}", "1e-16383", NULL, false);
+    enc(&num, "{\"age\": \"0e999999\"}", "0e999999", NULL, false);
+    enc(&num, "{\"age\": \"1e131072\"}", NULL, NULL, true);
+    enc(&num, "{\"age\": \"1.5e-16383\"}", NULL, NULL, true);
+    enc(&num, "{\"age\": \"1e99999999999\"}", NULL, NULL, true);
     enc(&num, "{\"age\": null}", NULL, NULL, false);
     enc(&num, "{}", NULL, NULL, false);
     dec(&num, "12.50", NULL, "12.5");

@@ -2,6 +2,8 @@
  * send/receive functions (date_recv, timestamptz_recv, numeric_recv, array_recv). */
 #include "copybin.h"
 
+#include "civil.h"
+
 #include <string.h>
 
 /* PostgreSQL's epoch for date and timestamp: 2000-01-01, in days since 1970-01-01. */
@@ -91,44 +93,13 @@ void cb_tuple(sbuf *b, int n)
     put16(b, (uint16_t)n);
 }
 
-int64_t cb_days_from_civil(int64_t y, int m, int d)
-{
-    /* Howard Hinnant's days-from-civil, for UTC without the process time zone */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static int month_days(int y, int m)
-{
-    static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : d[m - 1];
-}
-
 /* "YYYY-MM-DD", a real day of years 1-9999, as days since 1970-01-01. */
 static bool read_date(const char *s, int64_t *days)
 {
     int y, m, d;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || y < 1 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+    if (!cv_date(s, &y, &m, &d))
         return false;
-    *days = cb_days_from_civil(y, m, d);
+    *days = cv_days_from_civil(y, m, d);
     return true;
 }
 
@@ -139,8 +110,8 @@ static bool read_tstz(const char *s, int64_t *us)
 {
     int64_t days;
     int h, mi, se;
-    if (!read_date(s, &days) || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
-        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &se) ||
+    if (!read_date(s, &days) || (s[10] != 'T' && s[10] != ' ') || !cv_digits(s + 11, 2, &h) ||
+        s[13] != ':' || !cv_digits(s + 14, 2, &mi) || s[16] != ':' || !cv_digits(s + 17, 2, &se) ||
         h > 23 || mi > 59 || se > 59)
         return false;
     const char *p = s + 19;
@@ -163,15 +134,15 @@ static bool read_tstz(const char *s, int64_t *us)
     } else if (*p == '+' || *p == '-') {
         int oh, om = 0;
         const char *q = p + 1;
-        if (!digits(q, 2, &oh))
+        if (!cv_digits(q, 2, &oh))
             return false;
         q += 2;
         if (*q == ':') {
-            if (!digits(q + 1, 2, &om))
+            if (!cv_digits(q + 1, 2, &om))
                 return false;
             q += 3;
         } else if (*q) {
-            if (!digits(q, 2, &om))
+            if (!cv_digits(q, 2, &om))
                 return false;
             q += 2;
         }

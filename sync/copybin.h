@@ -56,7 +56,4 @@ void cb_field_int8(sbuf *b, int64_t v);
 /* A timestamptz from epoch milliseconds. */
 void cb_field_tstz_ms(sbuf *b, int64_t ms);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (any year; m 1-12, d 1-31). */
-int64_t cb_days_from_civil(int64_t y, int m, int d);
-
 #endif

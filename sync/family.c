@@ -1,5 +1,6 @@
 /* family.c - see family.h: the parts every family shares (system columns, row layout, standard
  * column codecs, picking a family). */
+#include "civil.h"
 #include "family.h"
 #include "jprint.h"
 #include "mapping.h"
@@ -205,7 +206,8 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
         }
         break;
     case FAM_K_DATE:
-        if (!cJSON_IsString(v) || strlen(v->valuestring) < 10 || !map_date_text(v->valuestring)) {
+        if (!cJSON_IsString(v) || strlen(v->valuestring) < 10 ||
+            !cv_date(v->valuestring, NULL, NULL, NULL)) {
             *bad = true;
             return 0;
         }

@@ -3,6 +3,7 @@
 #include "jprint.h"
 #include "numtext.h"
 
+#include "civil.h"
 #include "family.h"
 
 #include <ctype.h>
@@ -385,29 +386,6 @@ static char *dup_number(double d)
     return strdup(buf);
 }
 
-bool map_date_text(const char *s)
-{
-    int v[3] = {0, 0, 0}, part = 0;
-    for (int i = 0; i < 10; i++) {
-        char c = s[i];
-        if (i == 4 || i == 7) {
-            if (c != '-')
-                return false;
-            part++;
-        } else if (!isdigit((unsigned char)c)) {
-            return false;
-        } else {
-            v[part] = v[part] * 10 + (c - '0');
-        }
-    }
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = v[0], m = v[1], d = v[2];
-    if (y < 1 || m < 1 || m > 12 || d < 1)
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= (m == 2 && leap ? 29 : days[m - 1]);
-}
-
 static char *json_text(const cJSON *v)
 {
     return jp_print(v);
@@ -573,7 +551,8 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
         break;
     }
     case MAP_DATE:
-        if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 && map_date_text(v->valuestring) &&
+        if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 &&
+            cv_date(v->valuestring, NULL, NULL, NULL) &&
             (v->valuestring[10] == '\0' || v->valuestring[10] == 'T' || v->valuestring[10] == 't' ||
              v->valuestring[10] == ' ')) {
             *v1 = strndup(v->valuestring, 10);
@@ -738,7 +717,8 @@ size_t map_field_column_index(const schema_object *o, size_t field_index, long *
 
 static char *timestamp_text(const cJSON *v)
 {
-    if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 && map_date_text(v->valuestring))
+    if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 &&
+        cv_date(v->valuestring, NULL, NULL, NULL))
         return strdup(v->valuestring);
     if (cJSON_IsNumber(v)) {
         /* epoch milliseconds */

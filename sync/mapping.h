@@ -72,11 +72,6 @@ void map_types_free(map_types *m);
 int map_types_load(const char *path, map_types **out, gs_err *err);
 int map_types_find_file(char *out, size_t len, gs_err *err);
 
-/* True when s starts with "YYYY-MM-DD" naming a real day of the years 1-9999, which a date
- * column takes. A value of another shape, or a day that does not exist ("2024-02-30",
- * "0000-00-00"), is stored as NULL with a warning: PostgreSQL would refuse the whole write. */
-bool map_date_text(const char *s);
-
 /* s[0..n) is a decimal number ([+-]digits[.digits][e[+-]digits], already checked) that
  * numeric can hold: 131,072 digits before the point, a scale of at most 16,383. Past that
  * PostgreSQL refuses the whole write ("value overflows numeric format"), so such a value is

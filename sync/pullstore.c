@@ -1,6 +1,7 @@
 /* pullstore.c - see pullstore.h. */
 #include "pullstore.h"
 
+#include "civil.h"
 #include "copybin.h"
 #include "db.h"
 #include "family.h"
@@ -41,25 +42,12 @@ const char ps_sql_set_error[] = "UPDATE ghlsync.pull_state SET last_error = $3, 
 
 /* ---- time ---- */
 
-static bool read_digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
 /* "YYYY-MM-DDTHH:MM:SS" (T or blank) exactly; anything looser takes sscanf's path. */
 static bool strict_stamp(const char *s, int *y, int *mo, int *d, int *h, int *mi, int *se)
 {
-    return read_digits(s, 4, y) && s[4] == '-' && read_digits(s + 5, 2, mo) && s[7] == '-' &&
-           read_digits(s + 8, 2, d) && (s[10] == 'T' || s[10] == ' ') &&
-           read_digits(s + 11, 2, h) && s[13] == ':' && read_digits(s + 14, 2, mi) &&
-           s[16] == ':' && read_digits(s + 17, 2, se);
+    return cv_digits(s, 4, y) && s[4] == '-' && cv_digits(s + 5, 2, mo) && s[7] == '-' &&
+           cv_digits(s + 8, 2, d) && (s[10] == 'T' || s[10] == ' ') && cv_digits(s + 11, 2, h) &&
+           s[13] == ':' && cv_digits(s + 14, 2, mi) && s[16] == ':' && cv_digits(s + 17, 2, se);
 }
 
 int64_t ps_time_ms(const cJSON *v)
@@ -110,7 +98,7 @@ int64_t ps_time_ms(const cJSON *v)
             return PS_NO_TIME;
         off = (oh * 60 + om) * 60000LL * (*p == '-' ? -1 : 1);
     }
-    int64_t days = cb_days_from_civil(y, mo, d);
+    int64_t days = cv_days_from_civil(y, mo, d);
     return ((days * 86400 + h * 3600 + mi * 60 + se) * 1000) + frac - off;
 }
 

@@ -12,6 +12,7 @@
  */
 #include "toml_internal.h"
 
+#include "civil.h"
 #include "sbuf.h"
 #include "uesc.h"
 
@@ -717,11 +718,6 @@ static int num2(const parser *p, size_t pos)
     return (p->s[pos] - '0') * 10 + (p->s[pos + 1] - '0');
 }
 
-static bool is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /* HH:MM:SS[.frac] at q; returns the end position or 0 after setting an error. */
 static size_t parse_time_at(parser *p, size_t q, int line, int col)
 {
@@ -769,10 +765,9 @@ static int parse_datetime(parser *p, toml_node **out, int line, int col, int dep
             return perr_at(p, line, col, "malformed date: expected YYYY-MM-DD");
         int y = (p->s[st] - '0') * 1000 + (p->s[st + 1] - '0') * 100 + num2(p, st + 2);
         int mo = num2(p, st + 5), d = num2(p, st + 8);
-        static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         if (mo < 1 || mo > 12)
             return perr_at(p, line, col, "invalid month %02d in date (01-12)", mo);
-        int dim = mdays[mo - 1] + (mo == 2 && is_leap(y));
+        int dim = cv_month_days(y, mo);
         if (d < 1 || d > dim)
             return perr_at(p, line, col, "invalid day %02d in date %04d-%02d (01-%02d)", d, y, mo,
                            dim);

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,45 +115,13 @@ static void handler(const tfake_req *rq, tfake_resp *rs, void *ud)
 
 static bool write_config(const tfake *f, const char *ci, char *cfg, size_t n)
 {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/refused-XXXXXX", test_tmpdir());
-    if (!mkdtemp(dir))
-        return false;
-    char tf[600];
-    snprintf(tf, sizeof tf, "%s/token", dir);
-    FILE *t = fopen(tf, "w");
-    if (!t)
-        return false;
-    fputs(TOKEN, t);
-    fclose(t);
-    chmod(tf, 0600);
-    snprintf(cfg, n, "%s/sync.toml", dir);
-    FILE *c = fopen(cfg, "w");
-    if (!c)
-        return false;
-    fprintf(c,
-            "[api]\nbase_url = \"%s\"\ninsecure_http = true\n\n[database]\nurl = \"%s\"\n\n"
-            "[log]\nlevel = \"info\"\n\n[relations]\nenabled = false\n\n[[locations]]\nid = "
-            "\"" LOC "\"\ntoken_file = \"token\"\nobjects = [\"" OBJ_KEY "\"]\n",
-            f->base_url, ci);
-    fclose(c);
-    return true;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = malloc((size_t)n + 1);
-    size_t got = t ? fread(t, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (t)
-        t[got] = 0;
-    return t;
+    char toml[2048];
+    snprintf(toml, sizeof toml,
+             "[api]\nbase_url = \"%s\"\ninsecure_http = true\n\n[database]\nurl = \"%s\"\n\n"
+             "[log]\nlevel = \"info\"\n\n[relations]\nenabled = false\n\n[[locations]]\nid = "
+             "\"" LOC "\"\ntoken_file = \"token\"\nobjects = [\"" OBJ_KEY "\"]\n",
+             f->base_url, ci);
+    return tpull_write_config(TOKEN, toml, cfg, n);
 }
 
 static char *q(PGconn *c, const char *sql)
@@ -174,7 +141,7 @@ static void refused_group_goes_to_the_upsert(void)
     snprintf(log, sizeof log, "%s.log", cfg);
     const char *bf[] = {"backfill", NULL};
     TEST_EQ_INT(tpull_run(cfg, bf, log, 120000), 0);
-    char *t = slurp(log);
+    char *t = tpull_slurp(log);
     /* the groups before and after the odd one went by binary COPY, COPY stayed on */
     TEST_CHECK_MSG(strstr(t, "records=2500 ") && strstr(t, "copied_binary=1900 ") &&
                        strstr(t, "copied_text=0"),

@@ -215,29 +215,14 @@ static void handler(const tfake_req *rq, tfake_resp *rs, void *ud)
 
 static bool write_config(const tfake *f, const char *ci, const char *extra, char *cfg, size_t n)
 {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/poison-XXXXXX", test_tmpdir());
-    if (!mkdtemp(dir))
-        return false;
-    char tf[600];
-    snprintf(tf, sizeof tf, "%s/token", dir);
-    FILE *t = fopen(tf, "w");
-    if (!t)
-        return false;
-    fputs(TOKEN, t);
-    fclose(t);
-    chmod(tf, 0600);
-    snprintf(cfg, n, "%s/sync.toml", dir);
-    FILE *c = fopen(cfg, "w");
-    if (!c)
-        return false;
-    fprintf(c,
-            "[api]\nbase_url = \"%s\"\ninsecure_http = true\nrequest_timeout = \"10s\"\n"
-            "max_response_bytes = 65536\n\n[database]\nurl = \"%s\"\n\n[log]\nlevel = \"info\"\n\n"
-            "%s\n[[locations]]\nid = \"" LOC "\"\ntoken_file = \"token\"\nobjects = [\"*\"]\n",
-            f->base_url, ci, extra ? extra : "");
-    fclose(c);
-    return true;
+    char toml[4096];
+    int len = snprintf(toml, sizeof toml,
+                       "[api]\nbase_url = \"%s\"\ninsecure_http = true\nrequest_timeout = \"10s\"\n"
+                       "max_response_bytes = 65536\n\n[database]\nurl = \"%s\"\n\n[log]\nlevel = "
+                       "\"info\"\n\n%s\n[[locations]]\nid = \"" LOC "\"\ntoken_file = \"token\"\n"
+                       "objects = [\"*\"]\n",
+                       f->base_url, ci, extra ? extra : "");
+    return len > 0 && (size_t)len < sizeof toml && tpull_write_config(TOKEN, toml, cfg, n);
 }
 
 static char *q(PGconn *c, const char *sql)

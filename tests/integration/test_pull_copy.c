@@ -25,22 +25,6 @@ static char *scalar(PGconn *c, const char *sql)
     return v ? v : strdup("(null)");
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *t = malloc((size_t)n + 1);
-    size_t got = t ? fread(t, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (t)
-        t[got] = 0;
-    return t;
-}
-
 /* Every object's pull.done line says all its records went by binary COPY (copybin.h); returns
  * the number of such lines with records. */
 static int all_binary(const char *log)
@@ -81,7 +65,7 @@ static void copy_writes_what_the_upsert_writes(void)
     const char *a[] = {"backfill", NULL}; /* every family: objects, business, contacts, ... */
     TEST_EQ_INT(tpull_run(cfg, a, log1, 50000), 0);
     TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
-    char *t = slurp(log1);
+    char *t = tpull_slurp(log1);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL); /* every page went in by COPY */
     TEST_CHECK(all_binary(t) >= 4); /* its binary form: pets and contacts of both locations */
     free(t);
@@ -96,7 +80,7 @@ static void copy_writes_what_the_upsert_writes(void)
     /* Again: the table holds every record, COPY fails at once and the upsert writes the pages;
      * nothing changes but the clock and the generation. */
     TEST_EQ_INT(tpull_run(cfg, a, log2, 50000), 0);
-    t = slurp(log2);
+    t = tpull_slurp(log2);
     TEST_CHECK(strstr(t, "pull.copy_off") != NULL && strstr(t, "sqlstate=23505") != NULL);
     free(t);
     char *after = scalar(c, rows_sum);
@@ -136,7 +120,7 @@ static void locally_deleted_records_are_not_copied_back(void)
     tpg_exec(c, "SET session_replication_role = replica; DELETE FROM ghl.pet; "
                 "RESET session_replication_role");
     TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
-    char *t = slurp(log);
+    char *t = tpull_slurp(log);
     TEST_CHECK(strstr(t, "pull.copy_off") != NULL && strstr(t, "sqlstate=22012") != NULL);
     free(t);
     n = scalar(c, "SELECT count(*) FROM ghl.pet");
@@ -161,7 +145,7 @@ static void pages_are_grouped(void)
     snprintf(log, sizeof log, "%s.log", cfg);
     const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
-    char *t = slurp(log);
+    char *t = tpull_slurp(log);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL);
     TEST_CHECK_MSG(strstr(t, "records=230 ") && strstr(t, "page_writes=3"), "%s", t);
     free(t);
@@ -208,7 +192,7 @@ static void wide_records_make_smaller_groups(void)
     TEST_EQ_INT(made, 200);
     const char *a[] = {"backfill", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
-    char *t = slurp(log);
+    char *t = tpull_slurp(log);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL);
     const char *pw = strstr(t, "object=custom_objects.pet records=200 ");
     pw = pw ? strstr(pw, "page_writes=") : NULL;
@@ -248,7 +232,7 @@ static void array_elements_keep_their_text(void)
                 201);
     const char *a[] = {"backfill", "--object", "contact", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
-    char *t = slurp(log);
+    char *t = tpull_slurp(log);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL); /* written by COPY */
     free(t);
     TEST_EQ_INT(tcontacts_compare(&s, 0, c, false), 0); /* search answers lower-case names */

@@ -127,6 +127,48 @@ int tpull_run(const char *config, const char *const *args, const char *log, int 
     return p < 0 ? -1 : tpull_wait(p, timeout_ms);
 }
 
+bool tpull_write_config(const char *token, const char *toml, char *path, size_t len)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/cfg-XXXXXX", test_tmpdir());
+    if (!mkdtemp(dir))
+        return false;
+    char tf[600];
+    snprintf(tf, sizeof tf, "%s/token", dir);
+    FILE *t = fopen(tf, "w");
+    if (!t)
+        return false;
+    fputs(token, t);
+    fclose(t);
+    chmod(tf, 0600);
+    snprintf(path, len, "%s/sync.toml", dir);
+    FILE *c = fopen(path, "w");
+    if (!c)
+        return false;
+    fputs(toml, c);
+    return fclose(c) == 0;
+}
+
+char *tpull_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0) {
+        fclose(f);
+        return strdup("");
+    }
+    char *t = malloc((size_t)n + 1);
+    size_t got = t ? fread(t, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (t)
+        t[got] = 0;
+    return t;
+}
+
 bool tpull_wait_scalar(PGconn *c, const char *sql, const char *want, int timeout_ms)
 {
     long end = tpull_now_ms() + timeout_ms;

@@ -25,6 +25,14 @@ bool tpull_config(const tsim *s, const char *conninfo, const char *extra, char *
 bool tpull_config_db(const tsim *s, const char *conninfo, const char *db_extra, const char *extra,
                      char *path, size_t len);
 
+/* For a fake API (tfake.h) rather than the simulator: a fresh directory under test_tmpdir()
+ * with a file "token" (mode 0600) holding `token` and a sync.toml holding `toml`, which names it
+ * as token_file = "token". Returns the sync.toml's path in `path`. */
+bool tpull_write_config(const char *token, const char *toml, char *path, size_t len);
+
+/* The whole file at `path` (malloc'd; "" when it cannot be read, NULL only without memory). */
+char *tpull_slurp(const char *path);
+
 /* Start $GHLSYNC_BIN -c CONFIG ARGS... (NULL-terminated) with GHLSYNC_DATADIR=$GHLSYNC_TOP;
  * stderr to `log` (appended; may be NULL = inherit). Returns the pid or -1. */
 pid_t tpull_spawn(const char *config, const char *const *args, const char *log);

@@ -424,9 +424,31 @@ static char *encode_numeric(const schema_field *f, const cJSON *v, sbuf *w)
 }
 
 /* Returns false only on out-of-memory. */
+static bool flat_option(const cJSON *it, const char *prop_key, size_t pl)
+{
+    return it->string && strncmp(it->string, prop_key, pl) == 0 && it->string[pl] == '.';
+}
+
 static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1, sbuf *w)
 {
     const cJSON *nested = fam_get(props, f->prop_key);
+    size_t pl = strlen(f->prop_key);
+    const cJSON *it;
+    bool flat = false;
+    cJSON_ArrayForEach(it, props)
+    {
+        if ((flat = flat_option(it, f->prop_key, pl)))
+            break;
+    }
+    if (!flat) {
+        /* the nested form alone (what search answers send): its text, with no copy to merge
+         * options into */
+        if (!nested || cJSON_IsNull(nested))
+            return true;
+        if (!cJSON_IsObject(nested))
+            warnf(w, f, "value is not an object; kept as JSON");
+        return (*v1 = json_text(nested)) != NULL;
+    }
     cJSON *obj = NULL;
     if (nested && !cJSON_IsNull(nested)) {
         if (!cJSON_IsObject(nested))
@@ -435,11 +457,9 @@ static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1,
         if (!obj)
             return false;
     }
-    size_t pl = strlen(f->prop_key);
-    const cJSON *it;
     cJSON_ArrayForEach(it, props)
     {
-        if (!it->string || strncmp(it->string, f->prop_key, pl) != 0 || it->string[pl] != '.')
+        if (!flat_option(it, f->prop_key, pl))
             continue;
         if (!obj && !(obj = cJSON_CreateObject()))
             return false;

@@ -159,6 +159,14 @@ static void test_field_codecs(void)
         "{\"option_a\":\"V1\",\"option_b\":\"V2\"}", NULL, false);
     enc(&tb, "{\"contacts\": {\"option_a\": \"V1\"}}", "{\"option_a\":\"V1\"}", NULL, false);
     enc(&tb, "{\"other\": 1}", NULL, NULL, false);
+    /* both forms: the flat options go over the nested ones */
+    enc(&tb,
+        "{\"contacts\": {\"option_a\": \"V1\", \"option_b\": \"old\"}, \"contacts.option_b\": "
+        "\"V2\"}",
+        "{\"option_a\":\"V1\",\"option_b\":\"V2\"}", NULL, false);
+    enc(&tb, "{\"contacts\": null}", NULL, NULL, false);
+    enc(&tb, "{\"contacts\": \"plain\"}", "\"plain\"", NULL, true);
+    enc(&tb, "{\"contacts\": [1, 2], \"contacts.option_a\": \"V1\"}", "[1,2]", NULL, true);
 
     schema_field fu = field("custom_objects.pet.photos", "FILE_UPLOAD");
     enc(&fu, "{\"photos\": [{\"url\": \"u\"}]}", "[{\"url\":\"u\"}]", NULL, false);

@@ -119,45 +119,46 @@ const cJSON *fam_first_of(const cJSON *rec, const char *const keys[2])
     return fam_first_of_from(rec, keys, &hint);
 }
 
-static char *scalar(const cJSON *v)
+static char *scalar(const map_out *mo, const cJSON *v)
 {
     if (cJSON_IsString(v))
-        return strdup(v->valuestring);
+        return map_out_str(mo, v->valuestring);
     if (cJSON_IsNumber(v)) {
         char buf[64];
         map_number_text(v->valuedouble, buf, sizeof buf);
-        return strdup(buf);
+        return map_out_str(mo, buf);
     }
     if (cJSON_IsBool(v))
-        return strdup(cJSON_IsTrue(v) ? "true" : "false");
+        return map_out_str(mo, cJSON_IsTrue(v) ? "true" : "false");
     return NULL;
 }
 
-static int text_array(const cJSON *v, char **out, bool *bad)
+static int text_array(const map_out *mo, const cJSON *v, char **out, bool *bad)
 {
-    sbuf b = SBUF_INIT;
-    if (cJSON_IsArray(v)) {
-        size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
-        const char **items = calloc(n + 1, sizeof *items);
-        if (!items)
-            return GS_ENOMEM;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, v) items[i++] = cJSON_IsString(e) ? e->valuestring : NULL;
-        map_array_encode(&b, items, n);
-        free(items);
-    } else if (cJSON_IsString(v)) {
-        const char *one[1] = {v->valuestring};
-        map_array_encode(&b, one, 1);
-    } else {
+    if (!cJSON_IsArray(v) && !cJSON_IsString(v)) {
         *bad = true;
         return 0;
     }
-    if (sbuf_failed(&b)) {
-        sbuf_free(&b);
-        return GS_ENOMEM;
+    sbuf local, *b = map_out_begin(mo, &local);
+    if (cJSON_IsArray(v)) {
+        size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+        const char *few[16];
+        const char **items = n <= 16 ? few : calloc(n, sizeof *items);
+        if (!items) {
+            if (b == &local)
+                sbuf_free(&local);
+            return GS_ENOMEM;
+        }
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) items[i++] = cJSON_IsString(e) ? e->valuestring : NULL;
+        map_array_encode(b, items, n);
+        if (items != few)
+            free(items);
+    } else {
+        const char *one[1] = {v->valuestring};
+        map_array_encode(b, one, 1);
     }
-    *out = sbuf_steal(&b);
-    return 0;
+    return (*out = map_out_end(mo, b)) ? 0 : GS_ENOMEM;
 }
 
 /* A decimal number PostgreSQL's numeric takes (no exponent, no inf / nan). */
@@ -178,7 +179,7 @@ static bool numeric_text(const char *s)
     return digits && map_numeric_fits(s, (size_t)(p - s));
 }
 
-int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
+int fam_std_encode(const fam_std *s, const cJSON *v, const map_out *mo, char **out, bool *bad)
 {
     *out = NULL;
     *bad = false;
@@ -186,20 +187,21 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
         return 0;
     switch (s->kind) {
     case FAM_K_IDS:
-        return text_array(v, out, bad);
+        return text_array(mo, v, out, bad);
     case FAM_K_TEXT:
         if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
             *bad = true;
             return 0;
         }
-        *out = scalar(v);
+        *out = scalar(mo, v);
         break;
     case FAM_K_BOOL:
         if (cJSON_IsBool(v))
-            *out = strdup(cJSON_IsTrue(v) ? "true" : "false");
+            *out = map_out_str(mo, cJSON_IsTrue(v) ? "true" : "false");
         else if (cJSON_IsString(v) &&
                  (!strcasecmp(v->valuestring, "true") || !strcasecmp(v->valuestring, "false")))
-            *out = strdup(tolower((unsigned char)v->valuestring[0]) == 't' ? "true" : "false");
+            *out = map_out_str(mo,
+                               tolower((unsigned char)v->valuestring[0]) == 't' ? "true" : "false");
         else {
             *bad = true;
             return 0;
@@ -211,15 +213,15 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
             *bad = true;
             return 0;
         }
-        *out = strndup(v->valuestring, 10);
+        *out = map_out_dup(mo, v->valuestring, 10);
         break;
     case FAM_K_JSON:
     case FAM_K_EXTRA:
-        *out = jp_print(v);
+        *out = map_out_take(mo, jp_print(v));
         break;
     case FAM_K_NUM:
         if (cJSON_IsNumber(v) || (cJSON_IsString(v) && numeric_text(v->valuestring))) {
-            *out = scalar(v);
+            *out = scalar(mo, v);
         } else if (cJSON_IsString(v) && !*v->valuestring) {
             return 0; /* "" = no value */
         } else {
@@ -237,7 +239,7 @@ int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad)
         }
         char iso[40];
         ps_time_iso(ms, iso, sizeof iso);
-        *out = strdup(iso);
+        *out = map_out_str(mo, iso);
         break;
     }
     }

@@ -252,10 +252,10 @@ const cJSON *fam_get(const cJSON *o, const char *key);
 /* fam_first_of, searched from *hint (fam_member). */
 const cJSON *fam_first_of_from(const cJSON *rec, const char *const keys[2], const cJSON **hint);
 
-/* Standard column value <-> JSON: encode returns malloc'd text or NULL (*bad: the value was
- * present but not storable); decode makes the JSON the API takes (NULL column: JSON null, or an
- * empty array for FAM_K_IDS). 0 or GS_ENOMEM. */
-int fam_std_encode(const fam_std *s, const cJSON *v, char **out, bool *bad);
+/* Standard column value <-> JSON: encode makes the text where `mo` says (mapping.h) or NULL (*bad:
+ * the value was present but not storable); decode makes the JSON the API takes (NULL column: JSON
+ * null, or an empty array for FAM_K_IDS). 0 or GS_ENOMEM. */
+int fam_std_encode(const fam_std *s, const cJSON *v, const map_out *mo, char **out, bool *bad);
 int fam_std_decode(const fam_std *s, const char *v, cJSON **out, gs_err *e);
 
 /* Escape a path segment (ids and keys come from the API and the user). */

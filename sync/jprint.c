@@ -132,6 +132,11 @@ static bool put_value(sbuf *b, const cJSON *v)
     }
 }
 
+bool jp_print_to(sbuf *b, const cJSON *v)
+{
+    return v && put_value(b, v) && !sbuf_failed(b);
+}
+
 char *jp_print(const cJSON *v)
 {
     if (!v)

@@ -16,7 +16,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "sbuf.h"
+
+#include <stdbool.h>
+
 /* malloc'd text, or NULL (out of memory, or a node cJSON cannot print either). */
 char *jp_print(const cJSON *v);
+/* The same text appended to b; false as jp_print's NULL (b then holds part of it). */
+bool jp_print_to(sbuf *b, const cJSON *v);
 
 #endif

@@ -379,16 +379,69 @@ static char *numeric_from_string(const char *s)
     return strndup(s, n);
 }
 
-static char *dup_number(double d)
+char *map_out_dup(const map_out *mo, const char *s, size_t n)
+{
+    return mo && mo->arena ? ar_strndup(mo->arena, s, n) : strndup(s, n);
+}
+
+char *map_out_str(const map_out *mo, const char *s)
+{
+    return map_out_dup(mo, s, strlen(s));
+}
+
+char *map_out_take(const map_out *mo, char *m)
+{
+    if (!m || !mo || !mo->arena)
+        return m;
+    char *o = ar_strndup(mo->arena, m, strlen(m));
+    free(m);
+    return o;
+}
+
+sbuf *map_out_begin(const map_out *mo, sbuf *local)
+{
+    *local = (sbuf)SBUF_INIT;
+    if (mo && mo->arena && mo->scratch) {
+        sbuf_reset(mo->scratch);
+        return mo->scratch;
+    }
+    return local;
+}
+
+char *map_out_end(const map_out *mo, sbuf *b)
+{
+    if (mo && mo->arena && b == mo->scratch)
+        return sbuf_failed(b) ? NULL : ar_strndup(mo->arena, b->data ? b->data : "", b->len);
+    if (sbuf_failed(b)) {
+        sbuf_free(b);
+        return NULL;
+    }
+    return sbuf_steal(b);
+}
+
+/* Frees a value made by map_out_* (those in an arena go with it). */
+static void out_release(const map_out *mo, char *v)
+{
+    if (!mo || !mo->arena)
+        free(v);
+}
+
+static char *dup_number(const map_out *mo, double d)
 {
     char buf[64];
     map_number_text(d, buf, sizeof buf);
-    return strdup(buf);
+    return map_out_str(mo, buf);
 }
 
-static char *json_text(const cJSON *v)
+static char *json_text(const map_out *mo, const cJSON *v)
 {
-    return jp_print(v);
+    sbuf local, *b = map_out_begin(mo, &local);
+    if (!jp_print_to(b, v)) {
+        if (b == &local)
+            sbuf_free(&local);
+        return NULL;
+    }
+    return map_out_end(mo, b);
 }
 
 static void warnf(sbuf *w, const schema_field *f, const char *why)
@@ -398,38 +451,39 @@ static void warnf(sbuf *w, const schema_field *f, const char *why)
 }
 
 /* Any JSON scalar as text: strings as-is, numbers shortest, booleans true/false. */
-static char *scalar_text(const cJSON *v)
+static char *scalar_text(const map_out *mo, const cJSON *v)
 {
     if (cJSON_IsString(v))
-        return strdup(v->valuestring);
+        return map_out_str(mo, v->valuestring);
     if (cJSON_IsNumber(v))
-        return dup_number(v->valuedouble);
+        return dup_number(mo, v->valuedouble);
     if (cJSON_IsBool(v))
-        return strdup(cJSON_IsTrue(v) ? "true" : "false");
-    return json_text(v);
+        return map_out_str(mo, cJSON_IsTrue(v) ? "true" : "false");
+    return json_text(mo, v);
 }
 
-static char *encode_numeric(const schema_field *f, const cJSON *v, sbuf *w)
+static char *encode_numeric(const map_out *mo, const schema_field *f, const cJSON *v, sbuf *w)
 {
     if (cJSON_IsNumber(v))
-        return dup_number(v->valuedouble);
+        return dup_number(mo, v->valuedouble);
     if (cJSON_IsString(v)) {
         char *s = numeric_from_string(v->valuestring);
         if (!s)
             warnf(w, f, "value is not a number; stored as NULL");
-        return s;
+        return map_out_take(mo, s);
     }
     warnf(w, f, "value is neither a number nor a numeric string; stored as NULL");
     return NULL;
 }
 
-/* Returns false only on out-of-memory. */
 static bool flat_option(const cJSON *it, const char *prop_key, size_t pl)
 {
     return it->string && strncmp(it->string, prop_key, pl) == 0 && it->string[pl] == '.';
 }
 
-static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1, sbuf *w)
+/* Returns false only on out-of-memory. */
+static bool encode_textbox(const map_out *mo, const schema_field *f, const cJSON *props, char **v1,
+                           sbuf *w)
 {
     const cJSON *nested = fam_get(props, f->prop_key);
     size_t pl = strlen(f->prop_key);
@@ -447,7 +501,7 @@ static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1,
             return true;
         if (!cJSON_IsObject(nested))
             warnf(w, f, "value is not an object; kept as JSON");
-        return (*v1 = json_text(nested)) != NULL;
+        return (*v1 = json_text(mo, nested)) != NULL;
     }
     cJSON *obj = NULL;
     if (nested && !cJSON_IsNull(nested)) {
@@ -472,7 +526,7 @@ static bool encode_textbox(const schema_field *f, const cJSON *props, char **v1,
         cJSON_AddItemToObject(obj, it->string + pl + 1, c);
     }
     if (obj) {
-        *v1 = json_text(obj);
+        *v1 = json_text(mo, obj);
         cJSON_Delete(obj);
         if (!*v1)
             return false;
@@ -483,24 +537,82 @@ nomem:
     return false;
 }
 
-static int encode_field(const schema_field *f, const cJSON *props, const cJSON **hint, char **v1,
-                        char **v2, sbuf *warnings);
+static int encode_field(const map_out *mo, const schema_field *f, const cJSON *props,
+                        const cJSON **hint, char **v1, char **v2, sbuf *warnings);
 
 int map_encode_field(const schema_field *f, const cJSON *props, char **v1, char **v2,
                      sbuf *warnings)
 {
     const cJSON *hint = NULL;
-    return encode_field(f, props, &hint, v1, v2, warnings);
+    return encode_field(NULL, f, props, &hint, v1, v2, warnings);
 }
 
-static int encode_field(const schema_field *f, const cJSON *props, const cJSON **hint, char **v1,
-                        char **v2, sbuf *warnings)
+/* A list of options as a text[] literal: strings as they are, other scalars as text. */
+static char *options_text(const map_out *mo, const cJSON *v)
+{
+    sbuf local, *b = map_out_begin(mo, &local);
+    if (!cJSON_IsArray(v)) {
+        /* A single string (tolerated variant) is a one-element list. */
+        char *s = cJSON_IsString(v) ? NULL : scalar_text(NULL, v);
+        const char *one[1] = {s ? s : v->valuestring};
+        bool ok = s || cJSON_IsString(v);
+        if (ok)
+            map_array_encode(b, one, 1);
+        free(s);
+        if (!ok) {
+            if (b == &local)
+                sbuf_free(&local);
+            return NULL;
+        }
+        return map_out_end(mo, b);
+    }
+    int n = cJSON_GetArraySize(v);
+    const char *few[16] = {0};
+    const char **items = n <= 16 ? few : calloc((size_t)n, sizeof *items);
+    bool ok = items != NULL;
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (!ok)
+            break;
+        if (cJSON_IsNull(e))
+            items[i] = NULL;
+        else if (cJSON_IsString(e))
+            items[i] = e->valuestring; /* borrowed: the common case copies nothing */
+        else if (!(items[i] = scalar_text(NULL, e)))
+            ok = false;
+        i++;
+    }
+    if (ok)
+        map_array_encode(b, items, (size_t)n);
+    i = 0;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (i >= n || !items)
+            break;
+        if (!cJSON_IsNull(e) && !cJSON_IsString(e))
+            free((char *)items[i]);
+        i++;
+    }
+    if (items != few)
+        free(items);
+    if (!ok) {
+        if (b == &local)
+            sbuf_free(&local);
+        return NULL;
+    }
+    return map_out_end(mo, b);
+}
+
+static int encode_field(const map_out *mo, const schema_field *f, const cJSON *props,
+                        const cJSON **hint, char **v1, char **v2, sbuf *warnings)
 {
     *v1 = *v2 = NULL;
     const map_type *t = f->type;
     map_codec codec = t ? t->codec : MAP_JSON;
     if (codec == MAP_TEXTBOX_LIST)
-        return encode_textbox(f, props, v1, warnings) ? 0 : GS_ENOMEM;
+        return encode_textbox(mo, f, props, v1, warnings) ? 0 : GS_ENOMEM;
     const cJSON *v = fam_member(props, f->prop_key, hint);
     if (!v || cJSON_IsNull(v))
         return 0;
@@ -509,10 +621,10 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
     case MAP_OPTION:
         if (cJSON_IsArray(v) || cJSON_IsObject(v))
             warnf(warnings, f, "expected a string; stored the JSON text");
-        *v1 = scalar_text(v);
+        *v1 = scalar_text(mo, v);
         break;
     case MAP_NUMERIC:
-        *v1 = encode_numeric(f, v, warnings);
+        *v1 = encode_numeric(mo, f, v, warnings);
         return 0;
     case MAP_MONEY: {
         const cJSON *val = v, *cur = NULL;
@@ -521,61 +633,23 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
             cur = fam_get(v, "currency");
         }
         if (val && !cJSON_IsNull(val))
-            *v1 = encode_numeric(f, val, warnings);
+            *v1 = encode_numeric(mo, f, val, warnings);
         if (cur && !cJSON_IsNull(cur)) {
-            *v2 = scalar_text(cur);
+            *v2 = scalar_text(mo, cur);
             if (!*v2)
                 goto nomem;
         }
         return 0;
     }
-    case MAP_OPTIONS: {
-        sbuf b = SBUF_INIT;
-        if (cJSON_IsArray(v)) {
-            int n = cJSON_GetArraySize(v);
-            char **items = calloc((size_t)n + 1, sizeof *items);
-            if (!items)
-                goto nomem;
-            int i = 0;
-            bool ok = true;
-            const cJSON *e;
-            cJSON_ArrayForEach(e, v)
-            {
-                if (!cJSON_IsNull(e) && !(items[i] = scalar_text(e)))
-                    ok = false;
-                i++;
-            }
-            if (ok)
-                map_array_encode(&b, (const char *const *)items, (size_t)n);
-            for (i = 0; i < n; i++)
-                free(items[i]);
-            free(items);
-            if (!ok) {
-                sbuf_free(&b);
-                goto nomem;
-            }
-        } else {
-            /* A single string (tolerated variant) is a one-element list. */
-            char *s = scalar_text(v);
-            if (!s)
-                goto nomem;
-            const char *one[1] = {s};
-            map_array_encode(&b, one, 1);
-            free(s);
-        }
-        if (sbuf_failed(&b)) {
-            sbuf_free(&b);
-            goto nomem;
-        }
-        *v1 = sbuf_steal(&b);
+    case MAP_OPTIONS:
+        *v1 = options_text(mo, v);
         break;
-    }
     case MAP_DATE:
         if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 &&
             cv_date(v->valuestring, NULL, NULL, NULL) &&
             (v->valuestring[10] == '\0' || v->valuestring[10] == 'T' || v->valuestring[10] == 't' ||
              v->valuestring[10] == ' ')) {
-            *v1 = strndup(v->valuestring, 10);
+            *v1 = map_out_dup(mo, v->valuestring, 10);
         } else if (cJSON_IsNumber(v)) {
             /* epoch milliseconds: not documented, but unambiguous */
             time_t secs = (time_t)(v->valuedouble / 1000.0);
@@ -586,7 +660,7 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
                 warnf(warnings, f, "number is not a usable epoch; stored as NULL");
                 return 0;
             }
-            *v1 = strdup(buf);
+            *v1 = map_out_str(mo, buf);
         } else {
             warnf(warnings, f, "value is not a date; stored as NULL");
             return 0;
@@ -602,7 +676,7 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
                 goto nomem;
             }
             cJSON_AddItemToArray(arr, o);
-            *v1 = json_text(arr);
+            *v1 = json_text(mo, arr);
             cJSON_Delete(arr);
             break;
         }
@@ -610,23 +684,22 @@ static int encode_field(const schema_field *f, const cJSON *props, const cJSON *
          * shape's FileField, highlevel-crm.md 1.2) */
         if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
             warnf(warnings, f, "expected an array or object of files; kept as JSON");
-        *v1 = json_text(v);
+        *v1 = json_text(mo, v);
         break;
     case MAP_TEXTBOX_LIST:
     case MAP_JSON:
-        *v1 = json_text(v);
+        *v1 = json_text(mo, v);
         break;
     }
     if (!*v1)
         goto nomem;
     return 0;
 nomem:
-    free(*v1);
-    free(*v2);
+    out_release(mo, *v1);
+    out_release(mo, *v2);
     *v1 = *v2 = NULL;
     return GS_ENOMEM;
 }
-
 static cJSON *number_from_text(const char *s)
 {
     return cJSON_CreateNumber(strtod(s, NULL));
@@ -735,11 +808,11 @@ size_t map_field_column_index(const schema_object *o, size_t field_index, long *
     return k;
 }
 
-static char *timestamp_text(const cJSON *v)
+static char *timestamp_text(const map_out *mo, const cJSON *v)
 {
     if (cJSON_IsString(v) && strlen(v->valuestring) >= 10 &&
         cv_date(v->valuestring, NULL, NULL, NULL))
-        return strdup(v->valuestring);
+        return map_out_str(mo, v->valuestring);
     if (cJSON_IsNumber(v)) {
         /* epoch milliseconds */
         double ms = v->valuedouble;
@@ -750,43 +823,53 @@ static char *timestamp_text(const cJSON *v)
             return NULL;
         size_t l = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(buf + l, sizeof buf - l, ".%03dZ", (int)(ms - (double)secs * 1000.0));
-        return strdup(buf);
+        return map_out_str(mo, buf);
     }
     return NULL;
 }
 
-int map_record_to_row(const schema_object *o, const cJSON *record, const char *location_id,
-                      map_row *row, sbuf *warnings, gs_err *err)
+size_t map_row_width(const schema_object *o)
+{
+    size_t n = fam_row_prefix(fam_of(o));
+    for (size_t i = 0; i < o->n_fields; i++)
+        n += o->fields[i].currency_column ? 2 : 1;
+    return n;
+}
+
+int map_record_values(const schema_object *o, const cJSON *record, const char *location_id,
+                      const map_out *mo, char **values, sbuf *warnings, gs_err *err)
 {
     const fam_family *fam = fam_of(o);
     record = fam->answer_record(record);
     if (!cJSON_IsObject(record))
         return gs_err_set(err, GS_EPARSE, "record is not a JSON object");
-    int rc = map_row_init(o, row, err);
-    if (rc)
-        return rc;
+    size_t width = map_row_width(o);
+    memset(values, 0, width * sizeof *values);
     const cJSON *id = fam_get(record, "id");
     if (cJSON_IsString(id))
-        row->values[0] = strdup(id->valuestring);
+        values[0] = map_out_str(mo, id->valuestring);
     else if (cJSON_IsNumber(id))
-        row->values[0] = dup_number(id->valuedouble);
+        values[0] = dup_number(mo, id->valuedouble);
     const cJSON *loc = fam_get(record, "locationId");
     if (cJSON_IsString(loc))
-        row->values[1] = strdup(loc->valuestring);
+        values[1] = map_out_str(mo, loc->valuestring);
     else if (location_id)
-        row->values[1] = strdup(location_id);
+        values[1] = map_out_str(mo, location_id);
     const cJSON *rhint = NULL; /* the record's keys, looked up in column order */
     for (size_t i = 0; i < fam->n_std; i++) {
         const fam_std *s = &fam->std[i];
-        char **v = &row->values[2 + i];
+        char **v = &values[2 + i];
         bool bad = false;
         if (s->kind == FAM_K_EXTRA) {
-            if (fam->extra_value && fam->extra_value(o, record, v))
+            char *x = NULL;
+            if (fam->extra_value && fam->extra_value(o, record, &x))
+                goto nomem;
+            if (x && !(*v = map_out_take(mo, x)))
                 goto nomem;
             continue;
         }
         const char *keys[2] = {s->key, s->alt_key};
-        if (fam_std_encode(s, fam_first_of_from(record, keys, &rhint), v, &bad))
+        if (fam_std_encode(s, fam_first_of_from(record, keys, &rhint), mo, v, &bad))
             goto nomem;
         /* an unusable owner or followers value was always dropped silently */
         if (bad && s->kind != FAM_K_IDS && warnings)
@@ -795,9 +878,9 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
     size_t ci = 2 + fam->n_std;
     const cJSON *ca = fam_first_of_from(record, fam->created_key, &rhint);
     const cJSON *ua = fam_first_of_from(record, fam->updated_key, &rhint);
-    if (ca && !(row->values[ci] = timestamp_text(ca)) && warnings)
+    if (ca && !(values[ci] = timestamp_text(mo, ca)) && warnings)
         sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->created_key[0]);
-    if (ua && !(row->values[ci + 1] = timestamp_text(ua)) && warnings)
+    if (ua && !(values[ci + 1] = timestamp_text(mo, ua)) && warnings)
         sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->updated_key[0]);
     cJSON *owned = NULL, *empty = NULL;
     const cJSON *props = NULL;
@@ -815,25 +898,40 @@ int map_record_to_row(const schema_object *o, const cJSON *record, const char *l
     for (size_t i = 0; i < o->n_fields; i++) {
         long cur = o->fields[i].currency_column ? (long)k + 1 : -1;
         char *v2 = NULL;
-        if (encode_field(&o->fields[i], props, &hint, &row->values[k], &v2, warnings)) {
+        if (encode_field(mo, &o->fields[i], props, &hint, &values[k], &v2, warnings)) {
             cJSON_Delete(empty);
             cJSON_Delete(owned);
             goto nomem;
         }
         if (cur >= 0)
-            row->values[cur] = v2;
+            values[cur] = v2;
         else
-            free(v2);
+            out_release(mo, v2);
         k += cur >= 0 ? 2 : 1;
     }
     cJSON_Delete(empty);
     cJSON_Delete(owned);
     return 0;
 nomem:
-    map_row_free(row);
+    for (size_t j = 0; j < width; j++) {
+        out_release(mo, values[j]);
+        values[j] = NULL;
+    }
     return gs_err_set(err, GS_ENOMEM, "out of memory");
 }
 
+int map_record_to_row(const schema_object *o, const cJSON *record, const char *location_id,
+                      map_row *row, sbuf *warnings, gs_err *err)
+{
+    if (!cJSON_IsObject(fam_of(o)->answer_record(record)))
+        return gs_err_set(err, GS_EPARSE, "record is not a JSON object");
+    int rc = map_row_init(o, row, err);
+    if (rc)
+        return rc;
+    if ((rc = map_record_values(o, record, location_id, NULL, row->values, warnings, err)))
+        map_row_free(row);
+    return rc;
+}
 /* Add "<prop>.<option>": value for TEXTBOX_LIST, nulls for options that must be cleared. */
 static int textbox_props(const schema_field *f, const char *v, const char *old, bool for_create,
                          cJSON *props, gs_err *err)

@@ -20,6 +20,7 @@
 #ifndef GHLSYNC_MAPPING_H
 #define GHLSYNC_MAPPING_H
 
+#include "arena.h"
 #include "err.h"
 #include "sbuf.h"
 #include "schema.h"
@@ -78,6 +79,23 @@ int map_types_find_file(char *out, size_t len, gs_err *err);
  * stored as NULL with a warning. */
 bool map_numeric_fits(const char *s, size_t n);
 
+/* --- Where encoded values go: malloc'd strings, each freed by its owner (a NULL map_out, or
+ * arena NULL), or a page's arena, all freed together (pullstore.c); `scratch` is where a value
+ * is built before it is copied there (its memory is reused from value to value). */
+typedef struct map_out {
+    ar_arena *arena;
+    sbuf *scratch;
+} map_out;
+
+char *map_out_dup(const map_out *mo, const char *s, size_t n);
+char *map_out_str(const map_out *mo, const char *s);
+/* A malloc'd text (may be NULL) as a value: itself, or moved into the arena. */
+char *map_out_take(const map_out *mo, char *m);
+/* A buffer to build a value in (the scratch, emptied, or `local`), and the value it holds
+ * (NULL when out of memory; `local` is consumed). */
+sbuf *map_out_begin(const map_out *mo, sbuf *local);
+char *map_out_end(const map_out *mo, sbuf *b);
+
 /* --- PostgreSQL text[] literals, correct for any string (quotes, backslashes, commas, braces,
  * "NULL", empty strings, unicode). n strings, NULL entries are SQL NULL elements. */
 void map_array_encode(sbuf *b, const char *const *items, size_t n);
@@ -122,6 +140,12 @@ size_t map_field_column_index(const schema_object *o, size_t field_index, long *
  */
 int map_record_to_row(const schema_object *o, const cJSON *record, const char *location_id,
                       map_row *row, sbuf *warnings, gs_err *err);
+/* The same values straight into values[0, map_row_width(o)) (set to NULL first), made where
+ * `mo` says (with an arena: nothing to free one by one; on failure some may stay there). */
+int map_record_values(const schema_object *o, const cJSON *record, const char *location_id,
+                      const map_out *mo, char **values, sbuf *warnings, gs_err *err);
+/* The number of values of a row of o (map_row_init's n). */
+size_t map_row_width(const schema_object *o);
 
 /*
  * Column values (indexed like map_row_init's columns) -> "properties" object. Only fields with a

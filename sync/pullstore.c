@@ -456,7 +456,7 @@ int ps_model_new_shadow(PGconn *c, ps_model *base, const char *shadow, ps_model 
 
 /* ---- pages ---- */
 
-static void free_vals(char **vals, size_t n);
+static void free_vals(ps_page *p);
 
 void ps_page_free(ps_page *p)
 {
@@ -464,7 +464,7 @@ void ps_page_free(ps_page *p)
         for (size_t i = 0; i < p->model->ncols; i++)
             free(p->arrays[i]);
     free(p->arrays);
-    free_vals(p->vals, p->n * (p->model ? p->model->ncols : 0));
+    free_vals(p);
     free(p->copy);
     free(p->cursor);
     free(p->first_id);
@@ -504,13 +504,12 @@ static int build_arrays(ps_page *p, char *const *vals, size_t upto)
     return 0;
 }
 
-static void free_vals(char **vals, size_t n)
+/* The values and their strings (the arrays, when built, are copies). */
+static void free_vals(ps_page *p)
 {
-    if (!vals)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(vals[i]);
-    free(vals);
+    free(p->vals);
+    p->vals = NULL;
+    ar_free(&p->vals_ar);
 }
 
 int ps_page_fill_arrays(ps_page *p, gs_err *e)
@@ -519,8 +518,7 @@ int ps_page_fill_arrays(ps_page *p, gs_err *e)
         return 0;
     if (build_arrays(p, p->vals, p->model->ncols))
         return gs_err_set(e, GS_ENOMEM, "out of memory");
-    free_vals(p->vals, p->n * p->model->ncols);
-    p->vals = NULL;
+    free_vals(p);
     return 0;
 }
 
@@ -578,8 +576,9 @@ int ps_page_merge(ps_page *dst, ps_page *src, gs_err *e)
                 goto nomem;
             memcpy(v + dst->n * nc, src->vals, src->n * nc * sizeof *v);
             dst->vals = v;
-            free(src->vals); /* the strings are dst's now */
+            free(src->vals);
             src->vals = NULL;
+            ar_adopt(&dst->vals_ar, &src->vals_ar); /* the strings are dst's now */
         }
     } else {
         free(dst->copy);
@@ -816,40 +815,42 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
         return gs_err_set(e, GS_EPARSE, "search response: \"%s\" is not an array", fam->envelope);
     }
     size_t cap = (size_t)cJSON_GetArraySize(recs), nc = m->ncols;
+    if (nc != map_row_width(m->obj)) {
+        ps_page_free(out);
+        return gs_err_set(e, GS_ESTATE, "page: the model has %zu columns, its rows %zu", nc,
+                          map_row_width(m->obj));
+    }
     char **vals = cap ? calloc(cap * nc, sizeof *vals) : NULL;
     out->arrays = calloc(nc, sizeof *out->arrays);
     if ((cap && !vals) || !out->arrays)
         goto nomem;
-    sbuf warn = SBUF_INIT;
+    /* every value of the page in one arena (arena.h), built in one scratch buffer */
+    sbuf warn = SBUF_INIT, scratch = SBUF_INIT;
+    map_out mo = {&out->vals_ar, &scratch};
+    /* Rows belong to the location they were pulled for (the sweep relies on it). */
+    char *loc = cap ? map_out_str(&mo, m->location_id) : NULL;
+    if (cap && !loc)
+        goto nomem_vals;
     size_t n = 0;
     const cJSON *r;
     int64_t prev = PS_NO_TIME;
     const cJSON *last_sa = NULL;
     cJSON_ArrayForEach(r, recs)
     {
-        map_row row;
-        int rc = map_record_to_row(m->obj, r, m->location_id, &row, &warn, e);
+        char **row = &vals[n * nc];
+        int rc = map_record_values(m->obj, r, m->location_id, &mo, row, &warn, e);
         if (rc == GS_ENOMEM) {
             sbuf_free(&warn);
+            sbuf_free(&scratch);
             goto nomem_vals;
         }
-        if (rc || !row.values[0]) {
-            if (!rc)
-                map_row_free(&row);
+        if (rc || !row[0]) {
+            memset(row, 0, nc * sizeof *row);
             log_event(lg, LOG_WARN, "pull.record_skipped", "object", m->object_key, "location",
                       m->location_id, "why", rc ? e->msg : "record has no id", NULL);
             continue;
         }
-        /* Rows belong to the location they were pulled for (the sweep relies on it). */
-        free(row.values[1]);
-        row.values[1] = strdup(m->location_id);
-        for (size_t k = 0; k < nc; k++) {
-            vals[n * nc + k] = row.values[k];
-            row.values[k] = NULL;
-        }
-        map_row_free(&row);
-        if (!vals[n * nc + 1])
-            goto nomem_vals;
+        row[1] = loc;
         int64_t u = ps_time_ms(first_key(r, fam->updated_key));
         if (u != PS_NO_TIME) {
             if (out->min_upd == PS_NO_TIME || u < out->min_upd)
@@ -869,13 +870,11 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
         }
         /* only the last kept record's cursor is the page's: printed once, after the loop */
         last_sa = fam_get(r, fam->cursor_key);
-        if (!out->first_id && !(out->first_id = strdup(vals[n * nc])))
-            goto nomem_vals;
-        free(out->last_id);
-        if (!(out->last_id = strdup(vals[n * nc])))
-            goto nomem_vals;
         n++;
     }
+    sbuf_free(&scratch);
+    if (n && (!(out->first_id = strdup(vals[0])) || !(out->last_id = strdup(vals[(n - 1) * nc]))))
+        goto nomem_vals;
     if (n && last_sa && !(out->cursor = jp_print(last_sa)))
         goto nomem_vals;
     if (n && fam->page_cursor) {
@@ -933,11 +932,10 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
         out->vals = vals;
         return 0;
     }
-    free_vals(vals, n * nc);
+    free(vals);
+    ar_free(&out->vals_ar); /* the arrays hold copies */
     return 0;
 nomem_vals:
-    for (size_t i = 0; i < cap * nc; i++)
-        free(vals[i]);
 nomem:
     free(vals);
     ps_page_free(out);

@@ -46,6 +46,7 @@
 #ifndef GHLSYNC_PULLSTORE_H
 #define GHLSYNC_PULLSTORE_H
 
+#include "arena.h"
 #include "err.h"
 #include "log.h"
 #include "pgasync.h"
@@ -104,13 +105,14 @@ int64_t ps_time_ms(const cJSON *v);
 void ps_time_iso(int64_t ms, char *buf, size_t len);
 
 typedef struct ps_page {
-    ps_model *model; /* one reference */
-    size_t n;        /* records in the page */
-    char **arrays;   /* model->ncols array literals */
-    char *copy;      /* the rows for COPY (ps_copy_opts), else NULL */
-    bool copy_bin;   /* `copy` is binary (model->copy_bin: header, tuples, trailer), not text */
-    char **vals;     /* with `copy`: the values (n x ncols) until ps_page_fill_arrays; then
-                      * only arrays[0] (the ids) is built */
+    ps_model *model;  /* one reference */
+    size_t n;         /* records in the page */
+    char **arrays;    /* model->ncols array literals */
+    char *copy;       /* the rows for COPY (ps_copy_opts), else NULL */
+    bool copy_bin;    /* `copy` is binary (model->copy_bin: header, tuples, trailer), not text */
+    char **vals;      /* with `copy`: the values (n x ncols) until ps_page_fill_arrays; then
+                       * only arrays[0] (the ids) is built */
+    ar_arena vals_ar; /* where the values' strings live */
     size_t copy_len, copy_cap; /* cap: bytes allocated (groups grow it by doubling) */
     char *cursor;              /* JSON text of the last record's searchAfter; NULL when absent */
     char *first_id, *last_id;

@@ -202,6 +202,24 @@ static void simulator_records_through_the_table(void)
         TEST_REQUIRE(map_record_to_row(pet, rec, S.loc[0].id, &row, &w, &e) == 0);
         TEST_CHECK_MSG(w.len == 0, "record %s: warnings %s", rid, sbuf_str(&w));
         sbuf_free(&w);
+        /* the pull's way (values in an arena, made in one scratch buffer) gives the same texts */
+        {
+            ar_arena ar = AR_INIT;
+            sbuf scratch = SBUF_INIT;
+            map_out mo = {&ar, &scratch};
+            TEST_REQUIRE(map_row_width(pet) == row.n);
+            char **vals = calloc(row.n, sizeof *vals);
+            TEST_REQUIRE(vals != NULL);
+            TEST_REQUIRE(map_record_values(pet, rec, S.loc[0].id, &mo, vals, NULL, &e) == 0);
+            for (size_t k = 0; k < row.n; k++)
+                TEST_CHECK_MSG((!vals[k] && !row.values[k]) ||
+                                   (vals[k] && row.values[k] && !strcmp(vals[k], row.values[k])),
+                               "record %s column %s: arena %s, malloc %s", rid, row.columns[k],
+                               vals[k] ? vals[k] : "NULL", row.values[k] ? row.values[k] : "NULL");
+            free(vals);
+            sbuf_free(&scratch);
+            ar_free(&ar);
+        }
         char *lid = insert_row(&row);
         TEST_CHECK(lid != NULL);
         if (!lid || !read_row(lid, &back)) {

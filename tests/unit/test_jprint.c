@@ -146,11 +146,30 @@ static void arena_trees_print_the_same(void)
     TEST_CHECK(jp_print(NULL) == NULL);
 }
 
+/* jp_print_to appends the text jp_print returns, after what the buffer holds. */
+static void appends_to_a_buffer(void)
+{
+    cJSON *v = cJSON_Parse("{\"a\":[1,2.5,\"x\\ny\"],\"b\":null,\"c\":{}}");
+    TEST_REQUIRE(v != NULL);
+    char *want = jp_print(v);
+    TEST_REQUIRE(want != NULL);
+    sbuf b = SBUF_INIT;
+    sbuf_puts(&b, "prefix:");
+    TEST_CHECK(jp_print_to(&b, v));
+    TEST_CHECK(strncmp(sbuf_str(&b), "prefix:", 7) == 0);
+    TEST_EQ_STR(sbuf_str(&b) + 7, want);
+    TEST_CHECK(!jp_print_to(&b, NULL));
+    sbuf_free(&b);
+    free(want);
+    cJSON_Delete(v);
+}
+
 int main(void)
 {
     TEST_RUN(scalars_and_containers);
     TEST_RUN(every_byte_in_strings);
     TEST_RUN(numbers_of_every_shape);
     TEST_RUN(arena_trees_print_the_same);
+    TEST_RUN(appends_to_a_buffer);
     return test_done();
 }

@@ -410,13 +410,17 @@ sbuf *map_out_begin(const map_out *mo, sbuf *local)
 
 char *map_out_end(const map_out *mo, sbuf *b)
 {
-    if (mo && mo->arena && b == mo->scratch)
-        return sbuf_failed(b) ? NULL : ar_strndup(mo->arena, b->data ? b->data : "", b->len);
-    if (sbuf_failed(b)) {
-        sbuf_free(b);
-        return NULL;
-    }
-    return sbuf_steal(b);
+    bool scratch = mo && mo->arena && b == mo->scratch;
+    char *o = NULL;
+    if (sbuf_failed(b))
+        o = NULL;
+    else if (mo && mo->arena)
+        o = ar_strndup(mo->arena, b->data ? b->data : "", b->len);
+    else
+        return sbuf_steal(b);
+    if (!scratch)
+        sbuf_free(b); /* an arena without a scratch buffer: the local one goes */
+    return o;
 }
 
 /* Frees a value made by map_out_* (those in an arena go with it). */

@@ -17,7 +17,8 @@
  *              ignores the filter or the sort are shared (pull.h) and logged with the family's
  *              name of the updated field;
  *   records    where a record's custom-field values are (fam_family.field_values: a properties
- *              map, or a [{id, value}] list made into one), and the reverse: a create or update
+ *              map; field_slots: a [{id, value}] list, read by definition index), and the
+ *              reverse: a create or update
  *              body from column values (changed fields only on update);
  *   writes     create / get / update / delete calls, the answer's record (unwrapping
  *              {"record": ...}, {"contact": ...}), and what makes a create safe to retry (the
@@ -153,10 +154,14 @@ struct fam_family {
      * NULL hook = one search only. */
     const char *(*search_mode)(hl_location *l);
 
-    /* records: the record's field values as one JSON object keyed by schema_field.prop_key.
-     * *owned (may stay NULL) is freed by the caller. NULL *props = none. */
-    int (*field_values)(const schema_object *o, const cJSON *record, cJSON **owned,
-                        const cJSON **props, sbuf *warnings);
+    /* records: where the field values are; one of the two hooks, the other NULL.
+     * field_values: one JSON object keyed by schema_field.prop_key (NULL *props = none), read
+     * in place. field_slots: field i's value in slots[i] (NULL = absent; slots[] is NULL on
+     * entry), for families that carry them as a list (fam_cf_slots). */
+    int (*field_values)(const schema_object *o, const cJSON *record, const cJSON **props,
+                        sbuf *warnings);
+    int (*field_slots)(const schema_object *o, const cJSON *record, const cJSON **slots,
+                       sbuf *warnings);
     /* An FAM_K_EXTRA column's value (malloc'd JSON text or NULL). NULL hook = never. */
     int (*extra_value)(const schema_object *o, const cJSON *record, char **out);
     /* A 2xx write answer that says it did not succeed ({"succeded": false}; either spelling).
@@ -273,9 +278,8 @@ const char *fam_cf_id(const cJSON *item);
 /* The field whose id or field key is `id`; *hint (start at 0) carries the position from one
  * call to the next within a record. NULL when none. */
 const schema_field *fam_cf_field(const schema_object *o, const char *id, size_t *hint);
-/* family.h field_values over the list `cf` (NULL: none): an object keyed by property key. */
-int fam_cf_values(const schema_object *o, const cJSON *cf, cJSON **owned, const cJSON **props,
-                  sbuf *warnings);
+/* family.h field_slots over the list `cf` (NULL: none): the first value of each field. */
+int fam_cf_slots(const schema_object *o, const cJSON *cf, const cJSON **slots, sbuf *warnings);
 /* family.h extra_value: the record's keys `held` says no column holds, and the items of `cf`
  * without a definition (all of `cf` when it is not a list). */
 int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,

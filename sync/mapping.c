@@ -609,17 +609,30 @@ static char *options_text(const map_out *mo, const cJSON *v)
     return map_out_end(mo, b);
 }
 
+static int encode_value(const map_out *mo, const schema_field *f, const cJSON *v, char **v1,
+                        char **v2, sbuf *warnings);
+
 static int encode_field(const map_out *mo, const schema_field *f, const cJSON *props,
                         const cJSON **hint, char **v1, char **v2, sbuf *warnings)
 {
     *v1 = *v2 = NULL;
+    if (f->type && f->type->codec == MAP_TEXTBOX_LIST)
+        return encode_textbox(mo, f, props, v1, warnings) ? 0 : GS_ENOMEM;
+    return encode_value(mo, f, fam_member(props, f->prop_key, hint), v1, v2, warnings);
+}
+
+/* One field's value (NULL: absent). A TEXTBOX_LIST value here is the nested form alone (a list
+ * of custom fields has no flat "<key>.<option>" form). */
+static int encode_value(const map_out *mo, const schema_field *f, const cJSON *v, char **v1,
+                        char **v2, sbuf *warnings)
+{
+    *v1 = *v2 = NULL;
     const map_type *t = f->type;
     map_codec codec = t ? t->codec : MAP_JSON;
-    if (codec == MAP_TEXTBOX_LIST)
-        return encode_textbox(mo, f, props, v1, warnings) ? 0 : GS_ENOMEM;
-    const cJSON *v = fam_member(props, f->prop_key, hint);
     if (!v || cJSON_IsNull(v))
         return 0;
+    if (codec == MAP_TEXTBOX_LIST && !cJSON_IsObject(v))
+        warnf(warnings, f, "value is not an object; kept as JSON");
     switch (codec) {
     case MAP_TEXT:
     case MAP_OPTION:
@@ -886,36 +899,36 @@ int map_record_values(const schema_object *o, const cJSON *record, const char *l
         sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->created_key[0]);
     if (ua && !(values[ci + 1] = timestamp_text(mo, ua)) && warnings)
         sbuf_printf(warnings, "%s: not a timestamp; stored as NULL\n", fam->updated_key[0]);
-    cJSON *owned = NULL, *empty = NULL;
-    const cJSON *props = NULL;
-    if (fam->field_values(o, record, &owned, &props, warnings))
+    /* the fields: from a properties object, or by definition index from a list */
+    const cJSON *props = NULL, *few[32] = {0}, **slots = NULL;
+    if (fam->field_slots) {
+        slots = o->n_fields <= 32 ? few : calloc(o->n_fields, sizeof *slots);
+        if (!slots || fam->field_slots(o, record, slots, warnings))
+            goto nomem_slots;
+    } else if (fam->field_values(o, record, &props, warnings)) {
         goto nomem;
-    if (!props) {
-        if (!(empty = cJSON_CreateObject())) {
-            cJSON_Delete(owned);
-            goto nomem;
-        }
-        props = empty;
     }
     size_t k = ci + 2;
     const cJSON *hint = NULL;
     for (size_t i = 0; i < o->n_fields; i++) {
-        long cur = o->fields[i].currency_column ? (long)k + 1 : -1;
+        const schema_field *f = &o->fields[i];
+        long cur = f->currency_column ? (long)k + 1 : -1;
         char *v2 = NULL;
-        if (encode_field(mo, &o->fields[i], props, &hint, &values[k], &v2, warnings)) {
-            cJSON_Delete(empty);
-            cJSON_Delete(owned);
-            goto nomem;
-        }
+        if (slots ? encode_value(mo, f, slots[i], &values[k], &v2, warnings)
+                  : encode_field(mo, f, props, &hint, &values[k], &v2, warnings))
+            goto nomem_slots;
         if (cur >= 0)
             values[cur] = v2;
         else
             out_release(mo, v2);
         k += cur >= 0 ? 2 : 1;
     }
-    cJSON_Delete(empty);
-    cJSON_Delete(owned);
+    if (slots != few)
+        free(slots);
     return 0;
+nomem_slots:
+    if (slots != few)
+        free(slots);
 nomem:
     for (size_t j = 0; j < width; j++) {
         out_release(mo, values[j]);

@@ -44,11 +44,8 @@ const schema_field *fam_cf_field(const schema_object *o, const char *id, size_t 
     return NULL;
 }
 
-int fam_cf_values(const schema_object *o, const cJSON *cf, cJSON **owned, const cJSON **props,
-                  sbuf *warnings)
+int fam_cf_slots(const schema_object *o, const cJSON *cf, const cJSON **slots, sbuf *warnings)
 {
-    *owned = NULL;
-    *props = NULL;
     if (!cf)
         return 0;
     if (!cJSON_IsArray(cf)) {
@@ -56,35 +53,16 @@ int fam_cf_values(const schema_object *o, const cJSON *cf, cJSON **owned, const 
             sbuf_puts(warnings, "customFields: not an array; kept in extra\n");
         return 0;
     }
-    cJSON *m = cJSON_CreateObject();
-    /* the first value of a field wins: which fields are taken, by definition index (a lookup in
-     * `m` per item was quadratic in the number of custom fields) */
-    bool few[64] = {0}, *seen = o->n_fields <= 64 ? few : calloc(o->n_fields, sizeof *seen);
-    if (!m || !seen) {
-        cJSON_Delete(m);
-        return GS_ENOMEM;
-    }
     size_t hint = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, cf)
     {
         const schema_field *f = fam_cf_field(o, fam_cf_id(it), &hint);
         const cJSON *v = fam_cf_value(it);
-        if (!f || !v || seen[f - o->fields])
-            continue; /* unknown ids go to extra */
-        seen[f - o->fields] = true;
-        /* a reference, not a copy: `m` lives no longer than the record it points into */
-        if (!cJSON_AddItemReferenceToObject(m, f->prop_key, (cJSON *)v)) {
-            if (seen != few)
-                free(seen);
-            cJSON_Delete(m);
-            return GS_ENOMEM;
-        }
+        /* the first value of a field wins; unknown ids go to extra */
+        if (f && v && !slots[f - o->fields])
+            slots[f - o->fields] = v;
     }
-    if (seen != few)
-        free(seen);
-    *owned = m;
-    *props = m;
     return 0;
 }
 

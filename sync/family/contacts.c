@@ -273,10 +273,10 @@ static const cJSON *cf_list(const cJSON *record)
     return cf && !cJSON_IsNull(cf) ? cf : NULL;
 }
 
-static int field_values(const schema_object *o, const cJSON *record, cJSON **owned,
-                        const cJSON **props, sbuf *warnings)
+static int field_slots(const schema_object *o, const cJSON *record, const cJSON **slots,
+                       sbuf *warnings)
 {
-    return fam_cf_values(o, cf_list(record), owned, props, warnings);
+    return fam_cf_slots(o, cf_list(record), slots, warnings);
 }
 
 /* k equals s (NULL: never); the first byte is compared inline, as most names differ there */
@@ -533,7 +533,8 @@ const fam_family fam_contacts = {
     .updated_key = {"dateUpdated", "updatedAt"},
     .cursor_key = "searchAfter",
     .search = search,
-    .field_values = field_values,
+    .field_values = NULL,
+    .field_slots = field_slots,
     .extra_value = extra_value,
     .answer_failed = fam_answer_failed,
     .answer_record = answer_record,

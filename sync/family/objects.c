@@ -84,11 +84,10 @@ static int search(hl_location *l, const char *key, const fam_query *q, int prio,
     return rc;
 }
 
-static int field_values(const schema_object *o, const cJSON *record, cJSON **owned,
-                        const cJSON **props, sbuf *warnings)
+static int field_values(const schema_object *o, const cJSON *record, const cJSON **props,
+                        sbuf *warnings)
 {
     (void)o;
-    *owned = NULL;
     *props = cJSON_GetObjectItemCaseSensitive(record, "properties");
     if (*props && !cJSON_IsObject(*props)) {
         if (warnings)
@@ -247,6 +246,7 @@ const fam_family fam_objects = {
     .cursor_key = "searchAfter",
     .search = search,
     .field_values = field_values,
+    .field_slots = NULL,
     .extra_value = NULL,
     .answer_failed = NULL,
     .answer_record = answer_record,

@@ -447,10 +447,10 @@ static const cJSON *cf_list(const cJSON *record)
     return cf && !cJSON_IsNull(cf) ? cf : NULL;
 }
 
-static int field_values(const schema_object *o, const cJSON *record, cJSON **owned,
-                        const cJSON **props, sbuf *warnings)
+static int field_slots(const schema_object *o, const cJSON *record, const cJSON **slots,
+                       sbuf *warnings)
 {
-    return fam_cf_values(o, cf_list(record), owned, props, warnings);
+    return fam_cf_slots(o, cf_list(record), slots, warnings);
 }
 
 static bool held(const char *k)
@@ -820,7 +820,8 @@ const fam_family fam_opportunities = {
     .search = search,
     .page_cursor = page_cursor,
     .search_mode = search_mode,
-    .field_values = field_values,
+    .field_values = NULL,
+    .field_slots = field_slots,
     .extra_value = extra_value,
     .answer_failed = fam_answer_failed,
     .answer_record = answer_record,

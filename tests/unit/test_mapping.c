@@ -1,4 +1,5 @@
 /* test_mapping.c - type map and value codecs, without a database. */
+#include "family.h"
 #include "mapping.h"
 #include "test.h"
 
@@ -293,6 +294,74 @@ static void test_type_map(void)
     TEST_EQ_INT(map_types_set(types, "X", "int; --", MAP_TEXT, NULL, &e), GS_ECONFIG);
 }
 
+/* The value of field i of row (NULL = SQL NULL). */
+static const char *field_value(const schema_object *o, const map_row *row, size_t i)
+{
+    long cur;
+    return row->values[map_field_column_index(o, i, &cur)];
+}
+
+/* Contacts carry custom fields as a list of {id, value}: each field takes the first item with
+ * a value, found by id or by field key, under any of the value keys; unknown ids go to `extra`;
+ * a list that is not one leaves every field NULL (and goes to extra whole). */
+static void contact_field_lists(void)
+{
+    schema_field fs[3] = {field("contact.pet", "TEXT"), field("contact.score", "NUMERICAL"),
+                          field("contact.social", "TEXTBOX_LIST")};
+    fs[0].id = "F1";
+    fs[1].id = "F2";
+    fs[2].id = "F3";
+    schema_object o = {.key = "contact", .family = &fam_contacts, .fields = fs, .n_fields = 3};
+    cJSON *rec = cJSON_Parse(
+        "{\"id\":\"C1\",\"locationId\":\"L\",\"additionalPhones\":[],\"customFields\":["
+        "{\"id\":\"F2\",\"value\":5},{\"id\":\"F1\",\"fieldValue\":\"rex\"},"
+        "{\"id\":\"F1\",\"value\":\"second\"},{\"id\":\"contact.score\",\"value\":99},"
+        "{\"id\":\"F3\",\"value\":{\"Twitter\":\"@a\"}},{\"id\":\"ZZ\",\"value\":\"unknown\"}]}");
+    TEST_REQUIRE(rec != NULL);
+    map_row row;
+    sbuf w = SBUF_INIT;
+    gs_err e = {0};
+    TEST_REQUIRE(map_record_to_row(&o, rec, "L", &row, &w, &e) == 0);
+    TEST_EQ_STR(field_value(&o, &row, 0), "rex");
+    TEST_EQ_STR(field_value(&o, &row, 1), "5");
+    TEST_EQ_STR(field_value(&o, &row, 2), "{\"Twitter\":\"@a\"}");
+    TEST_CHECK_MSG(w.len == 0, "%s", sbuf_str(&w));
+    const char *extra = NULL;
+    for (size_t k = 0; k < row.n; k++)
+        if (!strcmp(row.columns[k], "extra"))
+            extra = row.values[k];
+    TEST_REQUIRE(extra != NULL);
+    TEST_EQ_STR(extra, "{\"additionalPhones\":[],\"customFields\":[{\"id\":\"ZZ\",\"value\":"
+                       "\"unknown\"}]}");
+    map_row_free(&row);
+    cJSON_Delete(rec);
+
+    /* keyed by field key, a TEXTBOX_LIST that is no object (kept as JSON, with a warning) */
+    rec = cJSON_Parse("{\"id\":\"C2\",\"customFields\":[{\"id\":\"contact.pet\",\"value\":\"x\"},"
+                      "{\"id\":\"F3\",\"field_value\":\"plain\"}]}");
+    TEST_REQUIRE(rec != NULL);
+    sbuf_reset(&w);
+    TEST_REQUIRE(map_record_to_row(&o, rec, "L", &row, &w, &e) == 0);
+    TEST_EQ_STR(field_value(&o, &row, 0), "x");
+    TEST_CHECK(field_value(&o, &row, 1) == NULL);
+    TEST_EQ_STR(field_value(&o, &row, 2), "\"plain\"");
+    TEST_CHECK_MSG(strstr(sbuf_str(&w), "contact.social") != NULL, "%s", sbuf_str(&w));
+    map_row_free(&row);
+    cJSON_Delete(rec);
+
+    /* not a list */
+    rec = cJSON_Parse("{\"id\":\"C3\",\"customFields\":{\"F1\":\"x\"}}");
+    TEST_REQUIRE(rec != NULL);
+    sbuf_reset(&w);
+    TEST_REQUIRE(map_record_to_row(&o, rec, "L", &row, &w, &e) == 0);
+    for (size_t i = 0; i < 3; i++)
+        TEST_CHECK(field_value(&o, &row, i) == NULL);
+    TEST_CHECK_MSG(strstr(sbuf_str(&w), "customFields: not an array") != NULL, "%s", sbuf_str(&w));
+    map_row_free(&row);
+    cJSON_Delete(rec);
+    sbuf_free(&w);
+}
+
 int main(void)
 {
     gs_err e = {0};
@@ -303,6 +372,7 @@ int main(void)
     TEST_RUN(test_number_text);
     TEST_RUN(number_text_matches_printf);
     TEST_RUN(test_type_map);
+    TEST_RUN(contact_field_lists);
     map_types_free(types);
     return test_done();
 }

@@ -280,10 +280,11 @@ const char *fam_cf_id(const cJSON *item);
 const schema_field *fam_cf_field(const schema_object *o, const char *id, size_t *hint);
 /* family.h field_slots over the list `cf` (NULL: none): the first value of each field. */
 int fam_cf_slots(const schema_object *o, const cJSON *cf, const cJSON **slots, sbuf *warnings);
-/* family.h extra_value: the record's keys `held` says no column holds, and the items of `cf`
+/* family.h extra_value: the record's keys `held` says no column holds (asked in record order,
+ * with a hint it may keep between the keys of one record: 0 at the first), and the items of `cf`
  * without a definition (all of `cf` when it is not a list). */
 int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
-                 bool (*held)(const char *key), char **out);
+                 bool (*held)(const char *key, size_t *hint), char **out);
 /* Append to `list` the custom fields of a create (changed == NULL: every non-NULL column, and
  * the external id) or of an update (the changed columns). 0, GS_ENOMEM or a decode error. */
 int fam_cf_body(const fam_family *fam, const schema_object *o, const char *const *values,

@@ -67,7 +67,7 @@ int fam_cf_slots(const schema_object *o, const cJSON *cf, const cJSON **slots, s
 }
 
 int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
-                 bool (*held)(const char *key), char **out)
+                 bool (*held)(const char *key, size_t *hint), char **out)
 {
     *out = NULL;
     /* references into the record, not copies: `x` is printed and deleted before it goes */
@@ -76,9 +76,10 @@ int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
         return GS_ENOMEM;
     bool fail = false;
     const cJSON *it;
+    size_t at = 0;
     cJSON_ArrayForEach(it, record)
     {
-        if (!it->string || held(it->string))
+        if (!it->string || held(it->string, &at))
             continue;
         fail |= !cJSON_AddItemReferenceToObject(x, it->string, (cJSON *)it);
     }

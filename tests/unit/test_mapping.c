@@ -349,6 +349,22 @@ static void contact_field_lists(void)
     map_row_free(&row);
     cJSON_Delete(rec);
 
+    /* every key a column holds stays out of extra, in whatever order the record has them */
+    rec = cJSON_Parse("{\"timezone\":\"UTC\",\"zz\":1,\"website\":\"w\",\"email\":\"e\","
+                      "\"firstNameLowerCase\":\"a\",\"firstName\":\"A\",\"address\":\"x\","
+                      "\"tags\":[],\"aa\":2,\"id\":\"C4\",\"dateAdded\":\"2024-01-01T00:00:00Z\","
+                      "\"additionalEmails\":[],\"lastNameLowerCase\":\"b\",\"searchAfter\":[1]}");
+    TEST_REQUIRE(rec != NULL);
+    TEST_REQUIRE(map_record_to_row(&o, rec, "L", &row, &w, &e) == 0);
+    extra = NULL;
+    for (size_t k = 0; k < row.n; k++)
+        if (!strcmp(row.columns[k], "extra"))
+            extra = row.values[k];
+    TEST_REQUIRE(extra != NULL);
+    TEST_EQ_STR(extra, "{\"zz\":1,\"aa\":2}");
+    map_row_free(&row);
+    cJSON_Delete(rec);
+
     /* not a list */
     rec = cJSON_Parse("{\"id\":\"C3\",\"customFields\":{\"F1\":\"x\"}}");
     TEST_REQUIRE(rec != NULL);

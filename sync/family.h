@@ -162,8 +162,9 @@ struct fam_family {
                         sbuf *warnings);
     int (*field_slots)(const schema_object *o, const cJSON *record, const cJSON **slots,
                        sbuf *warnings);
-    /* An FAM_K_EXTRA column's value (malloc'd JSON text or NULL). NULL hook = never. */
-    int (*extra_value)(const schema_object *o, const cJSON *record, char **out);
+    /* An FAM_K_EXTRA column's value (JSON text made where `mo` says, mapping.h; NULL = none).
+     * NULL hook = never. */
+    int (*extra_value)(const schema_object *o, const cJSON *record, const map_out *mo, char **out);
     /* A 2xx write answer that says it did not succeed ({"succeded": false}; either spelling).
      * NULL hook = a 2xx is success. */
     bool (*answer_failed)(const cJSON *answer);
@@ -284,7 +285,7 @@ int fam_cf_slots(const schema_object *o, const cJSON *cf, const cJSON **slots, s
  * with a hint it may keep between the keys of one record: 0 at the first), and the items of `cf`
  * without a definition (all of `cf` when it is not a list). */
 int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
-                 bool (*held)(const char *key, size_t *hint), char **out);
+                 bool (*held)(const char *key, size_t *hint), const map_out *mo, char **out);
 /* Append to `list` the custom fields of a create (changed == NULL: every non-NULL column, and
  * the external id) or of an update (the changed columns). 0, GS_ENOMEM or a decode error. */
 int fam_cf_body(const fam_family *fam, const schema_object *o, const char *const *values,

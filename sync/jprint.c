@@ -132,6 +132,11 @@ static bool put_value(sbuf *b, const cJSON *v)
     }
 }
 
+void jp_print_string(sbuf *b, const char *s)
+{
+    put_string(b, s);
+}
+
 bool jp_print_to(sbuf *b, const cJSON *v)
 {
     return v && put_value(b, v) && !sbuf_failed(b);

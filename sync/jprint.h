@@ -24,5 +24,7 @@
 char *jp_print(const cJSON *v);
 /* The same text appended to b; false as jp_print's NULL (b then holds part of it). */
 bool jp_print_to(sbuf *b, const cJSON *v);
+/* A JSON string (quotes and escapes as cJSON prints them) appended to b. */
+void jp_print_string(sbuf *b, const char *s);
 
 #endif

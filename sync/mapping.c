@@ -878,10 +878,7 @@ int map_record_values(const schema_object *o, const cJSON *record, const char *l
         char **v = &values[2 + i];
         bool bad = false;
         if (s->kind == FAM_K_EXTRA) {
-            char *x = NULL;
-            if (fam->extra_value && fam->extra_value(o, record, &x))
-                goto nomem;
-            if (x && !(*v = map_out_take(mo, x)))
+            if (fam->extra_value && fam->extra_value(o, record, mo, v))
                 goto nomem;
             continue;
         }

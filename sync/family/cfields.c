@@ -67,43 +67,61 @@ int fam_cf_slots(const schema_object *o, const cJSON *cf, const cJSON **slots, s
 }
 
 int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
-                 bool (*held)(const char *key, size_t *hint), char **out)
+                 bool (*held)(const char *key, size_t *hint), const map_out *mo, char **out)
 {
     *out = NULL;
-    /* references into the record, not copies: `x` is printed and deleted before it goes */
-    cJSON *x = cJSON_CreateObject();
-    if (!x)
-        return GS_ENOMEM;
-    bool fail = false;
+    /* printed as it is read, in the record's order, as one object */
+    sbuf local, *b = map_out_begin(mo, &local);
+    bool any = false;
+    sbuf_putc(b, '{');
     const cJSON *it;
     size_t at = 0;
     cJSON_ArrayForEach(it, record)
     {
         if (!it->string || held(it->string, &at))
             continue;
-        fail |= !cJSON_AddItemReferenceToObject(x, it->string, (cJSON *)it);
+        if (any)
+            sbuf_putc(b, ',');
+        any = true;
+        jp_print_string(b, it->string);
+        sbuf_putc(b, ':');
+        if (!jp_print_to(b, it))
+            goto fail;
     }
     if (cf && !cJSON_IsArray(cf)) {
-        fail |= !cJSON_AddItemReferenceToObject(x, "customFields", (cJSON *)cf);
+        sbuf_puts(b, any ? ",\"customFields\":" : "\"customFields\":");
+        any = true;
+        if (!jp_print_to(b, cf))
+            goto fail;
     } else if (cf) {
-        cJSON *unknown = NULL;
+        bool open = false;
         size_t hint = 0;
         cJSON_ArrayForEach(it, cf)
         {
             if (fam_cf_field(o, fam_cf_id(it), &hint))
                 continue;
-            if (!unknown && !(unknown = cJSON_AddArrayToObject(x, "customFields"))) {
-                fail = true;
-                break;
-            }
-            fail |= !cJSON_AddItemReferenceToArray(unknown, (cJSON *)it);
+            if (!open)
+                sbuf_puts(b, any ? ",\"customFields\":[" : "\"customFields\":[");
+            else
+                sbuf_putc(b, ',');
+            any = open = true;
+            if (!jp_print_to(b, it))
+                goto fail;
         }
+        if (open)
+            sbuf_putc(b, ']');
     }
-    if (!fail && cJSON_GetArraySize(x) > 0)
-        *out = jp_print(x);
-    fail |= cJSON_GetArraySize(x) > 0 && !*out;
-    cJSON_Delete(x);
-    return fail ? GS_ENOMEM : 0;
+    sbuf_putc(b, '}');
+    if (!any) {
+        if (b == &local)
+            sbuf_free(&local);
+        return 0;
+    }
+    return (*out = map_out_end(mo, b)) ? 0 : GS_ENOMEM;
+fail:
+    if (b == &local)
+        sbuf_free(&local);
+    return GS_ENOMEM;
 }
 
 /* A field's column value(s) as the field_value the write shape takes: a monetary value is a

@@ -303,9 +303,9 @@ static bool held(const char *k, size_t *hint)
     return false;
 }
 
-static int extra_value(const schema_object *o, const cJSON *record, char **out)
+static int extra_value(const schema_object *o, const cJSON *record, const map_out *mo, char **out)
 {
-    return fam_cf_extra(o, record, cf_list(record), held, out);
+    return fam_cf_extra(o, record, cf_list(record), held, mo, out);
 }
 
 static const cJSON *answer_record(const cJSON *answer)

@@ -350,10 +350,11 @@ static void contact_field_lists(void)
     cJSON_Delete(rec);
 
     /* every key a column holds stays out of extra, in whatever order the record has them */
-    rec = cJSON_Parse("{\"timezone\":\"UTC\",\"zz\":1,\"website\":\"w\",\"email\":\"e\","
-                      "\"firstNameLowerCase\":\"a\",\"firstName\":\"A\",\"address\":\"x\","
-                      "\"tags\":[],\"aa\":2,\"id\":\"C4\",\"dateAdded\":\"2024-01-01T00:00:00Z\","
-                      "\"additionalEmails\":[],\"lastNameLowerCase\":\"b\",\"searchAfter\":[1]}");
+    rec = cJSON_Parse(
+        "{\"timezone\":\"UTC\",\"zz\":1,\"q\\\"k\\n\":\"v\",\"website\":\"w\",\"email\":\"e\","
+        "\"firstNameLowerCase\":\"a\",\"firstName\":\"A\",\"address\":\"x\","
+        "\"tags\":[],\"aa\":2,\"id\":\"C4\",\"dateAdded\":\"2024-01-01T00:00:00Z\","
+        "\"additionalEmails\":[],\"lastNameLowerCase\":\"b\",\"searchAfter\":[1]}");
     TEST_REQUIRE(rec != NULL);
     TEST_REQUIRE(map_record_to_row(&o, rec, "L", &row, &w, &e) == 0);
     extra = NULL;
@@ -361,7 +362,7 @@ static void contact_field_lists(void)
         if (!strcmp(row.columns[k], "extra"))
             extra = row.values[k];
     TEST_REQUIRE(extra != NULL);
-    TEST_EQ_STR(extra, "{\"zz\":1,\"aa\":2}");
+    TEST_EQ_STR(extra, "{\"zz\":1,\"q\\\"k\\n\":\"v\",\"aa\":2}");
     map_row_free(&row);
     cJSON_Delete(rec);
 
@@ -373,6 +374,12 @@ static void contact_field_lists(void)
     for (size_t i = 0; i < 3; i++)
         TEST_CHECK(field_value(&o, &row, i) == NULL);
     TEST_CHECK_MSG(strstr(sbuf_str(&w), "customFields: not an array") != NULL, "%s", sbuf_str(&w));
+    extra = NULL;
+    for (size_t k = 0; k < row.n; k++)
+        if (!strcmp(row.columns[k], "extra"))
+            extra = row.values[k];
+    TEST_REQUIRE(extra != NULL);
+    TEST_EQ_STR(extra, "{\"customFields\":{\"F1\":\"x\"}}");
     map_row_free(&row);
     cJSON_Delete(rec);
     sbuf_free(&w);

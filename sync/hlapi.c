@@ -158,7 +158,8 @@ static void finish(hl_req *r, enum hl_kind kind, cJSON *json, const char *msg)
                      .raw_len = r->raw_len,
                      .tail_len = r->tail_len,
                      .seen_len = r->seen_len,
-                     .repairs = r->repairs};
+                     .repairs = r->repairs,
+                     .doc = r->doc};
     char *raw = kind == HL_OK ? NULL : r->raw, *tail = kind == HL_OK ? NULL : r->tail;
     if (raw)
         r->raw = NULL;
@@ -172,16 +173,31 @@ static void finish(hl_req *r, enum hl_kind kind, cJSON *json, const char *msg)
         res.tail_len = 0;
     hl_cb cb = r->cb;
     void *ud = r->ud;
-    jd_doc *doc = r->doc;
     r->doc = NULL;
     req_free(r);
     cb(&res, ud);
-    if (doc)
-        jd_free(doc);
-    else
-        cJSON_Delete(res.json);
+    hl_answer left = hl_result_take(&res);
+    hl_answer_free(&left);
     free(raw);
     free(tail);
+}
+
+hl_answer hl_result_take(hl_result *r)
+{
+    hl_answer a = {r->json, r->doc};
+    r->json = NULL;
+    r->doc = NULL;
+    return a;
+}
+
+void hl_answer_free(hl_answer *a)
+{
+    if (a->doc)
+        jd_free(a->doc);
+    else
+        cJSON_Delete(a->json);
+    a->json = NULL;
+    a->doc = NULL;
 }
 
 void hl_client_free(hl_client *c)

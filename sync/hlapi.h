@@ -32,7 +32,7 @@
  * `r->json = NULL` after keeping the pointer (then it must cJSON_Delete it). Not so for a call
  * made with `answer_borrowed` (a search page, read once and copied from): its successful answer
  * may be parsed into an arena (jdoc.h), freed whole after the callback, so the callback only
- * reads it and keeps copies.
+ * reads it and keeps copies, or takes the whole answer with hl_result_take (either kind).
  *
  * Example (a pull worker):
  *   hl_search s = {.page_limit = 100, .search_after = cursor};
@@ -97,7 +97,19 @@ typedef struct hl_result {
     size_t raw_len, tail_len, seen_len;
     /* text repaired before parsing (salvage.h: invalid UTF-8, lone surrogates, NULs) */
     sv_stats repairs;
+    struct jd_doc *doc; /* private: the arena `json` lives in, NULL = a cJSON tree */
 } hl_result;
+
+/* An answer kept past its callback: `json` and its arena (when it has one). */
+typedef struct hl_answer {
+    cJSON *json;
+    struct jd_doc *doc;
+} hl_answer;
+
+/* Takes the answer out of `r` (r->json is NULL after): valid until hl_answer_free, which must
+ * come before hl_client_free (an arena's block goes back to the client's cache). */
+hl_answer hl_result_take(hl_result *r);
+void hl_answer_free(hl_answer *a);
 
 typedef void (*hl_cb)(hl_result *r, void *ud);
 

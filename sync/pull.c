@@ -64,6 +64,12 @@ struct lane {
     long long seq_saved; /* the highest page number a submitted transaction saves */
     ps_page held;
     bool has_held;
+    /* Pipelining (on_page): an answer whose next page is already asked for, built on the loop's
+     * second idle turn after (pend_tick), once the request is on the wire. */
+    hl_answer pend;
+    bool has_pend, pend_queued;
+    uint64_t pend_tick;
+    struct lane *pend_next;
     /* COPY pages gathered into one transaction (page_arrived): a first backfill writes about
      * PULL_GROUP_RECORDS records per transaction, not one API page */
     ps_page grp;
@@ -128,6 +134,7 @@ struct pull_worker {
     uint64_t t_fetch, t_build, t_write;
     long long n_writes;
     long long n_copy_bin, n_copy_text; /* records committed by COPY, per format */
+    long long n_prefetch;              /* pages whose successor was asked for first (on_page) */
     /* leases (lease.h): parked = not serving its location; nothing new starts (requests, polls,
      * sweeps, schema fetches) and work in flight ends. hold_timer waits for that before a
      * location that came back resumes from the state another process may have moved on. */
@@ -147,6 +154,11 @@ struct pull {
     size_t active; /* workers not done (backfill) */
     bool stopping, closing;
     progress *prog;
+    /* answers waiting to be built (lane.pend), oldest first, and the idle turns counted */
+    uv_idle_t idle;
+    bool idle_init;
+    uint64_t ticks;
+    struct lane *pend_head, *pend_tail;
 };
 
 static void lane_fetch(struct lane *l);
@@ -190,7 +202,91 @@ static uint64_t now_ms(const struct pull *P)
 
 static bool idle(const struct lane *l)
 {
-    return !l->fetching && !l->writing && !l->has_held;
+    return !l->fetching && !l->writing && !l->has_held && !l->has_pend;
+}
+
+/* ---- pipelining: answers built after the next request has gone out ---- */
+
+static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q);
+
+static void pend_unqueue(struct lane *l)
+{
+    if (!l->pend_queued)
+        return;
+    struct pull *P = l->w->P;
+    struct lane **pp = &P->pend_head, *prev = NULL;
+    while (*pp != l) {
+        prev = *pp;
+        pp = &(*pp)->pend_next;
+    }
+    *pp = l->pend_next;
+    if (P->pend_tail == l)
+        P->pend_tail = prev;
+    l->pend_next = NULL;
+    l->pend_queued = false;
+}
+
+/* The answer is dropped unbuilt: the resume point is before it, so nothing is lost. */
+static void pend_drop(struct lane *l)
+{
+    if (!l->has_pend)
+        return;
+    pend_unqueue(l);
+    hl_answer_free(&l->pend);
+    l->has_pend = false;
+}
+
+static void pend_run(struct lane *l)
+{
+    if (l->has_held) {
+        /* cannot be (nothing is asked for while a page waits); building it would overwrite
+         * the held page, and dropping it would skip its records: the scan starts over from its
+         * saved point instead */
+        lane_fail(l, "internal error: a page arrived while the one before it waited");
+        return;
+    }
+    pend_unqueue(l);
+    hl_answer a = l->pend;
+    l->has_pend = false;
+    memset(&l->pend, 0, sizeof l->pend);
+    page_arrived(l, a.json, NULL);
+    hl_answer_free(&a);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    struct pull *P = h->data;
+    P->ticks++;
+    /* Two turns: the first runs the timers that hand the request to the rate scheduler and to
+     * curl (which writes it), whichever libuv turn those land in; the page is built after. */
+    while (P->pend_head && P->ticks - P->pend_head->pend_tick >= 2)
+        pend_run(P->pend_head);
+    if (!P->pend_head)
+        uv_idle_stop(h);
+}
+
+static void pend_queue(struct lane *l)
+{
+    struct pull *P = l->w->P;
+    l->pend_tick = P->ticks;
+    l->pend_next = NULL;
+    if (P->pend_tail)
+        P->pend_tail->pend_next = l;
+    else
+        P->pend_head = l;
+    P->pend_tail = l;
+    l->pend_queued = true;
+    uv_idle_start(&P->idle, on_idle);
+}
+
+static void pend_drop_all(struct pull *P)
+{
+    for (size_t i = 0; i < P->n; i++) {
+        pend_drop(&P->w[i]->full);
+        pend_drop(&P->w[i]->incr);
+    }
+    if (P->idle_init)
+        uv_idle_stop(&P->idle);
 }
 
 /* Stop: once no lane writes, leave the loop. */
@@ -222,7 +318,7 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
         gs_err e = {0};
         pga_query(P->E->meta, ps_sql_set_error, 3, p, log_cb, w->P, &e);
     }
-    char n[32], tf[32], tb[32], tw[32], nw[32], cb[32], ct[32];
+    char n[32], tf[32], tb[32], tw[32], nw[32], cb[32], ct[32], pf[32];
     snprintf(n, sizeof n, "%lld", w->fetched);
     /* sums over requests / pages: fetch = request latency, build = JSON -> column arrays,
      * write = page transaction latency (several overlap) */
@@ -232,10 +328,11 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
     snprintf(nw, sizeof nw, "%lld", w->n_writes);
     snprintf(cb, sizeof cb, "%lld", w->n_copy_bin);
     snprintf(ct, sizeof ct, "%lld", w->n_copy_text);
+    snprintf(pf, sizeof pf, "%lld", w->n_prefetch);
     log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
               LOC(w), "object", w->eo->key, "records", n, "fetch_ms", tf, "build_ms", tb,
               "write_ms", tw, "page_writes", nw, "copied_binary", cb, "copied_text", ct,
-              ok ? NULL : "error", why, NULL);
+              "prefetched", pf, ok ? NULL : "error", why, NULL);
     if (P->prog)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)
@@ -256,6 +353,7 @@ static void grp_drop(struct lane *l)
 static void lane_reset(struct lane *l)
 {
     grp_drop(l);
+    pend_drop(l);
     cJSON_Delete(l->after);
     l->after = NULL;
     free(l->last_cursor);
@@ -277,6 +375,7 @@ static void lane_fail(struct lane *l, const char *why)
     l->ended = true;
     l->active = false;
     grp_drop(l);
+    pend_drop(l);
     if (!w->P->o.mirror) {
         worker_done(w, false, why);
         return;
@@ -723,13 +822,50 @@ static void fetch_failed(struct lane *l, const hl_result *r, const char *m)
     lane_fail(l, m);
 }
 
-static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q);
+/* The next page may be asked for before this one is built: a full scan paging by searchAfter
+ * (a page with records always goes on; an incremental poll may stop at it), with nothing
+ * waiting before it and room to write it at once. */
+static bool can_prefetch(const struct lane *l)
+{
+    const struct pull_worker *w = l->w;
+    return l->full && l->page_no == 0 && !l->has_held && !l->has_pend && !l->failed && !l->ended &&
+           !window_full(l) && !w->schema_pending && !w->schema_applying && !w->parked &&
+           !w->P->stopping;
+}
+
+/* Asks for the page after the answer's and keeps the answer to build once the request is out
+ * (on_idle): the server prepares the next page while this one is built. False: build it now. */
+static bool prefetch(struct lane *l, hl_result *r)
+{
+    struct pull_worker *w = l->w;
+    if (!can_prefetch(l))
+        return false;
+    char *cur = ps_page_peek_cursor(w->shadow ? w->shadow : w->eo->model, r->json);
+    /* the same cursor again: page_arrived turns to page numbers */
+    cJSON *after =
+        cur && !(l->last_cursor && strcmp(cur, l->last_cursor) == 0) ? cJSON_Parse(cur) : NULL;
+    free(cur);
+    if (!after)
+        return false;
+    cJSON_Delete(l->after);
+    l->after = after;
+    l->pend = hl_result_take(r);
+    l->has_pend = true;
+    w->n_prefetch++;
+    pend_queue(l);
+    lane_fetch(l);
+    return true;
+}
 
 static void on_page(hl_result *r, void *ud)
 {
     struct lane *l = ud;
     struct pull_worker *w = l->w;
     struct pull *P = w->P;
+    /* the page before this one first, while `fetching` still keeps its lane_fetch from asking
+     * for this page again */
+    if (l->has_pend && !l->has_held && !P->closing && !P->stopping)
+        pend_run(l);
     l->fetching = false;
     if (P->closing)
         return;
@@ -737,6 +873,11 @@ static void on_page(hl_result *r, void *ud)
         check_stopped(P);
         return;
     }
+    if (l->failed)
+        return; /* asked for before the lane failed: its restart asks again */
+    w->t_fetch += uv_hrtime() - l->t_fetch0;
+    if (l->has_held)
+        return; /* the page before it waits to be written: lane_resume asks for this one again */
     if (r->kind != HL_OK) {
         char m[1200];
         snprintf(m, sizeof m, "search failed (%s, HTTP %ld): %s", hl_kind_name(r->kind), r->status,
@@ -822,7 +963,8 @@ static void on_page(hl_result *r, void *ud)
         log_event(LG(w), LOG_INFO, "pull.search", "location", LOC(w), "object", w->eo->key,
                   "search", sm, NULL);
     }
-    page_arrived(l, r->json, NULL);
+    if (!prefetch(l, r))
+        page_arrived(l, r->json, NULL);
 }
 
 /* A page to store: the answer's records (json) and, when it was salvaged, the quarantine rows
@@ -834,7 +976,6 @@ static void page_arrived(struct lane *l, const cJSON *json, qr_salvage *q)
     ps_page page;
     gs_err e = {0};
     uint64_t t0 = uv_hrtime();
-    w->t_fetch += t0 - l->t_fetch0;
     ps_copy_opts co = {0};
     if (l->copy) {
         /* _synced_at on the server's clock: the scan's start there plus the time since. The
@@ -1422,6 +1563,7 @@ static void on_stop_request(struct engine *E, void *ud)
         if (w->schema_timer_on)
             uv_timer_stop(&w->schema_timer);
     }
+    pend_drop_all(P); /* unbuilt: the saved cursors are before them */
     check_stopped(P);
 }
 
@@ -1481,6 +1623,9 @@ int pull_new(struct engine *E, const struct pull_opts *o, pull **out, gs_err *e)
         free(P);
         return gs_err_set(e, GS_ENOMEM, "out of memory");
     }
+    uv_idle_init(&E->loop.uv, &P->idle);
+    P->idle.data = P;
+    P->idle_init = true;
     if (o->progress)
         P->prog = progress_new(stderr);
     int rc = 0;
@@ -1737,6 +1882,10 @@ void pull_shutdown(pull *P)
     if (!P)
         return;
     P->closing = true;
+    /* before the client goes (engine_close): an answer's arena returns to the client's cache */
+    pend_drop_all(P);
+    if (P->idle_init)
+        uv_close((uv_handle_t *)&P->idle, NULL);
     for (size_t i = 0; i < P->n; i++) {
         struct pull_worker *w = P->w[i];
         uv_close((uv_handle_t *)&w->full.timer, NULL);

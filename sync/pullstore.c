@@ -797,6 +797,26 @@ static int copy_rows_bin(sbuf *b, const ps_model *m, char *const *vals, size_t n
     return rc;
 }
 
+char *ps_page_peek_cursor(const ps_model *m, const cJSON *response)
+{
+    const fam_family *fam = fam_of(m->obj);
+    const cJSON *recs = cJSON_GetObjectItemCaseSensitive(response, fam->envelope);
+    if (!cJSON_IsArray(recs) || !recs->child)
+        return NULL;
+    const cJSON *last = recs->child->prev; /* cJSON links the first child's prev to the last */
+    const cJSON *rec = fam->answer_record(last);
+    const cJSON *id = cJSON_IsObject(rec) ? fam_get(rec, "id") : NULL;
+    if (!cJSON_IsString(id) && !cJSON_IsNumber(id))
+        return NULL; /* not kept by the build: its cursor is an earlier record's */
+    if (fam->page_cursor) {
+        char *pc = fam->page_cursor(response);
+        if (pc)
+            return pc;
+    }
+    const cJSON *sa = fam_get(last, fam->cursor_key);
+    return sa ? jp_print(sa) : NULL;
+}
+
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
                   ps_page *out, gs_err *e)
 {

@@ -134,6 +134,11 @@ typedef struct ps_copy_opts {
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
                   ps_page *out, gs_err *e);
 void ps_page_free(ps_page *p);
+/* The cursor ps_page_build will give the page of `response` (its `cursor`), read without
+ * building it, so that the next page can be asked for first (pull.c). NULL when that is not
+ * certain from the last record alone (no records, a last record without an id, which the build
+ * skips, no cursor key) or out of memory: the caller then builds the page before asking. */
+char *ps_page_peek_cursor(const ps_model *m, const cJSON *response);
 /* Append `src` (consumed, also on failure) to `dst`, a page of the same model: one write for
  * both, src's records after dst's (the upsert's DISTINCT ON keeps the later of an id seen in
  * both). The cursor, last id and total become src's, the updatedAt range and order cover both.

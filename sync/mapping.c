@@ -480,9 +480,12 @@ static char *encode_numeric(const map_out *mo, const schema_field *f, const cJSO
     return NULL;
 }
 
+/* Asked of every property of a record for each TEXTBOX_LIST field: the first byte is compared
+ * inline, as most names differ there (strncmp was 2.5 % of a custom-object backfill). */
 static bool flat_option(const cJSON *it, const char *prop_key, size_t pl)
 {
-    return it->string && strncmp(it->string, prop_key, pl) == 0 && it->string[pl] == '.';
+    return it->string && (pl == 0 || it->string[0] == prop_key[0]) &&
+           strncmp(it->string, prop_key, pl) == 0 && it->string[pl] == '.';
 }
 
 /* Returns false only on out-of-memory. */

@@ -145,8 +145,7 @@ static int text_array(const map_out *mo, const cJSON *v, char **out, bool *bad)
         const char *few[16];
         const char **items = n <= 16 ? few : calloc(n, sizeof *items);
         if (!items) {
-            if (b == &local)
-                sbuf_free(&local);
+            map_out_end(mo, b, false);
             return GS_ENOMEM;
         }
         const cJSON *e;
@@ -158,7 +157,7 @@ static int text_array(const map_out *mo, const cJSON *v, char **out, bool *bad)
         const char *one[1] = {v->valuestring};
         map_array_encode(b, one, 1);
     }
-    return (*out = map_out_end(mo, b)) ? 0 : GS_ENOMEM;
+    return (*out = map_out_end(mo, b, true)) ? 0 : GS_ENOMEM;
 }
 
 /* A decimal number PostgreSQL's numeric takes (no exponent, no inf / nan). */

@@ -408,18 +408,18 @@ sbuf *map_out_begin(const map_out *mo, sbuf *local)
     return local;
 }
 
-char *map_out_end(const map_out *mo, sbuf *b)
+char *map_out_end(const map_out *mo, sbuf *b, bool ok)
 {
     bool scratch = mo && mo->arena && b == mo->scratch;
     char *o = NULL;
-    if (sbuf_failed(b))
+    if (!ok || sbuf_failed(b))
         o = NULL;
     else if (mo && mo->arena)
         o = ar_strndup(mo->arena, b->data ? b->data : "", b->len);
     else
         return sbuf_steal(b);
     if (!scratch)
-        sbuf_free(b); /* an arena without a scratch buffer: the local one goes */
+        sbuf_free(b); /* the local buffer (also with an arena that has no scratch one) goes */
     return o;
 }
 
@@ -440,12 +440,7 @@ static char *dup_number(const map_out *mo, double d)
 static char *json_text(const map_out *mo, const cJSON *v)
 {
     sbuf local, *b = map_out_begin(mo, &local);
-    if (!jp_print_to(b, v)) {
-        if (b == &local)
-            sbuf_free(&local);
-        return NULL;
-    }
-    return map_out_end(mo, b);
+    return map_out_end(mo, b, jp_print_to(b, v));
 }
 
 static void warnf(sbuf *w, const schema_field *f, const char *why)
@@ -566,12 +561,7 @@ static char *options_text(const map_out *mo, const cJSON *v)
         if (ok)
             map_array_encode(b, one, 1);
         free(s);
-        if (!ok) {
-            if (b == &local)
-                sbuf_free(&local);
-            return NULL;
-        }
-        return map_out_end(mo, b);
+        return map_out_end(mo, b, ok);
     }
     int n = cJSON_GetArraySize(v);
     const char *few[16] = {0};
@@ -604,12 +594,7 @@ static char *options_text(const map_out *mo, const cJSON *v)
     }
     if (items != few)
         free(items);
-    if (!ok) {
-        if (b == &local)
-            sbuf_free(&local);
-        return NULL;
-    }
-    return map_out_end(mo, b);
+    return map_out_end(mo, b, ok);
 }
 
 static int encode_value(const map_out *mo, const schema_field *f, const cJSON *v, char **v1,

@@ -91,10 +91,11 @@ char *map_out_dup(const map_out *mo, const char *s, size_t n);
 char *map_out_str(const map_out *mo, const char *s);
 /* A malloc'd text (may be NULL) as a value: itself, or moved into the arena. */
 char *map_out_take(const map_out *mo, char *m);
-/* A buffer to build a value in (the scratch, emptied, or `local`), and the value it holds
- * (NULL when out of memory; `local` is consumed). */
+/* A buffer to build a value in (the scratch, emptied, or `local`), and the value it holds:
+ * NULL when !ok (nothing to keep, or a failure the caller saw) or out of memory. `local` is
+ * consumed either way. */
 sbuf *map_out_begin(const map_out *mo, sbuf *local);
-char *map_out_end(const map_out *mo, sbuf *b);
+char *map_out_end(const map_out *mo, sbuf *b, bool ok);
 
 /* --- PostgreSQL text[] literals, correct for any string (quotes, backslashes, commas, braces,
  * "NULL", empty strings, unicode). n strings, NULL entries are SQL NULL elements. */

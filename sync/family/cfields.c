@@ -113,14 +113,12 @@ int fam_cf_extra(const schema_object *o, const cJSON *record, const cJSON *cf,
     }
     sbuf_putc(b, '}');
     if (!any) {
-        if (b == &local)
-            sbuf_free(&local);
+        map_out_end(mo, b, false); /* nothing no column holds */
         return 0;
     }
-    return (*out = map_out_end(mo, b)) ? 0 : GS_ENOMEM;
+    return (*out = map_out_end(mo, b, true)) ? 0 : GS_ENOMEM;
 fail:
-    if (b == &local)
-        sbuf_free(&local);
+    map_out_end(mo, b, false);
     return GS_ENOMEM;
 }
 

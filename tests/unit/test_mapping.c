@@ -301,6 +301,15 @@ static const char *field_value(const schema_object *o, const map_row *row, size_
     return row->values[map_field_column_index(o, i, &cur)];
 }
 
+/* The value of the row's column `name` (NULL = SQL NULL or no such column). */
+static const char *column(const map_row *row, const char *name)
+{
+    for (size_t k = 0; k < row->n; k++)
+        if (!strcmp(row->columns[k], name))
+            return row->values[k];
+    return NULL;
+}
+
 /* Contacts carry custom fields as a list of {id, value}: each field takes the first item with
  * a value, found by id or by field key, under any of the value keys; unknown ids go to `extra`;
  * a list that is not one leaves every field NULL (and goes to extra whole). */
@@ -326,10 +335,7 @@ static void contact_field_lists(void)
     TEST_EQ_STR(field_value(&o, &row, 1), "5");
     TEST_EQ_STR(field_value(&o, &row, 2), "{\"Twitter\":\"@a\"}");
     TEST_CHECK_MSG(w.len == 0, "%s", sbuf_str(&w));
-    const char *extra = NULL;
-    for (size_t k = 0; k < row.n; k++)
-        if (!strcmp(row.columns[k], "extra"))
-            extra = row.values[k];
+    const char *extra = column(&row, "extra");
     TEST_REQUIRE(extra != NULL);
     TEST_EQ_STR(extra, "{\"additionalPhones\":[],\"customFields\":[{\"id\":\"ZZ\",\"value\":"
                        "\"unknown\"}]}");
@@ -357,10 +363,7 @@ static void contact_field_lists(void)
         "\"additionalEmails\":[],\"lastNameLowerCase\":\"b\",\"searchAfter\":[1]}");
     TEST_REQUIRE(rec != NULL);
     TEST_REQUIRE(map_record_to_row(&o, rec, "L", &row, &w, &e) == 0);
-    extra = NULL;
-    for (size_t k = 0; k < row.n; k++)
-        if (!strcmp(row.columns[k], "extra"))
-            extra = row.values[k];
+    extra = column(&row, "extra");
     TEST_REQUIRE(extra != NULL);
     TEST_EQ_STR(extra, "{\"zz\":1,\"q\\\"k\\n\":\"v\",\"aa\":2}");
     map_row_free(&row);
@@ -374,10 +377,7 @@ static void contact_field_lists(void)
     for (size_t i = 0; i < 3; i++)
         TEST_CHECK(field_value(&o, &row, i) == NULL);
     TEST_CHECK_MSG(strstr(sbuf_str(&w), "customFields: not an array") != NULL, "%s", sbuf_str(&w));
-    extra = NULL;
-    for (size_t k = 0; k < row.n; k++)
-        if (!strcmp(row.columns[k], "extra"))
-            extra = row.values[k];
+    extra = column(&row, "extra");
     TEST_REQUIRE(extra != NULL);
     TEST_EQ_STR(extra, "{\"customFields\":{\"F1\":\"x\"}}");
     map_row_free(&row);

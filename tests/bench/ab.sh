@@ -19,17 +19,9 @@ eval "$(PG_TEST_PORT=${PG_TEST_PORT:-54358} bash tests/support/pg.sh start "$dir
 export GHLSYNC_DATADIR=$PWD
 PM=$(head -1 "$dir/pg/data/postmaster.pid")
 HZ=$(getconf CLK_TCK)
-pg_cpu() { # ticks: fields after the ")" of the name: 12 utime 13 stime 14 cutime 15 cstime
-    local t p f
-    f=$(sed 's/^.*) //' "/proc/$PM/stat")
-    t=$(awk '{print $12 + $13 + $14 + $15}' <<<"$f")
-    for p in $(ps -o pid= --ppid "$PM"); do
-        f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-        t=$((t + $(awk '{print $12 + $13}' <<<"$f")))
-    done
-    echo "$t"
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+# pg_cpu (seconds), median, ratio
+# shellcheck source=tests/bench/cpu.sh
+. tests/bench/cpu.sh
 case $OBJ in contact) seed=(--seed-records 0 --seed-contacts "$N") ;; *) seed=(--seed-records "$N") ;; esac
 # shellcheck disable=SC2086
 "$BUILD/hlsim" --port 0 --locations 1 --burst 0 --daily 0 ${SIMARGS:-} "${seed[@]}" >"$dir/sim.out" 2>"$dir/sim.err" &
@@ -75,7 +67,7 @@ TOML
         p1=$(pg_cpu)
         read -r u s e <"$dir/t"
         c=$(awk -v a="$u" -v b="$s" 'BEGIN{printf "%.2f", a + b}')
-        p=$(awk -v a="$p0" -v b="$p1" -v h="$HZ" 'BEGIN{printf "%.2f", (b - a) / h}')
+        p=$(sub "$p1" "$p0")
         cl[$which]+="$c " pg[$which]+="$p " wl[$which]+="$e "
         echo "round $r $which: client $c s, PostgreSQL $p s, wall $e s"
         psql -qc "DROP DATABASE d$k"
@@ -85,5 +77,5 @@ for what in client PostgreSQL wall; do
     case $what in client) a=${cl[A]} b=${cl[B]} ;; PostgreSQL) a=${pg[A]} b=${pg[B]} ;; *) a=${wl[A]} b=${wl[B]} ;; esac
     # shellcheck disable=SC2086
     ma=$(median $a) mb=$(median $b)
-    echo "# figure: median $what A $ma s, B $mb s, B / A = $(awk -v a="$ma" -v b="$mb" 'BEGIN{printf "%.2f", b / a}')"
+    echo "# figure: median $what A $ma s, B $mb s, B / A = $(ratio "$mb" "$ma")"
 done

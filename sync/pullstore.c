@@ -797,6 +797,17 @@ static int copy_rows_bin(sbuf *b, const ps_model *m, char *const *vals, size_t n
     return rc;
 }
 
+/* The cursor of a page whose last kept record is `last`: the family's page cursor when the
+ * answer carries one, else the record's own cursor key (none: *out NULL). GS_ENOMEM or 0. */
+static int cursor_text(const fam_family *fam, const cJSON *response, const cJSON *last, char **out)
+{
+    *out = NULL;
+    if (fam->page_cursor && (*out = fam->page_cursor(response)))
+        return 0;
+    const cJSON *sa = fam_get(last, fam->cursor_key);
+    return sa && !(*out = jp_print(sa)) ? GS_ENOMEM : 0;
+}
+
 char *ps_page_peek_cursor(const ps_model *m, const cJSON *response)
 {
     const fam_family *fam = fam_of(m->obj);
@@ -808,13 +819,9 @@ char *ps_page_peek_cursor(const ps_model *m, const cJSON *response)
     const cJSON *id = cJSON_IsObject(rec) ? fam_get(rec, "id") : NULL;
     if (!cJSON_IsString(id) && !cJSON_IsNumber(id))
         return NULL; /* not kept by the build: its cursor is an earlier record's */
-    if (fam->page_cursor) {
-        char *pc = fam->page_cursor(response);
-        if (pc)
-            return pc;
-    }
-    const cJSON *sa = fam_get(last, fam->cursor_key);
-    return sa ? jp_print(sa) : NULL;
+    char *c;
+    cursor_text(fam, response, last, &c); /* out of memory: no cursor, the page is built first */
+    return c;
 }
 
 int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_opts *copy,
@@ -854,7 +861,7 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
     size_t n = 0;
     const cJSON *r;
     int64_t prev = PS_NO_TIME;
-    const cJSON *last_sa = NULL;
+    const cJSON *last_kept = NULL;
     cJSON_ArrayForEach(r, recs)
     {
         char **row = &vals[n * nc];
@@ -889,21 +896,14 @@ int ps_page_build(ps_model *m, const cJSON *response, gs_log *lg, const ps_copy_
             prev = u;
         }
         /* only the last kept record's cursor is the page's: printed once, after the loop */
-        last_sa = fam_get(r, fam->cursor_key);
+        last_kept = r;
         n++;
     }
     sbuf_free(&scratch);
     if (n && (!(out->first_id = strdup(vals[0])) || !(out->last_id = strdup(vals[(n - 1) * nc]))))
         goto nomem_vals;
-    if (n && last_sa && !(out->cursor = jp_print(last_sa)))
+    if (n && cursor_text(fam, response, last_kept, &out->cursor))
         goto nomem_vals;
-    if (n && fam->page_cursor) {
-        char *pc = fam->page_cursor(response);
-        if (pc) {
-            free(out->cursor);
-            out->cursor = pc;
-        }
-    }
     if (warn.len) {
         size_t lines = 0;
         for (size_t i = 0; i < warn.len; i++)

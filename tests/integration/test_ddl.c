@@ -177,6 +177,11 @@ static void test_apply_then_no_changes(void)
            "SELECT count(*) FROM pg_indexes WHERE schemaname = 'ghl' AND tablename = 'pet' AND "
            "indexdef LIKE '%(location_id)'",
            "0");
+    /* _local_id's sequence hands out 1,000 values per backend (family.c, migration 017) */
+    expect(c,
+           "SELECT cache_size FROM pg_sequences WHERE schemaname || '.' || sequencename = "
+           "pg_get_serial_sequence('ghl.pet', '_local_id')",
+           "1000");
     /* A locally inserted row needs no remote id; two rows without id are fine; ids unique. */
     TEST_CHECK(tpg_exec(c, "INSERT INTO ghl.pet (name) VALUES ('a'), ('b')"));
     TEST_CHECK(tpg_exec(c, "INSERT INTO ghl.pet (id, location_id) VALUES ('x', 'L')"));

@@ -96,6 +96,10 @@ struct lane {
     /* pages go in by COPY (pullstore.h) until one fails: set for a scan this process started,
      * whose start time on the server's clock it knows (started_ms at loop time started_loop) */
     bool copy;
+    /* the location had no row a sweep could mark when this process started the scan (not known
+     * for a resumed one): every row the sweep could then find was written while the scan ran,
+     * which the sweep leaves alone anyway (reconcile.h), so it is not run */
+    bool no_sweep;
     uint64_t started_loop;
     /* incremental polls */
     enum imode mode;
@@ -332,7 +336,8 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
     log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
               LOC(w), "object", w->eo->key, "records", n, "fetch_ms", tf, "build_ms", tb,
               "write_ms", tw, "page_writes", nw, "copied_binary", cb, "copied_text", ct,
-              "prefetched", pf, ok ? NULL : "error", why, NULL);
+              "prefetched", pf, "sweep", w->full.no_sweep ? "skipped" : "ran", ok ? NULL : "error",
+              why, NULL);
     if (P->prog)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)
@@ -362,7 +367,7 @@ static void lane_reset(struct lane *l)
     l->limit = 0;
     l->pages = l->records = 0;
     l->ended = l->failed = false;
-    l->copy = false;
+    l->copy = l->no_sweep = false;
     l->retries = 0;
     l->max_seen = l->prev_upd = PS_NO_TIME;
     l->stop_below = l->sort_broken = l->filter_ignored = false;
@@ -1176,7 +1181,7 @@ static void on_scan_done(pga_conn *c, PGresult *const *res, int nres, const pga_
         check_stopped(w->P);
         return;
     }
-    long deleted = nres > 0 ? atol(PQcmdTuples(res[0])) : 0;
+    long deleted = !l->no_sweep && nres > 1 ? atol(PQcmdTuples(res[0])) : 0;
     w->P->E->ctr.deletes_found += (uint64_t)deleted;
     if (deleted) {
         char d[32];
@@ -1229,7 +1234,8 @@ static void lane_maybe_finish(struct lane *l)
     }
     if (l->full) {
         rc_stmts s;
-        rc_finish_stmts(w->eo->model, l->gen, l->started_ms, settings(w)->soft_delete, &s);
+        rc_finish_stmts(w->eo->model, l->gen, l->started_ms, settings(w)->soft_delete, !l->no_sweep,
+                        &s);
         pga_stmt st[2];
         for (int i = 0; i < s.n; i++)
             st[i] = (pga_stmt){.sql = s.sql[i], .nparams = s.nparams[i], .values = s.params[i]};
@@ -1271,10 +1277,11 @@ static void on_scan_start(pga_conn *c, PGresult *const *res, int nres, const pga
     l->writing--;
     if (w->P->closing)
         return;
-    if (err || nres < 1 || PQntuples(res[0]) != 1) {
+    if (err || nres < 2 || PQntuples(res[0]) != 1 || PQntuples(res[1]) != 1) {
         lane_fail(l, err ? err->err.msg : "pull_state row missing");
         return;
     }
+    l->no_sweep = strcmp(PQgetvalue(res[1], 0, 0), "f") == 0;
     l->gen = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
     l->started_ms = strtoll(PQgetvalue(res[0], 0, 1), NULL, 10);
     l->started_loop = now_ms(w->P);
@@ -1312,8 +1319,9 @@ static void full_start(struct pull_worker *w, bool fresh, bool diff)
         return;
     }
     const char *p[2] = {LOC(w), w->eo->key};
+    const pga_stmt st[2] = {{ps_sql_scan_start, 2, p}, {w->eo->model->held, 1, p}};
     gs_err e = {0};
-    if (pga_query(engine_pga(w->P->E, w->eo), ps_sql_scan_start, 2, p, on_scan_start, w, &e))
+    if (pga_tx(engine_pga(w->P->E, w->eo), st, 2, on_scan_start, w, &e))
         lane_fail(l, e.msg);
     else
         l->writing++;

@@ -152,6 +152,7 @@ void ps_model_unref(ps_model *m)
         free(m->copy_bin);
         free(m->sweep);
         free(m->hsweep);
+        free(m->held);
     }
     free(m);
 }
@@ -166,7 +167,8 @@ void ps_model_share_sql(ps_model *m, ps_model *like)
     ps_model *o = like->sql_owner ? like->sql_owner : like;
     if (o == m || m->sql_owner || m->ncols != o->ncols || !same_text(m->upsert, o->upsert) ||
         !same_text(m->copy, o->copy) || !same_text(m->copy_bin, o->copy_bin) ||
-        !same_text(m->sweep, o->sweep) || !same_text(m->hsweep, o->hsweep))
+        !same_text(m->sweep, o->sweep) || !same_text(m->hsweep, o->hsweep) ||
+        !same_text(m->held, o->held))
         return;
     for (size_t i = 0; i < m->ncols; i++)
         if (!same_text(m->types[i], o->types[i]))
@@ -179,12 +181,14 @@ void ps_model_share_sql(ps_model *m, ps_model *like)
     free(m->copy_bin);
     free(m->sweep);
     free(m->hsweep);
+    free(m->held);
     m->types = o->types;
     m->upsert = o->upsert;
     m->copy = o->copy;
     m->copy_bin = o->copy_bin;
     m->sweep = o->sweep;
     m->hsweep = o->hsweep;
+    m->held = o->held;
     m->sql_owner = ps_model_ref(o);
 }
 
@@ -329,6 +333,16 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
     if (sbuf_failed(&b))
         goto nomem;
     m->hsweep = sbuf_steal(&b);
+
+    /* the rows either sweep may touch, before its generation and time tests (the hard one
+     * takes rows marked deleted too): the unique (location_id, id) WHERE id IS NOT NULL index
+     * answers at its first entry */
+    sbuf_printf(
+        &b, "SELECT EXISTS (SELECT 1 FROM %s WHERE \"location_id\" = $1 AND \"id\" IS NOT NULL)",
+        m->qtable);
+    if (sbuf_failed(&b))
+        goto nomem;
+    m->held = sbuf_steal(&b);
     return 0;
 nomem:
     sbuf_free(&b);

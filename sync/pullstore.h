@@ -73,11 +73,15 @@ typedef struct ps_model {
     char *copy_bin; /* the same in binary format; NULL when a column's type has no encoder */
     char *sweep;    /* $1 location, $2 generation, $3 scan start: soft delete */
     char *hsweep;   /* same, hard delete */
+    /* $1 location: does the table hold a row of it that a sweep could touch (one with a remote
+     * id)? Asked when a scan starts: a scan that started with none has no sweep to do
+     * (reconcile.h) */
+    char *held;
     /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
      * different text (a schema change) never runs a stale statement */
     char upsert_name[PGA_NAME_LEN];
-    /* ps_model_share_sql: types, upsert, copy, copy_bin, sweep and hsweep are this model's (one
-     * reference), not owned */
+    /* ps_model_share_sql: types, upsert, copy, copy_bin, sweep, hsweep and held are this model's
+     * (one reference), not owned */
     struct ps_model *sql_owner;
 } ps_model;
 

@@ -15,6 +15,18 @@
  * A record that reappears is undeleted by the next upsert (_deleted_at = NULL).
  * The sweep and the "scan complete" mark of pull_state run in ONE transaction.
  *
+ * A scan that starts while the location has no row with a remote id (the model's `held`
+ * probe, asked in the scan's first transaction: a first backfill) has no sweep
+ * to do: every row it could find at the end was written after that, by the scan itself (its
+ * generation) or beside it (a webhook, a push, a poll: _synced_at after the start), and the sweep
+ * leaves both alone. It is skipped: on a first backfill it was a scan of every row just written
+ * (about 3 % of PostgreSQL's CPU of the backfill). The one difference is a write that began
+ * before the scan's start and committed after the probe: its _synced_at is older than the start,
+ * so the sweep would mark it deleted if the scan did not see it, now the next full scan decides
+ * (for a record created remotely after the scan passed its place, which is still there, that is
+ * the better outcome; for one deleted remotely in that window, a day later by default). A scan
+ * resumed after a restart does not know how it started and sweeps.
+ *
  * Memory: rc_stmts borrows the model's SQL and owns its parameter strings.
  */
 #ifndef GHLSYNC_RECONCILE_H
@@ -35,7 +47,9 @@ typedef struct rc_stmts {
 } rc_stmts;
 
 /* Statements that end a full scan of generation `gen` started at `started_ms` (epoch ms):
- * [0] the sweep (its command tuples = rows found deleted), [1] pull_state complete. */
-void rc_finish_stmts(const ps_model *m, int64_t gen, int64_t started_ms, bool soft, rc_stmts *out);
+ * [0] the sweep (its command tuples = rows found deleted), [1] pull_state complete; with `sweep`
+ * false only the latter, as [0]. */
+void rc_finish_stmts(const ps_model *m, int64_t gen, int64_t started_ms, bool soft, bool sweep,
+                     rc_stmts *out);
 
 #endif

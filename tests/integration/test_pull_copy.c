@@ -62,6 +62,20 @@ static long long prefetched(const char *log)
     return sum;
 }
 
+/* How many pull.done lines of the log for `object` say "sweep=<what>" (reconcile.h). */
+static int sweeps(const char *log, const char *object, const char *what)
+{
+    char want[40], obj[80];
+    snprintf(want, sizeof want, " sweep=%s", what);
+    snprintf(obj, sizeof obj, " object=%s ", object);
+    int n = 0;
+    for (const char *p = strstr(log, "pull.done"); p; p = strstr(p + 1, "pull.done")) {
+        const char *eol = strchr(p, '\n'), *f = strstr(p, want), *o = strstr(p, obj);
+        n += f && o && (!eol || (f < eol && o < eol));
+    }
+    return n;
+}
+
 /* Every column but the two the upsert sets from the clock and the scan. */
 static const char rows_sum[] =
     "SELECT md5(string_agg((to_jsonb(p) - '_synced_at' - '_generation')::text, '|' "
@@ -87,6 +101,12 @@ static void copy_writes_what_the_upsert_writes(void)
     /* and pipelined: pages built while the next one was on its way (the tables compared equal
      * above, so nothing was skipped or written twice) */
     TEST_CHECK_MSG(prefetched(t) > 0, "no page was prefetched");
+    /* both locations started empty: no sweep to do */
+    static const char *const held[] = {"custom_objects.pet", "business"};
+    for (int i = 0; i < 2; i++) {
+        TEST_EQ_INT(sweeps(t, held[i], "skipped"), 2);
+        TEST_EQ_INT(sweeps(t, held[i], "ran"), 0);
+    }
     free(t);
     /* the scan's generation, and _synced_at on the server's clock, not before the scan */
     char *n = scalar(c, "SELECT count(*) FROM ghl.pet p JOIN ghlsync.pull_state s ON "
@@ -101,6 +121,10 @@ static void copy_writes_what_the_upsert_writes(void)
     TEST_EQ_INT(tpull_run(cfg, a, log2, 50000), 0);
     t = tpull_slurp(log2);
     TEST_CHECK(strstr(t, "pull.copy_off") != NULL && strstr(t, "sqlstate=23505") != NULL);
+    for (int i = 0; i < 2; i++) {
+        TEST_EQ_INT(sweeps(t, held[i], "ran"), 2);
+        TEST_EQ_INT(sweeps(t, held[i], "skipped"), 0);
+    }
     free(t);
     char *after = scalar(c, rows_sum);
     TEST_EQ_STR(after, before);
@@ -144,6 +168,48 @@ static void locally_deleted_records_are_not_copied_back(void)
     free(t);
     n = scalar(c, "SELECT count(*) FROM ghl.pet");
     TEST_EQ_STR(n, "0");
+    free(n);
+    unlink(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+/* A scan skips the sweep only when its location held no row with a remote id as it started:
+ * one row left from before (gone remotely) is enough for the sweep to run and mark it. */
+static void a_row_from_before_is_swept(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "30", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], log[600];
+    PGconn *c = tpg_fresh_db("copy_sweep", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
+    snprintf(log, sizeof log, "%s.log", cfg);
+    const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
+    TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
+    char *t = tpull_slurp(log);
+    TEST_EQ_INT(sweeps(t, "custom_objects.pet", "skipped"), 1);
+    free(t);
+    /* the records' rows gone (triggers off: no delete to push), one row of a record HighLevel
+     * no longer has, written a day ago */
+    TEST_CHECK(tpg_exec(c, "SET session_replication_role = replica; INSERT INTO ghl.pet (id, "
+                           "location_id, _synced_at) SELECT 'gone-1', location_id, now() - "
+                           "interval '1 day' FROM ghl.pet LIMIT 1; DELETE FROM ghl.pet WHERE id "
+                           "<> 'gone-1'; RESET session_replication_role"));
+    char *n = scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n, "1");
+    free(n);
+    TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
+    t = tpull_slurp(log);
+    TEST_EQ_INT(sweeps(t, "custom_objects.pet", "ran"), 1);
+    TEST_CHECK(strstr(t, "pull.copy_off") == NULL); /* the records themselves went by COPY */
+    free(t);
+    n = scalar(c, "SELECT string_agg(id, ',') FROM ghl.pet WHERE _deleted_at IS NOT NULL");
+    TEST_EQ_STR(n, "gone-1");
+    free(n);
+    n = scalar(c, "SELECT count(*) FROM ghl.pet WHERE _deleted_at IS NULL");
+    TEST_EQ_STR(n, "30");
     free(n);
     unlink(log);
     PQfinish(c);
@@ -278,6 +344,7 @@ int main(void)
     }
     TEST_RUN(copy_writes_what_the_upsert_writes);
     TEST_RUN(locally_deleted_records_are_not_copied_back);
+    TEST_RUN(a_row_from_before_is_swept);
     TEST_RUN(pages_are_grouped);
     TEST_RUN(wide_records_make_smaller_groups);
     TEST_RUN(array_elements_keep_their_text);

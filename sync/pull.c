@@ -336,8 +336,11 @@ static void worker_done(struct pull_worker *w, bool ok, const char *why)
     log_event(LG(w), ok ? LOG_INFO : LOG_ERROR, ok ? "pull.done" : "pull.failed", "location",
               LOC(w), "object", w->eo->key, "records", n, "fetch_ms", tf, "build_ms", tb,
               "write_ms", tw, "page_writes", nw, "copied_binary", cb, "copied_text", ct,
-              "prefetched", pf, "sweep", w->full.no_sweep ? "skipped" : "ran", ok ? NULL : "error",
-              why, NULL);
+              "prefetched", pf, "sweep",
+              !ok                ? "none"
+              : w->full.no_sweep ? "skipped"
+                                 : "ran",
+              ok ? NULL : "error", why, NULL);
     if (P->prog)
         progress_end(P->prog, w->bar, ok, now_ms(P));
     if (P->o.mirror)

@@ -77,11 +77,15 @@ typedef struct ps_model {
      * id)? Asked when a scan starts: a scan that started with none has no sweep to do
      * (reconcile.h) */
     char *held;
+    /* $1 location, $2 table_schema, $3 table_name (the live table's, as changes name it): run
+     * after a COPY, in its transaction; fails (22012) when the table now holds a record with an
+     * open or recent local delete (ps_page_copy_stmts) */
+    char *copy_guard;
     /* prepared statement names (pgasync.h): derived from the SQL text, so a new model with a
      * different text (a schema change) never runs a stale statement */
-    char upsert_name[PGA_NAME_LEN];
-    /* ps_model_share_sql: types, upsert, copy, copy_bin, sweep, hsweep and held are this model's
-     * (one reference), not owned */
+    char upsert_name[PGA_NAME_LEN], copy_guard_name[PGA_NAME_LEN];
+    /* ps_model_share_sql: types, upsert, copy, copy_bin, sweep, hsweep, held and copy_guard are
+     * this model's (one reference), not owned */
     struct ps_model *sql_owner;
 } ps_model;
 
@@ -198,14 +202,14 @@ void ps_stmts_free(ps_stmts *s);
 
 /*
  * The first backfill of a table writes a page with COPY instead of the upsert (measured in
- * tests/bench/copy.sh, README "write path"): a guard that fails when a record of the page has an
- * open delete change, COPY of the rows (p->copy, built with ps_copy_opts), then the cursor as
- * ps_page_stmts saves it, in one transaction. COPY has no ON CONFLICT: a record the table holds
- * already fails the page with unique_violation, and the caller writes it again with
- * ps_page_stmts (newer-wins, protected columns and the rest as always); so COPY only ever
- * inserts rows the upsert would have inserted, with the same values.
+ * tests/bench/copy.sh, README "write path"): COPY of the rows (p->copy, built with
+ * ps_copy_opts), a guard (the model's copy_guard) that fails when a record the table now holds
+ * was deleted locally (open, or done within the hour: what ghlsync.locally_deleted keeps out of
+ * the upsert), then the cursor as ps_page_stmts saves it, in one transaction. COPY has no ON
+ * CONFLICT: a record the table holds already fails the page with unique_violation, and the
+ * caller writes it again with ps_page_stmts (newer-wins, protected columns and the rest as
+ * always); so COPY only ever inserts rows the upsert would have inserted, with the same values.
  */
-extern const char ps_sql_copy_guard[];
 int ps_page_copy_stmts(const ps_page *p, const ps_write_opts *o, ps_stmts *s, gs_err *e);
 
 /* Synchronous execution in one transaction (tools, tests, the COPY comparison). */

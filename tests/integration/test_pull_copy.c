@@ -1,8 +1,9 @@
 /* The COPY write path of a first backfill (pullstore.h ps_page_copy_stmts): it writes exactly
  * what the upsert writes; a page with a record the table holds goes to the upsert (23505); a
- * page with a record deleted locally goes to the upsert too (the guard, 22012), which leaves the
- * record out. Pages are grouped, up to 10 per transaction. Array elements go without quotes
- * where array_in does not need them, and every element that does need them keeps them. */
+ * page with a record deleted locally (open, or done within the hour) goes to the upsert too (the
+ * guard after the COPY, 22012), which leaves the record out. Pages are grouped, up to 10 per
+ * transaction. Array elements go without quotes where array_in does not need them, and every
+ * element that does need them keeps them. */
 #include "tcontacts.h"
 #include "test.h"
 #include "tpg.h"
@@ -167,6 +168,45 @@ static void locally_deleted_records_are_not_copied_back(void)
     TEST_CHECK(strstr(t, "pull.copy_off") != NULL && strstr(t, "sqlstate=22012") != NULL);
     free(t);
     n = scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n, "0");
+    free(n);
+    unlink(log);
+    PQfinish(c);
+    tsim_stop(&s);
+}
+
+/* Deletes pushed within the last hour keep their records out too (a search page read before the
+ * DELETE may still arrive), older ones do not: the guard refuses the group, and the upsert brings
+ * back only the records deleted more than an hour ago, as ghlsync.locally_deleted says. */
+static void recently_pushed_deletes_are_not_copied_back(void)
+{
+    tsim s;
+    const char *args[] = {"--locations", "1", "--seed-records", "30", "--burst", "0", NULL};
+    TEST_REQUIRE(tsim_start(&s, args) == 0);
+    char ci[512], cfg[512], log[600];
+    PGconn *c = tpg_fresh_db("copy_done", ci, sizeof ci);
+    TEST_REQUIRE(c != NULL);
+    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
+    snprintf(log, sizeof log, "%s.log", cfg);
+    const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
+    TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
+    /* every row deleted locally and the deletes done: 10 ten minutes ago, 20 two hours ago */
+    TEST_CHECK(tpg_exec(c, "INSERT INTO ghlsync.changes (location_id, object_key, table_schema, "
+                           "table_name, op, local_key, remote_id, state, done_at) SELECT "
+                           "location_id, 'custom_objects.pet', 'ghl', 'pet', 'delete', _local_id, "
+                           "id, 'done', now() - CASE WHEN row_number() OVER (ORDER BY id) <= 10 "
+                           "THEN interval '10 minutes' ELSE interval '2 hours' END FROM ghl.pet"));
+    TEST_CHECK(tpg_exec(c, "SET session_replication_role = replica; DELETE FROM ghl.pet; "
+                           "RESET session_replication_role"));
+    TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
+    char *t = tpull_slurp(log);
+    TEST_CHECK(strstr(t, "pull.copy_off") != NULL && strstr(t, "sqlstate=22012") != NULL);
+    free(t);
+    char *n = scalar(c, "SELECT count(*) FROM ghl.pet");
+    TEST_EQ_STR(n, "20");
+    free(n);
+    n = scalar(c, "SELECT count(*) FROM ghl.pet p JOIN ghlsync.changes ch ON ch.remote_id = p.id "
+                  "WHERE ch.done_at > now() - interval '1 hour'");
     TEST_EQ_STR(n, "0");
     free(n);
     unlink(log);
@@ -344,6 +384,7 @@ int main(void)
     }
     TEST_RUN(copy_writes_what_the_upsert_writes);
     TEST_RUN(locally_deleted_records_are_not_copied_back);
+    TEST_RUN(recently_pushed_deletes_are_not_copied_back);
     TEST_RUN(a_row_from_before_is_swept);
     TEST_RUN(pages_are_grouped);
     TEST_RUN(wide_records_make_smaller_groups);

@@ -29,6 +29,56 @@ static void write_file(const char *path, const char *text)
     }
 }
 
+/* Copies the repository's migrations numbered below `below` into `dir` (a database "from before"
+ * migration `below`); returns how many, or -1 when one could not be read or written. */
+static int copy_migrations_before(const char *dir, int below)
+{
+    DIR *d = opendir(repo_migrations);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    char src[4400], dst[4400]; /* the directory (4096) and a name (255) */
+    int copied = 0;
+    while (copied >= 0 && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 4, ".sql") != 0 || atoi(de->d_name) >= below)
+            continue;
+        snprintf(src, sizeof src, "%s/%s", repo_migrations, de->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", dir, de->d_name);
+        FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+        char buf[8192];
+        size_t n;
+        while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+            if (fwrite(buf, 1, n, out) != n)
+                break;
+        bool ok = in && out && !ferror(in) && !ferror(out);
+        if (in)
+            fclose(in);
+        if (out && fclose(out) != 0)
+            ok = false;
+        copied = ok ? copied + 1 : -1;
+    }
+    closedir(d);
+    return copied;
+}
+
+/* Removes `dir` and the files in it. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char path[4400];
+        while ((de = readdir(d)))
+            if (de->d_name[0] != '.') {
+                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                unlink(path);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
 static void test_applies_repo_migrations_once(void)
 {
     char ci[512];
@@ -207,24 +257,7 @@ static void test_010_drops_duplicate_index(void)
     TEST_REQUIRE(c);
     char dir[] = "/tmp/ghlsync-mig010-XXXXXX";
     TEST_REQUIRE(mkdtemp(dir) != NULL);
-    static const char *const before[] = {"001_init.sql",       "003_push.sql",
-                                         "004_status.sql",     "005_engine_role.sql",
-                                         "006_quarantine.sql", "007_claim_locks.sql"};
-    char src[4200], dst[4200];
-    for (size_t i = 0; i < sizeof before / sizeof *before; i++) {
-        snprintf(src, sizeof src, "%s/%s", repo_migrations, before[i]);
-        snprintf(dst, sizeof dst, "%s/%s", dir, before[i]);
-        FILE *f = fopen(src, "r");
-        TEST_REQUIRE(f != NULL);
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *t = calloc(1, (size_t)n + 1);
-        TEST_REQUIRE(t && fread(t, 1, (size_t)n, f) == (size_t)n);
-        fclose(f);
-        write_file(dst, t);
-        free(t);
-    }
+    TEST_REQUIRE(copy_migrations_before(dir, 8) == 6); /* 001, 003-007 */
     gs_err e = {0};
     int n = -1;
     TEST_EQ_INT(migrate_run(c, dir, NULL, &n, &e), 0);
@@ -245,11 +278,7 @@ static void test_010_drops_duplicate_index(void)
     TEST_EQ_STR(v ? v : "", "mine_location_id_idx,pet_location_id_id_key,pet_pkey,"
                             "pet_updated_at_idx");
     free(v);
-    for (size_t i = 0; i < sizeof before / sizeof *before; i++) {
-        snprintf(dst, sizeof dst, "%s/%s", dir, before[i]);
-        unlink(dst);
-    }
-    rmdir(dir);
+    remove_dir(dir);
     PQfinish(c);
 }
 
@@ -262,31 +291,7 @@ static void test_017_caches_local_id(void)
     TEST_REQUIRE(c);
     char dir[] = "/tmp/ghlsync-mig017-XXXXXX";
     TEST_REQUIRE(mkdtemp(dir) != NULL);
-    /* every migration of the repository before 017 */
-    DIR *d = opendir(repo_migrations);
-    TEST_REQUIRE(d != NULL);
-    struct dirent *de;
-    char src[4400], dst[4400]; /* the directory (4096) and a name (255) */
-    int copied = 0;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 4, ".sql") != 0 || atoi(de->d_name) >= 17)
-            continue;
-        snprintf(src, sizeof src, "%s/%s", repo_migrations, de->d_name);
-        snprintf(dst, sizeof dst, "%s/%s", dir, de->d_name);
-        FILE *f = fopen(src, "r");
-        TEST_REQUIRE(f != NULL);
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *t = calloc(1, (size_t)n + 1);
-        TEST_REQUIRE(t && fread(t, 1, (size_t)n, f) == (size_t)n);
-        fclose(f);
-        write_file(dst, t);
-        free(t);
-        copied++;
-    }
-    closedir(d);
+    int copied = copy_migrations_before(dir, 17); /* every migration before 017 */
     TEST_CHECK(copied >= 10);
     gs_err e = {0};
     int n = -1;
@@ -321,15 +326,7 @@ static void test_017_caches_local_id(void)
     v = tpg_scalar(c, "SELECT string_agg(_local_id::text, ',' ORDER BY id) FROM ghl.pet");
     TEST_EQ_STR(v ? v : "", "1,2");
     free(v);
-    if ((d = opendir(dir))) {
-        while ((de = readdir(d)))
-            if (de->d_name[0] != '.') {
-                snprintf(dst, sizeof dst, "%s/%s", dir, de->d_name);
-                unlink(dst);
-            }
-        closedir(d);
-    }
-    rmdir(dir);
+    remove_dir(dir);
     PQfinish(c);
 }
 

@@ -77,6 +77,39 @@ static int sweeps(const char *log, const char *object, const char *what)
     return n;
 }
 
+/* A test's parts: the simulator, a fresh database, a config for the two and a log beside it. */
+typedef struct cx {
+    tsim s;
+    bool sim;
+    PGconn *c;
+    char ci[512], cfg[512], log[600];
+} cx;
+
+static void cx_end(cx *x)
+{
+    if (x->log[0])
+        unlink(x->log);
+    if (x->c)
+        PQfinish(x->c);
+    if (x->sim)
+        tsim_stop(&x->s);
+}
+
+/* `toml` is added to the config (NULL: none). False, with everything stopped, on failure. */
+static bool cx_start(cx *x, const char *db, const char *const *sim_args, const char *toml)
+{
+    memset(x, 0, sizeof *x);
+    x->sim = tsim_start(&x->s, sim_args) == 0;
+    if (x->sim)
+        x->c = tpg_fresh_db(db, x->ci, sizeof x->ci);
+    if (!x->c || !tpull_config(&x->s, x->ci, toml, x->cfg, sizeof x->cfg)) {
+        cx_end(x);
+        return false;
+    }
+    snprintf(x->log, sizeof x->log, "%s.log", x->cfg);
+    return true;
+}
+
 /* Every column but the two the upsert sets from the clock and the scan. */
 static const char rows_sum[] =
     "SELECT md5(string_agg((to_jsonb(p) - '_synced_at' - '_generation')::text, '|' "
@@ -143,14 +176,11 @@ static void copy_writes_what_the_upsert_writes(void)
 
 static void locally_deleted_records_are_not_copied_back(void)
 {
-    tsim s;
     const char *args[] = {"--locations", "1", "--seed-records", "30", "--burst", "0", NULL};
-    TEST_REQUIRE(tsim_start(&s, args) == 0);
-    char ci[512], cfg[512], log[600];
-    PGconn *c = tpg_fresh_db("copy_del", ci, sizeof ci);
-    TEST_REQUIRE(c != NULL);
-    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
-    snprintf(log, sizeof log, "%s.log", cfg);
+    cx x;
+    TEST_REQUIRE(cx_start(&x, "copy_del", args, NULL));
+    PGconn *c = x.c;
+    const char *cfg = x.cfg, *log = x.log;
     const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
     char *n = scalar(c, "SELECT count(*) FROM ghl.pet");
@@ -170,9 +200,7 @@ static void locally_deleted_records_are_not_copied_back(void)
     n = scalar(c, "SELECT count(*) FROM ghl.pet");
     TEST_EQ_STR(n, "0");
     free(n);
-    unlink(log);
-    PQfinish(c);
-    tsim_stop(&s);
+    cx_end(&x);
 }
 
 /* Deletes pushed within the last hour keep their records out too (a search page read before the
@@ -180,14 +208,11 @@ static void locally_deleted_records_are_not_copied_back(void)
  * back only the records deleted more than an hour ago, as ghlsync.locally_deleted says. */
 static void recently_pushed_deletes_are_not_copied_back(void)
 {
-    tsim s;
     const char *args[] = {"--locations", "1", "--seed-records", "30", "--burst", "0", NULL};
-    TEST_REQUIRE(tsim_start(&s, args) == 0);
-    char ci[512], cfg[512], log[600];
-    PGconn *c = tpg_fresh_db("copy_done", ci, sizeof ci);
-    TEST_REQUIRE(c != NULL);
-    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
-    snprintf(log, sizeof log, "%s.log", cfg);
+    cx x;
+    TEST_REQUIRE(cx_start(&x, "copy_done", args, NULL));
+    PGconn *c = x.c;
+    const char *cfg = x.cfg, *log = x.log;
     const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, NULL, 50000), 0);
     /* every row deleted locally and the deletes done: 10 ten minutes ago, 20 two hours ago */
@@ -209,23 +234,18 @@ static void recently_pushed_deletes_are_not_copied_back(void)
                   "WHERE ch.done_at > now() - interval '1 hour'");
     TEST_EQ_STR(n, "0");
     free(n);
-    unlink(log);
-    PQfinish(c);
-    tsim_stop(&s);
+    cx_end(&x);
 }
 
 /* A scan skips the sweep only when its location held no row with a remote id as it started:
  * one row left from before (gone remotely) is enough for the sweep to run and mark it. */
 static void a_row_from_before_is_swept(void)
 {
-    tsim s;
     const char *args[] = {"--locations", "1", "--seed-records", "30", "--burst", "0", NULL};
-    TEST_REQUIRE(tsim_start(&s, args) == 0);
-    char ci[512], cfg[512], log[600];
-    PGconn *c = tpg_fresh_db("copy_sweep", ci, sizeof ci);
-    TEST_REQUIRE(c != NULL);
-    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
-    snprintf(log, sizeof log, "%s.log", cfg);
+    cx x;
+    TEST_REQUIRE(cx_start(&x, "copy_sweep", args, NULL));
+    PGconn *c = x.c;
+    const char *cfg = x.cfg, *log = x.log;
     const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
     char *t = tpull_slurp(log);
@@ -251,23 +271,18 @@ static void a_row_from_before_is_swept(void)
     n = scalar(c, "SELECT count(*) FROM ghl.pet WHERE _deleted_at IS NULL");
     TEST_EQ_STR(n, "30");
     free(n);
-    unlink(log);
-    PQfinish(c);
-    tsim_stop(&s);
+    cx_end(&x);
 }
 
 /* A first backfill writes up to 10 API pages (1,000 records) per transaction: 230 records in
  * pages of 10 are 23 pages, written as 10 + 10 + 3. */
 static void pages_are_grouped(void)
 {
-    tsim s;
     const char *args[] = {"--locations", "1", "--seed-records", "230", "--burst", "0", NULL};
-    TEST_REQUIRE(tsim_start(&s, args) == 0);
-    char ci[512], cfg[512], log[600];
-    PGconn *c = tpg_fresh_db("copy_grp", ci, sizeof ci);
-    TEST_REQUIRE(c != NULL);
-    TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 10\n", cfg, sizeof cfg));
-    snprintf(log, sizeof log, "%s.log", cfg);
+    cx x;
+    TEST_REQUIRE(cx_start(&x, "copy_grp", args, "[pull]\npage_size = 10\n"));
+    PGconn *c = x.c;
+    const char *cfg = x.cfg, *log = x.log;
     const char *a[] = {"backfill", "--object", "custom_objects.pet", NULL};
     TEST_EQ_INT(tpull_run(cfg, a, log, 50000), 0);
     char *t = tpull_slurp(log);
@@ -284,9 +299,7 @@ static void pages_are_grouped(void)
     n = scalar(c, "SELECT count(DISTINCT id) FROM ghl.pet WHERE _deleted_at IS NULL");
     TEST_EQ_STR(n, "230");
     free(n);
-    unlink(log);
-    PQfinish(c);
-    tsim_stop(&s);
+    cx_end(&x);
 }
 
 /* A group is also bounded by its COPY text (PULL_GROUP_BYTES, 4 MiB), so wide records cannot
@@ -294,15 +307,13 @@ static void pages_are_grouped(void)
  * about 12 MB, so at least 3 transactions, where the page bound alone would write 10 + 10. */
 static void wide_records_make_smaller_groups(void)
 {
-    tsim s;
     const char *args[] = {"--locations", "1", "--seed-records", "0", "--burst", "0", NULL};
-    TEST_REQUIRE(tsim_start(&s, args) == 0);
-    char ci[512], cfg[512], log[600], path[300];
-    PGconn *c = tpg_fresh_db("copy_wide", ci, sizeof ci);
-    TEST_REQUIRE(c != NULL);
-    TEST_REQUIRE(tpull_config(&s, ci, "[pull]\npage_size = 10\n", cfg, sizeof cfg));
-    snprintf(log, sizeof log, "%s.log", cfg);
-    snprintf(path, sizeof path, "/_admin/records/custom_objects.pet?locationId=%s", s.loc[0].id);
+    cx x;
+    TEST_REQUIRE(cx_start(&x, "copy_wide", args, "[pull]\npage_size = 10\n"));
+    PGconn *c = x.c;
+    const char *cfg = x.cfg, *log = x.log;
+    char path[300];
+    snprintf(path, sizeof path, "/_admin/records/custom_objects.pet?locationId=%s", x.s.loc[0].id);
     size_t wide = 60000;
     char *body = malloc(wide + 64);
     TEST_REQUIRE(body != NULL);
@@ -311,7 +322,7 @@ static void wide_records_make_smaller_groups(void)
         int k = snprintf(body, 64, "{\"properties\": {\"name\": \"%d-", i);
         memset(body + k, 'a' + i % 26, wide);
         strcpy(body + k + wide, "\"}}");
-        made += tsim_admin(&s, "POST", path, body, NULL) == 201;
+        made += tsim_admin(&x.s, "POST", path, body, NULL) == 201;
     }
     free(body);
     TEST_EQ_INT(made, 200);
@@ -327,10 +338,8 @@ static void wide_records_make_smaller_groups(void)
     char *n = scalar(c, "SELECT count(*) FILTER (WHERE length(name) > 60000) FROM ghl.pet");
     TEST_EQ_STR(n, "200");
     free(n);
-    TEST_EQ_INT(tpull_compare(&s, c, "ghl"), 0);
-    unlink(log);
-    PQfinish(c);
-    tsim_stop(&s);
+    TEST_EQ_INT(tpull_compare(&x.s, c, "ghl"), 0);
+    cx_end(&x);
 }
 
 /* Tags that only read back right when quoted (NULL, blanks, delimiters, braces, quotes,
@@ -338,17 +347,15 @@ static void wide_records_make_smaller_groups(void)
  * string is refused by the API as a tag; bare_ok would keep its quotes.) */
 static void array_elements_keep_their_text(void)
 {
-    tsim s;
     const char *args[] = {
         "--locations", "1", "--seed-records", "0", "--seed-contacts", "5", "--burst", "0", NULL};
-    TEST_REQUIRE(tsim_start(&s, args) == 0);
-    char ci[512], cfg[512], log[600], path[300];
-    PGconn *c = tpg_fresh_db("copy_arr", ci, sizeof ci);
-    TEST_REQUIRE(c != NULL);
-    TEST_REQUIRE(tpull_config(&s, ci, NULL, cfg, sizeof cfg));
-    snprintf(log, sizeof log, "%s.log", cfg);
-    snprintf(path, sizeof path, "/_admin/contacts?locationId=%s", s.loc[0].id);
-    TEST_EQ_INT(tsim_admin(&s, "POST", path,
+    cx x;
+    TEST_REQUIRE(cx_start(&x, "copy_arr", args, NULL));
+    PGconn *c = x.c;
+    const char *cfg = x.cfg, *log = x.log;
+    char path[300];
+    snprintf(path, sizeof path, "/_admin/contacts?locationId=%s", x.s.loc[0].id);
+    TEST_EQ_INT(tsim_admin(&x.s, "POST", path,
                            "{\"email\": \"arrays@example.com\", \"tags\": [\"plain\", "
                            "\"NULL\", \"null\", \"a b\", \" lead\", \"x,y\", \"{b}\", "
                            "\"q\\\"\", \"back\\\\slash\", \"tab\\there\", \"line\\nnext\", "
@@ -360,7 +367,7 @@ static void array_elements_keep_their_text(void)
     char *t = tpull_slurp(log);
     TEST_CHECK(strstr(t, "pull.copy_off") == NULL); /* written by COPY */
     free(t);
-    TEST_EQ_INT(tcontacts_compare(&s, 0, c, false), 0); /* search answers lower-case names */
+    TEST_EQ_INT(tcontacts_compare(&x.s, 0, c, false), 0); /* search answers lower-case names */
     /* the element texts, checked one by one (the simulator could have changed them) */
     char *n =
         scalar(c, "SELECT tags = ARRAY['plain', 'NULL', 'null', 'a b', ' lead', "
@@ -371,9 +378,7 @@ static void array_elements_keep_their_text(void)
     n = scalar(c, "SELECT count(*) FROM ghl.contacts");
     TEST_EQ_STR(n, "6");
     free(n);
-    unlink(log);
-    PQfinish(c);
-    tsim_stop(&s);
+    cx_end(&x);
 }
 
 int main(void)

@@ -352,11 +352,9 @@ static int build_sql(ps_model *m, const char *const *cols, gs_err *e)
      * each one's record up in the table through the unique (location_id, id) index: after the
      * COPY, a record deleted locally that the group brought back is in the table. Records of
      * earlier groups deleted locally since are not (their rows are gone), so only this group's
-     * can match. Before it took the group's ids as an array and probed the changes with each:
-     * binding, sorting and probing 1,000 ids per group. */
-    /* The lookup is a scalar subquery, not EXISTS: the planner would make EXISTS a semi-join
-     * and could drive it from the table's side, one probe of the changes per row of the
-     * location (it did, given 50,000 pending updates in its statistics). */
+     * can match. The lookup is a scalar subquery, not EXISTS: the planner would make EXISTS a
+     * semi-join and could drive it from the table's side, one probe of the changes per row of
+     * the location (it did, given 50,000 pending updates in its statistics). */
     static const char guard_part[] =
         "EXISTS (SELECT 1 FROM ghlsync.changes ch WHERE ch.op = 'delete' AND ch.location_id = $1 "
         "AND ch.table_schema = $2 AND ch.table_name = $3 AND %s AND (SELECT 1 FROM %s t WHERE "
